@@ -1,0 +1,164 @@
+"""The LiteRT-style interpreter: load a model, allocate (prepare every op once), set, invoke, get.
+
+`Interpreter` mirrors `tf.lite.Interpreter` / `ai_edge_litert.interpreter.Interpreter`, so it can
+be swapped in, and adds `run()` for batched inference.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tinyinterp.errors import InputError, UnsupportedOpError
+from tinyinterp.model.ir import Model, Subgraph, Tensor
+from tinyinterp.model.reader import load_model
+from tinyinterp.ops import OPS, Op, OpContext
+
+# Items per batched pass: bounds the memory of im2col buffers while keeping BLAS busy.
+BATCH_CHUNK = 64
+
+
+def unsupported_ops(subgraph: Subgraph) -> list[str]:
+    return sorted({op.opcode for op in subgraph.operators if op.opcode not in OPS})
+
+
+def _is_batchable(subgraph: Subgraph) -> bool:
+    """Batched runs reuse dimension 0 as the batch: every activation must have a leading 1."""
+    return all(t.is_constant or (len(t.shape) >= 1 and t.shape[0] == 1) for t in subgraph.tensors)
+
+
+class Interpreter:
+    def __init__(self, model_path: str | os.PathLike | None = None, model_content: bytes | None = None,
+                 model: Model | None = None) -> None:
+        sources = [s for s in (model_path, model_content, model) if s is not None]
+        if len(sources) != 1:
+            raise InputError("give exactly one of model_path, model_content or model")
+        self.model: Model = model if model is not None else load_model(sources[0])
+        self.subgraph = self.model.main
+        missing = unsupported_ops(self.subgraph)
+        if missing:
+            raise UnsupportedOpError(f"unsupported operators: {', '.join(missing)}")
+        self._ops: list[Op] | None = None
+        self._values: list[np.ndarray | None] = [t.data for t in self.subgraph.tensors]
+        self._batchable = _is_batchable(self.subgraph)
+
+    # ---- LiteRT API ------------------------------------------------------------------
+
+    def allocate_tensors(self) -> None:
+        """Prepare every operator (shapes, multipliers, weights layout), once."""
+        if self._ops is None:
+            self._ops = [OPS[op.opcode](OpContext(self.subgraph, op)) for op in self.subgraph.operators]
+
+    def get_input_details(self) -> list[dict[str, Any]]:
+        return [self._details(i) for i in self.subgraph.inputs]
+
+    def get_output_details(self) -> list[dict[str, Any]]:
+        return [self._details(i) for i in self.subgraph.outputs]
+
+    def get_tensor_details(self) -> list[dict[str, Any]]:
+        return [self._details(t.index) for t in self.subgraph.tensors]
+
+    def set_tensor(self, tensor_index: int, value: np.ndarray) -> None:
+        tensor = self._tensor(tensor_index)
+        if tensor_index not in self.subgraph.inputs:
+            raise InputError(f"tensor {tensor_index} '{tensor.name}' is not a model input")
+        self._values[tensor_index] = self._checked(tensor, value, batch=None)
+
+    def invoke(self) -> None:
+        if self._ops is None:
+            raise InputError("call allocate_tensors() before invoke()")
+        for index in self.subgraph.inputs:
+            if self._values[index] is None:
+                tensor = self.subgraph.tensors[index]
+                raise InputError(f"input tensor {index} '{tensor.name}' was not set")
+        self._execute(self._values)
+
+    def get_tensor(self, tensor_index: int) -> np.ndarray:
+        tensor = self._tensor(tensor_index)
+        value = self._values[tensor_index]
+        if value is None:
+            raise InputError(f"tensor {tensor_index} '{tensor.name}' has no value yet (call invoke() first)")
+        return np.array(value, copy=True)
+
+    # ---- Batched inference -------------------------------------------------------------
+
+    def run(self, *inputs: np.ndarray) -> list[np.ndarray]:
+        """Run on [N, *input_shape[1:]] arrays (one per model input); returns [N, ...] outputs.
+
+        Results equal running the N items one by one (the kernels treat dimension 0 as a batch).
+        """
+        self.allocate_tensors()
+        if len(inputs) != len(self.subgraph.inputs):
+            raise InputError(f"the model has {len(self.subgraph.inputs)} inputs, got {len(inputs)} arrays")
+        batch = self._batch_size(inputs)
+        checked = [self._checked(self.subgraph.tensors[i], x, batch) for i, x in zip(self.subgraph.inputs, inputs)]
+        step = BATCH_CHUNK if self._batchable else 1
+        chunks = [self._run_chunk([x[s : s + step] for x in checked]) for s in range(0, batch, step)]
+        return [np.concatenate([c[k] for c in chunks]) for k in range(len(self.subgraph.outputs))]
+
+    def _run_chunk(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        values = [t.data for t in self.subgraph.tensors]
+        for index, x in zip(self.subgraph.inputs, inputs):
+            values[index] = x
+        self._execute(values)
+        return [values[i] for i in self.subgraph.outputs]
+
+    def _batch_size(self, inputs: Sequence[np.ndarray]) -> int:
+        sizes = {np.shape(x)[0] if np.ndim(x) else None for x in inputs}
+        if len(sizes) != 1 or None in sizes:
+            raise InputError(f"all inputs need the same leading batch dimension, got sizes {sorted(map(str, sizes))}")
+        return int(sizes.pop())
+
+    # ---- Internals ---------------------------------------------------------------------
+
+    def _execute(self, values: list[np.ndarray | None]) -> None:
+        assert self._ops is not None
+        for node, op in zip(self.subgraph.operators, self._ops):
+            outputs = op([values[i] if i >= 0 else None for i in node.inputs])
+            for index, value in zip(node.outputs, outputs):
+                values[index] = value
+
+    def _tensor(self, index: int) -> Tensor:
+        if not isinstance(index, (int, np.integer)) or not 0 <= index < len(self.subgraph.tensors):
+            raise InputError(f"tensor index {index!r} is out of range (the model has {len(self.subgraph.tensors)})")
+        return self.subgraph.tensors[index]
+
+    @staticmethod
+    def _checked(tensor: Tensor, value: Any, batch: int | None) -> np.ndarray:
+        """The value as the tensor's exact dtype and shape (with `batch` items in front), never cast."""
+        array = np.asarray(value)
+        dtype = tensor.dtype.numpy
+        if array.dtype != dtype:
+            raise InputError(f"input tensor {tensor.index} '{tensor.name}' expects dtype {dtype.name}, "
+                             f"got {array.dtype.name}")
+        shape = tensor.shape if batch is None else (batch, *tensor.shape[1:])
+        if array.shape != tuple(shape):
+            raise InputError(f"input tensor {tensor.index} '{tensor.name}' expects shape {list(shape)}, "
+                             f"got {list(array.shape)}")
+        return np.ascontiguousarray(array)
+
+    def _details(self, index: int) -> dict[str, Any]:
+        tensor = self.subgraph.tensors[index]
+        quant = tensor.quantization
+        scales = quant.scale.copy() if quant is not None else np.zeros(0, np.float32)
+        zero_points = quant.zero_point.astype(np.int32) if quant is not None else np.zeros(0, np.int32)
+        per_tensor = (float(scales[0]), int(zero_points[0])) if scales.size == 1 else (0.0, 0)
+        signature = tensor.shape_signature if tensor.shape_signature is not None else tensor.shape
+        return {
+            "name": tensor.name,
+            "index": tensor.index,
+            "shape": np.array(tensor.shape, dtype=np.int32),
+            "shape_signature": np.array(signature, dtype=np.int32),
+            "dtype": tensor.dtype.numpy.type,
+            "quantization": per_tensor,
+            "quantization_parameters": {
+                "scales": scales,
+                "zero_points": zero_points,
+                "quantized_dimension": quant.quantized_dimension if quant is not None else 0,
+            },
+            "sparsity_parameters": {},
+        }
+

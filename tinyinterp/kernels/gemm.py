@@ -1,0 +1,39 @@
+"""Exact integer matrix products through BLAS.
+
+A float32 or float64 sum of integer products is exact, in any order and with or without
+FMA, as long as every partial sum stays below 2**24 (float32) or 2**53 (float64): all
+values on the way are then representable integers. `exact_float_dtype` picks the faster
+float32 whenever the weights guarantee that bound, which is decided once at prepare time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinyinterp.quant import jit, multiply_by_quantized_multiplier, wrap_int32
+
+FLOAT32_EXACT_LIMIT = 2**24
+FLOAT64_EXACT_LIMIT = 2**53
+
+
+def exact_float_dtype(weights: np.ndarray, reduce_axis: int, max_abs_input: int) -> np.dtype:
+    """float32 if sum(|input| * |weight|) over the reduction stays below 2**24, else float64."""
+    column_bound = np.abs(weights.astype(np.int64)).sum(axis=reduce_axis).max(initial=0)
+    if int(column_bound) * max_abs_input < FLOAT32_EXACT_LIMIT:
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
+
+
+@jit
+def requantize_rows(acc, bias, multipliers, shifts, output_offset, act_min, act_max, out):  # noqa: ANN001
+    """out[m, c] = clamp(MultiplyByQuantizedMultiplier(acc[m, c] + bias[c]) + output_offset).
+
+    `acc` holds exact integer sums in floating point; TFLM accumulates in int32, so the
+    sum is wrapped to int32 first (equal to TFLM's wrap-around on overflow).
+    """
+    rows, channels = acc.shape
+    for m in range(rows):
+        for c in range(channels):
+            total = wrap_int32(np.int64(acc[m, c]) + bias[c])
+            value = multiply_by_quantized_multiplier(total, multipliers[c], shifts[c]) + output_offset
+            out[m, c] = min(max(value, act_min), act_max)
