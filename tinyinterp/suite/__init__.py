@@ -1,0 +1,1 @@
+"""The MLPerf Tiny benchmarks: datasets, input conversion and scoring."""

@@ -1,0 +1,1 @@
+"""Public helpers for testing kernels and models against tinyinterp's bit-exact reference."""

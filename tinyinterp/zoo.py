@@ -1,0 +1,215 @@
+"""Built-in stand-ins for the five MLPerf Tiny reference models.
+
+Each stand-in has exactly the reference model's layer shapes, op options, op versions and
+quantization layout (per-channel conv weights, per-tensor fully connected weights, the same
+input quantization), written with our own model writer. Weights, biases and the scales of
+inner tensors are seeded random: the stand-ins run and cost like the references, but they
+classify nothing. They give every command a default that works on a fresh install with no
+download (`tinyinterp run zoo:kws`), and tests that need no shared data.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tinyinterp.errors import ModelError
+from tinyinterp.model import Model, ModelBuilder
+
+# Input quantization of the reference models (so dataset conversions apply unchanged).
+_INPUTS = {
+    "kws": ((1, 49, 10, 1), 0.5847029, 83),
+    "vww": ((1, 96, 96, 3), 0.003921569, -128),
+    "ic": ((1, 32, 32, 3), 1.0, -128),
+    "ad": ((1, 640), 0.39101523, 89),
+    "sww": ((1, 30, 1, 40), 0.0037010426, -128),
+}
+ALIASES = {"kws01": "kws", "vww01": "vww", "ic01": "ic", "ad01": "ad", "sww01": "sww"}
+REFERENCE_FILES = {
+    "kws": "kws_ref_model.tflite",
+    "vww": "vww_96_int8.tflite",
+    "ic": "pretrainedResnet_quant.tflite",
+    "ad": "ad01_int8.tflite",
+    "sww": "str_ww_ref_model.tflite",
+}
+
+
+class _Net:
+    """Appends layers to a ModelBuilder, tracking each activation's shape and quantization."""
+
+    def __init__(self, name: str, seed: int) -> None:
+        shape, scale, zero_point = _INPUTS[name]
+        self.builder = ModelBuilder(f"tinyinterp zoo stand-in for {REFERENCE_FILES[name]} (random weights)")
+        self.rng = np.random.default_rng(seed)
+        self.shapes: dict[int, tuple[int, ...]] = {}
+        self.scales: dict[int, float] = {}
+        self.zero_points: dict[int, int] = {}
+        self.count = 0
+        self.input = self._activation("input", shape, scale, zero_point, is_input=True)
+
+    def _activation(self, name: str, shape: tuple[int, ...], scale: float, zero_point: int,
+                    is_input: bool = False) -> int:
+        make = self.builder.input if is_input else self.builder.tensor
+        index = make(name, shape, "int8", scale=scale, zero_point=zero_point)
+        self.shapes[index], self.scales[index], self.zero_points[index] = shape, scale, zero_point
+        return index
+
+    def _name(self, kind: str) -> str:
+        self.count += 1
+        return f"{kind}_{self.count}"
+
+    def _output_quantization(self, x: int, activation: str) -> tuple[float, int]:
+        scale = self.scales[x] * float(self.rng.uniform(0.7, 1.4))
+        zero_point = -128 if activation != "NONE" else int(self.rng.integers(-16, 16))
+        return scale, zero_point
+
+    def _weights(self, shape: tuple[int, ...], fan_in: int, channels: int) -> tuple[np.ndarray, np.ndarray]:
+        """int8 weights and per-channel scales whose real values have a variance near 1 / fan_in."""
+        weights = self.rng.integers(-127, 128, size=shape, dtype=np.int8)
+        scales = self.rng.uniform(1.0, 2.0, size=channels) / (127.0 * math.sqrt(fan_in))
+        return weights, scales.astype(np.float32)
+
+    def _bias(self, name: str, input_scale: float, weight_scales: np.ndarray, channels: int) -> int:
+        bias_scales = (np.float32(input_scale) * weight_scales).astype(np.float32)
+        values = self.rng.integers(-2000, 2000, size=channels, dtype=np.int32)
+        scale = bias_scales if bias_scales.size > 1 else float(bias_scales[0])
+        return self.builder.constant(name, values, scale=scale, zero_point=0)
+
+    def _windowed_shape(self, x: int, kernel: tuple[int, int], stride: int | tuple[int, int], padding: str,
+                        channels: int) -> tuple[int, ...]:
+        n, h, w, _ = self.shapes[x]
+        sh, sw = (stride, stride) if isinstance(stride, int) else stride
+        if padding == "SAME":
+            return (n, -(-h // sh), -(-w // sw), channels)
+        return (n, (h - kernel[0]) // sh + 1, (w - kernel[1]) // sw + 1, channels)
+
+    def conv(self, x: int, channels: int, kernel: tuple[int, int], stride: int = 1, padding: str = "SAME",
+             activation: str = "RELU") -> int:
+        in_channels = self.shapes[x][3]
+        fan_in = kernel[0] * kernel[1] * in_channels
+        weights, scales = self._weights((channels, *kernel, in_channels), fan_in, channels)
+        name = self._name("conv")
+        w = self.builder.constant(f"{name}/weights", weights, scale=scales, zero_point=0, quantized_dimension=0)
+        b = self._bias(f"{name}/bias", self.scales[x], scales, channels)
+        y = self._activation(name, self._windowed_shape(x, kernel, stride, padding, channels),
+                             *self._output_quantization(x, activation))
+        self.builder.op("CONV_2D", [x, w, b], [y], version=3, padding=padding, stride_h=stride, stride_w=stride,
+                        fused_activation_function=activation)
+        return y
+
+    def depthwise(self, x: int, kernel: tuple[int, int], stride: int = 1, padding: str = "SAME",
+                  activation: str = "RELU") -> int:
+        channels = self.shapes[x][3]
+        weights, scales = self._weights((1, *kernel, channels), kernel[0] * kernel[1], channels)
+        name = self._name("depthwise")
+        w = self.builder.constant(f"{name}/weights", weights, scale=scales, zero_point=0, quantized_dimension=3)
+        b = self._bias(f"{name}/bias", self.scales[x], scales, channels)
+        y = self._activation(name, self._windowed_shape(x, kernel, stride, padding, channels),
+                             *self._output_quantization(x, activation))
+        self.builder.op("DEPTHWISE_CONV_2D", [x, w, b], [y], version=3, padding=padding, stride_h=stride,
+                        stride_w=stride, depth_multiplier=1, fused_activation_function=activation)
+        return y
+
+    def average_pool(self, x: int) -> int:
+        _, h, w, channels = self.shapes[x]
+        y = self._activation(self._name("pool"), (1, 1, 1, channels), self.scales[x], self.zero_points[x])
+        self.builder.op("AVERAGE_POOL_2D", [x], [y], version=2, padding="VALID", stride_h=h, stride_w=w,
+                        filter_height=h, filter_width=w)
+        return y
+
+    def flatten(self, x: int) -> int:
+        size = int(np.prod(self.shapes[x][1:]))
+        name = self._name("reshape")
+        shape = self.builder.constant(f"{name}/shape", np.array([1, size], np.int32))
+        y = self._activation(name, (1, size), self.scales[x], self.zero_points[x])
+        self.builder.op("RESHAPE", [x, shape], [y], version=1)
+        return y
+
+    def dense(self, x: int, units: int, activation: str = "NONE") -> int:
+        depth = self.shapes[x][-1]
+        weights, scales = self._weights((units, depth), depth, 1)
+        name = self._name("dense")
+        w = self.builder.constant(f"{name}/weights", weights, scale=float(scales[0]), zero_point=0)
+        b = self._bias(f"{name}/bias", self.scales[x], scales, units)
+        y = self._activation(name, (1, units), *self._output_quantization(x, activation))
+        self.builder.op("FULLY_CONNECTED", [x, w, b], [y], version=4, fused_activation_function=activation)
+        return y
+
+    def add(self, a: int, b: int, activation: str = "RELU") -> int:
+        scale = max(self.scales[a], self.scales[b]) * float(self.rng.uniform(1.0, 1.5))
+        y = self._activation(self._name("add"), self.shapes[a], scale, -128)
+        self.builder.op("ADD", [a, b], [y], version=2, fused_activation_function=activation)
+        return y
+
+    def softmax(self, x: int) -> Model:
+        y = self._activation(self._name("softmax"), self.shapes[x], 1.0 / 256, -128)
+        self.builder.op("SOFTMAX", [x], [y], version=2, beta=1.0)
+        return self.finish(y)
+
+    def finish(self, y: int) -> Model:
+        self.builder.output(y)
+        return self.builder.build()
+
+
+def _kws(seed: int) -> Model:
+    """DS-CNN: a 10x4 stride-2 conv, four depthwise-separable blocks of 64 channels, pool, dense."""
+    net = _Net("kws", seed)
+    x = net.conv(net.input, 64, (10, 4), stride=2)
+    for _ in range(4):
+        x = net.conv(net.depthwise(x, (3, 3)), 64, (1, 1))
+    return net.softmax(net.dense(net.flatten(net.average_pool(x)), 12))
+
+
+def _vww(seed: int) -> Model:
+    """MobileNetV1 0.25 at 96x96: 13 depthwise-separable blocks, pool, dense."""
+    net = _Net("vww", seed)
+    x = net.conv(net.input, 8, (3, 3), stride=2)
+    blocks = [(16, 1), (32, 2), (32, 1), (64, 2), (64, 1), (128, 2)] + [(128, 1)] * 5 + [(256, 2), (256, 1)]
+    for channels, stride in blocks:
+        x = net.conv(net.depthwise(x, (3, 3), stride=stride), channels, (1, 1))
+    return net.softmax(net.dense(net.flatten(net.average_pool(x)), 2))
+
+
+def _ic(seed: int) -> Model:
+    """ResNet-8 for CIFAR-10: a stem conv and three residual stages of 16, 32 and 64 channels."""
+    net = _Net("ic", seed)
+    x = net.conv(net.input, 16, (3, 3))
+    for channels, stride in ((16, 1), (32, 2), (64, 2)):
+        y = net.conv(x, channels, (3, 3), stride=stride)
+        y = net.conv(y, channels, (3, 3), activation="NONE")
+        shortcut = x if stride == 1 else net.conv(x, channels, (1, 1), stride=stride, activation="NONE")
+        x = net.add(y, shortcut)
+    return net.softmax(net.dense(net.flatten(net.average_pool(x)), 10))
+
+
+def _ad(seed: int) -> Model:
+    """The ToyADMOS dense autoencoder: 640 -> 4 x 128 -> 8 -> 4 x 128 -> 640."""
+    net = _Net("ad", seed)
+    x = net.input
+    for units in [128] * 4 + [8] + [128] * 4:
+        x = net.dense(x, units, activation="RELU")
+    return net.finish(net.dense(x, 640))
+
+
+def _sww(seed: int) -> Model:
+    """The streaming wake-word model: 1-D depthwise-separable convolutions over 30 frames."""
+    net = _Net("sww", seed)
+    x = net.input
+    for kernel, channels in ((3, 128), (5, 128), (10, 128)):
+        x = net.conv(net.depthwise(x, (kernel, 1), padding="VALID", activation="NONE"), channels, (1, 1),
+                     padding="VALID")
+    x = net.conv(net.depthwise(x, (15, 1), padding="VALID", activation="NONE"), 32, (1, 1), padding="VALID")
+    return net.softmax(net.dense(net.flatten(x), 3))
+
+
+_FACTORIES = {"kws": _kws, "vww": _vww, "ic": _ic, "ad": _ad, "sww": _sww}
+NAMES = tuple(_FACTORIES)
+
+
+def stand_in(name: str, seed: int = 0) -> Model:
+    """The stand-in for a reference model, by short name (kws, vww, ic, ad, sww) or benchmark (kws01...)."""
+    key = ALIASES.get(name, name)
+    if key not in _FACTORIES:
+        raise ModelError(f"no zoo model {name!r}; the zoo has {', '.join(NAMES)}")
+    return _FACTORIES[key](seed)
