@@ -50,7 +50,9 @@ def dataset_inputs(data: Path, benchmark: str) -> tuple[list[str], list[int], np
     folder = data / "datasets" / benchmark
     names, counts, items = [], [], []
     for stimulus in read_labels(folder):
-        x = model_inputs(benchmark, (folder / stimulus.file).read_bytes(), tensor.shape, scale, zero_point, stimulus)
+        x = model_inputs(
+            benchmark, (folder / stimulus.file).read_bytes(), tensor.shape, scale, zero_point, stimulus
+        )
         names.append(stimulus.file)
         counts.append(len(x))
         items.append(x)
@@ -58,16 +60,23 @@ def dataset_inputs(data: Path, benchmark: str) -> tuple[list[str], list[int], np
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    default = os.environ.get("TINYINTERP_DATA", str(Path(__file__).resolve().parents[1].parent / "shared/mlperf-tiny"))
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    default = os.environ.get(
+        "TINYINTERP_DATA", str(Path(__file__).resolve().parents[1].parent / "shared/mlperf-tiny")
+    )
     parser.add_argument("--data", type=Path, default=Path(default))
     data = parser.parse_args().data
     arrays: dict[str, np.ndarray] = {}
     for benchmark in DATASET_BENCHMARKS:
         names, counts, inputs = dataset_inputs(data, benchmark)
         outputs = tflm_outputs(data / "models" / BENCHMARKS[benchmark].model_file, inputs)
-        arrays |= {f"{benchmark}/files": np.array(names), f"{benchmark}/counts": np.array(counts),
-                   f"{benchmark}/outputs": fingerprint(outputs, np.array(counts))}
+        arrays |= {
+            f"{benchmark}/files": np.array(names),
+            f"{benchmark}/counts": np.array(counts),
+            f"{benchmark}/outputs": fingerprint(outputs, np.array(counts)),
+        }
         print(f"{benchmark}: {len(names)} files, {len(inputs)} inputs", file=sys.stderr)
     for benchmark in BENCHMARKS.values():
         path = data / "models" / benchmark.model_file

@@ -44,13 +44,18 @@ def test_dataset_outputs_equal_tflm(benchmark: str, data_dir: Path, golden: dict
     folder = data_dir / "datasets" / benchmark
     stimuli = read_labels(folder)
     assert [s.file for s in stimuli] == list(golden[f"{benchmark}/files"])
-    items = [model_inputs(benchmark, (folder / s.file).read_bytes(), tensor.shape, scale, zero_point, s) for s in stimuli]
+    items = [
+        model_inputs(benchmark, (folder / s.file).read_bytes(), tensor.shape, scale, zero_point, s)
+        for s in stimuli
+    ]
     counts = np.array([len(x) for x in items])
     np.testing.assert_array_equal(counts, golden[f"{benchmark}/counts"])
     outputs = interpreter.run(np.concatenate(items))[0]
     expected = golden[f"{benchmark}/outputs"]
     per_item = len(expected) == len(outputs)
-    labels = [s.file for s, n in zip(stimuli, counts) for _ in range(n)] if per_item else [s.file for s in stimuli]
+    labels = (
+        [s.file for s, n in zip(stimuli, counts) for _ in range(n)] if per_item else [s.file for s in stimuli]
+    )
     assert_same(fingerprint(outputs, counts), expected, labels)
 
 
@@ -60,4 +65,8 @@ def test_random_outputs_equal_tflm(benchmark: str, data_dir: Path, golden: dict[
     tensor = model.main.tensors[model.main.inputs[0]]
     inputs = random_inputs(tensor.shape[1:], RANDOM_COUNT, tensor.dtype.numpy, RANDOM_SEED)
     outputs = Interpreter(model=model).run(inputs)[0]
-    assert_same(fingerprint(outputs), golden[f"random/{benchmark}/outputs"], [f"random #{i}" for i in range(RANDOM_COUNT)])
+    assert_same(
+        fingerprint(outputs),
+        golden[f"random/{benchmark}/outputs"],
+        [f"random #{i}" for i in range(RANDOM_COUNT)],
+    )

@@ -28,7 +28,9 @@ def open_model(spec: str) -> Model:
         return stand_in(spec[len(ZOO_PREFIX) :])
     path = Path(spec)
     if not path.is_file():
-        raise TinyInterpError(f"{spec}: no such model file (or use zoo:kws, zoo:vww, zoo:ic, zoo:ad, zoo:sww)")
+        raise TinyInterpError(
+            f"{spec}: no such model file (or use zoo:kws, zoo:vww, zoo:ic, zoo:ad, zoo:sww)"
+        )
     return load_model(path)
 
 
@@ -40,7 +42,9 @@ def _read_input(path: Path, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarr
         raw = np.frombuffer(path.read_bytes(), dtype=dtype)
         item = int(np.prod(shape[1:]))
         if item == 0 or raw.size % item:
-            raise TinyInterpError(f"{path}: {raw.size} values are not a whole number of inputs of shape {list(shape)}")
+            raise TinyInterpError(
+                f"{path}: {raw.size} values are not a whole number of inputs of shape {list(shape)}"
+            )
         array = raw.reshape(-1, *shape[1:])
     if array.shape == tuple(shape[1:]):
         array = array[np.newaxis]
@@ -54,7 +58,7 @@ def _run(args: argparse.Namespace) -> int:
     details = interpreter.get_input_details()
     if len(details) != 1:
         raise TinyInterpError(f"the model has {len(details)} inputs; `run` feeds exactly one")
-    shape, dtype = tuple(details[0]["shape"]), np.dtype(details[0]["dtype"])
+    shape, dtype = tuple(int(d) for d in details[0]["shape"]), np.dtype(details[0]["dtype"])
     if args.input:
         x = _read_input(Path(args.input), shape, dtype)
     else:

@@ -15,3 +15,7 @@ class UnsupportedOpError(ModelError):
 
 class InputError(TinyInterpError):
     """A tensor given to the interpreter has the wrong dtype, shape or index."""
+
+
+class CostModelError(TinyInterpError):
+    """The cost model cannot answer: unknown board, core or stack, bad profile or calibration file."""

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from tinyinterp.errors import InputError, UnsupportedOpError
+from tinyinterp.kernels.gemm import single_threaded_blas
 from tinyinterp.model.ir import Model, Subgraph, Tensor
 from tinyinterp.model.reader import load_model
 from tinyinterp.ops import OPS, Op, OpContext
@@ -31,8 +32,12 @@ def _is_batchable(subgraph: Subgraph) -> bool:
 
 
 class Interpreter:
-    def __init__(self, model_path: str | os.PathLike | None = None, model_content: bytes | None = None,
-                 model: Model | None = None) -> None:
+    def __init__(
+        self,
+        model_path: str | os.PathLike | None = None,
+        model_content: bytes | None = None,
+        model: Model | None = None,
+    ) -> None:
         sources = [s for s in (model_path, model_content, model) if s is not None]
         if len(sources) != 1:
             raise InputError("give exactly one of model_path, model_content or model")
@@ -94,7 +99,9 @@ class Interpreter:
         if len(inputs) != len(self.subgraph.inputs):
             raise InputError(f"the model has {len(self.subgraph.inputs)} inputs, got {len(inputs)} arrays")
         batch = self._batch_size(inputs)
-        checked = [self._checked(self.subgraph.tensors[i], x, batch) for i, x in zip(self.subgraph.inputs, inputs)]
+        checked = [
+            self._checked(self.subgraph.tensors[i], x, batch) for i, x in zip(self.subgraph.inputs, inputs)
+        ]
         step = BATCH_CHUNK if self._batchable else 1
         chunks = [self._run_chunk([x[s : s + step] for x in checked]) for s in range(0, batch, step)]
         return [np.concatenate([c[k] for c in chunks]) for k in range(len(self.subgraph.outputs))]
@@ -109,21 +116,26 @@ class Interpreter:
     def _batch_size(self, inputs: Sequence[np.ndarray]) -> int:
         sizes = {np.shape(x)[0] if np.ndim(x) else None for x in inputs}
         if len(sizes) != 1 or None in sizes:
-            raise InputError(f"all inputs need the same leading batch dimension, got sizes {sorted(map(str, sizes))}")
+            raise InputError(
+                f"all inputs need the same leading batch dimension, got sizes {sorted(map(str, sizes))}"
+            )
         return int(sizes.pop())
 
     # ---- Internals ---------------------------------------------------------------------
 
     def _execute(self, values: list[np.ndarray | None]) -> None:
         assert self._ops is not None
-        for node, op in zip(self.subgraph.operators, self._ops):
-            outputs = op([values[i] if i >= 0 else None for i in node.inputs])
-            for index, value in zip(node.outputs, outputs):
-                values[index] = value
+        with single_threaded_blas():
+            for node, op in zip(self.subgraph.operators, self._ops):
+                outputs = op([values[i] if i >= 0 else None for i in node.inputs])
+                for index, value in zip(node.outputs, outputs):
+                    values[index] = value
 
     def _tensor(self, index: int) -> Tensor:
         if not isinstance(index, (int, np.integer)) or not 0 <= index < len(self.subgraph.tensors):
-            raise InputError(f"tensor index {index!r} is out of range (the model has {len(self.subgraph.tensors)})")
+            raise InputError(
+                f"tensor index {index!r} is out of range (the model has {len(self.subgraph.tensors)})"
+            )
         return self.subgraph.tensors[index]
 
     @staticmethod
@@ -132,12 +144,16 @@ class Interpreter:
         array = np.asarray(value)
         dtype = tensor.dtype.numpy
         if array.dtype != dtype:
-            raise InputError(f"input tensor {tensor.index} '{tensor.name}' expects dtype {dtype.name}, "
-                             f"got {array.dtype.name}")
+            raise InputError(
+                f"input tensor {tensor.index} '{tensor.name}' expects dtype {dtype.name}, "
+                f"got {array.dtype.name}"
+            )
         shape = tensor.shape if batch is None else (batch, *tensor.shape[1:])
         if array.shape != tuple(shape):
-            raise InputError(f"input tensor {tensor.index} '{tensor.name}' expects shape {list(shape)}, "
-                             f"got {list(array.shape)}")
+            raise InputError(
+                f"input tensor {tensor.index} '{tensor.name}' expects shape {list(shape)}, "
+                f"got {list(array.shape)}"
+            )
         return np.ascontiguousarray(array)
 
     def _details(self, index: int) -> dict[str, Any]:
@@ -161,4 +177,3 @@ class Interpreter:
             },
             "sparsity_parameters": {},
         }
-

@@ -175,7 +175,13 @@ def exp_on_interval_between_negative_one_quarter_and_0_excl(a: int) -> int:
 
 # exp(-2**k) in Q0.31 for k = -2..4, applied for each set bit of the remainder.
 _EXP_BARREL = (
-    (-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308), (2, 39332535), (3, 720401), (4, 242)
+    (-2, 1672461947),
+    (-1, 1302514674),
+    (0, 790015084),
+    (1, 290630308),
+    (2, 39332535),
+    (3, 720401),
+    (4, 242),
 )
 
 

@@ -48,8 +48,9 @@ class _Net:
         self.count = 0
         self.input = self._activation("input", shape, scale, zero_point, is_input=True)
 
-    def _activation(self, name: str, shape: tuple[int, ...], scale: float, zero_point: int,
-                    is_input: bool = False) -> int:
+    def _activation(
+        self, name: str, shape: tuple[int, ...], scale: float, zero_point: int, is_input: bool = False
+    ) -> int:
         make = self.builder.input if is_input else self.builder.tensor
         index = make(name, shape, "int8", scale=scale, zero_point=zero_point)
         self.shapes[index], self.scales[index], self.zero_points[index] = shape, scale, zero_point
@@ -76,46 +77,96 @@ class _Net:
         scale = bias_scales if bias_scales.size > 1 else float(bias_scales[0])
         return self.builder.constant(name, values, scale=scale, zero_point=0)
 
-    def _windowed_shape(self, x: int, kernel: tuple[int, int], stride: int | tuple[int, int], padding: str,
-                        channels: int) -> tuple[int, ...]:
+    def _windowed_shape(
+        self, x: int, kernel: tuple[int, int], stride: int | tuple[int, int], padding: str, channels: int
+    ) -> tuple[int, ...]:
         n, h, w, _ = self.shapes[x]
         sh, sw = (stride, stride) if isinstance(stride, int) else stride
         if padding == "SAME":
             return (n, -(-h // sh), -(-w // sw), channels)
         return (n, (h - kernel[0]) // sh + 1, (w - kernel[1]) // sw + 1, channels)
 
-    def conv(self, x: int, channels: int, kernel: tuple[int, int], stride: int = 1, padding: str = "SAME",
-             activation: str = "RELU") -> int:
+    def conv(
+        self,
+        x: int,
+        channels: int,
+        kernel: tuple[int, int],
+        stride: int = 1,
+        padding: str = "SAME",
+        activation: str = "RELU",
+    ) -> int:
         in_channels = self.shapes[x][3]
         fan_in = kernel[0] * kernel[1] * in_channels
         weights, scales = self._weights((channels, *kernel, in_channels), fan_in, channels)
         name = self._name("conv")
-        w = self.builder.constant(f"{name}/weights", weights, scale=scales, zero_point=0, quantized_dimension=0)
+        w = self.builder.constant(
+            f"{name}/weights", weights, scale=scales, zero_point=0, quantized_dimension=0
+        )
         b = self._bias(f"{name}/bias", self.scales[x], scales, channels)
-        y = self._activation(name, self._windowed_shape(x, kernel, stride, padding, channels),
-                             *self._output_quantization(x, activation))
-        self.builder.op("CONV_2D", [x, w, b], [y], version=3, padding=padding, stride_h=stride, stride_w=stride,
-                        fused_activation_function=activation)
+        y = self._activation(
+            name,
+            self._windowed_shape(x, kernel, stride, padding, channels),
+            *self._output_quantization(x, activation),
+        )
+        self.builder.op(
+            "CONV_2D",
+            [x, w, b],
+            [y],
+            version=3,
+            padding=padding,
+            stride_h=stride,
+            stride_w=stride,
+            fused_activation_function=activation,
+        )
         return y
 
-    def depthwise(self, x: int, kernel: tuple[int, int], stride: int = 1, padding: str = "SAME",
-                  activation: str = "RELU") -> int:
+    def depthwise(
+        self,
+        x: int,
+        kernel: tuple[int, int],
+        stride: int = 1,
+        padding: str = "SAME",
+        activation: str = "RELU",
+    ) -> int:
         channels = self.shapes[x][3]
         weights, scales = self._weights((1, *kernel, channels), kernel[0] * kernel[1], channels)
         name = self._name("depthwise")
-        w = self.builder.constant(f"{name}/weights", weights, scale=scales, zero_point=0, quantized_dimension=3)
+        w = self.builder.constant(
+            f"{name}/weights", weights, scale=scales, zero_point=0, quantized_dimension=3
+        )
         b = self._bias(f"{name}/bias", self.scales[x], scales, channels)
-        y = self._activation(name, self._windowed_shape(x, kernel, stride, padding, channels),
-                             *self._output_quantization(x, activation))
-        self.builder.op("DEPTHWISE_CONV_2D", [x, w, b], [y], version=3, padding=padding, stride_h=stride,
-                        stride_w=stride, depth_multiplier=1, fused_activation_function=activation)
+        y = self._activation(
+            name,
+            self._windowed_shape(x, kernel, stride, padding, channels),
+            *self._output_quantization(x, activation),
+        )
+        self.builder.op(
+            "DEPTHWISE_CONV_2D",
+            [x, w, b],
+            [y],
+            version=3,
+            padding=padding,
+            stride_h=stride,
+            stride_w=stride,
+            depth_multiplier=1,
+            fused_activation_function=activation,
+        )
         return y
 
     def average_pool(self, x: int) -> int:
         _, h, w, channels = self.shapes[x]
         y = self._activation(self._name("pool"), (1, 1, 1, channels), self.scales[x], self.zero_points[x])
-        self.builder.op("AVERAGE_POOL_2D", [x], [y], version=2, padding="VALID", stride_h=h, stride_w=w,
-                        filter_height=h, filter_width=w)
+        self.builder.op(
+            "AVERAGE_POOL_2D",
+            [x],
+            [y],
+            version=2,
+            padding="VALID",
+            stride_h=h,
+            stride_w=w,
+            filter_height=h,
+            filter_width=w,
+        )
         return y
 
     def flatten(self, x: int) -> int:
@@ -197,8 +248,12 @@ def _sww(seed: int) -> Model:
     net = _Net("sww", seed)
     x = net.input
     for kernel, channels in ((3, 128), (5, 128), (10, 128)):
-        x = net.conv(net.depthwise(x, (kernel, 1), padding="VALID", activation="NONE"), channels, (1, 1),
-                     padding="VALID")
+        x = net.conv(
+            net.depthwise(x, (kernel, 1), padding="VALID", activation="NONE"),
+            channels,
+            (1, 1),
+            padding="VALID",
+        )
     x = net.conv(net.depthwise(x, (15, 1), padding="VALID", activation="NONE"), 32, (1, 1), padding="VALID")
     return net.softmax(net.dense(net.flatten(x), 3))
 

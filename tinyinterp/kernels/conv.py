@@ -12,8 +12,23 @@ from tinyinterp.quant import jit, multiply_by_quantized_multiplier, wrap_int32
 
 
 @jit
-def im2col(x, input_offset, channel_start, channels, kernel_h, kernel_w, stride_h, stride_w,  # noqa: ANN001
-           dilation_h, dilation_w, pad_top, pad_left, out_h, out_w, patches):
+def im2col(
+    x,
+    input_offset,
+    channel_start,
+    channels,
+    kernel_h,
+    kernel_w,
+    stride_h,
+    stride_w,
+    dilation_h,
+    dilation_w,
+    pad_top,
+    pad_left,
+    out_h,
+    out_w,
+    patches,
+):
     """patches[(n, oy, ox), (ky, kx, c)] = x[n, iy, ix, channel_start + c] + input_offset (0 in padding).
 
     Flat unsigned indices spare numba's negative-index wrap-around checks, and `input_offset`
@@ -43,9 +58,25 @@ def im2col(x, input_offset, channel_start, channels, kernel_h, kernel_w, stride_
 
 
 @jit
-def depthwise_conv(x, filters, bias, multipliers, shifts, input_offset, output_offset, act_min,  # noqa: ANN001
-                   act_max, depth_multiplier, stride_h, stride_w, dilation_h, dilation_w, pad_top,
-                   pad_left, out):
+def depthwise_conv(
+    x,
+    filters,
+    bias,
+    multipliers,
+    shifts,
+    input_offset,
+    output_offset,
+    act_min,
+    act_max,
+    depth_multiplier,
+    stride_h,
+    stride_w,
+    dilation_h,
+    dilation_w,
+    pad_top,
+    pad_left,
+    out,
+):
     """DepthwiseConvPerChannel: filters [kh, kw, out_channels]; out channel = c * multiplier + m.
 
     The channel loop is innermost and the accumulator int32 (as in TFLM), so it vectorizes.

@@ -6,8 +6,23 @@ from tinyinterp.quant import jit, multiply_by_quantized_multiplier, wrap_int32
 
 
 @jit
-def add(a, b, a_offset, b_offset, left_shift, a_multiplier, a_shift, b_multiplier, b_shift,  # noqa: ANN001
-        out_multiplier, out_shift, out_offset, act_min, act_max, out):
+def add(
+    a,
+    b,
+    a_offset,
+    b_offset,
+    left_shift,
+    a_multiplier,
+    a_shift,
+    b_multiplier,
+    b_shift,
+    out_multiplier,
+    out_shift,
+    out_offset,
+    act_min,
+    act_max,
+    out,
+):
     """All arrays flat and of one length; `a` and `b` are int8, `out` int8."""
     for i in range(out.size):
         shifted_a = wrap_int32((a[i] + a_offset) * (1 << left_shift))

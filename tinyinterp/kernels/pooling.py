@@ -14,8 +14,7 @@ def truncating_divide(numerator: int, denominator: int) -> int:
 
 
 @jit
-def average_pool(x, filter_h, filter_w, stride_h, stride_w, pad_top, pad_left, act_min, act_max,  # noqa: ANN001
-                 out):
+def average_pool(x, filter_h, filter_w, stride_h, stride_w, pad_top, pad_left, act_min, act_max, out):
     """Average over the part of each window inside the input, rounded half away from zero."""
     batches, height, width, channels = x.shape
     _, out_h, out_w, _ = out.shape

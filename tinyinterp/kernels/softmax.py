@@ -17,7 +17,7 @@ ACCUMULATION_INTEGER_BITS = 12
 
 
 @jit
-def softmax(x, input_multiplier, input_left_shift, diff_min, out_min, out_max, out_bits, out):  # noqa: ANN001
+def softmax(x, input_multiplier, input_left_shift, diff_min, out_min, out_max, out_bits, out):
     """x and out are 2-D [rows, depth]; softmax runs along the last axis."""
     rows, depth = x.shape
     for r in range(rows):
@@ -32,7 +32,9 @@ def softmax(x, input_multiplier, input_left_shift, diff_min, out_min, out_max, o
                     diff, input_multiplier, input_left_shift
                 )
                 exp_value = exp_on_negative_values(rescaled, SCALED_DIFF_INTEGER_BITS)
-                sum_of_exps = wrap_int32(sum_of_exps + rounding_divide_by_pot(exp_value, ACCUMULATION_INTEGER_BITS))
+                sum_of_exps = wrap_int32(
+                    sum_of_exps + rounding_divide_by_pot(exp_value, ACCUMULATION_INTEGER_BITS)
+                )
         shifted_scale, num_bits_over_unit = get_reciprocal(sum_of_exps, ACCUMULATION_INTEGER_BITS)
         exponent = num_bits_over_unit + 31 - out_bits
         for c in range(depth):

@@ -6,10 +6,11 @@ recognises them. Constant tensor data are read-only numpy views of the file byte
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -144,6 +145,8 @@ class Operator:
     outputs: tuple[int, ...]
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     version: int = 1
+    # Tensors an op reads only for their quantization (TFLM's int8 LSTM takes its gate scales from them).
+    intermediates: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
@@ -156,7 +159,16 @@ class Operator:
             self.outputs,
             dict(self.options),
             self.version,
-        ) == (other.index, other.opcode, other.inputs, other.outputs, dict(other.options), other.version)
+            self.intermediates,
+        ) == (
+            other.index,
+            other.opcode,
+            other.inputs,
+            other.outputs,
+            dict(other.options),
+            other.version,
+            other.intermediates,
+        )
 
     __hash__ = None  # type: ignore[assignment]
 

@@ -76,6 +76,12 @@ def print_summary(model: Model, title: str) -> None:
     table.add_column("MACs", justify="right", footer=f"{sum(r.macs for r in rows):,}")
     table.add_column("params", justify="right", footer=f"{sum(r.parameters for r in rows):,}")
     for row in rows:
-        table.add_row(str(row.index), row.opcode, _describe(row.inputs), _describe(row.outputs),
-                      f"{row.macs:,}", f"{row.parameters:,}")
+        table.add_row(
+            str(row.index),
+            row.opcode,
+            _describe(row.inputs),
+            _describe(row.outputs),
+            f"{row.macs:,}",
+            f"{row.parameters:,}",
+        )
     Console().print(table)

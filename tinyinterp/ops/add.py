@@ -46,7 +46,18 @@ class Add(Op):
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
         a, b = np.broadcast_arrays(inputs[0], inputs[1])
         out = np.empty(a.shape, np.int8)
-        add(np.ascontiguousarray(a).reshape(-1), np.ascontiguousarray(b).reshape(-1), self.a_offset,
-            self.b_offset, INT8_LEFT_SHIFT, *self.a_mult, *self.b_mult, *self.out_mult, self.out_offset,
-            self.act_min, self.act_max, out.reshape(-1))
+        add(
+            np.ascontiguousarray(a).reshape(-1),
+            np.ascontiguousarray(b).reshape(-1),
+            self.a_offset,
+            self.b_offset,
+            INT8_LEFT_SHIFT,
+            *self.a_mult,
+            *self.b_mult,
+            *self.out_mult,
+            self.out_offset,
+            self.act_min,
+            self.act_max,
+            out.reshape(-1),
+        )
         return [out]

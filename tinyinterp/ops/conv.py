@@ -38,7 +38,9 @@ def _per_channel_multipliers(ctx: OpContext, input_: Tensor, weights: Tensor, ou
 class _Requantization:
     """Everything a conv-like op needs to turn int32 sums into int8 outputs."""
 
-    def __init__(self, ctx: OpContext, input_: Tensor, weights: Tensor, output: Tensor, channels: int) -> None:
+    def __init__(
+        self, ctx: OpContext, input_: Tensor, weights: Tensor, output: Tensor, channels: int
+    ) -> None:
         self.multipliers, self.shifts = _per_channel_multipliers(ctx, input_, weights, output, channels)
         self.bias = _bias(ctx, ctx.optional_input(2), channels)
         self.input_offset = -ctx.quantization(input_)[1]
@@ -89,12 +91,35 @@ class Conv2D(Op):
         patches = np.empty((rows, kh * kw * self.group_channels), self.float_dtype)
         per_group = self.weights.shape[2]
         for g in range(self.groups):
-            im2col(x, q.input_offset, g * self.group_channels, self.group_channels, kh, kw, sh, sw, dh, dw,
-                   self.window.pad_top, self.window.pad_left, out_shape[1], out_shape[2], patches)
+            im2col(
+                x,
+                q.input_offset,
+                g * self.group_channels,
+                self.group_channels,
+                kh,
+                kw,
+                sh,
+                sw,
+                dh,
+                dw,
+                self.window.pad_top,
+                self.window.pad_left,
+                out_shape[1],
+                out_shape[2],
+                patches,
+            )
             acc = patches @ self.weights[g]
             columns = slice(g * per_group, (g + 1) * per_group)
-            requantize_rows(acc, q.bias[columns], q.multipliers[columns], q.shifts[columns], q.output_offset,
-                            q.act_min, q.act_max, out_rows[:, columns])
+            requantize_rows(
+                acc,
+                q.bias[columns],
+                q.multipliers[columns],
+                q.shifts[columns],
+                q.output_offset,
+                q.act_min,
+                q.act_max,
+                out_rows[:, columns],
+            )
         return [out]
 
 
@@ -110,7 +135,9 @@ class DepthwiseConv2D(Op):
         one, kernel_h, kernel_w, out_channels = filters.shape
         batch, in_h, in_w, in_channels = input_.shape
         if one != 1:
-            ctx.fail(f"{ctx.describe(weights)} has shape {list(filters.shape)}, expected [1, kh, kw, channels]")
+            ctx.fail(
+                f"{ctx.describe(weights)} has shape {list(filters.shape)}, expected [1, kh, kw, channels]"
+            )
         if in_channels == 0 or out_channels % in_channels:
             ctx.fail(f"output channels {out_channels} are not a multiple of input channels {in_channels}")
         self.depth_multiplier = out_channels // in_channels
@@ -129,7 +156,21 @@ class DepthwiseConv2D(Op):
         x = inputs[0]
         out = np.empty(batched_shape(self.out_shape, x.shape[0]), np.int8)
         q = self.quant
-        depthwise_conv(x, self.filters, q.bias, q.multipliers, q.shifts, q.input_offset, q.output_offset,
-                       q.act_min, q.act_max, self.depth_multiplier, *self.strides, *self.dilations,
-                       self.window.pad_top, self.window.pad_left, out)
+        depthwise_conv(
+            x,
+            self.filters,
+            q.bias,
+            q.multipliers,
+            q.shifts,
+            q.input_offset,
+            q.output_offset,
+            q.act_min,
+            q.act_max,
+            self.depth_multiplier,
+            *self.strides,
+            *self.dilations,
+            self.window.pad_top,
+            self.window.pad_left,
+            out,
+        )
         return [out]

@@ -31,7 +31,9 @@ class FullyConnected(Op):
         out_channels, depth = matrix.shape
         in_size = int(np.prod(input_.shape))
         if depth == 0 or in_size % depth:
-            ctx.fail(f"{ctx.describe(input_)} has {in_size} elements, not a multiple of the weights' depth {depth}")
+            ctx.fail(
+                f"{ctx.describe(input_)} has {in_size} elements, not a multiple of the weights' depth {depth}"
+            )
         rows = in_size // depth
         keep_dims = ctx.option("keep_num_dims", False)
         expected = (*input_.shape[:-1], out_channels) if keep_dims else (rows, out_channels)
@@ -52,7 +54,7 @@ class FullyConnected(Op):
         self.weights_t = np.ascontiguousarray(matrix.T, dtype=float_dtype)
 
     @staticmethod
-    def _multipliers(ctx, input_, weights, output, bias, channels):  # noqa: ANN001, ANN205
+    def _multipliers(ctx, input_, weights, output, bias, channels):
         """CalculateOpDataFullyConnected: per channel in double, or per tensor as TFLM rounds it."""
         input_scale, _ = ctx.quantization(input_)
         output_scale, _ = ctx.quantization(output)
@@ -65,7 +67,9 @@ class FullyConnected(Op):
             bias_scale = float(bias.quantization.scale[0]) if bias.quantization is not None else 0.0
             product = input_scale * float(scales[0])
             if abs(product - bias_scale) / output_scale > MAX_BIAS_SCALE_MISMATCH:
-                ctx.fail(f"{ctx.describe(bias)} scale {bias_scale} does not match input x weight scale {product}")
+                ctx.fail(
+                    f"{ctx.describe(bias)} scale {bias_scale} does not match input x weight scale {product}"
+                )
         # In double, like the per-channel path (checked against TFLM: a float32 product differs).
         multiplier, shift = quantize_multiplier(input_scale * float(scales[0]) / output_scale)
         return np.full(channels, multiplier, np.int32), np.full(channels, shift, np.int32)
@@ -75,8 +79,9 @@ class FullyConnected(Op):
         rows = x.reshape(-1, self.depth)
         acc = (rows.astype(self.weights_t.dtype) + self.input_offset) @ self.weights_t
         out = np.empty((rows.shape[0], self.out_channels), np.int8)
-        requantize_rows(acc, self.bias, self.multipliers, self.shifts, self.output_offset, self.act_min,
-                        self.act_max, out)
+        requantize_rows(
+            acc, self.bias, self.multipliers, self.shifts, self.output_offset, self.act_min, self.act_max, out
+        )
         if self.keep_dims:
             return [out.reshape(*x.shape[:-1], self.out_channels)]
         return [out]

@@ -43,5 +43,8 @@ def window(ctx: OpContext, in_h: int, in_w: int, kernel_h: int, kernel_w: int, *
     if out_h <= 0 or out_w <= 0:
         ctx.fail(f"a {kernel_h}x{kernel_w} window does not fit a {in_h}x{in_w} input with {padding} padding")
     return Window(
-        out_h, out_w, _padding(stride_h, dil_h, in_h, kernel_h, out_h), _padding(stride_w, dil_w, in_w, kernel_w, out_w)
+        out_h,
+        out_w,
+        _padding(stride_h, dil_h, in_h, kernel_h, out_h),
+        _padding(stride_w, dil_w, in_w, kernel_w, out_w),
     )

@@ -37,6 +37,14 @@ class AveragePool2D(Op):
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
         x = inputs[0]
         out = np.empty(batched_shape(self.out_shape, x.shape[0]), np.int8)
-        average_pool(x, *self.filter, *self.strides, self.window.pad_top, self.window.pad_left, self.act_min,
-                     self.act_max, out)
+        average_pool(
+            x,
+            *self.filter,
+            *self.strides,
+            self.window.pad_top,
+            self.window.pad_left,
+            self.act_min,
+            self.act_max,
+            out,
+        )
         return [out]

@@ -31,8 +31,10 @@ class Softmax(Op):
             ctx.fail(f"{ctx.describe(input_)} must have at least one dimension")
         output_scale, output_zero_point = ctx.quantization(output)
         if output_zero_point != -128 or np.float32(output_scale) != np.float32(1.0 / 256):
-            ctx.fail(f"{ctx.describe(output)} must have scale 1/256 and zero point -128, "
-                     f"got {output_scale} and {output_zero_point}")
+            ctx.fail(
+                f"{ctx.describe(output)} must have scale 1/256 and zero point -128, "
+                f"got {output_scale} and {output_zero_point}"
+            )
         input_scale, _ = ctx.quantization(input_)
         beta = float(ctx.option("beta", 1.0))
         # PreprocessSoftmaxScaling in double, capped as TFLM caps it.

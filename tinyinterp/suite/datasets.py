@@ -88,8 +88,14 @@ def float_windows(data: bytes, window_bytes: int, stride_bytes: int) -> np.ndarr
     return np.stack([values[s : s + window] for s in starts])
 
 
-def model_inputs(benchmark: str, data: bytes, input_shape: tuple[int, ...], input_scale: float,
-                 input_zero_point: int, stimulus: Stimulus | None = None) -> np.ndarray:
+def model_inputs(
+    benchmark: str,
+    data: bytes,
+    input_shape: tuple[int, ...],
+    input_scale: float,
+    input_zero_point: int,
+    stimulus: Stimulus | None = None,
+) -> np.ndarray:
     """The int8 model inputs for one stimulus file: [items, *input_shape[1:]]."""
     item_shape = tuple(input_shape[1:])
     if benchmark == "ad01":
@@ -104,4 +110,3 @@ def model_inputs(benchmark: str, data: bytes, input_shape: tuple[int, ...], inpu
     if benchmark in ("ic01", "vww01"):
         raw = (raw.astype(np.int16) - 128).astype(np.int8)
     return raw.reshape(1, *item_shape)
-

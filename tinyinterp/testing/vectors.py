@@ -7,6 +7,7 @@ Random inputs come from PCG64's raw 64-bit stream, which NumPy guarantees stable
 from __future__ import annotations
 
 import hashlib
+import itertools
 
 import numpy as np
 
@@ -26,7 +27,7 @@ def digests(outputs: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray
     """SHA-256 of each group of `counts` consecutive items (default: each item): [groups, 32] uint8."""
     counts = np.ones(len(outputs), np.int64) if counts is None else np.asarray(counts)
     bounds = np.concatenate([[0], np.cumsum(counts)])
-    groups = (outputs[start:end].tobytes() for start, end in zip(bounds[:-1], bounds[1:]))
+    groups = (outputs[start:end].tobytes() for start, end in itertools.pairwise(bounds))
     return np.array([np.frombuffer(hashlib.sha256(g).digest(), np.uint8) for g in groups]).reshape(-1, 32)
 
 

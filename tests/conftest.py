@@ -1,0 +1,77 @@
+"""Shared fixtures. `data_dir` is the MLPerf Tiny reference material (models, datasets).
+
+It is found through the TINYINTERP_DATA environment variable, else at ../shared/mlperf-tiny
+relative to the project root. Tests that need it are skipped when it is missing, except on CI
+(CI=true), where a missing data directory is a failure.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+REFERENCE_MODELS = (
+    "ad01_int8.tflite",
+    "kws_ref_model.tflite",
+    "pretrainedResnet_quant.tflite",
+    "str_ww_ref_model.tflite",
+    "vww_96_int8.tflite",
+)
+
+
+def _data_dir() -> Path:
+    configured = os.environ.get("TINYINTERP_DATA")
+    return Path(configured) if configured else PROJECT_ROOT.parent / "shared" / "mlperf-tiny"
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    path = _data_dir()
+    if not (path / "models").is_dir():
+        message = f"MLPerf Tiny reference data not found at {path} (set TINYINTERP_DATA)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session", params=REFERENCE_MODELS)
+def reference_model(request: pytest.FixtureRequest, data_dir: Path) -> Path:
+    """Each reference model's path in turn."""
+    return data_dir / "models" / request.param
+
+
+@pytest.fixture(scope="session")
+def reference_bytes(data_dir: Path) -> dict[str, bytes]:
+    """The bytes of every reference model, by file name."""
+    return {name: (data_dir / "models" / name).read_bytes() for name in REFERENCE_MODELS}
+
+
+def import_oracle(module: str) -> ModuleType:
+    """Import a module of the TFLM oracle: skipped when not installed, except on CI where it must be."""
+    if os.environ.get("CI") == "true":
+        return importlib.import_module(module)
+    return pytest.importorskip(module)
+
+
+@pytest.fixture(scope="session")
+def tflm() -> ModuleType:
+    """TFLM's Python runtime, the oracle of bit-exactness."""
+    return import_oracle("tflite_micro.python.tflite_micro.runtime")
+
+
+def tflm_outputs(runtime: ModuleType, model: bytes, inputs: np.ndarray) -> np.ndarray:
+    """TFLM's output 0 for each item of a batch, one invoke per item (TFLM runs batch 1)."""
+    interpreter = runtime.Interpreter.from_bytes(model)
+    outputs = []
+    for item in inputs:
+        interpreter.set_input(item[np.newaxis], 0)
+        interpreter.invoke()
+        outputs.append(interpreter.get_output(0)[0].copy())
+    return np.stack(outputs)
