@@ -14,6 +14,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_MODELS = (
@@ -75,3 +76,8 @@ def tflm_outputs(runtime: ModuleType, model: bytes, inputs: np.ndarray) -> np.nd
         interpreter.invoke()
         outputs.append(interpreter.get_output(0)[0].copy())
     return np.stack(outputs)
+
+
+settings.register_profile("ci", max_examples=100, deadline=None, print_blob=True)
+settings.register_profile("thorough", max_examples=10_000, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -154,7 +154,7 @@ class Interpreter:
                 f"input tensor {tensor.index} '{tensor.name}' expects shape {list(shape)}, "
                 f"got {list(array.shape)}"
             )
-        return np.ascontiguousarray(array)
+        return np.array(array, order="C", copy=True)  # a private copy (0-d stays 0-d, unlike ascontiguousarray)
 
     def _details(self, index: int) -> dict[str, Any]:
         tensor = self.subgraph.tensors[index]

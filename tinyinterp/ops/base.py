@@ -124,6 +124,12 @@ def register(opcode: str, dtypes: tuple[str, ...]) -> Callable[[type[Op]], type[
     return decorate
 
 
-def batched_shape(shape: tuple[int, ...], batch: int) -> tuple[int, ...]:
-    """The model's shape with its leading dimension replaced by the run's batch size."""
-    return (batch, *shape[1:])
+def batched_shape(shape: tuple[int, ...], x: Array, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The model's `shape` for an output computed from `x`, which may carry extra batch items.
+
+    A batched run feeds N items where the model has a leading dimension of 1, so the leading
+    dimension grows by x.shape[0] / input_shape[0]; an ordinary run keeps the model's shapes.
+    """
+    if not shape or not input_shape or input_shape[0] == 0:
+        return shape
+    return (shape[0] * (x.shape[0] // input_shape[0]), *shape[1:])

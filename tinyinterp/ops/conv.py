@@ -73,7 +73,7 @@ class Conv2D(Op):
         self.strides = (ctx.option("stride_h"), ctx.option("stride_w"))
         self.dilations = (ctx.option("dilation_h_factor", 1), ctx.option("dilation_w_factor", 1))
         self.group_channels = group_channels
-        self.out_shape = output.shape
+        self.in_shape, self.out_shape = input_.shape, output.shape
         # Weights as [groups, kh * kw * c, out_channels_per_group] matrices, in the dtype that keeps
         # BLAS exact (max |input + offset| is 255 for int8 with any zero point).
         per_group = out_channels // self.groups
@@ -83,7 +83,7 @@ class Conv2D(Op):
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
         x = inputs[0]
-        out_shape = batched_shape(self.out_shape, x.shape[0])
+        out_shape = batched_shape(self.out_shape, x, self.in_shape)
         rows = out_shape[0] * out_shape[1] * out_shape[2]
         out = np.empty(out_shape, np.int8)
         out_rows = out.reshape(rows, -1)
@@ -150,11 +150,11 @@ class DepthwiseConv2D(Op):
         self.filters = np.ascontiguousarray(filters[0], dtype=np.int32)
         self.strides = (ctx.option("stride_h"), ctx.option("stride_w"))
         self.dilations = (ctx.option("dilation_h_factor", 1), ctx.option("dilation_w_factor", 1))
-        self.out_shape = output.shape
+        self.in_shape, self.out_shape = input_.shape, output.shape
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
         x = inputs[0]
-        out = np.empty(batched_shape(self.out_shape, x.shape[0]), np.int8)
+        out = np.empty(batched_shape(self.out_shape, x, self.in_shape), np.int8)
         q = self.quant
         depthwise_conv(
             x,

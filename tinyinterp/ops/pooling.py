@@ -32,11 +32,11 @@ class AveragePool2D(Op):
         self.act_min, self.act_max = activation_range(
             ctx.option("fused_activation_function", "NONE"), output_scale, output_zero_point, np.int8
         )
-        self.out_shape = output.shape
+        self.in_shape, self.out_shape = input_.shape, output.shape
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
         x = inputs[0]
-        out = np.empty(batched_shape(self.out_shape, x.shape[0]), np.int8)
+        out = np.empty(batched_shape(self.out_shape, x, self.in_shape), np.int8)
         average_pool(
             x,
             *self.filter,

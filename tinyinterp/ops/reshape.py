@@ -17,8 +17,8 @@ class Reshape(Op):
         ctx.expect_dtype(output, input_.dtype)
         if int(np.prod(input_.shape)) != int(np.prod(output.shape)):
             ctx.fail(f"cannot reshape {list(input_.shape)} into {list(output.shape)}: element counts differ")
-        self.out_shape = output.shape
+        self.in_shape, self.out_shape = input_.shape, output.shape
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
         x = inputs[0]
-        return [x.reshape(batched_shape(self.out_shape, x.shape[0]) if self.out_shape else ())]
+        return [x.reshape(batched_shape(self.out_shape, x, self.in_shape))]

@@ -1,1 +1,13 @@
-"""Public helpers for testing kernels and models against tinyinterp's bit-exact reference."""
+"""Public helpers for testing kernels against tinyinterp's bit-exact reference.
+
+- `strategies.CASES[(opcode, dtype)]()`: hypothesis strategies of valid single-op cases;
+- `OpCase`: the case's `.tflite` model, inputs, `expected()` outputs and `prepared` parameters;
+- `assert_bit_exact(actual, expected, case)`: integer equality with a readable report, saving
+  the failing case as `.tflite` + `.npz`;
+- `run_tflm(case)`: the same case through TFLM's interpreter (needs `tflite-micro`).
+"""
+
+from tinyinterp.testing.assertions import BitExactError, assert_bit_exact, mismatch_report, save_case
+from tinyinterp.testing.cases import OpCase, run_tflm
+
+__all__ = ["BitExactError", "OpCase", "assert_bit_exact", "mismatch_report", "run_tflm", "save_case"]
