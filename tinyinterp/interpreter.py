@@ -26,9 +26,11 @@ def unsupported_ops(subgraph: Subgraph) -> list[str]:
     return sorted({op.opcode for op in subgraph.operators if op.opcode not in OPS})
 
 
-def _is_batchable(subgraph: Subgraph) -> bool:
-    """Batched runs reuse dimension 0 as the batch: every activation must have a leading 1."""
-    return all(t.is_constant or (len(t.shape) >= 1 and t.shape[0] == 1) for t in subgraph.tensors)
+def _is_batchable(subgraph: Subgraph, ops: list[Op]) -> bool:
+    """Batched runs reuse dimension 0 as the batch: every activation must have a leading 1 and
+    no op may mix dimension 0 with the others."""
+    leading_ones = all(t.is_constant or (len(t.shape) >= 1 and t.shape[0] == 1) for t in subgraph.tensors)
+    return leading_ones and all(op.batch_safe for op in ops)
 
 
 class Interpreter:
@@ -48,7 +50,7 @@ class Interpreter:
             raise UnsupportedOpError(f"unsupported operators: {', '.join(missing)}")
         self._ops: list[Op] | None = None
         self._values: list[np.ndarray | None] = [t.data for t in self.subgraph.tensors]
-        self._batchable = _is_batchable(self.subgraph)
+        self._batchable = False
 
     # ---- LiteRT API ------------------------------------------------------------------
 
@@ -56,6 +58,7 @@ class Interpreter:
         """Prepare every operator (shapes, multipliers, weights layout), once."""
         if self._ops is None:
             self._ops = [OPS[op.opcode](OpContext(self.subgraph, op)) for op in self.subgraph.operators]
+            self._batchable = _is_batchable(self.subgraph, self._ops)
 
     def get_input_details(self) -> list[dict[str, Any]]:
         return [self._details(i) for i in self.subgraph.inputs]
@@ -154,7 +157,8 @@ class Interpreter:
                 f"input tensor {tensor.index} '{tensor.name}' expects shape {list(shape)}, "
                 f"got {list(array.shape)}"
             )
-        return np.array(array, order="C", copy=True)  # a private copy (0-d stays 0-d, unlike ascontiguousarray)
+        # A private copy; np.ascontiguousarray would turn a 0-d array into 1-d.
+        return np.array(array, order="C", copy=True)
 
     def _details(self, index: int) -> dict[str, Any]:
         tensor = self.subgraph.tensors[index]

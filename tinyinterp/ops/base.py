@@ -103,6 +103,9 @@ class Op(ABC):
 
     opcode: ClassVar[str]
     dtypes: ClassVar[tuple[str, ...]]  # activation dtypes supported, for the coverage table
+    # False when this prepared op mixes dimension 0 with others (a transpose moving axis 0, a
+    # reduction or concatenation along it): batched runs then go item by item.
+    batch_safe: bool = True
 
     @abstractmethod
     def __init__(self, ctx: OpContext) -> None: ...

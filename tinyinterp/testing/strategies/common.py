@@ -64,20 +64,27 @@ def paddings() -> st.SearchStrategy[str]:
 
 
 def tensor_values(shape: tuple[int, ...], dtype: str) -> st.SearchStrategy[np.ndarray]:
-    """Input data: uniform over the dtype, only its extremes, or one constant."""
-    low, high = DTYPE_RANGES[dtype]
+    """Input data: uniform over the dtype (floats: over [-8, 8]), only extremes, or one constant."""
     numpy_dtype = np.dtype(dtype)
-    size = int(np.prod(shape))
+    if int(np.prod(shape)) == 0:
+        return st.just(np.zeros(shape, numpy_dtype))
+    low, high = DTYPE_RANGES.get(dtype, (-8.0, 8.0))
+    if numpy_dtype.kind == "f":
+        extremes_set = [low, high, 0.0, -0.0, 1e-30, -1e-30, 3.0e38, -3.0e38]
+        constant = st.floats(low, high, width=32).map(lambda v: np.full(shape, v, numpy_dtype))
+    else:
+        extremes_set = [low, high]
+        constant = st.integers(low, high).map(lambda v: np.full(shape, v, numpy_dtype))
 
     def uniform(seed: int) -> np.ndarray:
-        return np.random.default_rng(seed).integers(low, high + 1, size=shape).astype(numpy_dtype)
+        rng = np.random.default_rng(seed)
+        if numpy_dtype.kind == "f":
+            return rng.uniform(low, high, size=shape).astype(numpy_dtype)
+        return rng.integers(low, high + 1, size=shape).astype(numpy_dtype)
 
     def extremes(seed: int) -> np.ndarray:
-        return np.random.default_rng(seed).choice([low, high], size=shape).astype(numpy_dtype)
+        return np.random.default_rng(seed).choice(extremes_set, size=shape).astype(numpy_dtype)
 
-    constant = st.integers(low, high).map(lambda v: np.full(shape, v, numpy_dtype))
-    if size == 0:
-        return st.just(np.zeros(shape, numpy_dtype))
     seeds = st.integers(0, 2**32 - 1)
     return st.one_of(seeds.map(uniform), seeds.map(extremes), constant)
 
