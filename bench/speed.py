@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rich.console import Console
@@ -43,8 +44,8 @@ def median_seconds(step: Callable[[np.ndarray], object], inputs: np.ndarray, rep
     return statistics.median(times)
 
 
-def tinyinterp_step(path: Path) -> Callable[[np.ndarray], object]:
-    interpreter = Interpreter(model_path=path)
+def litert_api_step(interpreter: Any) -> Callable[[np.ndarray], object]:
+    """One inference through the LiteRT API, which tinyinterp's Interpreter shares."""
     interpreter.allocate_tensors()
     index_in = interpreter.get_input_details()[0]["index"]
     index_out = interpreter.get_output_details()[0]["index"]
@@ -76,16 +77,7 @@ def litert_step(path: Path, resolver: str) -> Callable[[np.ndarray], object]:
     interpreter = litert.Interpreter(
         model_path=str(path), experimental_op_resolver_type=litert.OpResolverType[resolver]
     )
-    interpreter.allocate_tensors()
-    index_in = interpreter.get_input_details()[0]["index"]
-    index_out = interpreter.get_output_details()[0]["index"]
-
-    def step(x: np.ndarray) -> object:
-        interpreter.set_tensor(index_in, x)
-        interpreter.invoke()
-        return interpreter.get_tensor(index_out)
-
-    return step
+    return litert_api_step(interpreter)
 
 
 def dataset(data: Path, benchmark: str, interpreter: Interpreter) -> np.ndarray | None:
@@ -151,7 +143,7 @@ def main() -> None:
         inputs = random_inputs(
             tuple(Interpreter(model_path=path).get_input_details()[0]["shape"][1:]), 50, np.int8, seed=7
         )
-        ours = median_seconds(tinyinterp_step(path), inputs, args.repeat)
+        ours = median_seconds(litert_api_step(Interpreter(model_path=path)), inputs, args.repeat)
         tflm = median_seconds(tflm_step(path), inputs, args.repeat)
         litert = median_seconds(litert_step(path, "AUTO"), inputs, args.repeat)
         litert_ref = median_seconds(litert_step(path, "BUILTIN_REF"), inputs, args.repeat)

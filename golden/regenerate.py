@@ -20,27 +20,16 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from tflite_micro.python.tflite_micro import runtime
 
 from tinyinterp.model import load_model
 from tinyinterp.suite.datasets import BENCHMARKS, model_inputs, read_labels
+from tinyinterp.testing.cases import tflm_outputs
 from tinyinterp.testing.vectors import fingerprint, random_inputs
 
 GOLDEN = Path(__file__).with_name("golden.npz")
 RANDOM_COUNT = 1000
 RANDOM_SEED = 20261129
 DATASET_BENCHMARKS = ("kws01", "vww01", "ic01", "ad01")
-
-
-def tflm_outputs(model_path: Path, inputs: np.ndarray) -> np.ndarray:
-    """TFLM's output 0 for each item, one invoke per item (TFLM runs batch 1)."""
-    interpreter = runtime.Interpreter.from_file(str(model_path))
-    outputs = []
-    for item in inputs:
-        interpreter.set_input(item[np.newaxis], 0)
-        interpreter.invoke()
-        outputs.append(interpreter.get_output(0)[0].copy())
-    return np.stack(outputs)
 
 
 def dataset_inputs(data: Path, benchmark: str) -> tuple[list[str], list[int], np.ndarray]:
@@ -71,7 +60,7 @@ def main() -> None:
     arrays: dict[str, np.ndarray] = {}
     for benchmark in DATASET_BENCHMARKS:
         names, counts, inputs = dataset_inputs(data, benchmark)
-        outputs = tflm_outputs(data / "models" / BENCHMARKS[benchmark].model_file, inputs)
+        outputs = tflm_outputs((data / "models" / BENCHMARKS[benchmark].model_file).read_bytes(), inputs)
         arrays |= {
             f"{benchmark}/files": np.array(names),
             f"{benchmark}/counts": np.array(counts),
@@ -83,7 +72,7 @@ def main() -> None:
         model = load_model(path)
         tensor = model.main.tensors[model.main.inputs[0]]
         inputs = random_inputs(tensor.shape[1:], RANDOM_COUNT, tensor.dtype.numpy, RANDOM_SEED)
-        arrays[f"random/{benchmark.name}/outputs"] = fingerprint(tflm_outputs(path, inputs))
+        arrays[f"random/{benchmark.name}/outputs"] = fingerprint(tflm_outputs(path.read_bytes(), inputs))
         arrays[f"models/{benchmark.name}/md5"] = np.array(hashlib.md5(path.read_bytes()).hexdigest())
         print(f"{benchmark.name}: {RANDOM_COUNT} random inputs", file=sys.stderr)
     np.savez_compressed(GOLDEN, **arrays)

@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 from types import ModuleType
 
-import numpy as np
 import pytest
 from hypothesis import settings
 
@@ -65,17 +64,6 @@ def import_oracle(module: str) -> ModuleType:
 def tflm() -> ModuleType:
     """TFLM's Python runtime, the oracle of bit-exactness."""
     return import_oracle("tflite_micro.python.tflite_micro.runtime")
-
-
-def tflm_outputs(runtime: ModuleType, model: bytes, inputs: np.ndarray) -> np.ndarray:
-    """TFLM's output 0 for each item of a batch, one invoke per item (TFLM runs batch 1)."""
-    interpreter = runtime.Interpreter.from_bytes(model)
-    outputs = []
-    for item in inputs:
-        interpreter.set_input(item[np.newaxis], 0)
-        interpreter.invoke()
-        outputs.append(interpreter.get_output(0)[0].copy())
-    return np.stack(outputs)
 
 
 settings.register_profile("ci", max_examples=100, deadline=None, print_blob=True)

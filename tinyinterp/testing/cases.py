@@ -51,6 +51,20 @@ class OpCase:
         return f"{self.opcode} ({self.dtype}) inputs {shapes} options {dict(op.options)}"
 
 
+def tflm_outputs(model: bytes, inputs: np.ndarray) -> np.ndarray:
+    """TFLM's output 0 for each item of a batch of one-input runs, one invoke per item (TFLM runs
+    batch 1). Needs the `tflite-micro` package, the oracle."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    interpreter = runtime.Interpreter.from_bytes(model)
+    outputs = []
+    for item in inputs:
+        interpreter.set_input(item[np.newaxis], 0)
+        interpreter.invoke()
+        outputs.append(interpreter.get_output(0)[0].copy())
+    return np.stack(outputs)
+
+
 def run_tflm(case: OpCase) -> list[np.ndarray]:
     """TFLM's outputs for the case (needs the `tflite-micro` package, the oracle)."""
     from tflite_micro.python.tflite_micro import runtime
