@@ -12,26 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyinterp.cost import cli as cost_commands
 from tinyinterp.errors import TinyInterpError
-from tinyinterp.model import Model, load_model
+from tinyinterp.zoo import open_model
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
-ZOO_PREFIX = "zoo:"
-
-
-def open_model(spec: str) -> Model:
-    """A model from a .tflite path, or `zoo:NAME` for a built-in stand-in."""
-    if spec.startswith(ZOO_PREFIX):
-        from tinyinterp.zoo import stand_in
-
-        return stand_in(spec[len(ZOO_PREFIX) :])
-    path = Path(spec)
-    if not path.is_file():
-        raise TinyInterpError(
-            f"{spec}: no such model file (or use zoo:kws, zoo:vww, zoo:ic, zoo:ad, zoo:sww)"
-        )
-    return load_model(path)
 
 
 def _read_input(path: Path, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
@@ -104,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="table of the model's operators, shapes, MACs and parameters")
     info.add_argument("model", help="a .tflite file or zoo:NAME")
     info.set_defaults(handler=_info)
+    cost_commands.register_commands(commands)
     return parser
 
 

@@ -11,11 +11,15 @@ download (`tinyinterp run zoo:kws`), and tests that need no shared data.
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 
 from tinyinterp.errors import ModelError
-from tinyinterp.model import Model, ModelBuilder
+from tinyinterp.model import Model, ModelBuilder, load_model
+
+ZOO_PREFIX = "zoo:"
 
 # Input quantization of the reference models (so dataset conversions apply unchanged).
 _INPUTS = {
@@ -268,3 +272,13 @@ def stand_in(name: str, seed: int = 0) -> Model:
     if key not in _FACTORIES:
         raise ModelError(f"no zoo model {name!r}; the zoo has {', '.join(NAMES)}")
     return _FACTORIES[key](seed)
+
+
+def open_model(spec: str | os.PathLike) -> Model:
+    """A model from a .tflite path, or `zoo:NAME` for a built-in stand-in."""
+    text = os.fspath(spec)
+    if text.startswith(ZOO_PREFIX):
+        return stand_in(text[len(ZOO_PREFIX) :])
+    if not Path(text).is_file():
+        raise ModelError(f"{text}: no such model file (or use zoo:kws, zoo:vww, zoo:ic, zoo:ad, zoo:sww)")
+    return load_model(text)

@@ -1,0 +1,247 @@
+"""`estimate()` and the `estimate` / `boards` commands: totals, JSON, errors and exit codes, speed."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REFERENCE_MODELS
+
+from tinyinterp.cost import energy, estimate
+from tinyinterp.cost.cli import EXIT_BAD_INPUT, EXIT_DOES_NOT_FIT, EXIT_OK, main
+from tinyinterp.errors import CostModelError
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent / "tinyinterp"
+BOARD = "nucleo-l4r5zi"
+
+
+def test_totals_add_up(reference_model: Path) -> None:
+    e = estimate(reference_model, board="nucleo-l4r5zi")
+    t = e.totals
+    assert t.cycles == pytest.approx(sum(layer.cycles for layer in e.layers))
+    assert sum(layer.percent for layer in e.layers) == pytest.approx(100.0)
+    assert t.latency_ms == pytest.approx(t.cycles / 120e3)
+    assert t.energy_uj == pytest.approx(t.power_mw * t.latency_ms)
+    assert t.macs == sum(layer.macs for layer in e.layers) > 0
+    assert t.fits and 0 < t.arena_bytes < t.ram_bytes
+    assert t.flash_bytes > reference_model.stat().st_size
+
+
+def test_generic_board_from_a_core(data_dir: Path) -> None:
+    e = estimate(data_dir / "models" / "kws_ref_model.tflite", core="cortex-m33", clock_mhz=96)
+    assert (e.board, e.core, e.clock_mhz) == ("generic-cortex-m33", "cortex-m33", 96)
+    assert any("memory sizes unknown" in note for note in e.notes)
+
+
+@pytest.mark.parametrize("mhz", [0, -8, math.nan])
+def test_non_positive_clocks_are_rejected(data_dir: Path, mhz: float) -> None:
+    with pytest.raises(CostModelError, match="clock must be a positive number"):
+        estimate(data_dir / "models" / "ad01_int8.tflite", "nucleo-l4r5zi", mhz)
+
+
+def test_argument_errors(data_dir: Path, tmp_path: Path) -> None:
+    model = data_dir / "models" / "ad01_int8.tflite"
+    with pytest.raises(CostModelError, match="not both"):
+        estimate(model, "nucleo-l4r5zi", core="cortex-m4")
+    with pytest.raises(CostModelError, match="needs a clock"):
+        estimate(model, core="cortex-m4")
+    with pytest.raises(CostModelError, match="no such model file"):
+        estimate(tmp_path / "missing.tflite", "nucleo-l4r5zi")
+
+
+def test_a_model_too_large_for_the_board(data_dir: Path) -> None:
+    e = estimate(data_dir / "models" / "vww_96_int8.tflite", "nucleo-f103rb")
+    assert not e.totals.fits
+    assert any(
+        "does not fit: the arena needs" in note and "nucleo-f103rb has 20 KB" in note for note in e.notes
+    )
+
+
+def test_duty_cycle() -> None:
+    duty = energy.duty_cycle(
+        energy_uj=500.0,
+        latency_ms=10.0,
+        inferences_per_s=2.0,
+        sleep_mw=0.01,
+        battery_mah=1000.0,
+        battery_v=3.0,
+    )
+    assert duty.busy_fraction == pytest.approx(0.02)
+    assert duty.average_mw == pytest.approx(2 * 500 / 1000 + 0.98 * 0.01)
+    assert duty.battery_hours == pytest.approx(3000 / duty.average_mw)
+    with pytest.raises(CostModelError, match="do not fit in a second"):
+        energy.duty_cycle(500.0, 10.0, 200.0, 0.01)
+
+
+# --- the commands -------------------------------------------------------------------------------------------
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_estimate_command_prints_layers_and_totals(
+    capsys: pytest.CaptureFixture[str], data_dir: Path
+) -> None:
+    code, out, _ = run(
+        capsys,
+        "estimate",
+        data_dir / "models" / "kws_ref_model.tflite",
+        "--board",
+        "nucleo-l4r5zi",
+        "--rate",
+        "2",
+        "--battery-mah",
+        "1000",
+    )
+    assert code == EXIT_OK
+    assert "arm_convolve_1x1_s8_fast" in out and "total:" in out and "fits" in out
+    assert "battery life" in out
+
+
+def test_json_output_keys(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
+    code, out, _ = run(
+        capsys,
+        "estimate",
+        data_dir / "models" / "ad01_int8.tflite",
+        "--board",
+        "ek-ra6m4",
+        "--mhz",
+        "100",
+        "--json",
+    )
+    data = json.loads(out)
+    assert code == EXIT_OK
+    assert {"model", "board", "core", "clock_mhz", "stack", "totals", "layers"} <= set(data)
+    assert {"cycles", "latency_ms", "energy_uj", "arena_bytes", "flash_bytes", "fits"} <= set(data["totals"])
+    assert {
+        "opcode",
+        "kernel",
+        "macs",
+        "cycles",
+        "latency_ms",
+        "percent",
+        "weight_bytes",
+        "activation_bytes",
+    } <= set(data["layers"][0])
+    assert (data["board"], data["clock_mhz"], data["stack"]) == ("ek-ra6m4", 100, "tflm-cmsisnn")
+
+
+def test_compare_boards(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
+    code, out, _ = run(
+        capsys,
+        "estimate",
+        data_dir / "models" / "vww_96_int8.tflite",
+        "--compare",
+        "nucleo-l4r5zi,nucleo-h7a3zi-q,nucleo-f103rb",
+    )
+    assert code == EXIT_OK
+    lines = out.splitlines()
+    assert [line.split()[0] for line in lines[2:]] == ["nucleo-l4r5zi", "nucleo-h7a3zi-q", "nucleo-f103rb"]
+    assert lines[-1].endswith("NO")
+
+
+def test_boards_command(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "boards", "--stacks")
+    assert code == EXIT_OK and "nucleo-g0b1re" in out and "xcubeai-8.1" in out
+    code, out, _ = run(capsys, "boards", "--json")
+    assert {b["name"] for b in json.loads(out)["boards"]} >= {"nucleo-l4r5zi", "ek-ra8m1"}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--board", "nucleo-x9"], "unknown board 'nucleo-x9'"),
+        (["--board", "nucleo-l4r5zi", "--mhz", "0"], "clock must be a positive number"),
+        (["--board", "nucleo-l4r5zi", "--mhz", "-4"], "clock must be a positive number"),
+        (["--core", "cortex-m4"], "needs a clock"),
+        (["--board", "nucleo-l4r5zi", "--stack", "tvm-turbo"], "unknown stack"),
+        (
+            ["--board", "nucleo-l4r5zi", "--calibrate", "/nonexistent/measured.csv"],
+            "cannot read calibration file",
+        ),
+        ([], "give --board"),
+    ],
+)
+def test_bad_input_exits_2_with_a_message(
+    capsys: pytest.CaptureFixture[str], data_dir: Path, arguments: list[str], message: str
+) -> None:
+    code, out, err = run(capsys, "estimate", data_dir / "models" / "ad01_int8.tflite", *arguments)
+    assert code == EXIT_BAD_INPUT
+    assert message in err and not out
+
+
+def test_unreadable_model_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "broken.tflite"
+    path.write_bytes(b"not a flatbuffer")
+    code, _, err = run(capsys, "estimate", path, "--board", "nucleo-l4r5zi")
+    assert code == EXIT_BAD_INPUT and "error:" in err
+
+
+def test_require_fit_exits_3(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
+    model = data_dir / "models" / "vww_96_int8.tflite"
+    code, out, _ = run(capsys, "estimate", model, "--board", "nucleo-f103rb")
+    assert code == EXIT_OK and "DOES NOT FIT" in out
+    code, _, err = run(capsys, "estimate", model, "--board", "nucleo-f103rb", "--require-fit")
+    assert code == EXIT_DOES_NOT_FIT and "does not fit" in err
+
+
+def test_plot(capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "layers.png"
+    code, _, _ = run(
+        capsys,
+        "estimate",
+        data_dir / "models" / "kws_ref_model.tflite",
+        "--board",
+        "nucleo-l4r5zi",
+        "--plot",
+        path,
+    )
+    assert code == EXIT_OK and path.stat().st_size > 1000
+
+
+def _best_of_two(command: list[str]) -> float:
+    best = math.inf
+    for _ in range(2):  # a busy test machine should not decide
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@pytest.mark.parametrize("name", REFERENCE_MODELS)
+def test_a_fresh_process_answers_in_under_a_second(name: str, data_dir: Path) -> None:
+    """The whole `estimate` command in a new interpreter: needs `import tinyinterp` not to load numba."""
+    model = str(data_dir / "models" / name)
+    assert (
+        _best_of_two([sys.executable, "-m", "tinyinterp.cost.cli", "estimate", model, "--board", BOARD]) < 1.0
+    )
+
+
+# The cost model must not need numba or the interpreter's kernels: import the package with a stand-in for
+# tinyinterp/__init__.py (which imports the interpreter) and check what an estimate loaded.
+NO_KERNELS = """
+import sys, types
+package = types.ModuleType("tinyinterp")
+package.__path__ = [sys.argv[1]]
+sys.modules["tinyinterp"] = package
+from tinyinterp.cost.cli import main
+assert main(["estimate", sys.argv[2], "--board", "nucleo-l4r5zi", "--json"]) == 0
+loaded = [m for m in sys.modules if m == "numba" or m.startswith(("tinyinterp.ops", "tinyinterp.kernels",
+                                                                    "tinyinterp.interpreter"))]
+assert not loaded, loaded
+"""
+
+
+@pytest.mark.parametrize("name", REFERENCE_MODELS)
+def test_estimating_imports_no_kernels_and_is_fast(name: str, data_dir: Path) -> None:
+    command = [sys.executable, "-c", NO_KERNELS, str(PACKAGE_DIR), str(data_dir / "models" / name)]
+    assert _best_of_two(command) < 1.0

@@ -1,0 +1,138 @@
+"""Core, board and stack profiles: the shipped files load, user files are validated with named errors."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinyinterp.cost import profiles
+from tinyinterp.cost.estimate import estimate
+from tinyinterp.errors import CostModelError
+from tinyinterp.model import ModelBuilder
+
+L4R5 = profiles.DATA_DIR / "boards" / "nucleo-l4r5zi.toml"
+
+
+def test_shipped_profiles_load() -> None:
+    assert {c for c in profiles.core_names()} == {
+        "cortex-m0plus",
+        "cortex-m3",
+        "cortex-m4",
+        "cortex-m7",
+        "cortex-m33",
+        "cortex-m55",
+        "cortex-m85",
+    }
+    boards = profiles.boards()
+    assert len(boards) >= 15
+    assert {b.core for b in boards} >= {
+        "cortex-m0plus",
+        "cortex-m4",
+        "cortex-m7",
+        "cortex-m33",
+        "cortex-m55",
+        "cortex-m85",
+    }
+    assert "tflm-cmsisnn" in {s.name for s in profiles.stacks()}
+
+
+def test_every_published_cortex_m_board_has_a_profile(data_dir: Path) -> None:
+    with (data_dir / "results" / "published_v0.5_to_v1.1.csv").open(newline="") as file:
+        names = {row["board_name"] for row in csv.DictReader(file) if row["core"].startswith("cortex-")}
+    for name in names:
+        board = profiles.board(name)
+        assert board.core.startswith("cortex-"), name
+
+
+@pytest.mark.parametrize("alias", ["NUCLEO_L4R5ZI", "Nucleo-L4R5ZI", "nucleo-l4r5zi", "NUCLEO-L4R5ZI"])
+def test_board_names_ignore_case_and_punctuation(alias: str) -> None:
+    assert profiles.board(alias).name == "nucleo-l4r5zi"
+
+
+def test_unknown_names_are_named() -> None:
+    with pytest.raises(CostModelError, match="unknown board 'nucleo-x9'"):
+        profiles.board("nucleo-x9")
+    with pytest.raises(CostModelError, match="unknown stack 'tvm-turbo'"):
+        profiles.stack("tvm-turbo")
+    with pytest.raises(CostModelError, match="unknown core 'cortex-m99'"):
+        profiles.core("cortex-m99")
+
+
+def test_wait_states_follow_the_clock() -> None:
+    board = profiles.board("nucleo-l4r5zi")
+    assert board.wait_states(120) == 5
+    assert board.wait_states(20) == 0
+    assert profiles.board("nucleo-g0b1re").wait_states(64) == 2
+
+
+def test_power_scales_linearly_with_the_clock() -> None:
+    power = profiles.board("nucleo-l4r5zi").power
+    assert power.at(120, 120) == power.active_mw
+    assert power.at(60, 120) == pytest.approx((power.active_mw + power.static_mw) / 2)
+
+
+def test_a_copied_board_file_is_a_new_board(tmp_path: Path) -> None:
+    text = (
+        L4R5.read_text()
+        .replace('name = "nucleo-l4r5zi"', 'name = "my-board"')
+        .replace("clock_mhz = 120 ", "clock_mhz = 80 ")
+    )
+    path = tmp_path / "my-board.toml"
+    path.write_text(text)
+    board = profiles.board(str(path))
+    assert (board.name, board.clock_mhz) == ("my-board", 80)
+    result = estimate(_small_model(), str(path))
+    assert (result.board, result.clock_mhz) == ("my-board", 80)
+
+
+def _small_model() -> bytes:
+    b = ModelBuilder()
+    x = b.input("x", (1, 16), "int8", scale=0.1, zero_point=0)
+    w = b.constant("w", np.ones((4, 16)), "int8", scale=0.01, zero_point=0)
+    y = b.tensor("y", (1, 4), "int8", scale=0.1, zero_point=0)
+    b.op("FULLY_CONNECTED", [x, w, -1], [y])
+    b.output(y)
+    return b.build_bytes()
+
+
+def _edited(tmp_path: Path, old: str, new: str) -> Path:
+    text = L4R5.read_text()
+    assert old in text
+    path = tmp_path / "board.toml"
+    path.write_text(text.replace(old, new))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("sram_kb = 640", "", "missing key 'sram_kb'"),
+        ("sram_kb = 640", 'sram_kb = "lots"', "'sram_kb' must be a number"),
+        ("flash_kb = 2048", "flash_kb = -1", "'flash_kb' must be positive"),
+        ("cache_kb = 0", "cache_kb = 0\ncolor = 3", "unknown key.*color"),
+        ('core = "cortex-m4"', 'core = "cortex-m5"', "unknown core 'cortex-m5'"),
+        ("clock_mhz = 120 ", "clock_mhz = 240 ", "exceeds max_clock_mhz"),
+        ("active_mw = 40", "active_mw = 1", "static_mw 4 exceeds active_mw 1"),
+        ("[power]", "[power", "not valid TOML"),
+    ],
+)
+def test_bad_board_files_name_what_is_wrong(tmp_path: Path, old: str, new: str, message: str) -> None:
+    with pytest.raises(CostModelError, match=message):
+        profiles.read_board(_edited(tmp_path, old, new))
+
+
+def test_missing_board_file() -> None:
+    with pytest.raises(CostModelError, match="cannot read profile"):
+        profiles.board("/nonexistent/board.toml")
+
+
+@pytest.mark.parametrize("stack", profiles.stacks(), ids=lambda s: s.name)
+def test_stack_files_round_trip(stack: profiles.StackProfile, tmp_path: Path) -> None:
+    path = tmp_path / "stack.toml"
+    path.write_text(profiles.format_stack(stack))
+    again = profiles.read_stack(path)
+    assert again.efficiency == pytest.approx(stack.efficiency, rel=1e-3)
+    assert (again.name, again.aliases, again.kernels) == (stack.name, stack.aliases, stack.kernels)

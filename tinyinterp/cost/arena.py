@@ -1,0 +1,284 @@
+"""The tensor arena as TFLM plans it, and flash and RAM estimates around it.
+
+`plan()` follows TFLM: lifetimes as micro_allocation_info.cc marks them (subgraph inputs live from the start,
+outputs until the end, an op's scratch buffers for its own step), sizes aligned to 16 bytes (micro_arena_
+constants.h), offline-planned offsets from "OfflineMemoryAllocation" metadata, then greedy_memory_planner.cc:
+buffers in decreasing size (ties in reverse order of addition: its bubble sort is stable over a reversed
+list), each at the lowest offset where it overlaps no buffer live at the same time. The plan's extent is
+the arena "head" that TFLM's RecordingMicroAllocator reports.
+
+Scratch buffers depend on the kernels: `REFERENCE` are TFLM's reference kernels (what the tflite-micro
+Python interpreter runs): they ask for scratch only for int4 filters (conv, depthwise, fully connected: the
+unpacked filter) and for reductions; `cmsis_nn(core)` are the CMSIS-NN kernels' get_buffer_size functions.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tinyinterp.cost.profiles import CoreProfile
+from tinyinterp.errors import ModelError
+from tinyinterp.model.ir import Model, Operator, Subgraph, Tensor, TensorType
+
+ALIGNMENT = 16  # MicroArenaBufferAlignment()
+ONLINE = -1  # kOnlinePlannedBuffer
+OFFLINE_METADATA = "OfflineMemoryAllocation"
+
+ScratchRule = Callable[[Subgraph, Operator], list[int]]
+
+
+@dataclass(frozen=True)
+class Buffer:
+    size: int  # aligned bytes
+    first: int  # first step alive (allocation scope count)
+    last: int
+    offline_offset: int = ONLINE
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    head_bytes: int
+    buffers: tuple[Buffer, ...]
+    offsets: tuple[int, ...]
+
+
+def align(size: int) -> int:
+    return (size + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
+
+
+def _nbytes(tensor: Tensor) -> int:
+    if tensor.dtype == TensorType.INT4:
+        return (math.prod(tensor.shape) + 1) // 2
+    try:
+        return math.prod(tensor.shape) * tensor.dtype.numpy.itemsize
+    except KeyError:
+        raise ModelError(
+            f"tensor {tensor.index} '{tensor.name}' has type {tensor.dtype.name}: size unknown"
+        ) from None
+
+
+# --- scratch buffers ---------------------------------------------------------------------------------------
+
+
+def _reference_scratch(subgraph: Subgraph, op: Operator) -> list[int]:
+    tensors = subgraph.tensors
+    if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED") and len(op.inputs) > 1:
+        weights = tensors[op.inputs[1]]
+        return [math.prod(weights.shape)] if weights.dtype == TensorType.INT4 else []
+    if op.opcode in ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD"):
+        # reduce_common.cc: an int32 accumulator per output (MEAN/SUM of int8/int16), then index scratch.
+        x, axis, y = tensors[op.inputs[0]], tensors[op.inputs[1]], tensors[op.outputs[0]]
+        sizes = [4 * len(x.shape), 4 * math.prod(axis.shape)]
+        if op.opcode in ("MEAN", "SUM") and x.dtype in (TensorType.INT8, TensorType.INT16):
+            sizes.insert(0, 4 * math.prod(y.shape))
+        return sizes
+    return []
+
+
+REFERENCE: ScratchRule = _reference_scratch
+
+
+def cmsis_nn(core: CoreProfile) -> ScratchRule:
+    """CMSIS-NN scratch sizes (arm_*_get_buffer_size, GCC) for the core's path, as TFLM's kernels ask."""
+
+    def rule(subgraph: Subgraph, op: Operator) -> list[int]:
+        if op.opcode == "CONV_2D":
+            return _cmsis_conv(core, subgraph, op)
+        if op.opcode == "DEPTHWISE_CONV_2D":
+            return _cmsis_depthwise(core, subgraph, op)
+        if op.opcode == "FULLY_CONNECTED":
+            return _cmsis_fully_connected(core, subgraph, op)
+        if op.opcode == "AVERAGE_POOL_2D" and core.dsp and not core.mve:
+            return [4 * subgraph.tensors[op.inputs[0]].shape[-1]]  # an s32 sum per channel
+        return _reference_scratch(subgraph, op)
+
+    return rule
+
+
+def _undilated(op: Operator) -> bool:
+    return op.options.get("dilation_h_factor", 1) == op.options.get("dilation_w_factor", 1) == 1
+
+
+def _cmsis_conv(core: CoreProfile, subgraph: Subgraph, op: Operator) -> list[int]:
+    x, w = subgraph.tensors[op.inputs[0]], subgraph.tensors[op.inputs[1]]
+    _, k_h, k_w, in_c = w.shape
+    if k_h == k_w == 1 and _undilated(op) and x.shape[-1] == in_c:
+        return []  # 1x1 kernels (never padded): none with GCC (Arm Compiler's DSP fast path asks 4 * in_c)
+    cols = k_h * k_w * in_c
+    if core.mve:
+        return [4 * ((cols + 15) // 16) * 16]  # four s8 im2col rows, padded to 16 lanes
+    return [2 * 2 * (cols + (-cols % 4))]  # two s16 im2col columns, aligned to 4
+
+
+def _cmsis_depthwise(core: CoreProfile, subgraph: Subgraph, op: Operator) -> list[int]:
+    x, w = subgraph.tensors[op.inputs[0]], subgraph.tensors[op.inputs[1]]
+    _, k_h, k_w, out_c = w.shape
+    if x.shape[-1] != out_c or not _undilated(op) or not core.dsp:
+        return []  # arm_depthwise_conv_s8, or the plain-C _opt path: no buffer
+    if core.mve:
+        return [4 * 124 * k_h * k_w]  # CH_IN_BLOCK_MVE = 124
+    return [] if (k_h, k_w) == (3, 3) else [2 * out_c * k_h * k_w]  # the s16 im2col of one pixel
+
+
+def _cmsis_fully_connected(core: CoreProfile, subgraph: Subgraph, op: Operator) -> list[int]:
+    w, y = subgraph.tensors[op.inputs[1]], subgraph.tensors[op.outputs[0]]
+    if w.dtype == TensorType.INT4:
+        return _reference_scratch(subgraph, op)
+    units, depth = y.shape[-1], w.shape[-1]
+    if len(y.shape) > 2 and depth % 4 == 0:  # run as a 1x1 convolution, faking per-channel multipliers
+        per_tensor = w.quantization is None or w.quantization.scale.size <= 1
+        return [8 * units] if per_tensor else []
+    return [4 * units] if core.mve else []  # MVE: kernel sums of the output channels
+
+
+def scratch_for(kernels: str, core: CoreProfile) -> ScratchRule:
+    return REFERENCE if kernels == "reference" else cmsis_nn(core)
+
+
+# --- lifetimes and the greedy plan -------------------------------------------------------------------------
+
+
+def _offline_offsets(model: Model) -> list[int] | None:
+    """Per-tensor offsets from "OfflineMemoryAllocation" metadata: [version, subgraph, count, offsets...]."""
+    for name, data in model.metadata:
+        if name == OFFLINE_METADATA:
+            if len(data) < 12:
+                raise ModelError(f"{OFFLINE_METADATA} metadata is {len(data)} bytes, shorter than its header")
+            count = struct.unpack_from("<I", data, 8)[0]
+            tensors = sum(len(sg.tensors) for sg in model.subgraphs)
+            if count != tensors or len(data) < 12 + 4 * count:
+                raise ModelError(f"{OFFLINE_METADATA} has {count} offsets for {tensors} tensors")
+            return list(struct.unpack_from(f"<{count}i", data, 12))
+    return None
+
+
+def buffers(model: Model, scratch: ScratchRule = REFERENCE) -> list[Buffer]:
+    """The planner's buffers in TFLM's order: tensors of the main subgraph by index, then scratch requests."""
+    subgraph = model.main
+    offline = _offline_offsets(model)
+    first = [-1] * len(subgraph.tensors)
+    last = [-1] * len(subgraph.tensors)
+
+    def use(index: int, step: int, create: bool) -> None:
+        if create and first[index] == -1:
+            first[index] = step
+        last[index] = step
+
+    for index in subgraph.inputs:
+        use(index, 0, True)
+    requests: list[tuple[int, int]] = []  # (bytes, step)
+    step = 0
+    for op in subgraph.operators:
+        step += 1
+        for index in op.outputs:
+            if first[index] == -1:
+                first[index] = step
+        for index in (*op.inputs, *op.outputs):
+            if index >= 0:
+                use(index, step, False)
+        requests += [(size, step) for size in scratch(subgraph, op)]
+    for index in subgraph.outputs:
+        use(index, step, True)
+
+    planned = []
+    for tensor in subgraph.tensors:
+        offset = offline[tensor.index] if offline else ONLINE
+        size = _nbytes(tensor)
+        allocate = tensor.data is None and not tensor.is_variable and size != 0
+        if tensor.is_variable and offset != ONLINE:
+            allocate = True
+        if allocate:
+            planned.append(Buffer(align(size), first[tensor.index], last[tensor.index], offset, tensor.name))
+    planned += [Buffer(align(size), at, at, ONLINE, f"scratch of op {at - 1}") for size, at in requests]
+    return planned
+
+
+def _overlap(a: Buffer, b: Buffer) -> bool:
+    return not (a.first > b.last or b.first > a.last)
+
+
+def greedy_offsets(items: list[Buffer]) -> list[int]:
+    """GreedyMemoryPlanner::CalculateOffsetsIfNeeded: offline buffers first, then online ones by size."""
+    offline = [i for i, b in enumerate(items) if b.offline_offset != ONLINE]
+    online = [i for i, b in enumerate(items) if b.offline_offset == ONLINE][::-1]
+    order = offline + sorted(online, key=lambda i: -items[i].size)  # stable, like its bubble sort
+    offsets = [0] * len(items)
+    placed: list[int] = []  # buffer ids by increasing offset
+    for i in order:
+        wanted = items[i]
+        if wanted.offline_offset != ONLINE:
+            offset = wanted.offline_offset
+        else:
+            offset = 0
+            for j in placed:
+                if not _overlap(items[j], wanted):
+                    continue
+                if offsets[j] - offset >= wanted.size:
+                    break
+                offset = max(offset, offsets[j] + items[j].size)
+        offsets[i] = offset
+        position = next((k for k, j in enumerate(placed) if offsets[j] > offset), len(placed))
+        placed.insert(position, i)
+    return offsets
+
+
+def plan(model: Model, scratch: ScratchRule = REFERENCE) -> Plan:
+    items = buffers(model, scratch)
+    offsets = greedy_offsets(items)
+    head = max((o + b.size for o, b in zip(offsets, items)), default=0)
+    return Plan(head, tuple(items), tuple(offsets))
+
+
+# --- around the plan: persistent allocations and code size --------------------------------------------------
+
+# Persistent ("tail") allocations, bytes: TfLiteEvalTensor per tensor, NodeAndRegistration (and bookkeeping)
+# per operator, the interpreter's own objects, and each kernel's OpData (with per-channel multipliers and
+# shifts). Read off TFLM's RecordingMicroAllocator on the reference models; an estimate for others.
+EVAL_TENSOR, NODE, FIXED = 24, 82, 810
+OP_DATA = {
+    "CONV_2D": 64,
+    "DEPTHWISE_CONV_2D": 64,
+    "FULLY_CONNECTED": 80,
+    "SOFTMAX": 240,
+    "ADD": 60,
+    "MUL": 60,
+    "AVERAGE_POOL_2D": 48,
+    "MAX_POOL_2D": 48,
+}
+PER_CHANNEL = ("CONV_2D", "DEPTHWISE_CONV_2D")
+
+
+def persistent_bytes(model: Model) -> int:
+    subgraph = model.main
+    total = FIXED + EVAL_TENSOR * len(subgraph.tensors) + NODE * len(subgraph.operators)
+    for op in subgraph.operators:
+        total += OP_DATA.get(op.opcode, 32)
+        if op.opcode in PER_CHANNEL:
+            total += 8 * subgraph.tensors[op.outputs[0]].shape[-1]
+    return total
+
+
+# Code in flash, bytes: TFLM's interpreter, allocator and flatbuffer reader, plus each kernel type used
+# (TFLM glue + CMSIS-NN functions, GCC -Os for Cortex-M4; other stacks are assumed similar).
+RUNTIME_CODE = 28_000
+KERNEL_CODE = {
+    "CONV_2D": 6_000,
+    "DEPTHWISE_CONV_2D": 5_000,
+    "FULLY_CONNECTED": 3_000,
+    "AVERAGE_POOL_2D": 2_000,
+    "MAX_POOL_2D": 2_000,
+    "ADD": 2_500,
+    "MUL": 2_000,
+    "SOFTMAX": 3_000,
+    "RESHAPE": 600,
+}
+OTHER_KERNEL_CODE = 2_000
+
+
+def code_bytes(model: Model) -> int:
+    opcodes = {op.opcode for sg in model.subgraphs for op in sg.operators}
+    return RUNTIME_CODE + sum(KERNEL_CODE.get(opcode, OTHER_KERNEL_CODE) for opcode in opcodes)

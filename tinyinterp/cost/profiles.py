@@ -1,0 +1,416 @@
+"""Core, board and stack profiles: TOML files read into frozen dataclasses, with errors that name the field.
+
+The shipped profiles live in `data/cores`, `data/boards` and `data/stacks`. A user adds a board by
+copying one of the board files, editing it, and passing its path wherever a board name is accepted.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from tinyinterp.errors import CostModelError
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+OP_CLASSES = ("conv", "pointwise", "depthwise", "fc", "elementwise")
+
+
+@dataclass(frozen=True)
+class CoreProfile:
+    """What a CMSIS-NN inner loop costs on a core: issue width, per-instruction cycles, SIMD and vector units.
+
+    Cycle costs are averages over the loops of CMSIS-NN kernels (e.g. `load` folds the pipelining of
+    back-to-back LDRs), not worst cases; see the notes in each data/cores/*.toml file.
+    """
+
+    name: str
+    architecture: str
+    dsp: bool  # DSP extension: SMLAD (dual 16-bit MAC), SXTB16, PKHBT
+    mve: bool  # Helium (M-profile vector extension, integer)
+    dual_issue: bool
+    issue_rate: float  # scalar instructions retired per cycle in these loops
+    alu: float  # cycles of an ALU / extend / pack instruction
+    load: float  # cycles of a 32-bit load from SRAM (pipelined average)
+    store: float
+    mul: float  # 32x32 multiply-accumulate (MLA); 1 on fast multipliers, 32 on M0+ small ones
+    dual_mac: float  # SMLAD; unused when dsp is false
+    branch: float  # a taken loop branch, pipeline refill included
+    vector: float  # cycles per 128-bit MVE instruction in a steady loop (beats overlap); unused without mve
+    requantize: float  # cycles of arm_nn_requantize + offset + clamp + store of one output
+    registers: int  # general registers a compiler allocates in loops (r0-r12 and lr; r0-r7 on Armv6-M)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class PowerProfile:
+    """Board power while the core computes: P(f) = static_mw + (active_mw - static_mw) * f / clock_mhz."""
+
+    active_mw: float  # at the board's default clock, running inference from flash
+    static_mw: float  # the part that does not scale with frequency (leakage, regulators, analog)
+    sleep_mw: float  # lowest-power state that keeps RAM (between inferences of a duty cycle)
+
+    def at(self, mhz: float, default_mhz: float) -> float:
+        return self.static_mw + (self.active_mw - self.static_mw) * mhz / default_mhz
+
+
+@dataclass(frozen=True)
+class BoardProfile:
+    name: str
+    core: str
+    clock_mhz: float  # default clock
+    max_clock_mhz: float
+    flash_kb: int
+    sram_kb: int  # on-chip SRAM (the arena shares it with the application's other data)
+    flash_access_ns: float  # flash read access time: wait states = ceil(access_ns * MHz / 1000) - 1
+    flash_line_bytes: int  # bytes delivered per flash access (flash word / cache line fill)
+    # Cache in front of flash that also serves data reads (M7 D-cache, STM32U5 ICACHE on C-AHB); 0 if none.
+    cache_kb: float
+    power: PowerProfile
+    mcu: str = ""
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+    source: str = ""  # where the file came from (shipped or a user's path)
+
+    def wait_states(self, mhz: float) -> int:
+        """Flash wait states at a clock, from the access time (as the reference manuals' tables)."""
+        return max(0, math.ceil(self.flash_access_ns * mhz / 1000.0 - 1e-9) - 1)
+
+
+@dataclass(frozen=True)
+class StackProfile:
+    """A software stack as efficiency factors on top of the CMSIS-NN per-op structure.
+
+    Each factor multiplies the cycles of one op class as TFLM + CMSIS-NN would spend them on the same
+    core; `overhead_cycles` is the per-operator cost of the runtime (interpreter dispatch, setup).
+    The shipped values are fitted on the published MLPerf Tiny results (bench/costmodel.py --write-stacks).
+    """
+
+    name: str
+    kernels: str  # "cmsis-nn" (the TFLM CMSIS-NN structure) or "reference" (TFLM reference kernels)
+    efficiency: dict[str, float]  # op class -> cycle multiplier
+    overhead_cycles: float
+    folds_constant_channels: bool = False  # a graph compiler removing all-zero filters and what they feed
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+    fitted_on: str = ""
+
+
+def normalise(name: str) -> str:
+    """Board and stack names compare without case and punctuation: NUCLEO_L4R5ZI == Nucleo-L4R5ZI."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+# --- TOML reading with field-level errors -------------------------------------------------------------
+
+
+class _Table:
+    """A TOML table being read into a profile: typed getters that name the file and key in errors."""
+
+    def __init__(self, data: dict[str, Any], where: str) -> None:
+        self.data = data
+        self.where = where
+        self.used: set[str] = set()
+
+    def fail(self, message: str) -> CostModelError:
+        return CostModelError(f"{self.where}: {message}")
+
+    def _get(self, key: str, default: Any) -> Any:
+        self.used.add(key)
+        if key not in self.data:
+            if default is _REQUIRED:
+                raise self.fail(f"missing key '{key}'")
+            return default
+        return self.data[key]
+
+    def text(self, key: str, default: Any = None) -> str:
+        value = self._get(key, _REQUIRED if default is None else default)
+        if not isinstance(value, str):
+            raise self.fail(f"'{key}' must be a string, got {value!r}")
+        return value
+
+    def flag(self, key: str, default: Any = None) -> bool:
+        value = self._get(key, _REQUIRED if default is None else default)
+        if not isinstance(value, bool):
+            raise self.fail(f"'{key}' must be true or false, got {value!r}")
+        return value
+
+    def number(self, key: str, default: Any = None, *, positive: bool = False) -> float:
+        value = self._get(key, _REQUIRED if default is None else default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self.fail(f"'{key}' must be a number, got {value!r}")
+        if value < 0 or (positive and value == 0):
+            raise self.fail(f"'{key}' must be {'positive' if positive else 'non-negative'}, got {value}")
+        return float(value)
+
+    def names(self, key: str) -> tuple[str, ...]:
+        value = self._get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(f"'{key}' must be a list of strings, got {value!r}")
+        return tuple(value)
+
+    def table(self, key: str) -> _Table:
+        value = self._get(key, _REQUIRED)
+        if not isinstance(value, dict):
+            raise self.fail(f"'{key}' must be a table ([{key}])")
+        return _Table(value, f"{self.where} [{key}]")
+
+    def check_unused(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise self.fail(f"unknown key(s) {', '.join(unknown)}")
+
+
+_REQUIRED = object()
+
+
+def _read_toml(path: Path) -> _Table:
+    try:
+        with path.open("rb") as file:
+            return _Table(tomllib.load(file), str(path))
+    except OSError as error:
+        raise CostModelError(f"cannot read profile {path}: {error.strerror or error}") from error
+    except tomllib.TOMLDecodeError as error:
+        raise CostModelError(f"{path}: not valid TOML: {error}") from error
+
+
+def read_core(path: Path) -> CoreProfile:
+    t = _read_toml(path)
+    dsp, mve = t.flag("dsp"), t.flag("mve")
+    core = CoreProfile(
+        name=t.text("name"),
+        architecture=t.text("architecture"),
+        dsp=dsp,
+        mve=mve,
+        dual_issue=t.flag("dual_issue"),
+        issue_rate=t.number("issue_rate", positive=True),
+        alu=t.number("alu", positive=True),
+        load=t.number("load", positive=True),
+        store=t.number("store", positive=True),
+        mul=t.number("mul", positive=True),
+        dual_mac=t.number("dual_mac", positive=True) if dsp else t.number("dual_mac", 0.0),
+        branch=t.number("branch", positive=True),
+        vector=t.number("vector", positive=True) if mve else t.number("vector", 0.0),
+        requantize=t.number("requantize", positive=True),
+        registers=int(t.number("registers", positive=True)),
+        description=t.text("description", ""),
+    )
+    if mve and not dsp:
+        raise t.fail("a core with MVE (Helium) also has the DSP extension: set dsp = true")
+    t.check_unused()
+    return core
+
+
+def read_board(path: Path, *, source: str = "") -> BoardProfile:
+    t = _read_toml(path)
+    p = t.table("power")
+    power = PowerProfile(
+        active_mw=p.number("active_mw", positive=True),
+        static_mw=p.number("static_mw"),
+        sleep_mw=p.number("sleep_mw"),
+    )
+    p.check_unused()
+    core_name = t.text("core")
+    if core_name.endswith(".toml"):  # a user's core file, relative to the board file
+        core_name = str((path.parent / core_name).resolve())
+    board = BoardProfile(
+        name=t.text("name"),
+        core=core_name,
+        clock_mhz=t.number("clock_mhz", positive=True),
+        max_clock_mhz=t.number("max_clock_mhz", positive=True),
+        flash_kb=int(t.number("flash_kb", positive=True)),
+        sram_kb=int(t.number("sram_kb", positive=True)),
+        flash_access_ns=t.number("flash_access_ns"),
+        flash_line_bytes=int(t.number("flash_line_bytes", positive=True)),
+        cache_kb=t.number("cache_kb"),
+        power=power,
+        mcu=t.text("mcu", ""),
+        aliases=t.names("aliases"),
+        description=t.text("description", ""),
+        source=source or str(path),
+    )
+    t.check_unused()
+    if board.clock_mhz > board.max_clock_mhz:
+        raise t.fail(f"clock_mhz {board.clock_mhz:g} exceeds max_clock_mhz {board.max_clock_mhz:g}")
+    if power.static_mw > power.active_mw:
+        raise t.fail(f"[power] static_mw {power.static_mw:g} exceeds active_mw {power.active_mw:g}")
+    core(board.core, where=f"{path}: core")  # the core must exist
+    return board
+
+
+def read_stack(path: Path) -> StackProfile:
+    t = _read_toml(path)
+    e = t.table("efficiency")
+    efficiency = {name: e.number(name, positive=True) for name in OP_CLASSES}
+    e.check_unused()
+    kernels = t.text("kernels")
+    if kernels not in ("cmsis-nn", "reference"):
+        raise t.fail(f'\'kernels\' must be "cmsis-nn" or "reference", got {kernels!r}')
+    stack = StackProfile(
+        name=t.text("name"),
+        kernels=kernels,
+        efficiency=efficiency,
+        overhead_cycles=t.number("overhead_cycles"),
+        folds_constant_channels=t.flag("folds_constant_channels", False),
+        aliases=t.names("aliases"),
+        description=t.text("description", ""),
+        fitted_on=t.text("fitted_on", ""),
+    )
+    t.check_unused()
+    return stack
+
+
+def format_stack(stack: StackProfile) -> str:
+    """A stack profile as a TOML file that read_stack() reads back."""
+    aliases = ", ".join(f'"{a}"' for a in stack.aliases)
+    efficiency = "\n".join(f"{name} = {stack.efficiency[name]:.4f}" for name in OP_CLASSES)
+    return (
+        f'name = "{stack.name}"\n'
+        f'description = "{stack.description}"\n'
+        f'kernels = "{stack.kernels}"\n'
+        f"aliases = [{aliases}]\n"
+        f"overhead_cycles = {stack.overhead_cycles:g}  # per operator: dispatch and kernel setup\n"
+        f"folds_constant_channels = {str(stack.folds_constant_channels).lower()}\n"
+        f'fitted_on = "{stack.fitted_on}"\n\n'
+        "# Cycles of each op class relative to TFLM + CMSIS-NN's structure on the same core (kernels.py)\n"
+        f"[efficiency]\n{efficiency}\n"
+    )
+
+
+# --- registries ------------------------------------------------------------------------------------------
+
+
+def _by_name(kind: str) -> dict[str, Path]:
+    """Shipped profile files of one kind, keyed by normalised file stem."""
+    return {normalise(p.stem): p for p in sorted((DATA_DIR / kind).glob("*.toml"))}
+
+
+@cache
+def core(name: str, where: str = "core") -> CoreProfile:
+    """A shipped core by name (cortex-m4, ...), or a user's core file when `name` is a .toml path."""
+    if name.endswith(".toml"):
+        return read_core(Path(name))
+    path = _by_name("cores").get(normalise(name))
+    if path is None:
+        known = ", ".join(core_names())
+        raise CostModelError(f"{where}: unknown core '{name}' (known: {known})")
+    return read_core(path)
+
+
+def core_names() -> list[str]:
+    return [p.stem for p in _by_name("cores").values()]
+
+
+@cache
+def _boards() -> dict[str, BoardProfile]:
+    """Every shipped board under its name and aliases (normalised)."""
+    table: dict[str, BoardProfile] = {}
+    for path in _by_name("boards").values():
+        profile = read_board(path, source="shipped")
+        for key in (profile.name, *profile.aliases):
+            table[normalise(key)] = profile
+    return table
+
+
+def boards() -> list[BoardProfile]:
+    unique = {b.name: b for b in _boards().values()}
+    return [unique[n] for n in sorted(unique)]
+
+
+def board(name: str) -> BoardProfile:
+    """A shipped board by name or alias, or a user's board file when `name` is a path to a .toml file."""
+    if name.endswith(".toml"):
+        return read_board(Path(name), source=name)
+    found = _boards().get(normalise(name))
+    if found is None:
+        raise CostModelError(
+            f"unknown board '{name}' (see `tinyinterp boards`; for another board pass a board .toml file, "
+            "or --core CORE --mhz F for a generic board with that core)"
+        )
+    return found
+
+
+def generic_board(core_name: str, mhz: float) -> BoardProfile:
+    """A board with only a core and a clock: zero-wait flash, no size limits known, a nominal power model."""
+    profile = core(core_name)
+    return BoardProfile(
+        name=f"generic-{profile.name}",
+        core=profile.name,
+        clock_mhz=mhz,
+        max_clock_mhz=mhz,
+        flash_kb=0,  # unknown: fit is not checked
+        sram_kb=0,
+        flash_access_ns=0.0,
+        flash_line_bytes=16,
+        cache_kb=0.0,
+        power=PowerProfile(
+            active_mw=_GENERIC_UW_PER_MHZ.get(profile.name, 150.0) * mhz / 1000, static_mw=0.0, sleep_mw=0.01
+        ),
+        description=f"generic board with a {profile.name} at {mhz:g} MHz (no memory or power data)",
+        source="generic",
+    )
+
+
+# Typical run-mode power per MHz of recent MCUs with each core (µW/MHz at ~3 V): only for --core boards.
+_GENERIC_UW_PER_MHZ = {
+    "cortex-m0plus": 150.0,
+    "cortex-m3": 250.0,
+    "cortex-m4": 300.0,
+    "cortex-m7": 550.0,
+    "cortex-m33": 180.0,
+    "cortex-m55": 200.0,
+    "cortex-m85": 300.0,
+}
+
+
+@cache
+def _stacks() -> dict[str, StackProfile]:
+    table: dict[str, StackProfile] = {}
+    for path in _by_name("stacks").values():
+        profile = read_stack(path)
+        for key in (profile.name, *profile.aliases):
+            table[normalise(key)] = profile
+    return table
+
+
+def stacks() -> list[StackProfile]:
+    unique = {s.name: s for s in _stacks().values()}
+    return [unique[n] for n in sorted(unique)]
+
+
+def stack(name: str) -> StackProfile:
+    if name.endswith(".toml"):
+        return read_stack(Path(name))
+    found = _stacks().get(normalise(name))
+    if found is None:
+        known = ", ".join(s.name for s in stacks())
+        raise CostModelError(f"unknown stack '{name}' (known: {known})")
+    return found
+
+
+__all__ = [
+    "OP_CLASSES",
+    "BoardProfile",
+    "CoreProfile",
+    "PowerProfile",
+    "StackProfile",
+    "board",
+    "boards",
+    "core",
+    "core_names",
+    "generic_board",
+    "normalise",
+    "read_board",
+    "read_core",
+    "read_stack",
+    "stack",
+    "stacks",
+]
