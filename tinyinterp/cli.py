@@ -98,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))
+    except BrokenPipeError:  # e.g. `tinyinterp boards | head`: the reader left, nothing to report
+        return EXIT_OK
     except (TinyInterpError, OSError) as error:
         print(f"tinyinterp {args.command}: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
