@@ -14,6 +14,7 @@ import numpy as np
 
 from tinyinterp.cost import cli as cost_commands
 from tinyinterp.errors import TinyInterpError
+from tinyinterp.suite import cli as suite_commands
 from tinyinterp.zoo import open_model
 
 EXIT_OK = 0
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("model", help="a .tflite file or zoo:NAME")
     info.set_defaults(handler=_info)
     cost_commands.register_commands(commands)
+    suite_commands.register_commands(commands)
     return parser
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,14 +79,59 @@ def quantize_float_to_int8(values: np.ndarray, scale: float, zero_point: int) ->
     return np.clip(rounded + zero_point, -128, 127).astype(np.int8)
 
 
-def float_windows(data: bytes, window_bytes: int, stride_bytes: int) -> np.ndarray:
-    """The float32 windows an ad01 file is fed in: [windows, window_bytes / 4]."""
-    values = np.frombuffer(data, dtype="<f4")
-    window, stride = window_bytes // 4, stride_bytes // 4
-    if window <= 0 or stride <= 0 or values.size < window:
-        raise DatasetError(f"cannot cut {values.size} floats into windows of {window} with stride {stride}")
-    starts = range(0, values.size - window + 1, stride)
-    return np.stack([values[s : s + window] for s in starts])
+IMAGE_BENCHMARKS = ("ic01", "vww01")  # uint8 RGB stimuli, shifted to int8 by th_load_tensor
+
+
+def load_size(benchmark: str, input_shape: tuple[int, ...]) -> int:
+    """Bytes the host sends per inference (`db load N`): float32 values for ad01, else one per element."""
+    elements = int(np.prod(input_shape[1:]))
+    return 4 * elements if benchmark == "ad01" else elements
+
+
+def stimulus_loads(
+    benchmark: str, data: bytes, load_bytes: int, stimulus: Stimulus | None = None
+) -> list[bytes]:
+    """What the runner loads for one stimulus file: the whole file, or ad01's sliding windows.
+
+    Windows are cut as the runner's `_ScriptDownloadStep` does: `window_bytes` from offsets 0, stride,
+    2 * stride, ... while the window fits (window and stride default to one load).
+    """
+    if benchmark != "ad01":
+        return [data]
+    window = stimulus.window_bytes if stimulus and stimulus.window_bytes else load_bytes
+    stride = stimulus.stride_bytes if stimulus and stimulus.stride_bytes else window
+    if window <= 0 or stride <= 0 or len(data) < window:
+        raise DatasetError(
+            f"cannot cut {len(data)} bytes into windows of {window} bytes with stride {stride}"
+        )
+    return [data[start : start + window] for start in range(0, len(data) - window + 1, stride)]
+
+
+def convert_loads(
+    benchmark: str,
+    loads: Sequence[bytes],
+    input_shape: tuple[int, ...],
+    input_scale: float,
+    input_zero_point: int,
+) -> np.ndarray:
+    """th_load_tensor of the reference submissions for each load: int8 [len(loads), *input_shape[1:]]."""
+    size = load_size(benchmark, input_shape)
+    wrong = sorted({len(load) for load in loads if len(load) != size})
+    if wrong:
+        raise DatasetError(f"{benchmark} loads have {wrong} bytes, expected {size}")
+    item_shape = tuple(input_shape[1:])
+    if benchmark == "ad01":
+        values = quantize_float_to_int8(float_loads(loads), input_scale, input_zero_point)
+    elif benchmark in IMAGE_BENCHMARKS:
+        values = (np.frombuffer(b"".join(loads), dtype=np.uint8).astype(np.int16) - 128).astype(np.int8)
+    else:
+        values = np.frombuffer(b"".join(loads), dtype=np.int8)
+    return values.reshape(-1, *item_shape)
+
+
+def float_loads(loads: Sequence[bytes]) -> np.ndarray:
+    """ad01 loads as the float32 values the device keeps (`input_float`): [len(loads), values per load]."""
+    return np.frombuffer(b"".join(loads), dtype="<f4").reshape(len(loads), -1).astype(np.float32)
 
 
 def model_inputs(
@@ -97,16 +143,5 @@ def model_inputs(
     stimulus: Stimulus | None = None,
 ) -> np.ndarray:
     """The int8 model inputs for one stimulus file: [items, *input_shape[1:]]."""
-    item_shape = tuple(input_shape[1:])
-    if benchmark == "ad01":
-        window = stimulus.window_bytes if stimulus and stimulus.window_bytes else 4 * int(np.prod(item_shape))
-        stride = stimulus.stride_bytes if stimulus and stimulus.stride_bytes else window
-        windows = float_windows(data, window, stride)
-        return quantize_float_to_int8(windows, input_scale, input_zero_point).reshape(-1, *item_shape)
-    expected = int(np.prod(item_shape))
-    if len(data) != expected:
-        raise DatasetError(f"{benchmark} stimulus has {len(data)} bytes, expected {expected}")
-    raw = np.frombuffer(data, dtype=np.uint8 if benchmark in ("ic01", "vww01") else np.int8)
-    if benchmark in ("ic01", "vww01"):
-        raw = (raw.astype(np.int16) - 128).astype(np.int8)
-    return raw.reshape(1, *item_shape)
+    loads = stimulus_loads(benchmark, data, load_size(benchmark, input_shape), stimulus)
+    return convert_loads(benchmark, loads, input_shape, input_scale, input_zero_point)

@@ -1,0 +1,173 @@
+"""The virtual DUT in-process: the protocol as the runner uses it, errors, garbage, the device clock."""
+
+from __future__ import annotations
+
+import functools
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tinyinterp.suite.device import EmulatedDevice, device_cost
+from tinyinterp.suite.dut import DeviceClock
+from tinyinterp.suite.host import Host, LocalLink, ProtocolError
+from tinyinterp.suite.protocol import LAP_RE, MAX_COMMAND, READY, RESULTS_RE
+from tinyinterp.zoo import stand_in
+
+
+@functools.cache
+def zoo_device(benchmark: str) -> EmulatedDevice:
+    """The benchmark's firmware around its zoo stand-in, on the reference board."""
+    model = stand_in(benchmark)
+    return EmulatedDevice(
+        benchmark, model, device_cost(model, "nucleo-l4r5zi", None, None, "tflm-cmsisnn"), "zoo"
+    )
+
+
+def random_load(device: EmulatedDevice, seed: int) -> bytes:
+    """A valid load: random bytes, or for ad01 float32 values in the input's range."""
+    rng = np.random.default_rng(seed)
+    if device.benchmark == "ad01":
+        return rng.uniform(-20, 60, device.load_bytes // 4).astype("<f4").tobytes()
+    return rng.integers(0, 256, device.load_bytes, dtype=np.uint8).tobytes()
+
+
+def expected_line(device: EmulatedDevice, load: bytes) -> str:
+    return f"m-results-[{device.results([load])[0]}]"
+
+
+@pytest.mark.parametrize("benchmark", ["ic01", "kws01", "vww01", "ad01"])
+def test_a_runner_session(benchmark: str) -> None:
+    device = zoo_device(benchmark)
+    link = LocalLink(device)
+    assert link.take()[-1] == READY
+    assert link.send("name") == ["m-name-dut-[tinyinterp]", READY]
+    assert link.send("profile") == [
+        "m-profile-[ULPMark for tinyML Firmware V0.0.1]",
+        f"m-model-[{benchmark}]",
+        READY,
+    ]
+    host = Host(link.send)
+    load = random_load(device, 1)
+    host.load(load)
+    lines = link.send("infer 3 2")
+    assert lines[:3] == ["m-warmup-start-2", "m-warmup-done", "m-infer-start-3"]
+    laps = [int(m.group(1)) for m in map(LAP_RE.match, lines) if m]
+    assert laps[1] - laps[0] == pytest.approx(3 * device.cost.latency_us, abs=1)
+    assert lines[-3:] == ["m-infer-done", expected_line(device, load), READY]
+    assert link.send("results") == [expected_line(device, load), READY]
+
+
+def test_db_print_shows_the_loaded_bytes() -> None:
+    link = LocalLink(zoo_device("kws01"))
+    link.send("db load 10")
+    link.send("db 00112233445566778899")
+    assert link.send("db print") == ["m-buffer-00-11-22-33-44-55-66-77", "m-buffer-88-99", READY]
+
+
+@pytest.mark.parametrize(
+    ("command", "error"),
+    [
+        ("bogus", "e-[Unknown command: bogus]"),
+        ("db", "e-[Command 'db' requires a subcommand]"),
+        ("db load", "e-[Command 'db load' requires the # of bytes]"),
+        ("db load 0", "e-[Command 'db load' must be >0 bytes]"),
+        ("db load -5", "e-[Command 'db load' must be >0 bytes]"),
+        ("db load 491", "e-[Supplied buffer size 491 exceeds maximum of 490]"),
+        ("db 123", "e-[Insufficent number of hex digits]"),
+        ("db 12zz", "e-[Invalid hex digit 'zz']"),
+        ("db 1234", "e-[No bytes expected: send 'db load N' first]"),
+        ("infer 0", "e-[Inference iterations must be >0]"),
+        ("infer 1 -1", "e-[Inference warmup must be >=0]"),
+        ("infer 1 0", "e-[Input db has 0 bytes, expected 490]"),
+        ("results", "e-[No results yet: run 'infer' first]"),
+        ("x" * (MAX_COMMAND + 1), f"e-[Command longer than {MAX_COMMAND} characters: {'x' * 16}...]"),
+    ],
+)
+def test_errors_are_reported_and_the_device_stays_usable(command: str, error: str) -> None:
+    device = zoo_device("kws01")
+    link = LocalLink(device)
+    link.take()
+    assert link.send(command) == [error, READY]
+    load = random_load(device, 2)
+    Host(link.send).load(load)
+    assert expected_line(device, load) in link.send("infer 1 0")
+
+
+def test_host_raises_on_device_errors() -> None:
+    with pytest.raises(ProtocolError, match="Unknown command"):
+        Host(LocalLink(zoo_device("kws01")).send).command("nope")
+
+
+COMMANDS = [b"name", b"profile", b"timestamp", b"help", b"results", b"db", b"db load", b"db print", b"infer"]
+fragments = st.one_of(
+    st.binary(max_size=120),
+    st.sampled_from([*COMMANDS, b"%", b" ", b"\r\n", b"\x00", b"\xff", b"x" * 100]),
+    st.builds(lambda n: b"db load %d" % n, st.integers(-(10**12), 10**12)),
+    st.builds(
+        lambda n, w: b"infer %d %d" % (n, w), st.integers(-(10**12), 10**12), st.integers(-(10**12), 10**12)
+    ),
+    st.text("0123456789abcdefABCDEFxyz -+", max_size=100).map(lambda t: b"db " + t.encode()),
+)
+
+
+@given(st.lists(fragments, max_size=25).map(b"".join))
+def test_garbage_always_gets_answers_and_leaves_the_device_usable(garbage: bytes) -> None:
+    device = zoo_device("ad01")
+    link = LocalLink(device)
+    link.take()
+    link.dut.feed(garbage)
+    lines = link.take()
+    assert lines.count(READY) == garbage.count(b"%")  # one answer per command, whatever it was
+    assert all(len(line) <= 2 * MAX_COMMAND and line.isprintable() and line.isascii() for line in lines)
+    assert not any("Internal error" in line for line in lines)
+    assert link.send("")[-1] == READY  # ends any partial command, as the runner's reset does
+    load = random_load(device, 3)
+    Host(link.send).load(load)
+    assert expected_line(device, load) in link.send("infer 1 0")
+
+
+def test_huge_iteration_counts_advance_the_clock_without_computing_them() -> None:
+    device = zoo_device("ad01")
+    host = Host(LocalLink(device).send)
+    host.load(random_load(device, 4))
+    start = time.monotonic()
+    reply = host.infer(2**31 - 1, 0)
+    assert time.monotonic() - start < 5
+    assert reply.end_us - reply.start_us == pytest.approx((2**31 - 1) * device.cost.latency_us, rel=1e-9)
+
+
+def test_timestamps_are_monotonic_device_time() -> None:
+    device = zoo_device("kws01")
+    link = LocalLink(device)
+    host = Host(link.send)
+    host.load(random_load(device, 5))
+    stamps = []
+    for command in ["timestamp", "infer 2 1", "timestamp", "name", "timestamp", "infer 1 0"]:
+        stamps += [int(m.group(1)) for m in map(LAP_RE.match, link.send(command)) if m]
+    assert stamps == sorted(stamps)
+    assert stamps[2] - stamps[0] == pytest.approx(3 * device.cost.latency_us, abs=1)
+
+
+def test_energy_mode_timestamps_are_pulses() -> None:
+    device = zoo_device("kws01")
+    link = LocalLink(device, energy_mode=True)
+    assert link.take()[0] == "m-timestamp-mode-energy"
+    Host(link.send).load(random_load(device, 6))
+    lines = link.send("infer 5 0")
+    assert not any(LAP_RE.match(line) for line in lines) and any(RESULTS_RE.match(line) for line in lines)
+    start, end = link.dut.pulses[-2:]
+    assert end - start == pytest.approx(5 * device.cost.latency_us, abs=1)
+
+
+def test_realtime_clock_paces_work_and_counts_idle_time() -> None:
+    clock = DeviceClock(realtime=True)
+    start_wall = time.monotonic()
+    clock.spend(60_000)
+    assert time.monotonic() - start_wall >= 0.06
+    assert clock.now() == 60_000  # work takes exactly its emulated time
+    time.sleep(0.03)
+    clock.idle()
+    assert clock.now() >= 90_000

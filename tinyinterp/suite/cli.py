@@ -1,0 +1,299 @@
+"""The MLPerf Tiny commands: `suite`, `models`, `dut` and `validate-log` (registered by tinyinterp.cli).
+
+Heavy modules (interpreter, numba kernels, cost model) are imported inside the handlers, so
+`tinyinterp --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tinyinterp.suite.device import EmulatedDevice
+    from tinyinterp.suite.dut import VirtualDut
+    from tinyinterp.suite.runner import Outcome
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+SUITE_BENCHMARKS = "kws01,vww01,ic01,ad01"
+MODES = {"accuracy": ("a",), "performance": ("p",), "energy": ("e",), "all": ("a", "p", "e")}
+DEFAULT_BOARD = "nucleo-l4r5zi"  # the reference submissions' board
+
+
+def _add_device_options(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--board", help=f"board to emulate (see `tinyinterp boards`; default {DEFAULT_BOARD})")
+    where.add_argument("--core", help="a generic board with this core (e.g. cortex-m4); needs --mhz")
+    parser.add_argument("--mhz", type=float, help="clock in MHz (default: the board's)")
+    parser.add_argument("--stack", default="tflm-cmsisnn", help="software stack (default tflm-cmsisnn)")
+
+
+def _device_location(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """(board, core) from the device options; commands without them (validate-log) get the default board."""
+    core = getattr(args, "core", None)
+    return (None, core) if core else (getattr(args, "board", None) or DEFAULT_BOARD, None)
+
+
+def register_commands(commands: argparse._SubParsersAction) -> None:
+    suite = commands.add_parser(
+        "suite",
+        help="run the MLPerf Tiny benchmarks on an emulated board (accuracy, performance, energy)",
+        description="Run kws01, vww01, ic01 and ad01 as the MLPerf Tiny runner would on a board, with "
+        "bit-exact inference and device time and energy from the cost model. Without the reference "
+        "models, runs performance and energy on built-in stand-ins and says how to get the real ones.",
+        epilog="Exit codes: 0 the suite ran and wrote its results; 2 bad usage or input.",
+    )
+    _add_device_options(suite)
+    suite.add_argument("--models-dir", type=Path, help="folder with the reference .tflite files")
+    suite.add_argument("--datasets-dir", type=Path, help="folder of the runner's dataset folders")
+    suite.add_argument("--benchmarks", default=SUITE_BENCHMARKS, help=f"default {SUITE_BENCHMARKS}")
+    suite.add_argument("--mode", choices=list(MODES), default="all", help="which runs (default all)")
+    suite.add_argument("--out", type=Path, default=Path("tinyinterp-results"), help="results folder")
+    suite.add_argument("--system", help="system name in results/<system>/ (default: board, clock and stack)")
+    suite.set_defaults(handler=_suite)
+
+    models = commands.add_parser(
+        "models",
+        help="list or download the MLPerf Tiny reference models",
+        epilog="Exit codes: 0 ok; 1 a download failed or its MD5 was wrong; 2 bad usage.",
+    )
+    models.add_argument("action", choices=["list", "download"])
+    models.add_argument("--dir", type=Path, help="where to download (default: the cache, see `models list`)")
+    models.add_argument("--from", dest="base", help="upstream base URL or local folder laid out like it")
+    models.add_argument("--benchmarks", default="kws01,vww01,ic01,ad01,sww01", help="comma list")
+    models.add_argument("--force", action="store_true", help="download even when a good copy is present")
+    models.set_defaults(handler=_models)
+
+    dut = commands.add_parser(
+        "dut",
+        help="emulate a device under test on the EEMBC / MLPerf Tiny serial protocol",
+        description="A virtual DUT: answers name, profile, timestamp, help, db load N, db HEX, db print, "
+        "infer N [W] and results (each ending with %) as the reference firmware does, with m-lap-us "
+        "timestamps in emulated device time. Serves stdin/stdout, a pseudo-terminal (--pty, its path "
+        "printed on stdout) or a TCP port.",
+        epilog="Exit codes: 0 stopped (Ctrl-C or end of input); 2 bad usage or input.",
+    )
+    dut.add_argument("--model", help=".tflite file or zoo:NAME (default: reference model, else stand-in)")
+    dut.add_argument("--benchmark", required=True, choices=["ic01", "kws01", "vww01", "ad01"])
+    _add_device_options(dut)
+    dut.add_argument("--models-dir", type=Path, help="where to look for the reference model")
+    serve = dut.add_mutually_exclusive_group()
+    serve.add_argument("--pty", action="store_true", help="serve a pseudo-terminal and print its path")
+    serve.add_argument("--tcp", type=int, metavar="PORT", help="serve TCP on 127.0.0.1:PORT (0: any free)")
+    dut.add_argument("--realtime", action="store_true", help="pace replies to the emulated device time")
+    dut.set_defaults(handler=_dut)
+
+    check = commands.add_parser(
+        "validate-log",
+        help="recompute the results of an EEMBC or MLPerf Tiny runner log with tinyinterp",
+        epilog="Exit codes: 0 every result matches; 1 a result differs, cannot be parsed, its stimulus is "
+        "missing, or the log is truncated; 2 not a runner log, or bad usage or input.",
+    )
+    check.add_argument("log", type=Path, help="log.txt of an accuracy or performance run")
+    check.add_argument("--benchmark", required=True, choices=["ic01", "kws01", "vww01", "ad01"])
+    check.add_argument("--model", help="the model the log was made with (default: the reference model)")
+    check.add_argument("--models-dir", type=Path, help="where to look for the reference model")
+    check.add_argument("--datasets-dir", type=Path, help="folder with the runner's dataset folders")
+    check.set_defaults(handler=_validate_log)
+
+
+# ---- suite ---------------------------------------------------------------------------------
+
+
+def _benchmarks(text: str) -> tuple[str, ...]:
+    return tuple(b.strip() for b in text.split(",") if b.strip())
+
+
+def _suite(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from tinyinterp.suite.models import HOW_TO_GET_DATA, cache_dir
+    from tinyinterp.suite.runner import SuiteOptions, run_suite
+
+    board, core = _device_location(args)
+    options = SuiteOptions(
+        benchmarks=_benchmarks(args.benchmarks),
+        modes=MODES[args.mode],
+        board=board,
+        core=core,
+        clock_mhz=args.mhz,
+        stack=args.stack,
+        models_dir=args.models_dir,
+        datasets_dir=args.datasets_dir,
+        out=args.out,
+        system=args.system,
+    )
+    with Progress(console=Console(stderr=True), transient=True) as bars:
+
+        def progress(description: str, total: int) -> Callable[[int], None]:
+            task = bars.add_task(description, total=total)
+            return lambda steps: bars.advance(task, steps)
+
+        system, outcomes = run_suite(options, progress)
+    _print_summary(outcomes, options.out / "results" / system)
+    if any(o.setup.stand_in or o.setup.dataset is None for o in outcomes):
+        print()
+        print(HOW_TO_GET_DATA.format(cache=cache_dir() / "models"))
+    return EXIT_OK
+
+
+def _accuracy_cell(outcome: Outcome) -> str:
+    if outcome.score is None:
+        return outcome.accuracy_skipped or "-"
+    name, value = outcome.score.headline(outcome.setup.benchmark)
+    if value is None:
+        return "AUC undefined"
+    return f"AUC {value:.3f}" if name == "AUC" else f"{value:.1f}% top-1"
+
+
+def _print_summary(outcomes: list[Outcome], folder: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    device = outcomes[0].setup.device.cost
+    table = Table(title=f"MLPerf Tiny, emulated on {device.label}")
+    for column in ("benchmark", "model", "accuracy", "latency ms", "inf./sec.", "uJ/inf."):
+        table.add_column(column, justify="right" if column[0] in "liu" else "left")
+    for o in outcomes:
+        model = "stand-in" if o.setup.stand_in else ("reference" if o.setup.reference else "custom")
+        latency = f"{1000 / o.throughput:.2f}" if o.throughput else "-"
+        throughput = f"{o.throughput:.3f}" if o.throughput else "-"
+        energy = f"{o.energy_uj:.1f}" if o.energy_uj is not None else "-"
+        table.add_row(o.setup.benchmark, model, _accuracy_cell(o), latency, throughput, energy)
+    Console(width=None if sys.stdout.isatty() else 120).print(table)  # no wrapping in files and pipes
+    print(f"results: {folder}/ (log.txt, results.txt, results.json per run)")
+    if any(o.setup.stand_in for o in outcomes):
+        print(
+            "stand-in: a built-in model with the reference's layers and random weights; it costs the same "
+            "(latency, energy) but classifies nothing, so accuracy needs the real model."
+        )
+    random = [o.setup.benchmark for o in outcomes if o.random_inputs]
+    if random:
+        print(f"no dataset for {', '.join(random)}: their timed runs used random inputs (same cost).")
+
+
+# ---- models --------------------------------------------------------------------------------
+
+
+def _models(args: argparse.Namespace) -> int:
+    from tinyinterp.suite import models
+    from tinyinterp.suite.datasets import BENCHMARKS
+
+    benchmarks = _benchmarks(args.benchmarks)
+    unknown = [b for b in benchmarks if b not in BENCHMARKS]
+    if unknown:
+        print(f"tinyinterp models: unknown benchmark(s) {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    if args.action == "list":
+        print("looked up in: " + ", ".join(str(d) for d in models.model_dirs()))
+        for benchmark in benchmarks:
+            path = models.find_model(benchmark)
+            state = (
+                "missing"
+                if path is None
+                else ("ok" if models.md5_of(path) == models.MD5[path.name] else "MD5 differs")
+            )
+            print(f"{benchmark:6} {BENCHMARKS[benchmark].model_file:30} {state:11} {path or ''}")
+        return EXIT_OK
+    dest = args.dir or models.cache_dir() / "models"
+    downloads = models.download_models(benchmarks, dest, args.base or models.UPSTREAM, args.force)
+    for d in downloads:
+        print(f"{d.benchmark:6} {d.status:10} {d.path}" + (f"  ({d.detail})" if d.status == "failed" else ""))
+    return EXIT_FAILED if any(d.status == "failed" for d in downloads) else EXIT_OK
+
+
+# ---- dut -----------------------------------------------------------------------------------
+
+
+def _open_device(args: argparse.Namespace, allow_stand_in: bool) -> EmulatedDevice:
+    """The benchmark's device with --model, the reference model found, or (if allowed) its stand-in."""
+    from tinyinterp.errors import TinyInterpError
+    from tinyinterp.suite.device import EmulatedDevice, device_cost
+    from tinyinterp.suite.models import find_model
+    from tinyinterp.zoo import open_model, stand_in
+
+    spec = args.model or find_model(args.benchmark, args.models_dir)
+    if spec is None and not allow_stand_in:
+        raise TinyInterpError(
+            f"no reference model for {args.benchmark} found: give --model, or `tinyinterp models download`"
+        )
+    model = open_model(str(spec)) if spec is not None else stand_in(args.benchmark)
+    name = Path(str(spec)).name if spec is not None else f"zoo stand-in for {args.benchmark}"
+    board, core = _device_location(args)
+    cost = device_cost(model, board, core, getattr(args, "mhz", None), getattr(args, "stack", "tflm-cmsisnn"))
+    return EmulatedDevice(args.benchmark, model, cost, name)
+
+
+def _dut(args: argparse.Namespace) -> int:
+    from tinyinterp.suite.dut import DeviceClock, VirtualDut
+    from tinyinterp.suite.transport import serve_pty, serve_stdio, serve_tcp
+
+    device = _open_device(args, allow_stand_in=True)
+    print(
+        f"tinyinterp dut: {device.benchmark} running {device.model_name} on {device.cost.label}, "
+        f"{device.cost.latency_us:.0f} us per inference{' (real time)' if args.realtime else ''}",
+        file=sys.stderr,
+    )
+
+    def make_dut(write: Callable[[str], None]) -> VirtualDut:
+        return VirtualDut(device, write, DeviceClock(args.realtime))
+
+    def announce(where: str) -> None:
+        print(where, flush=True)
+
+    try:
+        if args.pty:
+            serve_pty(make_dut, announce)
+        elif args.tcp is not None:
+            serve_tcp(make_dut, args.tcp, announce)
+        else:
+            serve_stdio(make_dut)
+    except KeyboardInterrupt:
+        pass
+    return EXIT_OK
+
+
+# ---- validate-log --------------------------------------------------------------------------
+
+
+def _validate_log(args: argparse.Namespace) -> int:
+    from tinyinterp.errors import TinyInterpError
+    from tinyinterp.suite.models import find_dataset
+    from tinyinterp.suite.validate import parse_log, validate
+
+    dataset = find_dataset(args.benchmark, args.datasets_dir)
+    if dataset is None:
+        raise TinyInterpError(f"no {args.benchmark} dataset folder found: give --datasets-dir")
+    parsed = parse_log(args.log.read_text(errors="replace"))
+    device = _open_device(args, allow_stand_in=False)
+    result = validate(parsed, device, dataset)
+    print(
+        f"{args.log}: {parsed.runner} log, {args.benchmark}, {len(parsed.entries)} results of "
+        f"{len(result.files)} files, recomputed with {device.model_name}"
+    )
+    for report in result.files:
+        detail = f": {'; '.join(report.details)}" if report.details else ""
+        print(f"{report.status:11} {report.file}{detail}")
+    for problem in parsed.problems:
+        print(f"problem     {problem}")
+    statuses = ("match", "mismatch", "unparseable", "missing")
+    counts = {s: sum(r.status == s for r in result.files) for s in statuses}
+    print(", ".join(f"{n} {s}" for s, n in counts.items()))
+    if result.logged is not None and result.recomputed is not None:
+        name, logged = result.logged.headline(args.benchmark)
+        _, mine = result.recomputed.headline(args.benchmark)
+        unit = "%" if name == "top-1" else ""
+        scored = f"{name} over {result.scored_files} files"
+        print(f"{scored}: logged {_fmt(logged)}{unit}, tinyinterp {_fmt(mine)}{unit}")
+    for line in parsed.summary:
+        print(f"logged summary: {line}")
+    return EXIT_OK if result.ok and not parsed.problems else EXIT_FAILED
+
+
+def _fmt(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.4g}"

@@ -1,0 +1,265 @@
+"""`tinyinterp suite`: the MLPerf Tiny benchmarks on an emulated device, run as the runner runs them on a
+board.
+
+- Accuracy: every stimulus of the dataset folder (ad01: every sliding window), each as the runner's
+  `download` + `infer 1 0`, computed in batches; results printed as the reference firmware prints them and
+  scored as the runner scores them.
+- Performance and energy (run rules): 5 inputs (the first 5 files; ad01 their first window), each
+  `infer N 1` with N giving at least 10 s of device time and at least 10 inferences, driven through the
+  virtual DUT's serial protocol; median throughput from its m-lap-us timestamps, median energy per
+  inference from an emulated energy monitor (N times the cost model's energy) between its timestamp pulses.
+Device time is the cost model's, never the host's.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tinyinterp.errors import TinyInterpError
+from tinyinterp.model import load_model
+from tinyinterp.suite import results as out
+from tinyinterp.suite.datasets import (
+    BENCHMARKS,
+    IMAGE_BENCHMARKS,
+    DatasetError,
+    Stimulus,
+    read_labels,
+    stimulus_loads,
+)
+from tinyinterp.suite.device import DeviceCost, EmulatedDevice, batches, device_cost
+from tinyinterp.suite.dut import DeviceClock
+from tinyinterp.suite.host import connect
+from tinyinterp.suite.models import MD5, find_dataset, find_model, md5_of
+from tinyinterp.suite.protocol import dequantize
+from tinyinterp.suite.scoring import FileResults, Score, score_files
+
+SUITE_BENCHMARKS = ("kws01", "vww01", "ic01", "ad01")
+MIN_RUN_US = 10_000_000  # run rules: each timed run at least 10 s of device time ...
+MIN_INFERENCES = 10  # ... and at least 10 inferences
+RUNS = 5  # inputs per performance / energy run
+WARMUPS = 1
+RANDOM_SEED = 20261129
+
+# progress(description, total) -> advance(steps)
+Progress = Callable[[str, int], Callable[[int], None]]
+
+
+def no_progress(description: str, total: int) -> Callable[[int], None]:
+    return lambda steps: None
+
+
+@dataclass(frozen=True)
+class SuiteOptions:
+    benchmarks: tuple[str, ...] = SUITE_BENCHMARKS
+    modes: tuple[str, ...] = ("a", "p", "e")
+    board: str | None = "nucleo-l4r5zi"
+    core: str | None = None
+    clock_mhz: float | None = None
+    stack: str = "tflm-cmsisnn"
+    models_dir: Path | None = None
+    datasets_dir: Path | None = None
+    out: Path = Path("tinyinterp-results")
+    system: str | None = None
+
+
+@dataclass(frozen=True)
+class Setup:
+    benchmark: str
+    device: EmulatedDevice
+    model_label: str  # the model file, or the stand-in it replaces
+    stand_in: bool
+    dataset: Path | None
+    reference: bool = False  # the published reference model (MD5 checked)
+
+    @property
+    def header(self) -> tuple[str, ...]:
+        cost = self.device.cost
+        lines = [
+            f"emulated run, no hardware: {self.model_label} on {cost.label}",
+            f"device time and energy from the tinyinterp cost model: {cost.latency_us:.1f} us and "
+            f"{cost.energy_uj:.3f} uJ per inference",
+        ]
+        if self.stand_in:
+            lines.append("stand-in model (random weights): same cost as the reference, meaningless results")
+        return tuple(lines)
+
+
+@dataclass
+class Outcome:
+    setup: Setup
+    score: Score | None = None
+    throughput: float | None = None
+    energy_uj: float | None = None
+    accuracy_skipped: str | None = None  # why accuracy did not run
+    random_inputs: bool = False  # timed runs on random inputs (no dataset)
+
+
+def prepare(benchmark: str, options: SuiteOptions) -> Setup:
+    """The benchmark's model (reference model found, else the zoo stand-in) on the emulated board."""
+    from tinyinterp.zoo import stand_in
+
+    path = find_model(benchmark, options.models_dir)
+    reference = path is not None and md5_of(path) == MD5[path.name]
+    if path is None:
+        model, label = stand_in(benchmark), f"zoo stand-in for {BENCHMARKS[benchmark].model_file}"
+    else:
+        model, label = load_model(path), path.name + ("" if reference else " (not the reference MD5)")
+    cost = device_cost(model, options.board, options.core, options.clock_mhz, options.stack)
+    device = EmulatedDevice(benchmark, model, cost, label)
+    dataset = find_dataset(benchmark, options.datasets_dir)
+    return Setup(benchmark, device, label, path is None, dataset, reference)
+
+
+def _read(folder: Path, stimulus: Stimulus) -> bytes:
+    try:
+        return (folder / stimulus.file).read_bytes()
+    except OSError as error:
+        raise DatasetError(f"{folder}: cannot read stimulus {stimulus.file}: {error.strerror}") from None
+
+
+def run_accuracy(setup: Setup, folder: Path, progress: Progress = no_progress) -> Score:
+    """Every stimulus (every window for ad01) through `infer 1 0`, batched; writes the accuracy run folder."""
+    assert setup.dataset is not None
+    device, clock = setup.device, DeviceClock()
+    stimuli = read_labels(setup.dataset)
+    advance = progress(f"{setup.benchmark} accuracy", len(stimuli))
+    windows: list[out.Window] = []
+    for group in batches(stimuli, 64):
+        files = loads_of(setup.benchmark, setup.dataset, group, device.load_bytes)
+        pieces = [(s, k, load) for s, loads in zip(group, files) for k, load in enumerate(loads)]
+        for batch in batches(pieces):
+            for (stimulus, segment, _), payload in zip(batch, device.results([p[2] for p in batch])):
+                start = clock.now()
+                clock.spend(device.cost.latency_us)
+                windows.append(
+                    out.Window(stimulus.file, stimulus.label, segment, 1, 0, payload, start, clock.now())
+                )
+        advance(len(group))
+    per_file: dict[str, list[tuple[float, ...]]] = {}
+    for window in windows:
+        per_file.setdefault(window.file, []).append(tuple(window.results))
+    score = score_files([FileResults(s.file, s.label, tuple(per_file[s.file])) for s in stimuli])
+    info = out.RunInfo(setup.benchmark, "a", setup.header)
+    stride = stimuli[0].stride_bytes if stimuli else None
+    out.write_accuracy(folder, info, windows, len(stimuli), score, device.load_bytes, stride)
+    return score
+
+
+def _random_load(device: EmulatedDevice, rng: np.random.Generator) -> bytes:
+    """A valid load of random input values (for runs without a dataset: the cost does not depend on it)."""
+    q = rng.integers(-128, 128, size=int(np.prod(device.input_shape[1:])), dtype=np.int8)
+    if device.benchmark == "ad01":
+        quant = device.input_quant
+        return dequantize(q, quant.scale, quant.zero_point).astype("<f4").tobytes()
+    if device.benchmark in IMAGE_BENCHMARKS:
+        return (q.astype(np.int16) + 128).astype(np.uint8).tobytes()
+    return q.tobytes()
+
+
+def timed_inputs(setup: Setup) -> list[tuple[str, int, bytes]]:
+    """(file, label, first load) of the RUNS inputs: the dataset's first files, else seeded random inputs."""
+    if setup.dataset is None:
+        rng = np.random.default_rng(RANDOM_SEED)
+        return [(f"random_{k}.bin", -1, _random_load(setup.device, rng)) for k in range(RUNS)]
+    stimuli = read_labels(setup.dataset)
+    if not stimuli:
+        raise DatasetError(f"{setup.dataset}: the label file lists no stimuli")
+    chosen = [stimuli[k % len(stimuli)] for k in range(RUNS)]
+    return [
+        (
+            s.file,
+            s.label,
+            stimulus_loads(setup.benchmark, _read(setup.dataset, s), setup.device.load_bytes, s)[0],
+        )
+        for s in chosen
+    ]
+
+
+def iterations_for(cost: DeviceCost) -> int:
+    """Inferences per timed run: strictly more than 10 s of device time, and at least 10."""
+    return max(MIN_INFERENCES, int(MIN_RUN_US / cost.latency_us) + 2)
+
+
+def timed_windows(setup: Setup, energy_mode: bool) -> list[out.Window]:
+    """The RUNS timed runs through the virtual DUT's serial protocol."""
+    device = setup.device
+    host, dut = connect(device, DeviceClock(), energy_mode)
+    iterations = iterations_for(device.cost)
+    windows = []
+    for file, label, load in timed_inputs(setup):
+        host.load(load)
+        reply = host.infer(iterations, WARMUPS)
+        if energy_mode:
+            start, end = dut.pulses[-2:]
+            energy = iterations * device.cost.energy_uj
+        else:
+            assert reply.start_us is not None and reply.end_us is not None
+            start, end, energy = reply.start_us, reply.end_us, None
+        windows.append(out.Window(file, label, 0, iterations, WARMUPS, reply.payload, start, end, energy))
+    return windows
+
+
+def system_name(cost: DeviceCost) -> str:
+    return f"{cost.board}_{cost.clock_mhz:g}MHz_{cost.stack}_emulated"
+
+
+def write_system(folder: Path, system: str, cost: DeviceCost) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    description = {
+        "system_name": system,
+        "board": cost.board,
+        "core": cost.core,
+        "clock_mhz": cost.clock_mhz,
+        "software_stack": cost.stack,
+        "notes": "Emulated by tinyinterp: TFLM-exact int8 arithmetic; device time and energy from its cost "
+        "model, not measured on hardware.",
+    }
+    (folder / f"{system}.json").write_text(json.dumps(description, indent=2) + "\n")
+
+
+def run_benchmark(setup: Setup, options: SuiteOptions, system: str, progress: Progress) -> Outcome:
+    outcome = Outcome(setup)
+    folder = {mode: out.run_folder(options.out, system, setup.benchmark, mode) for mode in out.MODE_FOLDERS}
+    if "a" in options.modes:
+        if setup.stand_in:
+            outcome.accuracy_skipped = "needs the real model"
+        elif setup.dataset is None:
+            outcome.accuracy_skipped = "needs the dataset"
+        else:
+            outcome.score = run_accuracy(setup, folder["a"], progress)
+    for mode, energy_mode in (("p", False), ("e", True)):
+        if mode not in options.modes:
+            continue
+        advance = progress(f"{setup.benchmark} {out.MODE_FOLDERS[mode]}", RUNS)
+        windows = timed_windows(setup, energy_mode)
+        advance(RUNS)
+        info = out.RunInfo(setup.benchmark, mode, setup.header)
+        if energy_mode:
+            out.write_energy(folder[mode], info, windows, setup.device.load_bytes)
+            outcome.energy_uj = out.median_energy_uj(windows)
+        else:
+            out.write_performance(folder[mode], info, windows, setup.device.load_bytes)
+            outcome.throughput = out.median_throughput(windows)
+    outcome.random_inputs = setup.dataset is None and ("p" in options.modes or "e" in options.modes)
+    return outcome
+
+
+def run_suite(options: SuiteOptions, progress: Progress = no_progress) -> tuple[str, list[Outcome]]:
+    unknown = [b for b in options.benchmarks if b not in SUITE_BENCHMARKS]
+    if unknown or not options.benchmarks:
+        given = ", ".join(unknown) or "(none given)"
+        raise TinyInterpError(f"unknown benchmark(s) {given}; the suite runs {', '.join(SUITE_BENCHMARKS)}")
+    setups = [prepare(b, options) for b in options.benchmarks]
+    system = options.system or system_name(setups[0].device.cost)
+    write_system(options.out / "systems", system, setups[0].device.cost)
+    return system, [run_benchmark(setup, options, system, progress) for setup in setups]
+
+
+def loads_of(benchmark: str, folder: Path, stimuli: Sequence[Stimulus], load_bytes: int) -> list[list[bytes]]:
+    """Each stimulus file's loads (ad01: its windows)."""
+    return [stimulus_loads(benchmark, _read(folder, s), load_bytes, s) for s in stimuli]
