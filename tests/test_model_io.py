@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 from typing import Any
 
@@ -184,18 +183,6 @@ def test_sources(data_dir: Path, tmp_path: Path) -> None:
     assert load_model(tmp_path / "copy.tflite") == model
     with pytest.raises(TypeError):
         load_model(12)  # type: ignore[arg-type]
-
-
-def test_read_speed(data_dir: Path) -> None:
-    data = (data_dir / "models" / "vww_96_int8.tflite").read_bytes()
-    best = min(_timed(load_model, data) for _ in range(5))
-    assert best < 0.025, f"reading a {len(data) // 1000} KB model took {best * 1000:.1f} ms"
-
-
-def _timed(function: Any, *args: Any) -> float:
-    start = time.perf_counter()
-    function(*args)
-    return time.perf_counter() - start
 
 
 # ---- the builder -----------------------------------------------------------------------------
