@@ -14,7 +14,7 @@ import numpy as np
 
 from tinyinterp.errors import InputError, UnsupportedOpError
 from tinyinterp.kernels.gemm import single_threaded_blas
-from tinyinterp.model.ir import Model, Subgraph, Tensor
+from tinyinterp.model.ir import Model, Subgraph, Tensor, TensorType
 from tinyinterp.model.reader import load_model
 from tinyinterp.ops import OPS, Op, OpContext
 
@@ -27,10 +27,18 @@ def unsupported_ops(subgraph: Subgraph) -> list[str]:
 
 
 def _is_batchable(subgraph: Subgraph, ops: list[Op]) -> bool:
-    """Batched runs reuse dimension 0 as the batch: every activation must have a leading 1 and
-    no op may mix dimension 0 with the others."""
+    """Batched runs reuse dimension 0 as the batch: every activation must have a leading 1, no op
+    may mix dimension 0 with the others, and no state may carry from one item to the next."""
     leading_ones = all(t.is_constant or (len(t.shape) >= 1 and t.shape[0] == 1) for t in subgraph.tensors)
-    return leading_ones and all(op.batch_safe for op in ops)
+    stateless = not any(t.is_variable for t in subgraph.tensors)
+    return leading_ones and stateless and all(op.batch_safe for op in ops)
+
+
+def _initial_state(tensor: Tensor) -> np.ndarray:
+    """A variable tensor as TFLM resets it: its zero point for int8 (memset), zero bytes otherwise."""
+    quant = tensor.quantization
+    int8_zero = tensor.dtype == TensorType.INT8 and quant is not None and quant.zero_point.size > 0
+    return np.full(tensor.shape, quant.zero_point[0] if int8_zero else 0, tensor.dtype.numpy)
 
 
 class Interpreter:
@@ -51,6 +59,7 @@ class Interpreter:
         self._ops: list[Op] | None = None
         self._values: list[np.ndarray | None] = [t.data for t in self.subgraph.tensors]
         self._batchable = False
+        self.reset_all_variables()
 
     # ---- LiteRT API ------------------------------------------------------------------
 
@@ -84,6 +93,16 @@ class Interpreter:
                 raise InputError(f"input tensor {index} '{tensor.name}' was not set")
         self._execute(self._values)
 
+    def reset_all_variables(self) -> None:
+        """Put every variable tensor (the state of SVDF, LSTM, ...) back to its initial value.
+
+        Ops update variable tensors in place, so their values persist from one invoke() (or item
+        of a run()) to the next until this is called.
+        """
+        for tensor in self.subgraph.tensors:
+            if tensor.is_variable:
+                self._values[tensor.index] = _initial_state(tensor)
+
     def get_tensor(self, tensor_index: int) -> np.ndarray:
         tensor = self._tensor(tensor_index)
         value = self._values[tensor_index]
@@ -96,7 +115,8 @@ class Interpreter:
     def run(self, *inputs: np.ndarray) -> list[np.ndarray]:
         """Run on [N, *input_shape[1:]] arrays (one per model input); returns [N, ...] outputs.
 
-        Results equal running the N items one by one (the kernels treat dimension 0 as a batch).
+        Results equal running the N items one by one (the kernels treat dimension 0 as a batch);
+        a model with state (variable tensors) runs them one by one, its state carried across items.
         """
         self.allocate_tensors()
         if len(inputs) != len(self.subgraph.inputs):
@@ -110,7 +130,8 @@ class Interpreter:
         return [np.concatenate([c[k] for c in chunks]) for k in range(len(self.subgraph.outputs))]
 
     def _run_chunk(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
-        values = [t.data for t in self.subgraph.tensors]
+        # Fresh activations; the variable tensors' arrays are shared, so their state carries on.
+        values = [self._values[t.index] if t.is_variable else t.data for t in self.subgraph.tensors]
         for index, x in zip(self.subgraph.inputs, inputs):
             values[index] = x
         self._execute(values)

@@ -13,6 +13,7 @@ C's int32 wrap-around where TFLM's arithmetic relies on it.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numba
 import numpy as np
@@ -29,8 +30,11 @@ jit = numba.njit(cache=True, nogil=True)
 
 
 def round_half_away(value: float) -> float:
-    """C's std::round (TfLiteRound): halves go away from zero; Python's round() does not."""
-    return math.copysign(math.floor(abs(value) + 0.5), value)
+    """C's std::round (TfLiteRound) of a finite value: halves go away from zero; Python's round()
+    does not. The fraction is compared exactly: abs(value) + 0.5 would round 0.49999999999999994 to 1."""
+    magnitude = abs(value)
+    whole = math.floor(magnitude)
+    return math.copysign(whole + (1.0 if magnitude - whole >= 0.5 else 0.0), value)
 
 
 def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:
@@ -209,13 +213,7 @@ def exp_on_negative_values(a: int, integer_bits: int) -> int:
 @jit
 def one_over_one_plus_x_for_x_in_0_1(a: int) -> int:
     """1 / (1 + a) for a Q0.31 value a in [0, 1), by Newton-Raphson in Q2.29."""
-    half_denominator = rounding_half_sum(a, 2147483647)
-    x = wrap_int32(1515870810 + saturating_rounding_doubling_high_mul(half_denominator, -1010580540))
-    for _ in range(3):
-        half_denominator_times_x = saturating_rounding_doubling_high_mul(half_denominator, x)
-        one_minus = wrap_int32((1 << 29) - half_denominator_times_x)
-        x = wrap_int32(x + saturating_left_shift(saturating_rounding_doubling_high_mul(x, one_minus), 2))
-    return saturating_left_shift(x, 1)
+    return saturating_left_shift(newton_reciprocal_q2_29(rounding_half_sum(a, 2147483647)), 1)
 
 
 @jit
@@ -236,3 +234,202 @@ def get_reciprocal(x: int, x_integer_digits: int) -> tuple[int, int]:
     num_bits_over_unit = x_integer_digits - headroom_plus_one
     shifted_sum_minus_one = wrap_int32(((x << headroom_plus_one) & 0xFFFFFFFF) - (1 << 31))
     return one_over_one_plus_x_for_x_in_0_1(shifted_sum_minus_one), num_bits_over_unit
+
+
+# ----------------------------------------------------------------------------------------
+# Prepare time, float kernels
+
+
+def float_activation_range(activation: str) -> tuple[np.float32, np.float32]:
+    """CalculateActivationRange<float>: the fused activation as a float32 clamp (others: none)."""
+    limit = np.finfo(np.float32).max
+    ranges = {"RELU": (0.0, limit), "RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0)}
+    low, high = ranges.get(activation, (-limit, limit))
+    return np.float32(low), np.float32(high)
+
+
+# ----------------------------------------------------------------------------------------
+# Run time, 16-bit activations and float kernels
+
+
+@jit
+def multiply_by_quantized_multiplier_int64(x: int, multiplier: int, shift: int) -> int:
+    """TFLM's MultiplyByQuantizedMultiplier(int64_t x, ...) of the 16x8 kernels: the multiplier
+    reduced to 16 bits, one rounding shift, and the result truncated to int32 as C's cast does.
+
+    Shift counts are masked to 6 bits, as x86 does for the shifts TFLM leaves undefined (shift >= 15).
+    """
+    reduced = (multiplier + (1 << 15)) >> 16 if multiplier < 0x7FFF0000 else 0x7FFF
+    total_shift = 15 - shift
+    rounded = x * reduced + (1 << ((total_shift - 1) & 63))
+    return wrap_int32(rounded >> (total_shift & 63))
+
+
+@jit
+def clamp_float(x: float, low: float, high: float) -> float:
+    """ActivationFunctionWithMinMax on floats, std::min(std::max(x, low), high): NaN passes through,
+    infinities clamp to the float range of an op without activation, and -0.0 survives a RELU."""
+    y = low if x < low else x
+    return high if high < y else y
+
+
+# ----------------------------------------------------------------------------------------
+# Prepare time, LOGISTIC / TANH / HARD_SWISH (quantization_util.cc, common.h)
+
+
+def calculate_input_radius(integer_bits: int, left_shift: int, total_signed_bits: int = 31) -> int:
+    """CalculateInputRadius: the largest |input - zero point| whose rescaled value still fits the
+    fixed-point format (beyond it LOGISTIC / TANH saturate). `left_shift` must be >= 0."""
+    rescaled = ((1 << integer_bits) - 1) * (1 << (total_signed_bits - integer_bits)) / (1 << left_shift)
+    return math.floor(rescaled)
+
+
+def checked_log2(x: float) -> tuple[bool, int]:
+    """CheckedLog2: (is `x` a power of two to 1e-3 in log2, round(log2(x))), in float32 as TFLM."""
+    inverse_log2 = np.float32(1.0) / np.float32(math.log(2.0))
+    x_log2 = np.float32(np.float32(math.log(np.float32(x))) * inverse_log2)
+    rounded = np.float32(round_half_away(float(x_log2)))
+    return bool(abs(x_log2 - rounded) < np.float32(1e-3)), int(rounded)
+
+
+def downscale_int32_to_int16_multiplier(multiplier: int) -> int:
+    """DownScaleInt32ToInt16Multiplier: a Q0.31 multiplier rounded to Q0.15, saturating at 32767."""
+    if multiplier >= INT32_MAX - (1 << 15):
+        return 32767
+    return (multiplier + (1 << 15)) >> 16
+
+
+# ----------------------------------------------------------------------------------------
+# Run time, gemmlowp logistic / tanh (int32) and int16 primitives
+
+
+@jit
+def newton_reciprocal_q2_29(half_denominator: int) -> int:
+    """1 / half_denominator in Q2.29 for a Q0.31 half_denominator in [1/2, 1), by three
+    Newton-Raphson steps from 48/17 - 32/17 * d (gemmlowp's shared division)."""
+    x = wrap_int32(1515870810 + saturating_rounding_doubling_high_mul(half_denominator, -1010580540))
+    for _ in range(3):
+        half_denominator_times_x = saturating_rounding_doubling_high_mul(half_denominator, x)
+        one_minus = wrap_int32((1 << 29) - half_denominator_times_x)
+        x = wrap_int32(x + saturating_left_shift(saturating_rounding_doubling_high_mul(x, one_minus), 2))
+    return x
+
+
+@jit
+def one_minus_x_over_one_plus_x_for_x_in_0_1(a: int) -> int:
+    """(1 - a) / (1 + a) for a Q0.31 value a in [0, 1): 2 / (1 + a) - 1, rescaled from Q2.29."""
+    x = newton_reciprocal_q2_29(rounding_half_sum(a, 2147483647))
+    return saturating_left_shift(wrap_int32(x - (1 << 29)), 2)
+
+
+@jit
+def logistic_q0_31(a: int, integer_bits: int) -> int:
+    """gemmlowp logistic of a Q(integer_bits) value, in Q0.31: 1 / (1 + exp(-|a|)), mirrored for a < 0."""
+    if a == 0:
+        return 1 << 30
+    minus_abs = wrap_int32(-a) if a > 0 else a
+    if_positive = one_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(minus_abs, integer_bits))
+    return if_positive if a > 0 else wrap_int32(2147483647 - if_positive)
+
+
+@jit
+def tanh_q0_31(a: int, integer_bits: int) -> int:
+    """gemmlowp tanh of a Q(integer_bits) value, in Q0.31: (1 - exp(-2|a|)) / (1 + exp(-2|a|)).
+
+    -2|a| is -|a| read with one more integer bit (gemmlowp's ExactMulByPot<1>), not a shift.
+    """
+    if a == 0:
+        return 0
+    minus_abs = a if a < 0 else wrap_int32(-a)
+    t = one_minus_x_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(minus_abs, integer_bits + 1))
+    return wrap_int32(-t) if a < 0 else t
+
+
+@jit
+def saturating_rounding_doubling_high_mul_int16(a: int, b: int) -> int:
+    """gemmlowp's int16_t SaturatingRoundingDoublingHighMul: round(a * b / 2**15), ties up."""
+    if a == b and a == -32768:
+        return 32767
+    total = a * b + (16384 if a * b >= 0 else 1 - 16384)
+    # C++'s division truncates toward zero.
+    return total // 32768 if total >= 0 else -((-total) // 32768)
+
+
+@jit
+def rounding_divide_by_pot_int16(x: int, exponent: int) -> int:
+    """gemmlowp RoundingDivideByPOT on int16_t. Its mask is an int16_t, so from exponent 16 on it
+    truncates to -1 and the result is +1 for x >= 0, -1 for x < 0: reproduced as TFLM computes it."""
+    mask = wrap_int16((1 << exponent) - 1)
+    threshold = (mask >> 1) + (1 if x < 0 else 0)
+    return (x >> exponent) + (1 if (x & mask) > threshold else 0)
+
+
+# ----------------------------------------------------------------------------------------
+# Int16 lookup tables with interpolation (common.h LUTPopulate<int16_t> / LUTLookup)
+
+INT16_LUT_SIZE = 513  # 512 segments and the end point their slope needs
+
+
+@jit
+def exp_f32(x: float) -> float:
+    """std::exp on a float: numba calls the C library's expf, as TFLM does (numpy's exp differs)."""
+    return math.exp(np.float32(x))
+
+
+def lut_populate_int16(
+    transform: Callable[[np.float32], np.float32],
+    input_scale: float,
+    input_zero_point: int,
+    output_scale: float,
+    output_zero_point: int,
+) -> np.ndarray:
+    """LUTPopulateInt16<float>: `transform` sampled at 513 points of the int16 input range, each
+    sample nudged by half the error of interpolating the segment's midpoint, all in float32.
+
+    `transform` must compute in float32 as TFLM's does (e.g. `exp_f32`, not numpy's exp).
+    """
+    f32 = np.float32
+    input_min = f32(input_scale) * f32(-32768 - input_zero_point)
+    input_max = f32(input_scale) * f32(32767 - input_zero_point)
+    output_min = f32(output_scale) * f32(-32768 - output_zero_point)
+    output_max = f32(output_scale) * f32(32767 - output_zero_point)
+    steps = INT16_LUT_SIZE - 1
+    step = (input_max - input_min) / f32(steps)
+    half_step = step / f32(2)
+    scaling = f32(65536) / (output_max - output_min)
+
+    def rounded(value: np.float32) -> np.float32:  # TfLiteRound: halves away from zero
+        return f32(round_half_away(float(value)))
+
+    lut = np.empty(INT16_LUT_SIZE, np.int16)
+    for i in range(steps):
+        start = input_min + f32(i) * step
+        value = f32(transform(start))
+        midpoint = f32(transform(start + half_step))
+        following = f32(transform(input_min + f32(i + 1) * step))
+        sample = rounded(value * scaling)
+        midpoint_interpolated = rounded((following * scaling + rounded(value * scaling)) / f32(2))
+        midpoint_error = midpoint_interpolated - rounded(midpoint * scaling)
+        lut[i] = np.clip(sample - rounded(midpoint_error / f32(2)), -32768, 32767)
+    lut[steps] = np.clip(rounded(f32(transform(input_max)) * scaling), -32768, 32767)
+    return lut
+
+
+@jit
+def wrap_int16(x: int) -> int:
+    return ((x + 32768) & 0xFFFF) - 32768
+
+
+@jit
+def lut_lookup_int16(value: int, lut: np.ndarray) -> int:
+    """LUTLookup: the segment's base plus its slope times the low 7 bits, in int16 as C casts."""
+    index = 256 + (value >> 7)
+    offset = value & 0x7F
+    base = np.int64(lut[index])
+    slope = wrap_int16(np.int64(lut[index + 1]) - base)
+    return wrap_int16(base + ((slope * offset + 64) >> 7))
+
+
+# TfLiteRound for kernels (numba compiles the same Python function), for |value| < 2**63: numba's
+# math.floor returns an int64.
+round_half_away_jit = jit(round_half_away)

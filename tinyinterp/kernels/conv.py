@@ -1,4 +1,5 @@
-"""CONV_2D and DEPTHWISE_CONV_2D, int8, as TFLM's reference_integer_ops (NHWC layout).
+"""CONV_2D and DEPTHWISE_CONV_2D as TFLM's reference kernels (NHWC layout): int8 and 16x8
+(reference_integer_ops), float32 (reference_ops).
 
 Padding positions contribute nothing to the sums (TFLM skips them), which im2col
 reproduces by writing zeros after the input offset has been added.
@@ -8,7 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinyinterp.quant import jit, multiply_by_quantized_multiplier, wrap_int32
+from tinyinterp.quant import (
+    clamp_float,
+    jit,
+    multiply_by_quantized_multiplier,
+    multiply_by_quantized_multiplier_int64,
+    wrap_int32,
+)
 
 
 @jit
@@ -110,3 +117,121 @@ def depthwise_conv(
                     total = wrap_int32(np.int64(acc[oc]) + bias[oc])
                     scaled = multiply_by_quantized_multiplier(total, multipliers[oc], shifts[oc])
                     out[n, oy, ox, oc] = min(max(scaled + output_offset, act_min), act_max)
+
+
+@jit
+def depthwise_conv_16x8(
+    x,
+    filters,
+    bias,
+    multipliers,
+    shifts,
+    act_min,
+    act_max,
+    depth_multiplier,
+    stride_h,
+    stride_w,
+    dilation_h,
+    dilation_w,
+    pad_top,
+    pad_left,
+    out,
+):
+    """DepthwiseConvPerChannel for int16 activations: 64-bit sums and multiplier, no zero points
+    (TFLM's 16x8 kernel ignores them)."""
+    batches, height, width, _ = x.shape
+    _, out_h, out_w, out_channels = out.shape
+    kernel_h, kernel_w, _ = filters.shape
+    acc = np.empty(out_channels, np.int64)
+    for n in range(batches):
+        for oy in range(out_h):
+            for ox in range(out_w):
+                acc[:] = 0
+                for ky in range(kernel_h):
+                    iy = oy * stride_h - pad_top + ky * dilation_h
+                    if iy < 0 or iy >= height:
+                        continue
+                    for kx in range(kernel_w):
+                        ix = ox * stride_w - pad_left + kx * dilation_w
+                        if ix < 0 or ix >= width:
+                            continue
+                        for oc in range(out_channels):
+                            acc[oc] += np.int64(x[n, iy, ix, oc // depth_multiplier]) * filters[ky, kx, oc]
+                for oc in range(out_channels):
+                    scaled = multiply_by_quantized_multiplier_int64(
+                        acc[oc] + bias[oc], multipliers[oc], shifts[oc]
+                    )
+                    out[n, oy, ox, oc] = min(max(scaled, act_min), act_max)
+
+
+@jit
+def conv_float(
+    x, weights, bias, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, act_min, act_max, out
+):
+    """reference_ops::Conv in float32. weights are [kh, kw, c, out_channels] (out channels last, so
+    they are the innermost, vectorized loop); each output still sums its products in TFLM's
+    (ky, kx, c) order, which fixes its bits."""
+    batches, height, width, in_channels = x.shape
+    _, out_h, out_w, out_channels = out.shape
+    kernel_h, kernel_w, group_channels, _ = weights.shape
+    groups = in_channels // group_channels
+    per_group = out_channels // groups
+    acc = np.empty(out_channels, np.float32)
+    for n in range(batches):
+        for oy in range(out_h):
+            for ox in range(out_w):
+                acc[:] = 0
+                for ky in range(kernel_h):
+                    iy = oy * stride_h - pad_top + ky * dilation_h
+                    if iy < 0 or iy >= height:
+                        continue
+                    for kx in range(kernel_w):
+                        ix = ox * stride_w - pad_left + kx * dilation_w
+                        if ix < 0 or ix >= width:
+                            continue
+                        for g in range(groups):
+                            for c in range(group_channels):
+                                value = x[n, iy, ix, g * group_channels + c]
+                                for oc in range(g * per_group, (g + 1) * per_group):
+                                    acc[oc] += value * weights[ky, kx, c, oc]
+                for oc in range(out_channels):
+                    out[n, oy, ox, oc] = clamp_float(acc[oc] + bias[oc], act_min, act_max)
+
+
+@jit
+def depthwise_conv_float(
+    x,
+    filters,
+    bias,
+    depth_multiplier,
+    stride_h,
+    stride_w,
+    dilation_h,
+    dilation_w,
+    pad_top,
+    pad_left,
+    act_min,
+    act_max,
+    out,
+):
+    """reference_ops::DepthwiseConv in float32: each output sums over (ky, kx) in TFLM's order."""
+    batches, height, width, _ = x.shape
+    _, out_h, out_w, out_channels = out.shape
+    kernel_h, kernel_w, _ = filters.shape
+    acc = np.empty(out_channels, np.float32)
+    for n in range(batches):
+        for oy in range(out_h):
+            for ox in range(out_w):
+                acc[:] = 0
+                for ky in range(kernel_h):
+                    iy = oy * stride_h - pad_top + ky * dilation_h
+                    if iy < 0 or iy >= height:
+                        continue
+                    for kx in range(kernel_w):
+                        ix = ox * stride_w - pad_left + kx * dilation_w
+                        if ix < 0 or ix >= width:
+                            continue
+                        for oc in range(out_channels):
+                            acc[oc] += x[n, iy, ix, oc // depth_multiplier] * filters[ky, kx, oc]
+                for oc in range(out_channels):
+                    out[n, oy, ox, oc] = clamp_float(acc[oc] + bias[oc], act_min, act_max)

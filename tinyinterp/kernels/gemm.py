@@ -1,9 +1,10 @@
-"""Exact integer matrix products through BLAS.
+"""Exact integer matrix products through BLAS, and float32 products in TFLM's summation order.
 
 A float32 or float64 sum of integer products is exact, in any order and with or without
 FMA, as long as every partial sum stays below 2**24 (float32) or 2**53 (float64): all
 values on the way are then representable integers. `exact_float_dtype` picks the faster
 float32 whenever the weights guarantee that bound, which is decided once at prepare time.
+Float32 models get no such freedom: their sums are taken in the reference kernels' order.
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from typing import Any
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from tinyinterp.quant import jit, multiply_by_quantized_multiplier, wrap_int32
+from tinyinterp.quant import (
+    clamp_float,
+    jit,
+    multiply_by_quantized_multiplier,
+    multiply_by_quantized_multiplier_int64,
+    wrap_int32,
+)
 
 FLOAT32_EXACT_LIMIT = 2**24
 FLOAT64_EXACT_LIMIT = 2**53
@@ -63,3 +70,36 @@ def requantize_rows(acc, bias, multipliers, shifts, output_offset, act_min, act_
             total = wrap_int32(np.int64(acc[m, c]) + bias[c])
             value = multiply_by_quantized_multiplier(total, multipliers[c], shifts[c]) + output_offset
             out[m, c] = min(max(value, act_min), act_max)
+
+
+@jit
+def requantize_rows_int64(acc, bias, multipliers, shifts, output_offset, act_min, act_max, out):
+    """requantize_rows for TFLM's 64-bit accumulators (16x8 kernels with an int64 bias): the sum is
+    exact (no wrap) and goes through the 64-bit MultiplyByQuantizedMultiplier."""
+    rows, channels = acc.shape
+    for m in range(rows):
+        for c in range(channels):
+            total = np.int64(acc[m, c]) + bias[c]
+            value = multiply_by_quantized_multiplier_int64(total, multipliers[c], shifts[c]) + output_offset
+            out[m, c] = min(max(value, act_min), act_max)
+
+
+@jit
+def ordered_matmul_float(x, weights_t, bias, act_min, act_max, out):
+    """out[m, c] = clamp(sum_d x[m, d] * weights_t[d, c] + bias[c]) in float32, each sum taken in d
+    order as TFLM's reference loops take it (BLAS would reorder, and a different order changes bits).
+
+    Columns are independent lanes, so the c loop vectorizes without changing any lane's arithmetic.
+    A sum is never -0.0 (it starts at +0.0), so a zero bias and an infinite range change nothing.
+    """
+    rows, depth = x.shape
+    channels = weights_t.shape[1]
+    acc = np.empty(channels, np.float32)
+    for m in range(rows):
+        acc[:] = 0
+        for d in range(depth):
+            value = x[m, d]
+            for c in range(channels):
+                acc[c] += value * weights_t[d, c]
+        for c in range(channels):
+            out[m, c] = clamp_float(acc[c] + bias[c], act_min, act_max)

@@ -1,11 +1,18 @@
-"""SOFTMAX, int8 in and int8 out, as TFLM's reference_ops::Softmax (gemmlowp fixed point)."""
+"""SOFTMAX as TFLM's reference_ops: int8 in (int8 or int16 out) in gemmlowp fixed point, int16 with
+interpolated lookup tables, float32."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from tinyinterp.quant import (
+    count_leading_zeros_u32,
+    exp_f32,
     exp_on_negative_values,
     get_reciprocal,
     jit,
+    lut_lookup_int16,
+    multiply_by_quantized_multiplier,
     multiply_by_quantized_multiplier_greater_than_one,
     rounding_divide_by_pot,
     saturating_rounding_doubling_high_mul,
@@ -14,6 +21,7 @@ from tinyinterp.quant import (
 
 SCALED_DIFF_INTEGER_BITS = 5
 ACCUMULATION_INTEGER_BITS = 12
+FLOAT32_LOWEST = np.float32(np.finfo(np.float32).min)
 
 
 @jit
@@ -50,3 +58,46 @@ def softmax(x, input_multiplier, input_left_shift, diff_min, out_min, out_max, o
                 )
                 value = min(max(unsat + out_min, out_min), out_max)
             out[r, c] = value
+
+
+@jit
+def softmax_int16(x, input_multiplier, input_shift, exp_lut, reciprocal_lut, out):
+    """reference_ops::SoftmaxInt16: exp and 1 / (1 + x) by interpolated LUTs, output in Q0.15."""
+    rows, depth = x.shape
+    exps = np.empty(depth, np.int64)
+    for r in range(rows):
+        max_in_row = -32768
+        for c in range(depth):
+            max_in_row = max(max_in_row, x[r, c])
+        sum_of_exps = 0
+        for c in range(depth):
+            # [-65535, 0] rescaled to [-10, 0], recentred on the LUT's [-32768, 32767]
+            scaled = multiply_by_quantized_multiplier(x[r, c] - max_in_row, input_multiplier, input_shift)
+            exps[c] = lut_lookup_int16(min(max(scaled + 32767, -32768), 32767), exp_lut)
+            sum_of_exps = wrap_int32(sum_of_exps + exps[c])
+        headroom_plus_one = count_leading_zeros_u32(sum_of_exps & 0xFFFFFFFF)
+        shifted_sum = wrap_int32(((sum_of_exps << (headroom_plus_one - 1)) + (1 << 13)) >> 14)
+        # 1 / (1 + x) of x = sum - 1, recentred from [0, 65535] on [-32768, 32767]
+        centred = min(max(shifted_sum - (1 << 15) - (1 << 16), -32768), 32767)
+        reciprocal = lut_lookup_int16(centred, reciprocal_lut)
+        right_shift = 31 - headroom_plus_one
+        for c in range(depth):
+            result = (exps[c] * reciprocal + (1 << (right_shift - 1))) >> right_shift
+            out[r, c] = min(max(wrap_int32(result), 0), 32767)
+
+
+@jit
+def softmax_float(x, beta, out):
+    """reference_ops::Softmax in float32; exp is the C library's expf (see quant.exp_f32)."""
+    rows, depth = x.shape
+    for r in range(rows):
+        max_in_row = FLOAT32_LOWEST
+        for c in range(depth):
+            max_in_row = x[r, c] if max_in_row < x[r, c] else max_in_row  # std::max keeps NaN out
+        total = np.float32(0)
+        for c in range(depth):
+            value = exp_f32((x[r, c] - max_in_row) * beta)
+            out[r, c] = value
+            total += value
+        for c in range(depth):
+            out[r, c] = out[r, c] / total

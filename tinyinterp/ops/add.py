@@ -1,4 +1,8 @@
-"""ADD (int8), with numpy broadcasting of the two inputs up to rank 6 as TFLM allows."""
+"""ADD (int8, int16, float32), with numpy broadcasting of the two inputs up to rank 6 as TFLM allows.
+
+TFLM's int16 ADD is the general-scale kernel of int8 with 15 bits of headroom instead of 20: it
+ignores the `pot_scale_int16` option (its power-of-two kernel is never called), and so do we.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +10,23 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tinyinterp.kernels.elementwise import add
+from tinyinterp.kernels.elementwise import add, add_float
 from tinyinterp.model.ir import TensorType
 from tinyinterp.ops.base import Array, Op, OpContext, register
-from tinyinterp.quant import activation_range, quantize_multiplier_smaller_than_one
+from tinyinterp.quant import activation_range, float_activation_range, quantize_multiplier_smaller_than_one
 
 MAX_BROADCAST_RANK = 6
-INT8_LEFT_SHIFT = 20
+LEFT_SHIFT = {TensorType.INT8: 20, TensorType.INT16: 15}
 
 
-@register("ADD", dtypes=("int8",))
+@register("ADD", dtypes=("int8", "int16", "float32"))
 class Add(Op):
     def __init__(self, ctx: OpContext) -> None:
         ctx.expect_count(2)
         a, b, output = ctx.input(0), ctx.input(1), ctx.output()
+        ctx.expect_dtype(output, TensorType.INT8, TensorType.INT16, TensorType.FLOAT32)
         for tensor in (a, b, output):
-            ctx.expect_dtype(tensor, TensorType.INT8)
+            ctx.expect_dtype(tensor, output.dtype)
             if len(tensor.shape) > MAX_BROADCAST_RANK:
                 ctx.fail(f"{ctx.describe(tensor)} has rank {len(tensor.shape)}, at most 6 is supported")
         try:
@@ -29,29 +34,37 @@ class Add(Op):
         except ValueError:
             ctx.fail(f"shapes {list(a.shape)} and {list(b.shape)} do not broadcast")
         ctx.expect_shape(output, broadcast)
+        self.dtype = output.dtype.numpy
+        activation = ctx.option("fused_activation_function", "NONE")
+        if output.dtype == TensorType.FLOAT32:
+            self.act_min, self.act_max = float_activation_range(activation)
+            return
+        self.left_shift = LEFT_SHIFT[output.dtype]
         (a_scale, a_zero), (b_scale, b_zero) = ctx.quantization(a), ctx.quantization(b)
         out_scale, self.out_offset = ctx.quantization(output)
-        # CalculateOpDataAdd: both inputs rescaled to twice the larger scale, with 20 bits of headroom.
+        # CalculateOpDataAdd: both inputs rescaled to twice the larger scale, with headroom bits.
         twice_max = 2 * float(max(np.float32(a_scale), np.float32(b_scale)))
         self.a_offset, self.b_offset = -a_zero, -b_zero
         self.a_mult = quantize_multiplier_smaller_than_one(a_scale / twice_max, f"ADD {ctx.op.index} input 0")
         self.b_mult = quantize_multiplier_smaller_than_one(b_scale / twice_max, f"ADD {ctx.op.index} input 1")
         self.out_mult = quantize_multiplier_smaller_than_one(
-            twice_max / ((1 << INT8_LEFT_SHIFT) * out_scale), f"ADD {ctx.op.index} output"
+            twice_max / ((1 << self.left_shift) * out_scale), f"ADD {ctx.op.index} output"
         )
-        self.act_min, self.act_max = activation_range(
-            ctx.option("fused_activation_function", "NONE"), out_scale, self.out_offset, np.int8
-        )
+        self.act_min, self.act_max = activation_range(activation, out_scale, self.out_offset, self.dtype)
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
         a, b = np.broadcast_arrays(inputs[0], inputs[1])
-        out = np.empty(a.shape, np.int8)
+        out = np.empty(a.shape, self.dtype)
+        a_flat, b_flat = np.ascontiguousarray(a).reshape(-1), np.ascontiguousarray(b).reshape(-1)
+        if self.dtype == np.float32:
+            add_float(a_flat, b_flat, self.act_min, self.act_max, out.reshape(-1))
+            return [out]
         add(
-            np.ascontiguousarray(a).reshape(-1),
-            np.ascontiguousarray(b).reshape(-1),
+            a_flat,
+            b_flat,
             self.a_offset,
             self.b_offset,
-            INT8_LEFT_SHIFT,
+            self.left_shift,
             *self.a_mult,
             *self.b_mult,
             *self.out_mult,

@@ -1,4 +1,9 @@
-"""CONV_2D and DEPTHWISE_CONV_2D (int8 activations, int8 per-channel or per-tensor weights)."""
+"""CONV_2D and DEPTHWISE_CONV_2D: int8, 16x8 (int16 activations, int8 weights) and float32.
+
+Weights are int8 per-channel or per-tensor for the quantized kernels. TFLM's 16x8 kernels ignore
+the zero points (16-bit activations are symmetric) and accumulate in 64 bits, or in 32 bits when
+the bias is int32 (or, without a bias, when the `quantized_bias_type` option says INT32).
+"""
 
 from __future__ import annotations
 
@@ -6,20 +11,61 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tinyinterp.kernels.conv import depthwise_conv, im2col
-from tinyinterp.kernels.gemm import exact_float_dtype, requantize_rows
+from tinyinterp.kernels.conv import (
+    conv_float,
+    depthwise_conv,
+    depthwise_conv_16x8,
+    depthwise_conv_float,
+    im2col,
+)
+from tinyinterp.kernels.gemm import exact_float_dtype, requantize_rows, requantize_rows_int64
 from tinyinterp.model.ir import Tensor, TensorType
 from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register
 from tinyinterp.ops.padding import Window, window
-from tinyinterp.quant import activation_range, quantize_multipliers
+from tinyinterp.quant import activation_range, float_activation_range, quantize_multipliers
 
-INT8 = TensorType.INT8
+INT8, INT16, INT32, INT64, FLOAT32 = (
+    TensorType.INT8,
+    TensorType.INT16,
+    TensorType.INT32,
+    TensorType.INT64,
+    TensorType.FLOAT32,
+)
+# The weights each activation dtype takes (TFLM refuses hybrid models).
+WEIGHT_DTYPES = {INT8: INT8, INT16: INT8, FLOAT32: FLOAT32}
+# Largest |input + input offset| of each quantized kernel, which bounds its exact BLAS sums.
+MAX_ABS_INPUT = {INT8: 255, INT16: 32768}
 
 
-def _bias(ctx: OpContext, bias: Tensor | None, channels: int) -> Array:
+def kernel_dtype(ctx: OpContext, input_: Tensor, weights: Tensor, output: Tensor) -> TensorType:
+    """The activation dtype that picks the kernel, after checking the three tensors agree on it."""
+    ctx.expect_dtype(input_, *WEIGHT_DTYPES)
+    ctx.expect_dtype(output, input_.dtype)
+    ctx.expect_dtype(weights, WEIGHT_DTYPES[input_.dtype])
+    return input_.dtype
+
+
+def float_bias(ctx: OpContext, bias: Tensor | None, channels: int) -> Array:
+    """The float32 bias, or zeros: TFLM adds 0.0f when there is none."""
+    if bias is None:
+        return np.zeros(channels, np.float32)
+    ctx.expect_dtype(bias, FLOAT32)
+    ctx.expect_shape(bias, (channels,))
+    return ctx.expect_constant(bias).astype(np.float32)
+
+
+def accumulates_in_int64(ctx: OpContext, bias: Tensor | None) -> bool:
+    """Whether a 16x8 conv or fully connected layer sums in 64 bits (its bias, else the option)."""
+    if bias is not None:
+        ctx.expect_dtype(bias, INT32, INT64)
+        return bias.dtype == INT64
+    return ctx.option("quantized_bias_type", "FLOAT32") != "INT32"
+
+
+def _bias(ctx: OpContext, bias: Tensor | None, channels: int, *dtypes: TensorType) -> Array:
     if bias is None:
         return np.zeros(channels, np.int64)
-    ctx.expect_dtype(bias, TensorType.INT32)
+    ctx.expect_dtype(bias, *dtypes)
     ctx.expect_shape(bias, (channels,))
     return ctx.expect_constant(bias).astype(np.int64)
 
@@ -35,28 +81,59 @@ def _per_channel_multipliers(ctx: OpContext, input_: Tensor, weights: Tensor, ou
     return quantize_multipliers(np.float64(input_scale) * scales / np.float64(output_scale))
 
 
-class _Requantization:
-    """Everything a conv-like op needs to turn int32 sums into int8 outputs."""
+class ConvRequantization:
+    """Everything a quantized conv-like op needs to turn its sums into int8 or int16 outputs.
+
+    `bias_dtypes` are the bias types the kernel reads (TFLM reads others as garbage); `int64_sums`
+    whether a 16x8 kernel sums in 64 bits.
+    """
 
     def __init__(
-        self, ctx: OpContext, input_: Tensor, weights: Tensor, output: Tensor, channels: int
+        self,
+        ctx: OpContext,
+        input_: Tensor,
+        weights: Tensor,
+        output: Tensor,
+        channels: int,
+        bias: Tensor | None,
+        bias_dtypes: tuple[TensorType, ...],
+        int64_sums: bool = False,
     ) -> None:
         self.multipliers, self.shifts = _per_channel_multipliers(ctx, input_, weights, output, channels)
-        self.bias = _bias(ctx, ctx.optional_input(2), channels)
-        self.input_offset = -ctx.quantization(input_)[1]
-        output_scale, self.output_offset = ctx.quantization(output)
+        self.bias = _bias(ctx, bias, channels, *bias_dtypes)
+        self.dtype = output.dtype.numpy
+        output_scale, output_zero_point = ctx.quantization(output)
         self.act_min, self.act_max = activation_range(
-            ctx.option("fused_activation_function", "NONE"), output_scale, self.output_offset, np.int8
+            ctx.option("fused_activation_function", "NONE"), output_scale, output_zero_point, self.dtype
+        )
+        # TFLM's 16x8 kernels take no zero points.
+        int16 = input_.dtype == INT16
+        self.input_offset = 0 if int16 else -ctx.quantization(input_)[1]
+        self.output_offset = 0 if int16 else output_zero_point
+        self.int64 = int64_sums
+
+    def requantize(self, acc: Array, columns: slice, out: Array) -> None:
+        """out = clamp(multiplier * (acc + bias) + output offset), for the output channels `columns`."""
+        requantize = requantize_rows_int64 if self.int64 else requantize_rows
+        requantize(
+            acc,
+            self.bias[columns],
+            self.multipliers[columns],
+            self.shifts[columns],
+            self.output_offset,
+            self.act_min,
+            self.act_max,
+            out,
         )
 
 
-@register("CONV_2D", dtypes=("int8",))
+@register("CONV_2D", dtypes=("int8", "int16", "float32"))
 class Conv2D(Op):
     def __init__(self, ctx: OpContext) -> None:
         ctx.expect_count((2, 3))
         input_, weights, output = ctx.input(0), ctx.input(1), ctx.output()
+        self.dtype = kernel_dtype(ctx, input_, weights, output)
         for tensor in (input_, weights, output):
-            ctx.expect_dtype(tensor, INT8)
             ctx.expect_rank(tensor, 4)
         filters = ctx.expect_constant(weights)
         out_channels, kernel_h, kernel_w, group_channels = filters.shape
@@ -68,26 +145,54 @@ class Conv2D(Op):
             ctx.fail(f"{out_channels} output channels cannot be split into {self.groups} groups")
         self.window: Window = window(ctx, in_h, in_w, kernel_h, kernel_w, dilation=True)
         ctx.expect_shape(output, (batch, self.window.out_h, self.window.out_w, out_channels))
-        self.quant = _Requantization(ctx, input_, weights, output, out_channels)
         self.kernel = (kernel_h, kernel_w)
         self.strides = (ctx.option("stride_h"), ctx.option("stride_w"))
         self.dilations = (ctx.option("dilation_h_factor", 1), ctx.option("dilation_w_factor", 1))
         self.group_channels = group_channels
         self.in_shape, self.out_shape = input_.shape, output.shape
+        bias = ctx.optional_input(2)
+        if self.dtype == FLOAT32:
+            self.float_weights = np.ascontiguousarray(filters.transpose(1, 2, 3, 0), dtype=np.float32)
+            self.float_bias = float_bias(ctx, bias, out_channels)
+            self.float_range = float_activation_range(ctx.option("fused_activation_function", "NONE"))
+            return
+        int64_sums = self.dtype == INT16 and accumulates_in_int64(ctx, bias)
+        bias_dtypes = (INT32,) if self.dtype == INT8 else (INT32, INT64)
+        self.quant = ConvRequantization(
+            ctx, input_, weights, output, out_channels, bias, bias_dtypes, int64_sums
+        )
         # Weights as [groups, kh * kw * c, out_channels_per_group] matrices, in the dtype that keeps
-        # BLAS exact (max |input + offset| is 255 for int8 with any zero point).
+        # BLAS exact.
         per_group = out_channels // self.groups
         matrix = filters.reshape(self.groups, per_group, -1).transpose(0, 2, 1)
-        self.float_dtype = exact_float_dtype(matrix, reduce_axis=1, max_abs_input=255)
+        self.float_dtype = exact_float_dtype(matrix, reduce_axis=1, max_abs_input=MAX_ABS_INPUT[self.dtype])
         self.weights = np.ascontiguousarray(matrix, dtype=self.float_dtype)
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
         x = inputs[0]
         out_shape = batched_shape(self.out_shape, x, self.in_shape)
+        if self.dtype == FLOAT32:
+            out = np.empty(out_shape, np.float32)
+            conv_float(
+                x,
+                self.float_weights,
+                self.float_bias,
+                *self.strides,
+                *self.dilations,
+                self.window.pad_top,
+                self.window.pad_left,
+                *self.float_range,
+                out,
+            )
+            return [out]
+        return [self._quantized(x, out_shape)]
+
+    def _quantized(self, x: Array, out_shape: tuple[int, ...]) -> Array:
         rows = out_shape[0] * out_shape[1] * out_shape[2]
-        out = np.empty(out_shape, np.int8)
+        q = self.quant
+        out = np.empty(out_shape, q.dtype)
         out_rows = out.reshape(rows, -1)
-        q, (kh, kw), (sh, sw), (dh, dw) = self.quant, self.kernel, self.strides, self.dilations
+        (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.strides, self.dilations
         patches = np.empty((rows, kh * kw * self.group_channels), self.float_dtype)
         per_group = self.weights.shape[2]
         for g in range(self.groups):
@@ -108,28 +213,18 @@ class Conv2D(Op):
                 out_shape[2],
                 patches,
             )
-            acc = patches @ self.weights[g]
             columns = slice(g * per_group, (g + 1) * per_group)
-            requantize_rows(
-                acc,
-                q.bias[columns],
-                q.multipliers[columns],
-                q.shifts[columns],
-                q.output_offset,
-                q.act_min,
-                q.act_max,
-                out_rows[:, columns],
-            )
-        return [out]
+            q.requantize(patches @ self.weights[g], columns, out_rows[:, columns])
+        return out
 
 
-@register("DEPTHWISE_CONV_2D", dtypes=("int8",))
+@register("DEPTHWISE_CONV_2D", dtypes=("int8", "int16", "float32"))
 class DepthwiseConv2D(Op):
     def __init__(self, ctx: OpContext) -> None:
         ctx.expect_count((2, 3))
         input_, weights, output = ctx.input(0), ctx.input(1), ctx.output()
+        self.dtype = kernel_dtype(ctx, input_, weights, output)
         for tensor in (input_, weights, output):
-            ctx.expect_dtype(tensor, INT8)
             ctx.expect_rank(tensor, 4)
         filters = ctx.expect_constant(weights)
         one, kernel_h, kernel_w, out_channels = filters.shape
@@ -146,16 +241,48 @@ class DepthwiseConv2D(Op):
             ctx.fail(f"depth_multiplier option is {declared}, but the shapes imply {self.depth_multiplier}")
         self.window = window(ctx, in_h, in_w, kernel_h, kernel_w, dilation=True)
         ctx.expect_shape(output, (batch, self.window.out_h, self.window.out_w, out_channels))
-        self.quant = _Requantization(ctx, input_, weights, output, out_channels)
-        self.filters = np.ascontiguousarray(filters[0], dtype=np.int32)
         self.strides = (ctx.option("stride_h"), ctx.option("stride_w"))
         self.dilations = (ctx.option("dilation_h_factor", 1), ctx.option("dilation_w_factor", 1))
         self.in_shape, self.out_shape = input_.shape, output.shape
+        bias = ctx.optional_input(2)
+        if self.dtype == FLOAT32:
+            self.filters = np.ascontiguousarray(filters[0], dtype=np.float32)
+            self.float_bias = float_bias(ctx, bias, out_channels)
+            self.float_range = float_activation_range(ctx.option("fused_activation_function", "NONE"))
+            return
+        # TFLM's 16x8 depthwise kernel reads the bias as int64 whatever its type.
+        bias_dtypes = (INT32,) if self.dtype == INT8 else (INT64,)
+        self.quant = ConvRequantization(
+            ctx, input_, weights, output, out_channels, bias, bias_dtypes, self.dtype == INT16
+        )
+        self.filters = np.ascontiguousarray(filters[0], dtype=np.int32)
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
         x = inputs[0]
-        out = np.empty(batched_shape(self.out_shape, x, self.in_shape), np.int8)
+        out_shape = batched_shape(self.out_shape, x, self.in_shape)
+        window = (*self.strides, *self.dilations, self.window.pad_top, self.window.pad_left)
+        if self.dtype == FLOAT32:
+            out = np.empty(out_shape, np.float32)
+            depthwise_conv_float(
+                x, self.filters, self.float_bias, self.depth_multiplier, *window, *self.float_range, out
+            )
+            return [out]
         q = self.quant
+        out = np.empty(out_shape, q.dtype)
+        if self.dtype == INT16:
+            depthwise_conv_16x8(
+                x,
+                self.filters,
+                q.bias,
+                q.multipliers,
+                q.shifts,
+                q.act_min,
+                q.act_max,
+                self.depth_multiplier,
+                *window,
+                out,
+            )
+            return [out]
         depthwise_conv(
             x,
             self.filters,
@@ -167,10 +294,7 @@ class DepthwiseConv2D(Op):
             q.act_min,
             q.act_max,
             self.depth_multiplier,
-            *self.strides,
-            *self.dilations,
-            self.window.pad_top,
-            self.window.pad_left,
+            *window,
             out,
         )
         return [out]

@@ -1,4 +1,7 @@
-"""FULLY_CONNECTED (int8 activations, int8 per-tensor or per-channel weights)."""
+"""FULLY_CONNECTED: int8, 16x8 (int16 activations, int8 weights; int32 or int64 bias) and float32.
+
+Unlike the 16x8 convolutions, TFLM's 16x8 fully connected kernel does apply the zero points.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +9,35 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tinyinterp.kernels.gemm import exact_float_dtype, requantize_rows
+from tinyinterp.kernels.gemm import (
+    exact_float_dtype,
+    ordered_matmul_float,
+    requantize_rows,
+    requantize_rows_int64,
+)
 from tinyinterp.model.ir import TensorType
 from tinyinterp.ops.base import Array, Op, OpContext, register
-from tinyinterp.quant import activation_range, quantize_multiplier, quantize_multipliers
+from tinyinterp.ops.conv import FLOAT32, INT8, INT16, accumulates_in_int64, float_bias, kernel_dtype
+from tinyinterp.quant import (
+    activation_range,
+    float_activation_range,
+    quantize_multiplier,
+    quantize_multipliers,
+)
 
-INT8 = TensorType.INT8
 # TFLM refuses a bias whose scale strays from input_scale * weight_scale by more than this.
 MAX_BIAS_SCALE_MISMATCH = 0.02
+# Largest |input + input offset| per activation dtype, which bounds the exact BLAS sums.
+MAX_ABS_INPUT = {INT8: 255, INT16: 65535}
 
 
-@register("FULLY_CONNECTED", dtypes=("int8",))
+@register("FULLY_CONNECTED", dtypes=("int8", "int16", "float32"))
 class FullyConnected(Op):
     def __init__(self, ctx: OpContext) -> None:
         ctx.expect_count((2, 3))
         input_, weights, output = ctx.input(0), ctx.input(1), ctx.output()
         bias = ctx.optional_input(2)
-        for tensor in (input_, weights, output):
-            ctx.expect_dtype(tensor, INT8)
+        self.dtype = kernel_dtype(ctx, input_, weights, output)
         if ctx.option("weights_format", "DEFAULT") != "DEFAULT":
             ctx.fail(f"weights_format {ctx.option('weights_format')} is not supported")
         ctx.expect_rank(weights, 2)
@@ -39,18 +53,26 @@ class FullyConnected(Op):
         expected = (*input_.shape[:-1], out_channels) if keep_dims else (rows, out_channels)
         ctx.expect_shape(output, expected)
         self.out_channels, self.depth, self.keep_dims = out_channels, depth, keep_dims
+        activation = ctx.option("fused_activation_function", "NONE")
+        if self.dtype == FLOAT32:
+            self.bias = float_bias(ctx, bias, out_channels)
+            self.float_range = float_activation_range(activation)
+            self.weights_t = np.ascontiguousarray(matrix.T, dtype=np.float32)
+            return
         self.multipliers, self.shifts = self._multipliers(ctx, input_, weights, output, bias, out_channels)
+        self.int64 = self.dtype == INT16 and accumulates_in_int64(ctx, bias)
         self.bias = np.zeros(out_channels, np.int64)
         if bias is not None:
-            ctx.expect_dtype(bias, TensorType.INT32)
+            ctx.expect_dtype(bias, TensorType.INT64 if self.int64 else TensorType.INT32)
             ctx.expect_shape(bias, (out_channels,))
             self.bias = ctx.expect_constant(bias).astype(np.int64)
         self.input_offset = -ctx.quantization(input_)[1]
         output_scale, self.output_offset = ctx.quantization(output)
+        self.out_dtype = output.dtype.numpy
         self.act_min, self.act_max = activation_range(
-            ctx.option("fused_activation_function", "NONE"), output_scale, self.output_offset, np.int8
+            activation, output_scale, self.output_offset, self.out_dtype
         )
-        float_dtype = exact_float_dtype(matrix, reduce_axis=1, max_abs_input=255)
+        float_dtype = exact_float_dtype(matrix, reduce_axis=1, max_abs_input=MAX_ABS_INPUT[self.dtype])
         self.weights_t = np.ascontiguousarray(matrix.T, dtype=float_dtype)
 
     @staticmethod
@@ -77,11 +99,23 @@ class FullyConnected(Op):
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
         x = inputs[0]
         rows = x.reshape(-1, self.depth)
-        acc = (rows.astype(self.weights_t.dtype) + self.input_offset) @ self.weights_t
-        out = np.empty((rows.shape[0], self.out_channels), np.int8)
-        requantize_rows(
-            acc, self.bias, self.multipliers, self.shifts, self.output_offset, self.act_min, self.act_max, out
-        )
+        if self.dtype == FLOAT32:
+            out = np.empty((rows.shape[0], self.out_channels), np.float32)
+            ordered_matmul_float(rows, self.weights_t, self.bias, *self.float_range, out)
+        else:
+            acc = (rows.astype(self.weights_t.dtype) + self.input_offset) @ self.weights_t
+            out = np.empty((rows.shape[0], self.out_channels), self.out_dtype)
+            requantize = requantize_rows_int64 if self.int64 else requantize_rows
+            requantize(
+                acc,
+                self.bias,
+                self.multipliers,
+                self.shifts,
+                self.output_offset,
+                self.act_min,
+                self.act_max,
+                out,
+            )
         if self.keep_dims:
             return [out.reshape(*x.shape[:-1], self.out_channels)]
         return [out]

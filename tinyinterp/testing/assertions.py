@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyinterp.model import load_model
 from tinyinterp.testing.cases import OpCase
 
 FAILURES_DIR = Path(os.environ.get("TINYINTERP_FAILURES", "failures"))
@@ -40,30 +41,43 @@ def mismatch_report(actual: np.ndarray, expected: np.ndarray, name: str = "outpu
     return "\n".join(lines)
 
 
-def save_case(case: OpCase, directory: Path = FAILURES_DIR) -> Path:
-    """Write the case as `<op>_<dtype>.tflite` + `.npz` (inputs) to reproduce it anywhere.
+def save_case(case: OpCase, directory: Path | None = None) -> Path:
+    """Write the case as `<op>_<dtype>.tflite` + `.npz` to reproduce it anywhere; returns the path
+    without suffix. The `.npz` holds the inputs in order (`arr_0`, `arr_1`...) and the case's `dtype`.
 
-    One file pair per op and dtype, overwritten: while hypothesis shrinks, the last failure saved
-    is the minimal one.
+    The directory defaults to `FAILURES_DIR` ($TINYINTERP_FAILURES, else ./failures). One file pair
+    per op and dtype, overwritten: while hypothesis shrinks, the last failure saved is the minimal one.
     """
+    directory = FAILURES_DIR if directory is None else directory
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / re.sub(r"[^A-Za-z0-9_]+", "_", f"{case.opcode}_{case.dtype}")
     path.with_suffix(".tflite").write_bytes(case.tflite)
-    np.savez(path.with_suffix(".npz"), *case.inputs)
+    np.savez(path.with_suffix(".npz"), *case.inputs, dtype=np.array(case.dtype))
     return path
 
 
+def load_case(path: Path | str) -> OpCase:
+    """The case `save_case` wrote at `path` (with or without suffix), to run again."""
+    path = Path(path).with_suffix("")
+    model = load_model(path.with_suffix(".tflite"))
+    with np.load(path.with_suffix(".npz")) as saved:
+        inputs = tuple(saved[f"arr_{k}"] for k in range(len(saved.files) - 1))
+        dtype = str(saved["dtype"])
+    return OpCase(model.main.operators[0].opcode, dtype, model, inputs)
+
+
 def assert_bit_exact(
-    actual: Sequence[np.ndarray] | np.ndarray,
-    expected: Sequence[np.ndarray] | np.ndarray,
+    actual: Sequence[np.ndarray] | np.ndarray | np.generic,
+    expected: Sequence[np.ndarray] | np.ndarray | np.generic,
     case: OpCase | None = None,
 ) -> None:
     """Raise BitExactError unless every output equals its expected counterpart exactly.
 
+    An array (or a numpy scalar, as numpy computes from 0-d arrays) is one output, a sequence several.
     With a `case`, the failing model and inputs are saved (see `save_case`) and named in the report.
     """
-    actual_list = [actual] if isinstance(actual, np.ndarray) else list(actual)
-    expected_list = [expected] if isinstance(expected, np.ndarray) else list(expected)
+    actual_list = [actual] if isinstance(actual, (np.ndarray, np.generic)) else list(actual)
+    expected_list = [expected] if isinstance(expected, (np.ndarray, np.generic)) else list(expected)
     if len(actual_list) != len(expected_list):
         raise BitExactError(f"{len(actual_list)} outputs, expected {len(expected_list)}")
     reports = [

@@ -108,3 +108,33 @@ def biases(channels: int, dtype: str) -> st.SearchStrategy[np.ndarray]:
     return st.integers(0, 2**32 - 1).map(
         lambda seed: np.random.default_rng(seed).integers(-bound, bound, size=channels).astype(numpy_dtype)
     )
+
+
+def asymmetric_zero_points(dtype: str) -> st.SearchStrategy[int]:
+    """Zero points over the whole range of int8 or int16, for the ops TFLM lets take asymmetric 16-bit
+    tensors (SUB, RELU6, LEAKY_RELU, PRELU, QUANTIZE, DEQUANTIZE); extremes and 0 tried often."""
+    low, high = DTYPE_RANGES[dtype]
+    return st.one_of(st.sampled_from([low, high, 0]), st.integers(low, high))
+
+
+def typed_biases(channels: int, bias_dtype: str) -> st.SearchStrategy[np.ndarray]:
+    """Biases of an explicit dtype, for kernels that take several (16x8: int16, int32 or int64):
+    `biases` of 16-bit activations, cast (an int16 bias wraps, which is as random)."""
+    return biases(channels, "int16").map(lambda values: values.astype(bias_dtype))
+
+
+def float_weights(shape: tuple[int, ...]) -> st.SearchStrategy[np.ndarray]:
+    """Float32 weights: uniform over [-1, 1], or `tensor_values` (with its extremes and constants)."""
+
+    def uniform(seed: int) -> np.ndarray:
+        return np.random.default_rng(seed).uniform(-1.0, 1.0, size=shape).astype(np.float32)
+
+    return st.one_of(st.integers(0, 2**32 - 1).map(uniform), tensor_values(shape, "float32"))
+
+
+def quantization(dtype: str) -> st.SearchStrategy[dict[str, float | int]]:
+    """`ModelBuilder.tensor` keyword arguments of an activation: a scale and zero point (see
+    `scales`, `zero_points`) for int8 / int16, none for float32."""
+    if dtype == "float32":
+        return st.just({})
+    return st.fixed_dictionaries({"scale": scales(), "zero_point": zero_points(dtype)})

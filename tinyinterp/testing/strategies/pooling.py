@@ -1,4 +1,5 @@
-"""Cases for AVERAGE_POOL_2D: windows larger or smaller than the input, strides, padding."""
+"""Cases for AVERAGE_POOL_2D (int8, int16, float32): windows larger or smaller than the input, strides,
+padding."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from tinyinterp.testing.strategies.common import (
 from tinyinterp.testing.strategies.conv import out_size
 
 
-@cases_for("AVERAGE_POOL_2D", ("int8",))
+@cases_for("AVERAGE_POOL_2D", ("int8", "int16", "float32"))
 @st.composite
 def average_pool2d_cases(draw: st.DrawFn, dtype: str = "int8") -> OpCase:
     batch, in_h, in_w, channels = (
@@ -34,10 +35,12 @@ def average_pool2d_cases(draw: st.DrawFn, dtype: str = "int8") -> OpCase:
         out_size(padding, in_w, filter_w, stride_w, 1),
     )
     assume(out_h >= 1 and out_w >= 1)
-    scale, zero_point = draw(scales(1e-3, 1.0)), draw(zero_points(dtype))
+    quantization = {}
+    if dtype != "float32":  # pooling does not rescale: input and output share it
+        quantization = {"scale": draw(scales(1e-3, 1.0)), "zero_point": draw(zero_points(dtype))}
     builder = ModelBuilder("tinyinterp.testing case")
-    x = builder.input("input", (batch, in_h, in_w, channels), dtype, scale=scale, zero_point=zero_point)
-    y = builder.tensor("output", (batch, out_h, out_w, channels), dtype, scale=scale, zero_point=zero_point)
+    x = builder.input("input", (batch, in_h, in_w, channels), dtype, **quantization)
+    y = builder.tensor("output", (batch, out_h, out_w, channels), dtype, **quantization)
     builder.op(
         "AVERAGE_POOL_2D",
         [x],

@@ -1,0 +1,87 @@
+"""Models TFLM would misread (garbage or a crash) are refused in prepare with a ModelError that names
+the operator and the tensor, never a numba error at run time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from tinyinterp import Interpreter, ModelBuilder
+from tinyinterp.errors import ModelError
+from tinyinterp.model import Model
+
+Q = {"scale": 0.05, "zero_point": 0}
+
+
+def transpose_conv_16x8_with_int32_bias() -> Model:
+    b = ModelBuilder()
+    shape = b.constant("output_shape", np.array([1, 4, 4, 2], np.int32))
+    w = b.constant("filters", np.ones((2, 3, 3, 1), np.int8), **Q)
+    x = b.input("x", (1, 2, 2, 1), "int16", **Q)
+    bias = b.constant("bias", np.zeros(2, np.int32), scale=0.0025, zero_point=0)
+    y = b.tensor("y", (1, 4, 4, 2), "int16", **Q)
+    b.op("TRANSPOSE_CONV", [shape, w, x, bias], [y], padding="SAME", stride_h=2, stride_w=2)
+    b.output(y)
+    return b.build()
+
+
+def svdf_without_variable_state() -> Model:
+    b = ModelBuilder()
+    x = b.input("x", (1, 3), "float32")
+    feature = b.constant("feature", np.ones((2, 3), np.float32))
+    time = b.constant("time", np.ones((2, 4), np.float32))
+    bias = b.constant("bias", np.zeros(2, np.float32))
+    state = b.tensor("state", (1, 8), "float32")
+    y = b.tensor("y", (1, 2), "float32")
+    b.op("SVDF", [x, feature, time, bias, state], [y], rank=1)
+    b.output(y)
+    return b.build()
+
+
+def lstm_with_peepholes() -> Model:
+    b = ModelBuilder()
+    inputs: list[int | None] = [None] * 24
+    inputs[0] = b.input("x", (1, 2, 3), "float32")
+    for k in range(1, 9):
+        inputs[k] = b.constant(f"w{k}", np.ones((4, 3 if k < 5 else 4), np.float32))
+    inputs[9] = b.constant("peephole", np.ones(4, np.float32))
+    for k in range(12, 16):
+        inputs[k] = b.constant(f"b{k}", np.zeros(4, np.float32))
+    inputs[18] = b.tensor("hidden", (1, 4), "float32", is_variable=True)
+    inputs[19] = b.tensor("cell", (1, 4), "float32", is_variable=True)
+    y = b.tensor("y", (1, 2, 4), "float32")
+    b.op("UNIDIRECTIONAL_SEQUENCE_LSTM", inputs, [y], fused_activation_function="TANH")
+    b.output(y)
+    return b.build()
+
+
+def batch_matmul_unbroadcastable() -> Model:
+    b = ModelBuilder()
+    lhs, rhs = b.input("lhs", (2, 3, 4), "float32"), b.input("rhs", (3, 4, 5), "float32")
+    y = b.tensor("y", (2, 3, 5), "float32")
+    b.op("BATCH_MATMUL", [lhs, rhs], [y])
+    b.output(y)
+    return b.build()
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        (
+            transpose_conv_16x8_with_int32_bias,
+            r"operator 0 \(TRANSPOSE_CONV\): tensor 3 'bias' has dtype INT32",
+        ),
+        (
+            svdf_without_variable_state,
+            r"operator 0 \(SVDF\): tensor 4 'state' \(the state\) must be a variable",
+        ),
+        (lstm_with_peepholes, r"operator 0 \(UNIDIRECTIONAL_SEQUENCE_LSTM\): input 9 \(peephole\)"),
+        (batch_matmul_unbroadcastable, r"operator 0 \(BATCH_MATMUL\): batch dimensions"),
+    ],
+)
+def test_refused_in_prepare(model: Callable[[], Model], message: str) -> None:
+    interpreter = Interpreter(model=model())
+    with pytest.raises(ModelError, match=message):
+        interpreter.allocate_tensors()

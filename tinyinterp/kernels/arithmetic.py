@@ -1,0 +1,59 @@
+"""MUL and SUB as TFLM's reference kernels compute them, on flat operands already broadcast.
+
+Quantized kernels take int8 or int16 arrays (one dtype per call) and clamp to the fused
+activation's range; float32 kernels compute in float32 and clamp with `clamp_float`.
+"""
+
+from __future__ import annotations
+
+from tinyinterp.quant import clamp_float, jit, multiply_by_quantized_multiplier, wrap_int32
+
+
+@jit
+def mul_quantized(a, b, a_offset, b_offset, multiplier, shift, out_offset, act_min, act_max, out):
+    """reference_integer_ops::MulElementwise: the product of the offset inputs, requantized."""
+    for i in range(out.size):
+        product = (a[i] + a_offset) * (b[i] + b_offset)  # at most 2**16 (int8) or 2**30 (int16)
+        raw = wrap_int32(out_offset + multiply_by_quantized_multiplier(product, multiplier, shift))
+        out[i] = min(max(raw, act_min), act_max)
+
+
+@jit
+def sub_quantized(
+    a,
+    b,
+    a_offset,
+    b_offset,
+    left_shift,
+    a_multiplier,
+    a_shift,
+    b_multiplier,
+    b_shift,
+    out_multiplier,
+    out_shift,
+    out_offset,
+    act_min,
+    act_max,
+    out,
+):
+    """reference_ops::SubElementwise: both inputs shifted up by `left_shift` bits of headroom and
+    rescaled to twice the larger input scale, subtracted, then rescaled to the output."""
+    headroom = 1 << left_shift
+    for i in range(out.size):
+        scaled_a = multiply_by_quantized_multiplier((a[i] + a_offset) * headroom, a_multiplier, a_shift)
+        scaled_b = multiply_by_quantized_multiplier((b[i] + b_offset) * headroom, b_multiplier, b_shift)
+        raw_sub = wrap_int32(scaled_a - scaled_b)
+        raw = wrap_int32(multiply_by_quantized_multiplier(raw_sub, out_multiplier, out_shift) + out_offset)
+        out[i] = min(max(raw, act_min), act_max)
+
+
+@jit
+def mul_float(a, b, act_min, act_max, out):
+    for i in range(out.size):
+        out[i] = clamp_float(a[i] * b[i], act_min, act_max)
+
+
+@jit
+def sub_float(a, b, act_min, act_max, out):
+    for i in range(out.size):
+        out[i] = clamp_float(a[i] - b[i], act_min, act_max)

@@ -1,0 +1,167 @@
+"""MUL, SUB, MAXIMUM, MINIMUM (int8, int16, float32), broadcasting two inputs up to rank 6 as TFLM's
+BroadcastBinaryOpSimple does.
+
+TFLM's MAXIMUM and MINIMUM compare the stored integers and ignore quantization entirely (they have
+no Prepare); so do we. Its int16 SUB is the int8 kernel with 15 bits of headroom instead of 20 and
+allows any zero points; its int16 MUL requires zero points of 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from tinyinterp.kernels.arithmetic import mul_float, mul_quantized, sub_float, sub_quantized
+from tinyinterp.model.ir import Tensor, TensorType
+from tinyinterp.ops.add import MAX_BROADCAST_RANK
+from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register
+from tinyinterp.quant import (
+    activation_range,
+    float_activation_range,
+    quantize_multiplier,
+    quantize_multiplier_smaller_than_one,
+)
+
+INT8, INT16, FLOAT32 = TensorType.INT8, TensorType.INT16, TensorType.FLOAT32
+SUB_LEFT_SHIFT = {INT8: 20, INT16: 15}
+
+
+class Broadcast:
+    """Prepared broadcasting of two inputs to the output's shape, extra batch items included."""
+
+    def __init__(self, ctx: OpContext, a: Tensor, b: Tensor, output: Tensor, max_rank: int) -> None:
+        for tensor in (a, b, output):
+            if len(tensor.shape) > max_rank:
+                ctx.fail(f"{ctx.describe(tensor)} has rank {len(tensor.shape)}, at most {max_rank} allowed")
+        try:
+            shape = np.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            ctx.fail(f"shapes {list(a.shape)} and {list(b.shape)} do not broadcast")
+        ctx.expect_shape(output, shape)
+        self.model_shapes = (a.shape, b.shape)
+        # Each input with leading 1s up to the output's rank, so that a batched input's extra items
+        # stay on dimension 0 (numpy would align a lower-rank input's batch to the right).
+        self.full_shapes = tuple((1,) * (len(shape) - len(s)) + tuple(s) for s in self.model_shapes)
+
+    def __call__(self, a: Array, b: Array) -> tuple[Array, Array, tuple[int, ...]]:
+        """Both operands broadcast, flat and contiguous, and the (batched) output shape."""
+        a, b = (
+            x.reshape(batched_shape(full, x, model))
+            for x, full, model in zip((a, b), self.full_shapes, self.model_shapes)
+        )
+        shape = np.broadcast_shapes(a.shape, b.shape)
+        return _flat(a, shape), _flat(b, shape), shape
+
+
+def _flat(x: Array, shape: tuple[int, ...]) -> Array:
+    return np.ascontiguousarray(np.broadcast_to(x, shape)).reshape(-1)
+
+
+def _same_dtype_operands(ctx: OpContext, *allowed: TensorType) -> tuple[Tensor, Tensor, Tensor]:
+    ctx.expect_count(2)
+    a, b, output = ctx.input(0), ctx.input(1), ctx.output()
+    ctx.expect_dtype(a, *allowed)
+    ctx.expect_dtype(b, a.dtype)
+    ctx.expect_dtype(output, a.dtype)
+    return a, b, output
+
+
+@register("MUL", dtypes=("int8", "int16", "float32"))
+class Mul(Op):
+    """The product requantized by in1_scale * in2_scale / out_scale (a double, as TFLM), then the
+    fused activation; float32: a * b clamped to the activation's range."""
+
+    def __init__(self, ctx: OpContext) -> None:
+        a, b, output = _same_dtype_operands(ctx, INT8, INT16, FLOAT32)
+        self.broadcast = Broadcast(ctx, a, b, output, MAX_BROADCAST_RANK)
+        self.dtype = output.dtype.numpy
+        activation = ctx.option("fused_activation_function", "NONE")
+        if output.dtype == FLOAT32:
+            self.act_min, self.act_max = float_activation_range(activation)
+            return
+        (a_scale, a_zero), (b_scale, b_zero) = ctx.quantization(a), ctx.quantization(b)
+        out_scale, self.out_offset = ctx.quantization(output)
+        if output.dtype == INT16 and (a_zero, b_zero, self.out_offset) != (0, 0, 0):
+            ctx.fail(f"int16 MUL needs zero points of 0, got {a_zero}, {b_zero} and {self.out_offset}")
+        self.a_offset, self.b_offset = -a_zero, -b_zero
+        self.multiplier, self.shift = quantize_multiplier(a_scale * b_scale / out_scale)
+        if self.shift > 30:
+            ctx.fail(f"input scales {a_scale} x {b_scale} / output scale {out_scale} is 2**31 or more")
+        self.act_min, self.act_max = activation_range(activation, out_scale, self.out_offset, self.dtype)
+
+    def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
+        a, b, shape = self.broadcast(inputs[0], inputs[1])
+        out = np.empty(shape, self.dtype)
+        if self.dtype == np.float32:
+            mul_float(a, b, self.act_min, self.act_max, out.reshape(-1))
+        else:
+            mul_quantized(
+                a, b, self.a_offset, self.b_offset, self.multiplier, self.shift,
+                self.out_offset, self.act_min, self.act_max, out.reshape(-1),
+            )  # fmt: skip
+        return [out]
+
+
+@register("SUB", dtypes=("int8", "int16", "float32"))
+class Sub(Op):
+    """CalculateOpDataSub: both inputs rescaled to twice the larger scale, subtracted, rescaled to the
+    output; float32: a - b clamped to the activation's range. The ratios are doubles: the oracle's
+    TFLM computes them as ADD does, not in float32 as the older sub_common.cc did."""
+
+    def __init__(self, ctx: OpContext) -> None:
+        a, b, output = _same_dtype_operands(ctx, INT8, INT16, FLOAT32)
+        self.broadcast = Broadcast(ctx, a, b, output, MAX_BROADCAST_RANK)
+        self.dtype = output.dtype.numpy
+        activation = ctx.option("fused_activation_function", "NONE")
+        if output.dtype == FLOAT32:
+            self.act_min, self.act_max = float_activation_range(activation)
+            return
+        (a_scale, a_zero), (b_scale, b_zero) = ctx.quantization(a), ctx.quantization(b)
+        out_scale, self.out_offset = ctx.quantization(output)
+        self.a_offset, self.b_offset = -a_zero, -b_zero
+        self.left_shift = SUB_LEFT_SHIFT[output.dtype]
+        twice_max = 2 * max(a_scale, b_scale)
+        what = f"SUB {ctx.op.index}"
+        self.a_mult = quantize_multiplier_smaller_than_one(a_scale / twice_max, f"{what} input 0")
+        self.b_mult = quantize_multiplier_smaller_than_one(b_scale / twice_max, f"{what} input 1")
+        out_real = twice_max / ((1 << self.left_shift) * out_scale)
+        self.out_mult = quantize_multiplier_smaller_than_one(out_real, f"{what} output")
+        self.act_min, self.act_max = activation_range(activation, out_scale, self.out_offset, self.dtype)
+
+    def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
+        a, b, shape = self.broadcast(inputs[0], inputs[1])
+        out = np.empty(shape, self.dtype)
+        if self.dtype == np.float32:
+            sub_float(a, b, self.act_min, self.act_max, out.reshape(-1))
+        else:
+            sub_quantized(
+                a, b, self.a_offset, self.b_offset, self.left_shift, *self.a_mult, *self.b_mult,
+                *self.out_mult, self.out_offset, self.act_min, self.act_max, out.reshape(-1),
+            )  # fmt: skip
+        return [out]
+
+
+class _Select(Op):
+    """MAXIMUM / MINIMUM: `keep_a(a, b)` says where the first input is the result (el1 > el2 or
+    el1 < el2, so a NaN in either input yields the second one, as TFLM's ternaries do)."""
+
+    keep_a: Callable[[Array, Array], Array]
+
+    def __init__(self, ctx: OpContext) -> None:
+        a, b, output = _same_dtype_operands(ctx, INT8, INT16, FLOAT32)
+        self.broadcast = Broadcast(ctx, a, b, output, MAX_BROADCAST_RANK)
+
+    def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
+        a, b, shape = self.broadcast(inputs[0], inputs[1])
+        return [np.where(type(self).keep_a(a, b), a, b).reshape(shape)]
+
+
+@register("MAXIMUM", dtypes=("int8", "int16", "float32"))
+class Maximum(_Select):
+    keep_a = staticmethod(np.greater)
+
+
+@register("MINIMUM", dtypes=("int8", "int16", "float32"))
+class Minimum(_Select):
+    keep_a = staticmethod(np.less)

@@ -1,0 +1,70 @@
+"""MAX_POOL_2D (int8, int16, float32). Quantized inputs and outputs must share their quantization
+(TFLM allows scales 1e-6 apart), so the maximum is taken on the stored integers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from tinyinterp.kernels.max_pool import max_pool
+from tinyinterp.model.ir import Tensor, TensorType
+from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register
+from tinyinterp.ops.padding import window
+from tinyinterp.ops.shape import DATA_TYPE_NAMES, expect_data
+from tinyinterp.quant import activation_range, float_activation_range
+
+
+@register("MAX_POOL_2D", dtypes=DATA_TYPE_NAMES)
+class MaxPool2D(Op):
+    def __init__(self, ctx: OpContext) -> None:
+        ctx.expect_count(1)
+        input_, output = ctx.input(0), ctx.output()
+        expect_data(ctx, input_, output)
+        for tensor in (input_, output):
+            ctx.expect_rank(tensor, 4)
+        self.filter = (ctx.option("filter_height"), ctx.option("filter_width"))
+        if min(self.filter) <= 0:
+            ctx.fail(f"filter size {list(self.filter)} must be positive")
+        batch, in_h, in_w, channels = input_.shape
+        self.window = window(ctx, in_h, in_w, *self.filter, dilation=False)
+        ctx.expect_shape(output, (batch, self.window.out_h, self.window.out_w, channels))
+        self.strides = (ctx.option("stride_h"), ctx.option("stride_w"))
+        dtype = input_.dtype.numpy
+        self.lowest = dtype.type(np.finfo(dtype).min if dtype.kind == "f" else np.iinfo(dtype).min)
+        self.act_min, self.act_max = self._activation_range(ctx, input_, output)
+        self.in_shape, self.out_shape = input_.shape, output.shape
+
+    @staticmethod
+    def _activation_range(ctx: OpContext, input_: Tensor, output: Tensor) -> tuple[np.generic, np.generic]:
+        activation = ctx.option("fused_activation_function", "NONE")
+        if input_.dtype == TensorType.FLOAT32:
+            return float_activation_range(activation)
+        (input_scale, input_zero_point), (output_scale, output_zero_point) = (
+            ctx.quantization(input_),
+            ctx.quantization(output),
+        )
+        # TFLM: std::abs(input scale - output scale) <= 1e-6, the difference taken in float32.
+        if not float(abs(np.float32(input_scale) - np.float32(output_scale))) <= 1e-6:
+            ctx.fail(f"input scale {input_scale} and output scale {output_scale} differ")
+        if input_zero_point != output_zero_point:
+            ctx.fail(f"input zero point {input_zero_point} and output zero point {output_zero_point} differ")
+        dtype = output.dtype.numpy
+        low, high = activation_range(activation, output_scale, output_zero_point, dtype)
+        return dtype.type(low), dtype.type(high)
+
+    def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
+        x = inputs[0]
+        out = np.empty(batched_shape(self.out_shape, x, self.in_shape), x.dtype)
+        max_pool(
+            x,
+            *self.filter,
+            *self.strides,
+            self.window.pad_top,
+            self.window.pad_left,
+            self.lowest,
+            self.act_min,
+            self.act_max,
+            out,
+        )
+        return [out]
