@@ -390,3 +390,13 @@ def test_intermediates_round_trip() -> None:
     model = dataclasses.replace(model, subgraphs=(dataclasses.replace(model.main, operators=(op,)),))
     assert load_model(save_model(model)) == model
     assert load_model(save_model(model)).main.operators[0].intermediates == (hidden,)
+
+
+def test_one_dimensional_bias_may_carry_its_filters_quantized_dimension() -> None:
+    """Converters write a depthwise filter's quantized_dimension (3) on its 1-D bias; TFLM accepts it."""
+    builder = ModelBuilder()
+    values, scales = np.arange(8, dtype=np.int32), np.full(8, 0.5)
+    bias = builder.constant("bias", values, scale=scales, quantized_dimension=3)
+    builder.output(bias)
+    quantization = load_model(builder.build_bytes()).main.tensors[0].quantization
+    assert quantization is not None and quantization.quantized_dimension == 0

@@ -410,6 +410,10 @@ def _quantization(table: _Table | None, shape: tuple[int, ...], what: str) -> ir
     if n_scale != n_zero_point:
         raise ModelError(f"{what}: quantization has {n_scale} scales but {n_zero_point} zero points")
     axis = table.scalar(6, N.Int32Flags, 0, "quantized_dimension")
+    if len(shape) == 1 and axis >= 1 and n_scale == shape[0]:
+        # Converters give a depthwise conv's 1-D bias its filter's quantized_dimension (3), which
+        # TFLM ignores: one scale per element of a 1-D tensor is dimension 0.
+        axis = 0
     if not 0 <= axis < max(len(shape), 1):
         raise ModelError(f"{what}: quantized_dimension {axis} out of range for shape {list(shape)}")
     if n_scale > 1 and (not shape or shape[axis] != n_scale):
