@@ -103,3 +103,18 @@ def test_unsupported_ops_are_listed_at_load() -> None:
     builder.output(z)
     with pytest.raises(UnsupportedOpError, match="unsupported operators: EXP, LOG"):
         Interpreter(model_content=builder.build_bytes())
+
+
+def test_batched_add_of_a_lower_rank_input_equals_item_by_item() -> None:
+    builder = ModelBuilder()
+    x = builder.input("x", (1, 3), "int8", scale=0.1, zero_point=0)
+    c = builder.constant("c", np.array([[[1, 2, 3]]], np.int8), scale=0.1, zero_point=0)
+    y = builder.tensor("y", (1, 1, 3), "int8", scale=0.2, zero_point=0)
+    builder.op("ADD", [x, c], [y])
+    builder.output(y)
+    interpreter = Interpreter(model_content=builder.build_bytes())
+    inputs = np.arange(6, dtype=np.int8).reshape(2, 3)
+    batched = interpreter.run(inputs)[0]
+    assert batched.shape == (2, 1, 3)
+    for k in range(2):
+        np.testing.assert_array_equal(interpreter.run(inputs[k : k + 1])[0], batched[k : k + 1])

@@ -34,6 +34,8 @@ class Add(Op):
         except ValueError:
             ctx.fail(f"shapes {list(a.shape)} and {list(b.shape)} do not broadcast")
         ctx.expect_shape(output, broadcast)
+        # A lower-rank input would broadcast a batch of items along the wrong axis: run item by item.
+        self.batch_safe = len(a.shape) == len(b.shape)
         self.dtype = output.dtype.numpy
         activation = ctx.option("fused_activation_function", "NONE")
         if output.dtype == TensorType.FLOAT32:
