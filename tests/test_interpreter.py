@@ -72,7 +72,8 @@ def test_wrong_input_names_tensor_and_expectation(kws: Interpreter, value: np.nd
 
 
 def test_run_checks_batched_shape_and_count(kws: Interpreter) -> None:
-    with pytest.raises(InputError, match=r"expects shape \[3, 49, 10, 1\], got \[3, 49, 10\]"):
+    expected = r"expects shape \[N, 49, 10, 1\] \(N items of its shape \[1, 49, 10, 1\]\), got \[3, 49, 10\]"
+    with pytest.raises(InputError, match=expected):
         kws.run(np.zeros((3, 49, 10), np.int8))
     with pytest.raises(InputError, match="has 1 inputs, got 2"):
         kws.run(np.zeros((1, 49, 10, 1), np.int8), np.zeros((1, 49, 10, 1), np.int8))

@@ -75,13 +75,13 @@ def batch_matmul_unbroadcastable() -> Model:
         ),
         (
             svdf_without_variable_state,
-            r"operator 0 \(SVDF\): tensor 4 'state' \(the state\) must be a variable",
+            r"operator 0 \(SVDF\): input 4 is tensor 4 'state', which has no value: it is not a constant, "
+            "a variable",
         ),
         (lstm_with_peepholes, r"operator 0 \(UNIDIRECTIONAL_SEQUENCE_LSTM\): input 9 \(peephole\)"),
         (batch_matmul_unbroadcastable, r"operator 0 \(BATCH_MATMUL\): batch dimensions"),
     ],
 )
 def test_refused_in_prepare(model: Callable[[], Model], message: str) -> None:
-    interpreter = Interpreter(model=model())
     with pytest.raises(ModelError, match=message):
-        interpreter.allocate_tensors()
+        Interpreter(model=model()).allocate_tensors()

@@ -1,8 +1,9 @@
 """TRANSPOSE, SQUEEZE, EXPAND_DIMS: errors name the operator, tensor and what was expected.
 
-Also batched runs of every data-movement, pooling and reduce op (ops/max_pool, shape, slicing,
-concat_split, reduce): `Interpreter.run` over several items equals invoking item by item, whether
-an op takes the items at once (dimension 0 as a batch) or declares itself not batch-safe.
+Also batched runs of every data-movement, pooling and reduce op and of the arithmetic, conv and
+fully connected families, on every input layout their strategies draw (leading 1 or not, scalars):
+`Interpreter.run` over several items equals invoking item by item, whether the items go through at
+once (dimension 0 as a batch) or one by one.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from tinyinterp import Interpreter, ModelBuilder
 from tinyinterp.errors import ModelError
+from tinyinterp.interpreter import batch_shape
 from tinyinterp.testing import OpCase, assert_bit_exact
 from tinyinterp.testing.strategies import CASES, tensor_values
 
@@ -35,31 +37,41 @@ BATCHED = [
     ("MEAN", "float32"),
     ("SUM", "int16"),
     ("SUM", "float32"),
+    ("ADD", "int16"),
+    ("SUB", "int16"),
+    ("MUL", "int8"),
+    ("FULLY_CONNECTED", "int8"),
+    ("RESHAPE", "int8"),
+    ("CONV_2D", "int8"),
+    ("DEPTHWISE_CONV_2D", "int16"),
+    ("SOFTMAX", "int8"),
+    ("LOGISTIC", "int16"),
+    ("BATCH_MATMUL", "int8"),
 ]
 
 
 @st.composite
 def batches(draw: st.DrawFn, opcode: str, dtype: str) -> tuple[OpCase, list[np.ndarray]]:
-    """A case whose inputs all have a leading 1 (what `run` batches) and whose outputs are not
-    scalars (which `run` cannot stack), and ITEMS items per input."""
+    """A case and ITEMS items per input, laid out as `run` takes them (`batch_shape`)."""
     case = draw(CASES[(opcode, dtype)](dtype=dtype))
-    subgraph = case.model.main
-    shapes = [subgraph.tensors[i].shape for i in subgraph.inputs]
-    assume(
-        all(shape[:1] == (1,) for shape in shapes)
-        and all(subgraph.tensors[i].shape for i in subgraph.outputs)
-    )
-    return case, [np.concatenate([draw(tensor_values(s, dtype)) for _ in range(ITEMS)]) for s in shapes]
+    shapes = [case.model.main.tensors[i].shape for i in case.model.main.inputs]
+    items = [[draw(tensor_values(s, dtype)) for _ in range(ITEMS)] for s in shapes]
+    return case, [as_batch(values, shape) for values, shape in zip(items, shapes)]
+
+
+def as_batch(values: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    return np.concatenate([v.reshape(batch_shape(shape, 1)) for v in values])
 
 
 def item_by_item(interpreter: Interpreter, inputs: list[np.ndarray]) -> list[np.ndarray]:
     outputs = []
     for k in range(ITEMS):
         for detail, x in zip(interpreter.get_input_details(), inputs):
-            interpreter.set_tensor(detail["index"], x[k : k + 1])
+            interpreter.set_tensor(detail["index"], x[k : k + 1].reshape(detail["shape"]))
         interpreter.invoke()
         outputs.append([interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()])
-    return [np.concatenate(items) for items in zip(*outputs)]
+    shapes = [tuple(d["shape"]) for d in interpreter.get_output_details()]
+    return [as_batch(list(items), shape) for items, shape in zip(zip(*outputs), shapes)]
 
 
 @pytest.mark.parametrize(("opcode", "dtype"), BATCHED)

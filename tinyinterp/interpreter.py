@@ -12,14 +12,17 @@ from typing import Any
 
 import numpy as np
 
-from tinyinterp.errors import InputError, UnsupportedOpError
+from tinyinterp.errors import InputError, ModelError, TinyInterpError, UnsupportedOpError
 from tinyinterp.kernels.gemm import single_threaded_blas
-from tinyinterp.model.ir import Model, Subgraph, Tensor, TensorType
+from tinyinterp.model.ir import Model, Operator, Subgraph, Tensor, TensorType
 from tinyinterp.model.reader import load_model
+from tinyinterp.model.validate import DEFAULT_MEMORY_BUDGET, activation_bytes, validate_subgraph
 from tinyinterp.ops import OPS, Op, OpContext
 
-# Items per batched pass: bounds the memory of im2col buffers while keeping BLAS busy.
+# Items per batched pass: enough to keep BLAS busy; fewer when one item's activations are large.
 BATCH_CHUNK = 64
+# Activation bytes a batched pass may hold at once (im2col buffers come on top).
+CHUNK_MEMORY = 256 << 20
 
 
 def unsupported_ops(subgraph: Subgraph) -> list[str]:
@@ -27,11 +30,49 @@ def unsupported_ops(subgraph: Subgraph) -> list[str]:
 
 
 def _is_batchable(subgraph: Subgraph, ops: list[Op]) -> bool:
-    """Batched runs reuse dimension 0 as the batch: every activation must have a leading 1, no op
-    may mix dimension 0 with the others, and no state may carry from one item to the next."""
-    leading_ones = all(t.is_constant or (len(t.shape) >= 1 and t.shape[0] == 1) for t in subgraph.tensors)
+    """Batched runs reuse dimension 0 as the batch: every activation must have a leading 1 and
+    another dimension (an op on a [1] tensor, e.g. SOFTMAX, works along dimension 0), no op may
+    mix dimension 0 with the others, and no state may carry from one item to the next."""
+    leading_ones = all(t.is_constant or (len(t.shape) >= 2 and t.shape[0] == 1) for t in subgraph.tensors)
     stateless = not any(t.is_variable for t in subgraph.tensors)
     return leading_ones and stateless and all(op.batch_safe for op in ops)
+
+
+def _leads_with_one(shape: Sequence[int]) -> bool:
+    return len(shape) >= 1 and shape[0] == 1
+
+
+def batch_shape(shape: Sequence[int], items: int) -> tuple[int, ...]:
+    """The shape `run()` takes or returns for `items` items of a tensor of `shape`: the items
+    replace a leading dimension of 1 (the model's own batch), else they come in front of it."""
+    return (items, *shape[1:]) if _leads_with_one(shape) else (items, *shape)
+
+
+def _as_items(value: np.ndarray, shape: tuple[int, ...], items: int) -> np.ndarray:
+    """An output value as `items` items: computed outputs already are; a constant output (the
+    same for every item) is repeated."""
+    wanted = batch_shape(shape, items)
+    if value.shape == wanted:
+        return value
+    return np.broadcast_to(value.reshape(batch_shape(shape, 1)), wanted)
+
+
+def _op_context(node: Operator, error: Exception) -> str:
+    """The error's message, prefixed with the operator unless it already names one."""
+    message = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if isinstance(error, TinyInterpError) and message.startswith("operator "):
+        return message
+    if not isinstance(error, TinyInterpError):
+        message = f"{type(error).__name__}: {message}"
+    return f"operator {node.index} ({node.opcode}): {message}"
+
+
+def _fixed_value(tensor: Tensor) -> np.ndarray | None:
+    """What a tensor holds before anything runs: a constant's data, or nothing for a tensor with
+    no elements (TFLM stores both without a buffer); None for what inputs and ops will write."""
+    if tensor.data is None and tensor.empty:
+        return np.zeros(tensor.shape, tensor.dtype.numpy)
+    return tensor.data
 
 
 def _initial_state(tensor: Tensor) -> np.ndarray:
@@ -47,18 +88,21 @@ class Interpreter:
         model_path: str | os.PathLike | None = None,
         model_content: bytes | None = None,
         model: Model | None = None,
+        *,
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
     ) -> None:
-        sources = [s for s in (model_path, model_content, model) if s is not None]
-        if len(sources) != 1:
-            raise InputError("give exactly one of model_path, model_content or model")
-        self.model: Model = model if model is not None else load_model(sources[0])
+        """`memory_budget`: bytes of activations one inference may declare; a model over it is
+        refused (ModelError) before anything is allocated."""
+        self.model: Model = _model_from(model_path, model_content, model)
         self.subgraph = self.model.main
         missing = unsupported_ops(self.subgraph)
         if missing:
             raise UnsupportedOpError(f"unsupported operators: {', '.join(missing)}")
+        validate_subgraph(self.subgraph, memory_budget)
         self._ops: list[Op] | None = None
-        self._values: list[np.ndarray | None] = [t.data for t in self.subgraph.tensors]
+        self._values: list[np.ndarray | None] = [_fixed_value(t) for t in self.subgraph.tensors]
         self._batchable = False
+        self._chunk_items = max(1, min(BATCH_CHUNK, CHUNK_MEMORY // max(activation_bytes(self.subgraph), 1)))
         self.reset_all_variables()
 
     # ---- LiteRT API ------------------------------------------------------------------
@@ -66,8 +110,18 @@ class Interpreter:
     def allocate_tensors(self) -> None:
         """Prepare every operator (shapes, multipliers, weights layout), once."""
         if self._ops is None:
-            self._ops = [OPS[op.opcode](OpContext(self.subgraph, op)) for op in self.subgraph.operators]
+            self._ops = [self._prepare(node) for node in self.subgraph.operators]
             self._batchable = _is_batchable(self.subgraph, self._ops)
+
+    def _prepare(self, node: Operator) -> Op:
+        """One op's prepare step; any failure becomes a ModelError naming the operator (an error
+        that is not ours means a check is missing: the original stays chained for a bug report)."""
+        try:
+            return OPS[node.opcode](OpContext(self.subgraph, node))
+        except (MemoryError, KeyboardInterrupt):
+            raise
+        except Exception as error:
+            raise ModelError(_op_context(node, error)) from error
 
     def get_input_details(self) -> list[dict[str, Any]]:
         return [self._details(i) for i in self.subgraph.inputs]
@@ -82,7 +136,8 @@ class Interpreter:
         tensor = self._tensor(tensor_index)
         if tensor_index not in self.subgraph.inputs:
             raise InputError(f"tensor {tensor_index} '{tensor.name}' is not a model input")
-        self._values[tensor_index] = self._checked(tensor, value, batch=None)
+        # A private copy; np.ascontiguousarray would turn a 0-d array into 1-d.
+        self._values[tensor_index] = np.array(_as_array(tensor, value, tensor.shape), order="C", copy=True)
 
     def invoke(self) -> None:
         if self._ops is None:
@@ -113,37 +168,64 @@ class Interpreter:
     # ---- Batched inference -------------------------------------------------------------
 
     def run(self, *inputs: np.ndarray) -> list[np.ndarray]:
-        """Run on [N, *input_shape[1:]] arrays (one per model input); returns [N, ...] outputs.
+        """Run N items at once: one array per model input, shaped `batch_shape(input shape, N)`
+        ([N, *shape[1:]] when the input's shape starts with 1, else [N, *shape]); returns the
+        outputs shaped likewise. Results equal running the N items one by one with invoke().
 
-        Results equal running the N items one by one (the kernels treat dimension 0 as a batch);
-        a model with state (variable tensors) runs them one by one, its state carried across items.
+        The items go through in chunks (the kernels treat dimension 0 as a batch when every
+        activation starts with 1, else one item at a time), so a large batch is never copied
+        whole; a model with state (variable tensors) runs item by item, its state carried on.
         """
         self.allocate_tensors()
         if len(inputs) != len(self.subgraph.inputs):
             raise InputError(f"the model has {len(self.subgraph.inputs)} inputs, got {len(inputs)} arrays")
-        batch = self._batch_size(inputs)
-        checked = [
-            self._checked(self.subgraph.tensors[i], x, batch) for i, x in zip(self.subgraph.inputs, inputs)
+        arrays = [
+            self._batch_input(self.subgraph.tensors[i], x) for i, x in zip(self.subgraph.inputs, inputs)
         ]
-        step = BATCH_CHUNK if self._batchable else 1
-        chunks = [self._run_chunk([x[s : s + step] for x in checked]) for s in range(0, batch, step)]
-        return [np.concatenate([c[k] for c in chunks]) for k in range(len(self.subgraph.outputs))]
+        items = self._batch_size(arrays)
+        outputs = [
+            np.empty(batch_shape(t.shape, items), t.dtype.numpy)
+            for t in (self.subgraph.tensors[i] for i in self.subgraph.outputs)
+        ]
+        step = self._chunk_items if self._batchable else 1
+        for start in range(0, items, step):
+            stop = min(start + step, items)
+            chunk = [self._chunk(t, x, start, stop) for t, x in zip(self._input_tensors(), arrays)]
+            for output, tensor, value in zip(outputs, self._output_tensors(), self._run_chunk(chunk)):
+                output[start:stop] = _as_items(value, tensor.shape, stop - start)
+        return outputs
+
+    def _input_tensors(self) -> list[Tensor]:
+        return [self.subgraph.tensors[i] for i in self.subgraph.inputs]
+
+    def _output_tensors(self) -> list[Tensor]:
+        return [self.subgraph.tensors[i] for i in self.subgraph.outputs]
+
+    def _chunk(self, tensor: Tensor, array: np.ndarray, start: int, stop: int) -> np.ndarray:
+        """Items start..stop of a batch, as the model's input takes them: a private copy, with
+        the model's own shape when items go one at a time."""
+        chunk = np.array(array[start:stop], order="C", copy=True)
+        return chunk if self._batchable else chunk.reshape(tensor.shape)
 
     def _run_chunk(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         # Fresh activations; the variable tensors' arrays are shared, so their state carries on.
-        values = [self._values[t.index] if t.is_variable else t.data for t in self.subgraph.tensors]
+        values = [self._values[t.index] if t.is_variable else _fixed_value(t) for t in self.subgraph.tensors]
         for index, x in zip(self.subgraph.inputs, inputs):
             values[index] = x
         self._execute(values)
         return [values[i] for i in self.subgraph.outputs]
 
-    def _batch_size(self, inputs: Sequence[np.ndarray]) -> int:
-        sizes = {np.shape(x)[0] if np.ndim(x) else None for x in inputs}
-        if len(sizes) != 1 or None in sizes:
-            raise InputError(
-                f"all inputs need the same leading batch dimension, got sizes {sorted(map(str, sizes))}"
-            )
-        return int(sizes.pop())
+    @staticmethod
+    def _batch_input(tensor: Tensor, value: Any) -> np.ndarray:
+        array = value if isinstance(value, np.ndarray) else _to_array(tensor, value)
+        items = array.shape[0] if array.ndim else -1  # a 0-d array holds no items: refused below
+        return _as_array(tensor, array, batch_shape(tensor.shape, items), batched=True)
+
+    def _batch_size(self, arrays: Sequence[np.ndarray]) -> int:
+        sizes = {x.shape[0] for x in arrays}
+        if len(sizes) > 1:
+            raise InputError(f"all inputs need the same number of items, got {sorted(sizes)}")
+        return sizes.pop() if sizes else 0
 
     # ---- Internals ---------------------------------------------------------------------
 
@@ -151,7 +233,13 @@ class Interpreter:
         assert self._ops is not None
         with single_threaded_blas():
             for node, op in zip(self.subgraph.operators, self._ops):
-                outputs = op([values[i] if i >= 0 else None for i in node.inputs])
+                try:
+                    outputs = op([values[i] if i >= 0 else None for i in node.inputs])
+                except (MemoryError, KeyboardInterrupt):
+                    raise
+                except Exception as error:
+                    kind = InputError if isinstance(error, InputError) else ModelError
+                    raise kind(_op_context(node, error)) from error
                 for index, value in zip(node.outputs, outputs):
                     values[index] = value
 
@@ -161,25 +249,6 @@ class Interpreter:
                 f"tensor index {index!r} is out of range (the model has {len(self.subgraph.tensors)})"
             )
         return self.subgraph.tensors[index]
-
-    @staticmethod
-    def _checked(tensor: Tensor, value: Any, batch: int | None) -> np.ndarray:
-        """The value as the tensor's exact dtype and shape (with `batch` items in front), never cast."""
-        array = np.asarray(value)
-        dtype = tensor.dtype.numpy
-        if array.dtype != dtype:
-            raise InputError(
-                f"input tensor {tensor.index} '{tensor.name}' expects dtype {dtype.name}, "
-                f"got {array.dtype.name}"
-            )
-        shape = tensor.shape if batch is None else (batch, *tensor.shape[1:])
-        if array.shape != tuple(shape):
-            raise InputError(
-                f"input tensor {tensor.index} '{tensor.name}' expects shape {list(shape)}, "
-                f"got {list(array.shape)}"
-            )
-        # A private copy; np.ascontiguousarray would turn a 0-d array into 1-d.
-        return np.array(array, order="C", copy=True)
 
     def _details(self, index: int) -> dict[str, Any]:
         tensor = self.subgraph.tensors[index]
@@ -202,3 +271,52 @@ class Interpreter:
             },
             "sparsity_parameters": {},
         }
+
+
+def _model_from(model_path: Any, model_content: Any, model: Model | None) -> Model:
+    sources = [s for s in (model_path, model_content, model) if s is not None]
+    if len(sources) != 1:
+        raise InputError("give exactly one of model_path, model_content or model")
+    if model is not None:
+        if not isinstance(model, Model):
+            raise InputError(f"model must be a tinyinterp Model, got {type(model).__name__}")
+        return model
+    if model_content is not None:
+        if not isinstance(model_content, (bytes, bytearray, memoryview)):
+            hint = " (to load a file, pass model_path)" if isinstance(model_content, str) else ""
+            raise InputError(
+                f"model_content must be the model's bytes, got {type(model_content).__name__}{hint}"
+            )
+        return load_model(model_content)
+    if not isinstance(model_path, (str, os.PathLike)):
+        raise InputError(f"model_path must be a path, got {type(model_path).__name__}")
+    return load_model(model_path)
+
+
+def _to_array(tensor: Tensor, value: Any) -> np.ndarray:
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as error:
+        raise InputError(f"input tensor {tensor.index} '{tensor.name}': not an array ({error})") from None
+
+
+def _as_array(tensor: Tensor, value: Any, shape: Sequence[int], batched: bool = False) -> np.ndarray:
+    """The value as an array of the tensor's exact dtype and `shape`, never cast (a byte-swapped
+    array of the same type is taken, in native order); not copied when it already is one."""
+    array = value if isinstance(value, np.ndarray) else _to_array(tensor, value)
+    dtype = tensor.dtype.numpy
+    if array.dtype != dtype and array.dtype.newbyteorder("=") == dtype.newbyteorder("="):
+        array = array.astype(dtype)
+    what = f"input tensor {tensor.index} '{tensor.name}'"
+    if array.dtype != dtype:
+        got = array.dtype.str if array.dtype.name == dtype.name else array.dtype.name
+        raise InputError(f"{what} expects dtype {dtype.name}, got {got}")
+    if array.shape != tuple(shape):
+        layout = (
+            f"[N, {', '.join(map(str, batch_shape(tensor.shape, 1)[1:]))}] "
+            f"(N items of its shape {list(tensor.shape)})"
+            if batched
+            else str(list(shape))
+        )
+        raise InputError(f"{what} expects shape {layout}, got {list(array.shape)}")
+    return array

@@ -38,9 +38,17 @@ def round_half_away(value: float) -> float:
 
 
 def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:
-    """TFLM QuantizeMultiplier: real = multiplier * 2**(shift - 31), multiplier in [2**30, 2**31)."""
+    """TFLM QuantizeMultiplier: real = multiplier * 2**(shift - 31), multiplier in [2**30, 2**31).
+
+    A multiplier of 2**31 or more (a ratio of scales no converter makes) would shift int32 values
+    out of range, which C leaves undefined: it is refused.
+    """
     if real_multiplier == 0.0:
         return 0, 0
+    if not math.isfinite(real_multiplier) or abs(real_multiplier) >= 2.0**31:
+        raise ModelError(
+            f"multiplier {real_multiplier!r} (a ratio of scales) is out of int32 fixed-point range"
+        )
     fraction, shift = math.frexp(real_multiplier)
     q_fixed = int(round_half_away(fraction * (1 << 31)))
     if q_fixed == 1 << 31:
@@ -285,7 +293,10 @@ def calculate_input_radius(integer_bits: int, left_shift: int, total_signed_bits
 
 
 def checked_log2(x: float) -> tuple[bool, int]:
-    """CheckedLog2: (is `x` a power of two to 1e-3 in log2, round(log2(x))), in float32 as TFLM."""
+    """CheckedLog2: (is `x` a power of two to 1e-3 in log2, round(log2(x))), in float32 as TFLM.
+    TFLM's comparison with a NaN difference is false for x <= 0: not a power of two."""
+    if not np.float32(x) > 0:
+        return False, 0
     inverse_log2 = np.float32(1.0) / np.float32(math.log(2.0))
     x_log2 = np.float32(np.float32(math.log(np.float32(x))) * inverse_log2)
     rounded = np.float32(round_half_away(float(x_log2)))

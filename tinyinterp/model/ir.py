@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from tinyinterp.errors import ModelError
+
 
 class TensorType(IntEnum):
     """TFLite's TensorType enum (the subset tinyinterp maps to numpy)."""
@@ -39,7 +41,9 @@ class TensorType(IntEnum):
 
     @property
     def numpy(self) -> np.dtype:
-        """The numpy dtype of this tensor type; ModelError-free lookup is done by callers."""
+        """The numpy dtype of this tensor type (ModelError for types numpy cannot hold, e.g. STRING)."""
+        if self not in _NUMPY_DTYPES:
+            raise ModelError(f"{self.name} tensors are not supported")
         return np.dtype(_NUMPY_DTYPES[self])
 
     @classmethod
@@ -119,6 +123,11 @@ class Tensor:
     @property
     def is_constant(self) -> bool:
         return self.data is not None
+
+    @property
+    def empty(self) -> bool:
+        """No elements: such a tensor has no buffer even when it is a constant."""
+        return 0 in self.shape
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Tensor):
