@@ -99,10 +99,11 @@ class Interpreter:
         if missing:
             raise UnsupportedOpError(f"unsupported operators: {', '.join(missing)}")
         validate_subgraph(self.subgraph, memory_budget)
+        self.memory_budget = memory_budget
         self._ops: list[Op] | None = None
         self._values: list[np.ndarray | None] = [_fixed_value(t) for t in self.subgraph.tensors]
         self._batchable = False
-        self._chunk_items = max(1, min(BATCH_CHUNK, CHUNK_MEMORY // max(activation_bytes(self.subgraph), 1)))
+        self._chunk_items = 1
         self.reset_all_variables()
 
     # ---- LiteRT API ------------------------------------------------------------------
@@ -110,8 +111,23 @@ class Interpreter:
     def allocate_tensors(self) -> None:
         """Prepare every operator (shapes, multipliers, weights layout), once."""
         if self._ops is None:
-            self._ops = [self._prepare(node) for node in self.subgraph.operators]
-            self._batchable = _is_batchable(self.subgraph, self._ops)
+            ops = [self._prepare(node) for node in self.subgraph.operators]
+            self._batchable = _is_batchable(self.subgraph, ops)
+            self._chunk_items = max(1, min(BATCH_CHUNK, CHUNK_MEMORY // self._item_bytes(ops)))
+            self._ops = ops
+
+    def _item_bytes(self, ops: list[Op]) -> int:
+        """Memory one item needs: its activations and the largest op scratch (refused over budget)."""
+        largest = max(range(len(ops)), key=lambda k: ops[k].scratch_bytes, default=None)
+        if largest is not None and ops[largest].scratch_bytes > self.memory_budget:
+            node = self.subgraph.operators[largest]
+            raise ModelError(
+                f"operator {node.index} ({node.opcode}): needs {ops[largest].scratch_bytes:,} bytes of "
+                f"working memory, over the memory budget of {self.memory_budget:,}; pass a larger "
+                "memory_budget to allow it"
+            )
+        scratch = ops[largest].scratch_bytes if largest is not None else 0
+        return max(activation_bytes(self.subgraph) + scratch, 1)
 
     def _prepare(self, node: Operator) -> Op:
         """One op's prepare step; any failure becomes a ModelError naming the operator (an error
@@ -313,7 +329,7 @@ def _as_array(tensor: Tensor, value: Any, shape: Sequence[int], batched: bool = 
         raise InputError(f"{what} expects dtype {dtype.name}, got {got}")
     if array.shape != tuple(shape):
         layout = (
-            f"[N, {', '.join(map(str, batch_shape(tensor.shape, 1)[1:]))}] "
+            f"[{', '.join(['N', *map(str, batch_shape(tensor.shape, 1)[1:])])}] "
             f"(N items of its shape {list(tensor.shape)})"
             if batched
             else str(list(shape))

@@ -22,6 +22,9 @@ from tinyinterp.model import ir, schema
 
 MAX_RANK = 16  # far above any real model's; keeps numpy (max 64 dims) out of trouble
 MAX_ELEMENTS = 2**31 - 1  # TFLM counts elements in an int
+# Tables in one vector (tensors of a subgraph, operators, buffers, ...): real models have at most
+# a few thousand; the cap keeps a small file from describing millions of them.
+MAX_TABLES = 2**17
 
 _SCALAR_FLAGS: dict[str, Any] = {
     "bool": N.BoolFlags,
@@ -45,6 +48,11 @@ def load_model(source: str | os.PathLike[str] | bytes | bytearray | memoryview) 
     Constant tensor data are read-only views of the file bytes (a bytearray or memoryview is
     copied once into private bytes so that later changes to it cannot alter the model).
     """
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            return _ModelReader(_source_bytes(source)).read()
+        except ModelError as error:
+            raise ModelError(f"{os.fspath(source)}: {error}") from None
     return _ModelReader(_source_bytes(source)).read()
 
 
@@ -170,9 +178,24 @@ class _Table:
         if found is None:
             return []
         start, length = found
+        if length > MAX_TABLES:
+            raise ModelError(
+                f"{self.what}: {name} has {length:,} entries, more than the {MAX_TABLES:,} allowed"
+            )
         offsets = np.frombuffer(self.buf.data, _U32, length, start).astype(np.int64)
         targets = offsets + np.arange(start, start + 4 * length, 4, dtype=np.int64)
+        _check_distinct(targets, f"{self.what}: {name}")
         return [_Table(self.buf, pos, label.format(i)) for i, pos in enumerate(targets.tolist())]
+
+
+def _check_distinct(targets: np.ndarray, what: str) -> None:
+    """Every entry its own table: no writer shares them, and a shared one would let a few bytes
+    stand for any number of tensors or operators (each read, prepared and run)."""
+    unique, first = np.unique(targets, return_index=True)
+    if unique.size != targets.size:
+        repeated = int(np.setdiff1d(np.arange(targets.size), first)[0])
+        original = int(np.flatnonzero(targets == targets[repeated])[0])
+        raise ModelError(f"{what}: entries {original} and {repeated} are the same table")
 
 
 class _OpCode:

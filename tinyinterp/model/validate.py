@@ -77,7 +77,7 @@ def _check_quantization(tensor: Tensor) -> None:
         bad |= scales == 0
     if bad.any():
         required = "finite and >= 0" if tensor.is_constant else "finite and > 0"
-        raise ModelError(f"{describe(tensor)}: scale {scales[bad][0]!r} must be {required}")
+        raise ModelError(f"{describe(tensor)}: scale {scales[bad][0]:g} must be {required}")
     low, high = _INTEGER_RANGES[tensor.dtype]
     outside = (quant.zero_point < low) | (quant.zero_point > high)
     if outside.any():

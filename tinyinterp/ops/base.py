@@ -106,6 +106,9 @@ class Op(ABC):
     # False when this prepared op mixes dimension 0 with others (a transpose moving axis 0, a
     # reduction or concatenation along it): batched runs then go item by item.
     batch_safe: bool = True
+    # Bytes of working memory one item needs beyond its tensors (im2col patches): the interpreter
+    # checks it against its memory budget and sizes batched chunks by it.
+    scratch_bytes: int = 0
 
     @abstractmethod
     def __init__(self, ctx: OpContext) -> None: ...

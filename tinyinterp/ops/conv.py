@@ -167,6 +167,8 @@ class Conv2D(Op):
         matrix = filters.reshape(self.groups, per_group, -1).transpose(0, 2, 1)
         self.float_dtype = exact_float_dtype(matrix, reduce_axis=1, max_abs_input=MAX_ABS_INPUT[self.dtype])
         self.weights = np.ascontiguousarray(matrix, dtype=self.float_dtype)
+        patch_row = kernel_h * kernel_w * group_channels * self.weights.itemsize
+        self.scratch_bytes = self.window.out_h * self.window.out_w * patch_row
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
         x = inputs[0]
