@@ -55,7 +55,7 @@ def _nbytes(tensor: Tensor) -> int:
         return (math.prod(tensor.shape) + 1) // 2
     try:
         return math.prod(tensor.shape) * tensor.dtype.numpy.itemsize
-    except KeyError:
+    except ModelError:
         raise ModelError(
             f"tensor {tensor.index} '{tensor.name}' has type {tensor.dtype.name}: size unknown"
         ) from None

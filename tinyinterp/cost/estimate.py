@@ -1,6 +1,7 @@
 """`estimate()`: latency, energy and memory of a model on a board, per layer and in total.
 
 cycles = scale * sum over layers of (efficiency[stack, op class] * kernel cycles + flash stalls + overhead),
+(on Helium kernels the stack's separate MVE factors, 1 by default: the fitted factors come from DSP kernels),
 where kernel cycles come from kernels.py (TFLM + CMSIS-NN structure on the board's core), flash stalls from
 the board's memory system, and efficiency/overhead from the stack profile; `scale` and per-class factors of
 a `Calibration` (fit.py) refine the defaults for one board+stack from measurements.
@@ -100,12 +101,21 @@ class Components:
     flash: float
     operators: int
     macs: int
+    # op class -> cycles of the Helium (MVE) kernels, which the stack's fitted factors do not scale
+    vector_kernel: Mapping[str, float] = field(default_factory=dict)
 
     def cycles(self, stack: StackProfile, calibration: Calibration = IDENTITY) -> float:
         kernel = sum(
             stack.efficiency[c] * calibration.factor(c) * cycles for c, cycles in self.kernel.items()
+        ) + sum(
+            stack.mve_efficiency[c] * calibration.factor(c) * cycles
+            for c, cycles in self.vector_kernel.items()
         )
         return calibration.scale * (kernel + self.flash + self.operators * stack.overhead_cycles)
+
+    def vector_cycles(self, stack: StackProfile) -> float:
+        """The MVE kernels' cycles with the stack's MVE factors (fixed when DSP factors are fitted)."""
+        return sum(stack.mve_efficiency[c] * cycles for c, cycles in self.vector_kernel.items())
 
 
 def open_model(source: ModelSource) -> tuple[Model, str]:
@@ -177,11 +187,13 @@ def model_components(model: Model, board: BoardProfile, mhz: float, stack: Stack
     """The model's cycles on the board, by op class, as the stack's kernels (and constant folding) run."""
     core = profiles.core(board.core)
     works = layers_work(model, core, board, mhz, stack.kernels, stack.folds_constant_channels)
-    kernel = dict.fromkeys(OP_CLASSES, 0.0)
+    kernel, vector = dict.fromkeys(OP_CLASSES, 0.0), dict.fromkeys(OP_CLASSES, 0.0)
     for work in works:
-        kernel[work.op_class] += sum(work.terms.get(t, 0.0) for t in KERNEL_TERMS)
+        (vector if work.vector else kernel)[work.op_class] += sum(
+            work.terms.get(t, 0.0) for t in KERNEL_TERMS
+        )
     flash = sum(w.terms.get("flash", 0.0) for w in works)
-    return Components(kernel, flash, len(works), sum(w.macs for w in works))
+    return Components(kernel, flash, len(works), sum(w.macs for w in works), vector)
 
 
 def estimate(
@@ -254,7 +266,7 @@ def _layer_estimates(
 ) -> list[LayerEstimate]:
     rows = []
     for w in works:
-        factor = stack.efficiency[w.op_class] * calibration.factor(w.op_class) * calibration.scale
+        factor = stack.factor(w.op_class, w.vector) * calibration.factor(w.op_class) * calibration.scale
         terms = {t: w.terms.get(t, 0.0) * factor for t in KERNEL_TERMS}
         terms["flash"] = w.terms.get("flash", 0.0) * calibration.scale
         terms["overhead"] = stack.overhead_cycles * calibration.scale

@@ -132,7 +132,15 @@ def fit(
 
 def fit_components(parts: Sequence[Components], cycles: Sequence[float], stack: StackProfile) -> Calibration:
     """MAP fit of the scale and per-class factors on measured cycles of models (split in components)."""
-    kernel = np.array([[p.kernel[c] * stack.efficiency[c] for c in OP_CLASSES] for p in parts])
+    kernel = np.array(
+        [
+            [
+                p.kernel[c] * stack.efficiency[c] + p.vector_kernel.get(c, 0.0) * stack.mve_efficiency[c]
+                for c in OP_CLASSES
+            ]
+            for p in parts
+        ]
+    )
     fixed = np.array([p.flash + p.operators * stack.overhead_cycles for p in parts])
     target = np.log(np.asarray(cycles, dtype=float))
     theta = np.zeros(1 + len(OP_CLASSES))
@@ -220,7 +228,12 @@ def fit_stacks(
     system_of = np.array([systems.index(o.system) for o in observations])
     kernel = np.array([[o.parts.kernel[c] for c in OP_CLASSES] for o in observations])
     fixed = np.array(
-        [o.parts.flash + o.parts.operators * stacks[o.stack].overhead_cycles for o in observations]
+        [
+            o.parts.flash
+            + o.parts.operators * stacks[o.stack].overhead_cycles
+            + o.parts.vector_cycles(stacks[o.stack])
+            for o in observations
+        ]
     )
     target = np.log([o.cycles for o in observations])
     rows = np.arange(len(observations))

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tinyinterp.cost.profiles import BoardProfile, CoreProfile
+from tinyinterp.errors import ModelError
 from tinyinterp.model.ir import Operator, Subgraph, Tensor, TensorType
 
 # Ops without arithmetic: at most a copy of the input (none when input and output share memory).
@@ -108,6 +109,19 @@ POOL_MAX = Mix(ld=1.0, alu=1.5, st=0.25)  # arm_max_pool_s8: compare-and-replace
 DIVIDE = Mix(alu=12.0)  # avgpool rounding division per output
 # Softmax per element: max search, exp(x - max) in fixed point (~30 ops), sum, 1/sum, second pass.
 SOFTMAX_ELEMENT = Mix(ld=3.0, alu=60.0, mul=6.0, st=1.0, br=2.0)
+# MVE paths, 4 int32 lanes per instruction unless said otherwise.
+# arm_elementwise_add_s8: 2 widening VLDRB, 2 offset VADD, 2 VSHL, 3 requantizations (VQRDMULH, VRSHL and a
+# shift fix-up each), the sum, the output offset, VMAX/VMIN clamp, a predicated VSTRB, VCTP and the loop.
+ADD_MVE = _per(4, vec=22)
+# arm_elementwise_mul_s8: 2 VLDRB, 2 offset VADD, VMUL, one requantization, offset, clamp, VSTRB, loop.
+MUL_MVE = _per(4, vec=14)
+# arm_softmax_s8 with MVE: VMAXV search, then exp and the scaled output 4 lanes at a time.
+SOFTMAX_MVE = _per(4, vec=70)
+# arm_avgpool_s8 / arm_max_pool_s8 with MVE: 16 channels per VLDRB, accumulated in 4 int32 vectors or
+# compared in one VMAX.
+POOL_ACCUMULATE_MVE = _per(16, vec=5)
+POOL_MAX_MVE = _per(16, vec=2)
+DIVIDE_MVE = _per(4, vec=6)  # rounding division of 4 sums by the tap count, then VSTRB
 # Fallback for ops without a dedicated formula: the inputs read, per output a few ALU operations and half a
 # requantization (many element-wise ops rescale, some do not).
 GENERIC_ELEMENT = Mix(ld=1.0, alu=4.0, st=1.0, br=0.25)
@@ -137,6 +151,11 @@ class LayerWork:
     weight_bytes: int  # constant inputs: weights and bias (in flash)
     activation_bytes: int  # non-constant inputs and outputs (in the arena)
     terms: dict[str, float] = field(default_factory=dict)  # mac, data, requant, flash
+    path: str = PATH_DSP  # the kernel path: reference, mve, dsp or c
+
+    @property
+    def vector(self) -> bool:
+        return self.path == PATH_MVE
 
 
 @dataclass(frozen=True)
@@ -172,14 +191,22 @@ class Context:
     def flash_stall(self, weight_bytes: int, passes: float, reuse_bytes: float) -> float:
         """Stall cycles of reading `weight_bytes` of flash `passes` times, `reuse_bytes` apart.
 
-        The first pass always comes from flash; later passes hit the board's flash cache only when what
-        the kernel touches between two uses of a weight fits in it. Each flash line costs the wait states.
+        The first pass always comes from flash; later passes hit the board's data cache only when it is
+        enabled and what the kernel touches between two uses of a weight fits in it. Each flash line
+        costs the board's line stall (wait states at the flash bus clock, in core cycles). Weights placed
+        in SRAM or TCM cost none.
         """
-        if weight_bytes == 0 or self.board.flash_access_ns == 0:
+        board = self.board
+        if weight_bytes == 0 or board.weights_in != "flash" or board.flash_access_ns == 0:
             return 0.0
-        cached = reuse_bytes <= self.board.cache_kb * 1024
-        fetched = weight_bytes * (1.0 if cached else max(passes, 1.0))
-        return fetched * self.board.wait_states(self.mhz) / self.board.flash_line_bytes
+        fetched = weight_bytes * (1.0 if board.weights_cached(reuse_bytes) else max(passes, 1.0))
+        return fetched * board.flash_line_stall(self.mhz) / board.flash_line_bytes
+
+
+def _scalar(ctx: Context) -> Context:
+    """The context of a kernel without an MVE loop: on an MVE core it runs its DSP/C code, which the
+    stack's fitted factors do scale."""
+    return replace(ctx, path=PATH_DSP) if ctx.path == PATH_MVE else ctx
 
 
 def _elements(tensor: Tensor | None) -> int:
@@ -193,7 +220,7 @@ def _bytes(tensor: Tensor | None) -> int:
         return (_elements(tensor) + 1) // 2
     try:
         return _elements(tensor) * tensor.dtype.numpy.itemsize
-    except KeyError:  # strings, resources: no fixed size
+    except ModelError:  # strings, resources: no fixed size
         return 0
 
 
@@ -294,6 +321,7 @@ def _layer(ctx: Context, op_class: str, kernel: str, macs: int, **terms: float) 
         _weight_bytes(ctx),
         _activation_bytes(ctx),
         {k: float(v) for k, v in terms.items()},
+        ctx.path,
     )
 
 
@@ -414,7 +442,7 @@ def depthwise_conv_2d(ctx: Context) -> LayerWork:
         )
     if not unit:
         return _layer(
-            ctx,
+            _scalar(ctx),
             "depthwise",
             "arm_depthwise_conv_s8",
             macs,
@@ -508,13 +536,14 @@ def average_pool_2d(ctx: Context) -> LayerWork:
     taps = w.pixels * w.k_h * w.k_w - w.padded_taps()
     outputs = w.pixels * w.out_c
     kernel = "arm_avgpool_s8" if ctx.path != PATH_REFERENCE else "reference_integer_ops::AveragePool"
+    vector = ctx.path == PATH_MVE
     return _layer(
         ctx,
         "elementwise",
         kernel,
         0,
-        data=taps * w.in_c * POOL_ACCUMULATE.cycles(ctx.core),
-        requant=outputs * DIVIDE.cycles(ctx.core),
+        data=taps * w.in_c * (POOL_ACCUMULATE_MVE if vector else POOL_ACCUMULATE).cycles(ctx.core),
+        requant=outputs * (DIVIDE_MVE if vector else DIVIDE).cycles(ctx.core),
     )
 
 
@@ -522,17 +551,23 @@ def max_pool_2d(ctx: Context) -> LayerWork:
     w = window(ctx, int(ctx.option("filter_height", 1)), int(ctx.option("filter_width", 1)))
     taps = w.pixels * w.k_h * w.k_w - w.padded_taps()
     kernel = "arm_max_pool_s8" if ctx.path != PATH_REFERENCE else "reference_integer_ops::MaxPool"
-    return _layer(ctx, "elementwise", kernel, 0, data=taps * w.in_c * POOL_MAX.cycles(ctx.core))
+    mix = POOL_MAX_MVE if ctx.path == PATH_MVE else POOL_MAX
+    return _layer(ctx, "elementwise", kernel, 0, data=taps * w.in_c * mix.cycles(ctx.core))
 
 
-def _binary(kernel: str, reference: str, requantizations: float) -> Callable[[Context], LayerWork]:
-    """ADD/SUB/MUL: per output element, loads, offsets and `requantizations` fixed-point rescalings."""
+def _binary(
+    kernel: str, reference: str, requantizations: float, vector: Mix | None
+) -> Callable[[Context], LayerWork]:
+    """ADD/SUB/MUL: per output element, loads, offsets and `requantizations` fixed-point rescalings
+    (scalar), or the kernel's `vector` loop on MVE cores when CMSIS-NN has one."""
 
     def formula(ctx: Context) -> LayerWork:
         elements = _elements(ctx.tensor(0, output=True))
+        if ctx.path == PATH_MVE and vector is not None:
+            return _layer(ctx, "elementwise", kernel, 0, data=elements * vector.cycles(ctx.core))
         per_element = Mix(ld=2.0, alu=4.0, st=1.0).cycles(ctx.core) + requantizations * ctx.core.requantize
         name = reference if ctx.path == PATH_REFERENCE else kernel
-        return _layer(ctx, "elementwise", name, 0, data=elements * per_element)
+        return _layer(_scalar(ctx), "elementwise", name, 0, data=elements * per_element)
 
     return formula
 
@@ -540,12 +575,14 @@ def _binary(kernel: str, reference: str, requantizations: float) -> Callable[[Co
 def softmax(ctx: Context) -> LayerWork:
     elements = _elements(ctx.tensor(0))
     kernel = "arm_softmax_s8" if ctx.path != PATH_REFERENCE else "reference_ops::Softmax"
-    return _layer(ctx, "elementwise", kernel, 0, data=elements * SOFTMAX_ELEMENT.cycles(ctx.core))
+    mix = SOFTMAX_MVE if ctx.path == PATH_MVE else SOFTMAX_ELEMENT
+    return _layer(ctx, "elementwise", kernel, 0, data=elements * mix.cycles(ctx.core))
 
 
 def no_compute(ctx: Context) -> LayerWork:
     # TFLM's reshape copies the bytes unless input and output tensors share memory.
-    return _layer(ctx, "elementwise", "memcpy", 0, data=_bytes(ctx.tensor(0)) * COPY_BYTE.cycles(ctx.core))
+    data = _bytes(ctx.tensor(0)) * COPY_BYTE.cycles(ctx.core)
+    return _layer(_scalar(ctx), "elementwise", "memcpy", 0, data=data)
 
 
 def generic(ctx: Context) -> LayerWork:
@@ -554,7 +591,7 @@ def generic(ctx: Context) -> LayerWork:
     writes = sum(_elements(t) for t in ctx.outputs())
     data = reads * Mix(ld=1.0).cycles(ctx.core) + writes * GENERIC_ELEMENT.cycles(ctx.core)
     return _layer(
-        ctx,
+        _scalar(ctx),
         "elementwise",
         f"generic ({ctx.op.opcode.lower()})",
         0,
@@ -569,10 +606,10 @@ FORMULAS: dict[str, Callable[[Context], LayerWork]] = {
     "FULLY_CONNECTED": fully_connected,
     "AVERAGE_POOL_2D": average_pool_2d,
     "MAX_POOL_2D": max_pool_2d,
-    "ADD": _binary("arm_elementwise_add_s8", "reference_integer_ops::Add", 3.0),
+    "ADD": _binary("arm_elementwise_add_s8", "reference_integer_ops::Add", 3.0, ADD_MVE),
     # TFLM's SUB has no CMSIS-NN kernel; its reference loop has the same three rescalings as ADD.
-    "SUB": _binary("reference_ops::Sub", "reference_ops::Sub", 3.0),
-    "MUL": _binary("arm_elementwise_mul_s8", "reference_integer_ops::Mul", 1.0),
+    "SUB": _binary("reference_ops::Sub", "reference_ops::Sub", 3.0, None),
+    "MUL": _binary("arm_elementwise_mul_s8", "reference_integer_ops::Mul", 1.0, MUL_MVE),
     "SOFTMAX": softmax,
     **{opcode: no_compute for opcode in NO_COMPUTE_OPS},
 }

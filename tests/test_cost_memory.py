@@ -1,0 +1,130 @@
+"""The board's memory system in the cost model: flash read over a slower bus, a data cache that
+firmware can leave off, weights copied to RAM, `--set` what-ifs; and Helium kernels kept apart from
+the factors fitted on DSP kernels. Expected figures are worked out by hand from the board facts."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from tinyinterp.cost import estimate, profiles
+from tinyinterp.cost.profiles import with_settings
+from tinyinterp.errors import CostModelError
+from tinyinterp.model import ModelBuilder
+from tinyinterp.model.ir import Model
+
+Q = {"scale": 0.05, "zero_point": 0}
+
+
+def dense(units: int = 64, features: int = 1024) -> Model:
+    """One FULLY_CONNECTED layer: every weight byte read once per inference, from flash."""
+    b = ModelBuilder()
+    x = b.input("x", (1, features), "int8", **Q)
+    w = b.constant("w", np.ones((units, features), np.int8), "int8", scale=0.01, zero_point=0)
+    y = b.tensor("y", (1, units), "int8", **Q)
+    b.op("FULLY_CONNECTED", [x, w, -1], [y])
+    b.output(y)
+    return b.build()
+
+
+def add(elements: int = 4096) -> Model:
+    b = ModelBuilder()
+    x1, x2 = b.input("x1", (1, elements), "int8", **Q), b.input("x2", (1, elements), "int8", **Q)
+    y = b.tensor("y", (1, elements), "int8", **Q)
+    b.op("ADD", [x1, x2], [y])
+    b.output(y)
+    return b.build()
+
+
+def flash_cycles(model: Model, board: profiles.BoardProfile) -> float:
+    return estimate(model, board=board).layers[0].terms["flash"]
+
+
+def test_a_flash_line_over_a_half_speed_bus_costs_nine_core_cycles_beyond_a_load() -> None:
+    """EK-RA8D1 as submitted: 4 wait states on the 240 MHz bus = 5 bus cycles = 10 core cycles."""
+    board = profiles.board("ek-ra8d1")
+    assert board.wait_states(480) == 4
+    assert board.flash_line_stall(480) == 9
+    # 64 x 1024 weight bytes in 16-byte lines, each read once with the D-cache off.
+    assert flash_cycles(dense(), board) == pytest.approx(64 * 1024 / 16 * 9)
+
+
+def test_without_a_bus_divider_the_stall_is_the_wait_states() -> None:
+    board = profiles.board("nucleo-l4r5zi")
+    assert board.flash_bus_mhz == 0 and board.flash_line_stall(120) == board.wait_states(120) == 5
+
+
+def test_what_ifs_change_the_memory_system() -> None:
+    board = profiles.board("ek-ra8d1")
+    base = flash_cycles(dense(), board)
+    assert flash_cycles(dense(), with_settings(board, ["weights_in=sram"])) == 0.0
+    # Twice the bus clock: wait states at 480 MHz from the 20 ns access time = ceil(9.6) - 1 = 9.
+    faster_bus = with_settings(board, ["flash_bus_mhz=480"])
+    assert faster_bus.flash_line_stall(480) == 9
+    # A 4x larger line: a quarter of the accesses.
+    assert flash_cycles(dense(), with_settings(board, ["flash_line_bytes=64"])) == pytest.approx(base / 4)
+
+
+def test_the_data_cache_serves_repeated_weight_reads_only_when_enabled() -> None:
+    """A 1x1 convolution re-reads its 2 filter rows per pixel pair: cached unless the D-cache is off."""
+    b = ModelBuilder()
+    x = b.input("x", (1, 16, 16, 32), "int8", **Q)
+    w = b.constant("w", np.ones((32, 1, 1, 32), np.int8), "int8", scale=[0.01] * 32, zero_point=0)
+    y = b.tensor("y", (1, 16, 16, 32), "int8", **Q)
+    b.op("CONV_2D", [x, w, -1], [y], padding="VALID", stride_h=1, stride_w=1)
+    b.output(y)
+    model = b.build()
+    board = profiles.board("nucleo-h7a3zi-q")
+    on, off = flash_cycles(model, board), flash_cycles(model, with_settings(board, ["dcache=false"]))
+    line_stall = board.flash_line_stall(board.clock_mhz)
+    assert on == pytest.approx(32 * 32 / 16 * line_stall)  # one pass from flash
+    assert off == pytest.approx(on * 16 * 16 / 2)  # one pass per pixel pair
+
+
+def test_bad_settings_name_the_key_and_value() -> None:
+    board = profiles.board("ek-ra8d1")
+    for setting, message in [
+        ("colour=red", r"--set 'colour=red': expected KEY=VALUE with KEY one of clock_mhz"),
+        ("dcache", r"--set 'dcache': expected KEY=VALUE"),
+        ("dcache=maybe", r"--set dcache=maybe: expected true or false"),
+        ("flash_kb=lots", r"--set flash_kb=lots: expected a number"),
+        ("flash_line_bytes=0", r"'flash_line_bytes' must be positive, got 0"),
+        ("weights_in=rom", r"'weights_in' must be one of flash, sram, tcm, got 'rom'"),
+    ]:
+        with pytest.raises(CostModelError, match=message):
+            with_settings(board, [setting])
+
+
+def test_a_board_file_states_its_memory_system(tmp_path) -> None:
+    text = (profiles.DATA_DIR / "boards" / "ek-ra8d1.toml").read_text()
+    path = tmp_path / "mine.toml"
+    path.write_text(text.replace('weights_in = "flash"', 'weights_in = "tcm"'))
+    assert profiles.read_board(path).weights_in == "tcm"
+    path.write_text(text.replace("dcache = false", "dcache = 0"))
+    with pytest.raises(CostModelError, match="'dcache' must be true or false"):
+        profiles.read_board(path)
+
+
+def test_helium_add_costs_its_vector_loop() -> None:
+    """arm_elementwise_add_s8 with MVE: 22 vector instructions per 4 elements (see kernels.ADD_MVE),
+    at the M85 profile's 0.9 cycles each; the scalar path costs several times more."""
+    helium = estimate(add(), core="cortex-m85", clock_mhz=480).layers[0]
+    assert helium.terms["data"] == pytest.approx(4096 * 22 / 4 * 0.9)
+    scalar = estimate(add(), core="cortex-m33", clock_mhz=480).layers[0]
+    assert scalar.terms["data"] > 5 * helium.terms["data"]
+
+
+def test_factors_fitted_on_dsp_kernels_do_not_scale_helium_kernels() -> None:
+    stack = profiles.stack("tflm-cmsisnn")
+    doubled = replace(stack, efficiency={c: 2 * v for c, v in stack.efficiency.items()})
+    for model in (dense(), add()):
+        mve = [
+            estimate(model, core="cortex-m85", clock_mhz=480, stack=s).totals.cycles for s in (stack, doubled)
+        ]
+        assert mve[0] == mve[1]
+        dsp = [
+            estimate(model, core="cortex-m33", clock_mhz=96, stack=s).totals.cycles for s in (stack, doubled)
+        ]
+        assert dsp[1] > 1.5 * dsp[0]
