@@ -53,8 +53,9 @@ def reference_bytes(data_dir: Path) -> dict[str, bytes]:
     return {name: (data_dir / "models" / name).read_bytes() for name in REFERENCE_MODELS}
 
 
-def import_oracle(module: str) -> ModuleType:
-    """Import a module of the TFLM oracle: skipped when not installed, except on CI where it must be."""
+def import_required(module: str) -> ModuleType:
+    """Import a module the tests need (the TFLM oracle, matplotlib): skipped when not installed,
+    except on CI (CI=true), where a missing one is a failure."""
     if os.environ.get("CI") == "true":
         return importlib.import_module(module)
     return pytest.importorskip(module)
@@ -63,9 +64,15 @@ def import_oracle(module: str) -> ModuleType:
 @pytest.fixture(scope="session")
 def tflm() -> ModuleType:
     """TFLM's Python runtime, the oracle of bit-exactness."""
-    return import_oracle("tflite_micro.python.tflite_micro.runtime")
+    return import_required("tflite_micro.python.tflite_micro.runtime")
 
 
 settings.register_profile("ci", max_examples=100, deadline=None, print_blob=True)
 settings.register_profile("thorough", max_examples=10_000, deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def examples(share: float) -> int:
+    """A test's number of hypothesis examples: `share` of the loaded profile's (so the thorough
+    profile scales every test), at least 5."""
+    return max(5, round(settings().max_examples * share))

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REFERENCE_MODELS
+from conftest import REFERENCE_MODELS, import_required
 
 from tinyinterp.cost import energy, estimate
 from tinyinterp.cost.cli import EXIT_BAD_INPUT, EXIT_DOES_NOT_FIT, EXIT_OK, main
@@ -192,7 +192,7 @@ def test_require_fit_exits_3(capsys: pytest.CaptureFixture[str], data_dir: Path)
 
 
 def test_plot(capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib")
+    import_required("matplotlib")
     path = tmp_path / "layers.png"
     code, _, _ = run(
         capsys,

@@ -38,15 +38,15 @@ def expected_line(device: EmulatedDevice, load: bytes) -> str:
     return f"m-results-[{device.results([load])[0]}]"
 
 
-@pytest.mark.parametrize("benchmark", ["ic01", "kws01", "vww01", "ad01"])
-def test_a_runner_session(benchmark: str) -> None:
-    device = zoo_device(benchmark)
+@pytest.mark.parametrize("benchmark_name", ["ic01", "kws01", "vww01", "ad01"])
+def test_a_runner_session(benchmark_name: str) -> None:
+    device = zoo_device(benchmark_name)
     link = LocalLink(device)
     assert link.take()[-1] == READY
     assert link.send("name") == ["m-name-dut-[tinyinterp]", READY]
     assert link.send("profile") == [
         "m-profile-[ULPMark for tinyML Firmware V0.0.1]",
-        f"m-model-[{benchmark}]",
+        f"m-model-[{benchmark_name}]",
         READY,
     ]
     host = Host(link.send)

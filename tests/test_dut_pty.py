@@ -15,7 +15,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
-from conftest import import_oracle
+from conftest import import_required
 from test_dut import random_load, zoo_device
 
 from tinyinterp.cli import main
@@ -79,7 +79,7 @@ def runner_send(
 
 @pytest.fixture(scope="module")
 def serial() -> ModuleType:
-    return import_oracle("serial")
+    return import_required("serial")
 
 
 def cli_run_ints(model: str, x: np.ndarray, folder: Path, capsys: pytest.CaptureFixture[str]) -> np.ndarray:

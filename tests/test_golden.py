@@ -34,24 +34,26 @@ def assert_same(ours: np.ndarray, expected: np.ndarray, labels: list[str]) -> No
     assert bad.size == 0, f"{bad.size} of {len(ours)} differ, first: {[labels[i] for i in bad[:5]]}"
 
 
-@pytest.mark.parametrize("benchmark", ["kws01", "vww01", "ic01", "ad01"])
-def test_dataset_outputs_equal_tflm(benchmark: str, data_dir: Path, golden: dict[str, np.ndarray]) -> None:
-    model_path = data_dir / "models" / BENCHMARKS[benchmark].model_file
-    assert golden[f"models/{benchmark}/md5"] == hashlib.md5(model_path.read_bytes()).hexdigest()
+@pytest.mark.parametrize("benchmark_name", ["kws01", "vww01", "ic01", "ad01"])
+def test_dataset_outputs_equal_tflm(
+    benchmark_name: str, data_dir: Path, golden: dict[str, np.ndarray]
+) -> None:
+    model_path = data_dir / "models" / BENCHMARKS[benchmark_name].model_file
+    assert golden[f"models/{benchmark_name}/md5"] == hashlib.md5(model_path.read_bytes()).hexdigest()
     interpreter = Interpreter(model_path=model_path)
     tensor = interpreter.subgraph.tensors[interpreter.subgraph.inputs[0]]
     scale, zero_point = float(tensor.quantization.scale[0]), int(tensor.quantization.zero_point[0])
-    folder = data_dir / "datasets" / benchmark
+    folder = data_dir / "datasets" / benchmark_name
     stimuli = read_labels(folder)
-    assert [s.file for s in stimuli] == list(golden[f"{benchmark}/files"])
+    assert [s.file for s in stimuli] == list(golden[f"{benchmark_name}/files"])
     items = [
-        model_inputs(benchmark, (folder / s.file).read_bytes(), tensor.shape, scale, zero_point, s)
+        model_inputs(benchmark_name, (folder / s.file).read_bytes(), tensor.shape, scale, zero_point, s)
         for s in stimuli
     ]
     counts = np.array([len(x) for x in items])
-    np.testing.assert_array_equal(counts, golden[f"{benchmark}/counts"])
+    np.testing.assert_array_equal(counts, golden[f"{benchmark_name}/counts"])
     outputs = interpreter.run(np.concatenate(items))[0]
-    expected = golden[f"{benchmark}/outputs"]
+    expected = golden[f"{benchmark_name}/outputs"]
     per_item = len(expected) == len(outputs)
     labels = (
         [s.file for s, n in zip(stimuli, counts) for _ in range(n)] if per_item else [s.file for s in stimuli]
@@ -59,14 +61,16 @@ def test_dataset_outputs_equal_tflm(benchmark: str, data_dir: Path, golden: dict
     assert_same(fingerprint(outputs, counts), expected, labels)
 
 
-@pytest.mark.parametrize("benchmark", list(BENCHMARKS))
-def test_random_outputs_equal_tflm(benchmark: str, data_dir: Path, golden: dict[str, np.ndarray]) -> None:
-    model = load_model(data_dir / "models" / BENCHMARKS[benchmark].model_file)
+@pytest.mark.parametrize("benchmark_name", list(BENCHMARKS))
+def test_random_outputs_equal_tflm(
+    benchmark_name: str, data_dir: Path, golden: dict[str, np.ndarray]
+) -> None:
+    model = load_model(data_dir / "models" / BENCHMARKS[benchmark_name].model_file)
     tensor = model.main.tensors[model.main.inputs[0]]
     inputs = random_inputs(tensor.shape[1:], RANDOM_COUNT, tensor.dtype.numpy, RANDOM_SEED)
     outputs = Interpreter(model=model).run(inputs)[0]
     assert_same(
         fingerprint(outputs),
-        golden[f"random/{benchmark}/outputs"],
+        golden[f"random/{benchmark_name}/outputs"],
         [f"random #{i}" for i in range(RANDOM_COUNT)],
     )

@@ -8,13 +8,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import import_required
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tinyinterp.errors import ModelError
 from tinyinterp.model import ModelBuilder, load_model, save_model
 
-generated = pytest.importorskip("tflite_micro.tensorflow.lite.micro.python.schema_py_generated")
+generated = import_required("tflite_micro.tensorflow.lite.micro.python.schema_py_generated")
 
 
 def fuzz(examples: int) -> settings:

@@ -8,15 +8,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import import_oracle
+from conftest import import_required
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinyinterp.errors import ModelError
 from tinyinterp.model import ModelBuilder, load_model, save_model, schema, write_model
 
-runtime = import_oracle("tflite_micro.python.tflite_micro.runtime")
-generated = import_oracle("tflite_micro.tensorflow.lite.micro.python.schema_py_generated")
+runtime = import_required("tflite_micro.python.tflite_micro.runtime")
+generated = import_required("tflite_micro.tensorflow.lite.micro.python.schema_py_generated")
 
 ARENA_SIZE = 4 << 20
 

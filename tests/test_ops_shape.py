@@ -146,4 +146,15 @@ def test_expand_dims_refuses_an_axis_past_the_output() -> None:
 
 
 def test_expand_dims_takes_a_negative_axis_from_the_end() -> None:
-    prepare("EXPAND_DIMS", (2, 3), (2, 1, 3), np.array([-2], np.int32))
+    builder = ModelBuilder()
+    x = builder.input("x", (2, 3), "int8", scale=0.5, zero_point=0)
+    axis = builder.constant("axis", np.array([-2], np.int32))
+    y = builder.tensor("y", (2, 1, 3), "int8", scale=0.5, zero_point=0)
+    builder.op("EXPAND_DIMS", [x, axis], [y])
+    builder.output(y)
+    interpreter = Interpreter(model=builder.build())
+    interpreter.allocate_tensors()
+    value = np.arange(6, dtype=np.int8).reshape(2, 3)
+    interpreter.set_tensor(0, value)
+    interpreter.invoke()
+    np.testing.assert_array_equal(interpreter.get_tensor(2), value.reshape(2, 1, 3))

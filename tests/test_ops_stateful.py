@@ -8,6 +8,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+from conftest import examples
 from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 
@@ -46,7 +47,7 @@ def invoke_all(interpreter: Interpreter, inputs: list[np.ndarray]) -> list[np.nd
 
 @pytest.mark.parametrize(("opcode", "dtype"), STATEFUL)
 def test_state_persists_across_invokes_as_in_tflm(opcode: str, dtype: str, tflm: ModuleType) -> None:
-    @settings(max_examples=30)
+    @settings(max_examples=examples(0.3))
     @given(sequences(opcode, dtype))
     def check(sequence: tuple[OpCase, list[np.ndarray]]) -> None:
         case, inputs = sequence
@@ -69,7 +70,7 @@ def test_state_persists_across_invokes_as_in_tflm(opcode: str, dtype: str, tflm:
 @pytest.mark.parametrize(("opcode", "dtype"), STATEFUL)
 def test_reset_and_run_replay_the_invokes(opcode: str, dtype: str) -> None:
     @given(sequences(opcode, dtype))
-    @settings(max_examples=10)
+    @settings(max_examples=examples(0.1))
     def check(sequence: tuple[OpCase, list[np.ndarray]]) -> None:
         replay(*sequence)
 
@@ -97,7 +98,7 @@ def test_states_start_as_tflm_resets_them(opcode: str, dtype: str) -> None:
     """int8 states at their zero point (TFLM memsets it), others at zero bytes."""
 
     @given(CASES[(opcode, dtype)](dtype=dtype))
-    @settings(max_examples=5)
+    @settings(max_examples=examples(0.05))
     def check(case: OpCase) -> None:
         interpreter = Interpreter(model=case.model)
         for state in (t for t in case.model.main.tensors if t.is_variable):

@@ -36,10 +36,10 @@ def c_printf(fmt: bytes, value: float) -> str:
 ALL_INT8 = np.arange(-128, 128, dtype=np.int64).astype(np.int8)
 
 
-@pytest.mark.parametrize("benchmark", ["ic01", "vww01", "kws01"])
-def test_every_softmax_output_survives_printing_and_requantizing(benchmark: str) -> None:
+@pytest.mark.parametrize("benchmark_name", ["ic01", "vww01", "kws01"])
+def test_every_softmax_output_survives_printing_and_requantizing(benchmark_name: str) -> None:
     outputs = ALL_INT8.reshape(-1, 2)
-    for payload, row in zip(result_payloads(benchmark, outputs, *SOFTMAX), outputs):
+    for payload, row in zip(result_payloads(benchmark_name, outputs, *SOFTMAX), outputs):
         values = parse_payload(payload)
         assert values is not None and len(values) == 2
         np.testing.assert_array_equal(requantize(values, *SOFTMAX), row)

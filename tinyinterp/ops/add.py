@@ -6,6 +6,7 @@ ignores the `pot_scale_int16` option (its power-of-two kernel is never called), 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -55,9 +56,9 @@ class Add(Op):
         self.act_min, self.act_max = activation_range(activation, out_scale, self.out_offset, self.dtype)
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        a, b = np.broadcast_arrays(inputs[0], inputs[1])
-        out = np.empty(a.shape, self.dtype)
-        a_flat, b_flat = np.ascontiguousarray(a).reshape(-1), np.ascontiguousarray(b).reshape(-1)
+        shape = np.broadcast_shapes(inputs[0].shape, inputs[1].shape)
+        out = np.empty(shape, self.dtype)
+        a_flat, b_flat = _flat(inputs[0], shape), _flat(inputs[1], shape)
         if self.dtype == np.float32:
             add_float(a_flat, b_flat, self.act_min, self.act_max, out.reshape(-1))
             return [out]
@@ -76,3 +77,11 @@ class Add(Op):
             out.reshape(-1),
         )
         return [out]
+
+
+def _flat(x: Array, shape: tuple[int, ...]) -> Array:
+    """`x` broadcast to `shape`, as a flat contiguous array (a copy only when values repeat: numba
+    must not see numpy's read-only broadcast views)."""
+    if x.size == math.prod(shape):
+        return np.ascontiguousarray(x).reshape(-1)
+    return np.broadcast_to(x, shape).reshape(-1)
