@@ -112,7 +112,8 @@ def _suite(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import Progress
 
-    from tinyinterp.suite.models import HOW_TO_GET_DATA, cache_dir
+    from tinyinterp.cache import cache_dir
+    from tinyinterp.suite.models import HOW_TO_GET_DATA
     from tinyinterp.suite.runner import SuiteOptions, run_suite
 
     board, core = _device_location(args)
