@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tinyinterp import ModelBuilder
 from tinyinterp.cli import main
 from tinyinterp.suite.datasets import BENCHMARKS
 from tinyinterp.suite.models import MD5
@@ -176,6 +177,22 @@ def test_models_list_looks_in_dir(fresh_install: Path, capsys: pytest.CaptureFix
     assert re.search(r"kws01\s+kws_ref_model.tflite\s+missing", out)
     assert main(["models", "list", "--force"]) == 2
     assert "--force: for `models download`, not `models list`" in capsys.readouterr().err
+    assert main(["models", "list", "--benchmarks", ","]) == 2
+    assert "unknown benchmark(s) (none given)" in capsys.readouterr().err
+
+
+def test_a_model_the_firmware_cannot_run_is_named(
+    fresh_install: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    builder = ModelBuilder()
+    x = builder.input("x", (1, 490), "float32")
+    y = builder.tensor("y", (1, 490), "float32")
+    builder.op("RELU", [x], [y])
+    builder.output(y)
+    model = fresh_install / "float.tflite"
+    model.write_bytes(builder.build_bytes())
+    assert main(["dut", "--benchmark", "kws01", "--model", str(model)]) == 2
+    assert "float.tflite: the MLPerf Tiny harness needs one int8 input tensor" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("port", ["99999", "-1"])

@@ -227,10 +227,9 @@ def _models(args: argparse.Namespace) -> int:
 
     benchmarks = _benchmarks(args.benchmarks)
     unknown = [b for b in benchmarks if b not in BENCHMARKS]
-    if unknown:
-        raise TinyInterpError(
-            f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}"
-        )
+    if unknown or not benchmarks:
+        given = ", ".join(unknown) or "(none given)"
+        raise TinyInterpError(f"unknown benchmark(s) {given}; choose from {', '.join(BENCHMARKS)}")
     if args.action == "list":
         ignored = [option for option, given in (("--from", args.base), ("--force", args.force)) if given]
         if ignored:

@@ -87,12 +87,16 @@ class EmulatedDevice:
         self.model_name = model_name
         self.cost = cost
         self.interpreter = Interpreter(model=model)
-        self.input_shape, self.input_quant = _single_int8(self.interpreter.get_input_details(), "input")
-        output_shape, self.output_quant = _single_int8(self.interpreter.get_output_details(), "output")
+        try:
+            self.input_shape, self.input_quant = _single_int8(self.interpreter.get_input_details(), "input")
+            output_shape, self.output_quant = _single_int8(self.interpreter.get_output_details(), "output")
+        except ModelError as error:
+            raise ModelError(f"{model_name}: {error}") from None
         self.load_bytes = load_size(benchmark, self.input_shape)
         if benchmark == "ad01" and np.prod(output_shape) != np.prod(self.input_shape):
             raise ModelError(
-                f"ad01 compares output with input, but their shapes {output_shape}, {self.input_shape} differ"
+                f"{model_name}: ad01 compares output with input, but their shapes {output_shape}, "
+                f"{self.input_shape} differ"
             )
 
     def inputs(self, loads: Sequence[bytes]) -> np.ndarray:
