@@ -15,6 +15,7 @@ import numpy as np
 from tinyinterp.cost import cli as cost_commands
 from tinyinterp.errors import TinyInterpError
 from tinyinterp.suite import cli as suite_commands
+from tinyinterp.suite.protocol import MODELS
 from tinyinterp.zoo import open_model
 
 EXIT_OK = 0
@@ -157,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--input", help=".npy array or raw .bin bytes of the input tensor (one or more items)")
     run.add_argument(
         "--benchmark",
-        choices=suite_commands.FIRMWARE_BENCHMARKS,
+        choices=MODELS,
         help="--input is a runner dataset file of this benchmark: convert it as its reference firmware does "
         "(ic01, vww01: uint8 RGB - 128; ad01: float32 windows of 640 values, quantized; kws01: as is)",
     )

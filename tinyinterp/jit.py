@@ -8,6 +8,7 @@ shadows a later editable install. `jit` therefore gives each kernel a cache whos
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -46,19 +47,14 @@ class _KernelCache(FunctionCache):
     _impl_class = _KernelCacheImpl
 
 
-_warned_unwritable = False
-
-
+@functools.cache  # once per process, not once per kernel
 def _warn_unwritable_once() -> None:
-    global _warned_unwritable
-    if not _warned_unwritable:
-        _warned_unwritable = True
-        warnings.warn(
-            f"tinyinterp: cannot write numba's cache folder {numba_cache_dir()}; kernels are compiled "
-            "in every process (set TINYINTERP_CACHE to a writable folder)",
-            RuntimeWarning,
-            stacklevel=3,
-        )
+    warnings.warn(
+        f"tinyinterp: cannot write numba's cache folder {numba_cache_dir()}; kernels are compiled "
+        "in every process (set TINYINTERP_CACHE to a writable folder)",
+        RuntimeWarning,
+        stacklevel=4,
+    )
 
 
 def jit(function: Callable[..., Any]) -> Callable[..., Any]:

@@ -19,7 +19,6 @@ from tinyinterp.cost.fit import fit, read_measurements
 from tinyinterp.errors import CostModelError, TinyInterpError
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_DOES_NOT_FIT = 0, 2, 3
-DEFAULT_BATTERY_V = 3.0
 # Options that only mean something with another one: (option, attribute, the option it needs, attribute).
 DEPENDENT_OPTIONS = (
     ("--sleep-mw", "sleep_mw", "--rate", "rate"),
@@ -73,7 +72,7 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     est.add_argument(
         "--battery-v",
         type=float,
-        help=f"with --battery-mah: battery voltage (default {DEFAULT_BATTERY_V:g} V)",
+        help=f"with --battery-mah: battery voltage (default {energy.DEFAULT_BATTERY_V:g} V)",
     )
     est.add_argument("--json", action="store_true", help="print the estimate as JSON")
     est.add_argument(
@@ -163,7 +162,7 @@ def _duty(args: argparse.Namespace, result: Estimate) -> energy.DutyCycle | None
         args.rate,
         sleep_mw,
         args.battery_mah,
-        DEFAULT_BATTERY_V if args.battery_v is None else args.battery_v,
+        energy.DEFAULT_BATTERY_V if args.battery_v is None else args.battery_v,
     )
 
 

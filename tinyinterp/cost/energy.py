@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from tinyinterp.cost.profiles import BoardProfile
 from tinyinterp.errors import CostModelError
 
+DEFAULT_BATTERY_V = 3.0
+
 
 def power_mw(board: BoardProfile, mhz: float) -> float:
     return board.power.at(mhz, board.clock_mhz)
@@ -31,7 +33,7 @@ def duty_cycle(
     inferences_per_s: float,
     sleep_mw: float,
     battery_mah: float | None = None,
-    battery_v: float = 3.0,
+    battery_v: float = DEFAULT_BATTERY_V,
 ) -> DutyCycle:
     """Average power when running `inferences_per_s` inferences a second and sleeping in between."""
     if not 0 < inferences_per_s < math.inf:  # comparisons also reject NaN

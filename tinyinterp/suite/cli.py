@@ -12,6 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tinyinterp.errors import TinyInterpError
+from tinyinterp.suite.protocol import MODELS
+
 if TYPE_CHECKING:
     from tinyinterp.suite.device import EmulatedDevice
     from tinyinterp.suite.dut import VirtualDut
@@ -22,7 +25,6 @@ EXIT_FAILED = 1
 SUITE_BENCHMARKS = "kws01,vww01,ic01,ad01"
 MODES = {"accuracy": ("a",), "performance": ("p",), "energy": ("e",), "all": ("a", "p", "e")}
 DEFAULT_BOARD = "nucleo-l4r5zi"  # the reference submissions' board
-FIRMWARE_BENCHMARKS = ("ic01", "kws01", "vww01", "ad01")  # those with a reference firmware to emulate
 DEFAULT_OUT = Path("tinyinterp-results")
 MAX_TCP_PORT = 65535
 
@@ -92,7 +94,7 @@ def register_commands(commands: argparse._SubParsersAction) -> None:
         epilog="Exit codes: 0 stopped (Ctrl-C or end of input); 2 bad usage or input.",
     )
     dut.add_argument("--model", help=".tflite file or zoo:NAME (default: reference model, else stand-in)")
-    dut.add_argument("--benchmark", required=True, choices=FIRMWARE_BENCHMARKS)
+    dut.add_argument("--benchmark", required=True, choices=MODELS)
     _add_device_options(dut)
     dut.add_argument("--models-dir", type=Path, help="where to look for the reference model")
     serve = dut.add_mutually_exclusive_group()
@@ -113,7 +115,7 @@ def register_commands(commands: argparse._SubParsersAction) -> None:
         "missing, or the log is truncated; 2 not a runner log, or bad usage or input.",
     )
     check.add_argument("log", type=Path, help="log.txt of an accuracy or performance run")
-    check.add_argument("--benchmark", required=True, choices=FIRMWARE_BENCHMARKS)
+    check.add_argument("--benchmark", required=True, choices=MODELS)
     check.add_argument("--model", help="the model the log was made with (default: the reference model)")
     check.add_argument("--models-dir", type=Path, help="where to look for the reference model")
     check.add_argument("--datasets-dir", type=Path, help="folder with the runner's dataset folders")
@@ -129,16 +131,12 @@ def _benchmarks(text: str) -> tuple[str, ...]:
 
 def _check_folder(path: Path | None, option: str) -> None:
     """An explicitly given folder must exist: a typo must not fall back silently to the defaults."""
-    from tinyinterp.errors import TinyInterpError
-
     if path is not None and not path.is_dir():
         what = "is not a folder" if path.exists() else "does not exist"
         raise TinyInterpError(f"{option} {path}: {what}")
 
 
 def _check_model_options(args: argparse.Namespace) -> None:
-    from tinyinterp.errors import TinyInterpError
-
     if args.model and args.models_dir:
         raise TinyInterpError("give --model or --models-dir (where to find the reference model), not both")
     _check_folder(args.models_dir, "--models-dir")
@@ -221,7 +219,6 @@ def _print_summary(outcomes: list[Outcome], folder: Path) -> None:
 
 def _models(args: argparse.Namespace) -> int:
     from tinyinterp.cache import cache_dir
-    from tinyinterp.errors import TinyInterpError
     from tinyinterp.suite import models
     from tinyinterp.suite.datasets import BENCHMARKS
 
@@ -259,7 +256,6 @@ def _models(args: argparse.Namespace) -> int:
 
 def _open_device(args: argparse.Namespace, allow_stand_in: bool) -> EmulatedDevice:
     """The benchmark's device with --model, the reference model found, or (if allowed) its stand-in."""
-    from tinyinterp.errors import TinyInterpError
     from tinyinterp.suite.device import EmulatedDevice, device_cost
     from tinyinterp.suite.models import find_model
     from tinyinterp.zoo import open_model, stand_in
@@ -277,7 +273,6 @@ def _open_device(args: argparse.Namespace, allow_stand_in: bool) -> EmulatedDevi
 
 
 def _dut(args: argparse.Namespace) -> int:
-    from tinyinterp.errors import TinyInterpError
     from tinyinterp.suite.dut import DeviceClock, VirtualDut
     from tinyinterp.suite.transport import serve_pty, serve_stdio, serve_tcp
 
@@ -313,7 +308,6 @@ def _dut(args: argparse.Namespace) -> int:
 
 
 def _validate_log(args: argparse.Namespace) -> int:
-    from tinyinterp.errors import TinyInterpError
     from tinyinterp.suite.models import find_dataset
     from tinyinterp.suite.validate import parse_log, validate
 

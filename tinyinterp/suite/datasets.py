@@ -85,7 +85,6 @@ STIMULUS_FORMATS = {
     "vww01": "uint8 RGB",
     "kws01": "int8 bytes",
     "ad01": "float32 values",
-    "sww01": "int8 bytes",
 }
 
 
