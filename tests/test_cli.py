@@ -101,6 +101,20 @@ def test_run_quantizes_an_ad01_window_with_benchmark(
     np.testing.assert_array_equal(converted, device.outputs([window]))
 
 
+def test_run_cuts_ad01_windows_as_the_label_file_beside_the_stimulus_says(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    device = zoo_device("ad01")
+    data = random_load(device, 4) + random_load(device, 5)[:1024]  # windows of 2560 bytes every 512 bytes
+    windows = [data[start : start + 2560] for start in (0, 512, 1024)]
+    (tmp_path / "file.bin").write_bytes(data)
+    (tmp_path / "y_labels.csv").write_text("file.bin,2,1,2560,512\n")
+    converted, _ = run_outputs(
+        capsys, tmp_path, "zoo:ad", "--input", str(tmp_path / "file.bin"), "--benchmark", "ad01"
+    )
+    np.testing.assert_array_equal(converted, device.outputs(windows))
+
+
 def test_run_benchmark_errors_name_the_file_and_what_was_expected(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -9,6 +9,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +18,9 @@ from tinyinterp.errors import TinyInterpError
 from tinyinterp.suite import cli as suite_commands
 from tinyinterp.suite.protocol import MODELS
 from tinyinterp.zoo import open_model
+
+if TYPE_CHECKING:
+    from tinyinterp.suite.datasets import Stimulus
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -55,6 +59,16 @@ def _warn_if_runner_image(path: Path, size: int, shape: tuple[int, ...], dtype: 
         )
 
 
+def _labelled_stimulus(path: Path) -> Stimulus | None:
+    """The file's row in the y_labels.csv beside it, if any (ad01: its window and stride)."""
+    from tinyinterp.suite.datasets import DatasetError, read_labels
+
+    try:
+        return next((s for s in read_labels(path.parent) if s.file == path.name), None)
+    except DatasetError:
+        return None
+
+
 def _runner_input(path: Path, benchmark: str, detail: dict) -> np.ndarray:
     """A runner's stimulus file converted as the benchmark's reference firmware does (th_load_tensor)."""
     from tinyinterp.suite.datasets import DatasetError, model_inputs
@@ -72,7 +86,7 @@ def _runner_input(path: Path, benchmark: str, detail: dict) -> np.ndarray:
     scale, zero_point = detail["quantization"]
     shape = tuple(int(d) for d in detail["shape"])
     try:
-        return model_inputs(benchmark, path.read_bytes(), shape, scale, zero_point)
+        return model_inputs(benchmark, path.read_bytes(), shape, scale, zero_point, _labelled_stimulus(path))
     except DatasetError as error:
         raise DatasetError(f"{path}: {error}") from None
 
@@ -160,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--benchmark",
         choices=MODELS,
         help="--input is a runner dataset file of this benchmark: convert it as its reference firmware does "
-        "(ic01, vww01: uint8 RGB - 128; ad01: float32 windows of 640 values, quantized; kws01: as is)",
+        "(ic01, vww01: uint8 RGB - 128; kws01: as is; ad01: float32 windows of 640 values, quantized, "
+        "with the window and stride of the file's row in a y_labels.csv beside it, else back to back)",
     )
     run.add_argument("--output", help="save the first output as .npy")
     run.add_argument("--seed", type=int, help="seed of the random input used without --input (default 0)")

@@ -26,8 +26,9 @@ DEPENDENT_OPTIONS = (
     ("--battery-v", "battery_v", "--battery-mah", "battery_mah"),
 )
 
-EPILOG = """exit codes: 0 ok; 2 bad usage or input (unknown board, core or stack, non-positive clock,
-unreadable model, profile or calibration file); 3 the model does not fit the board (with --require-fit).
+EPILOG = """exit codes: 0 ok; 2 bad usage or input (unknown board, core or stack, non-positive or
+non-finite clock or rate, an option that would be ignored, unreadable model, profile or calibration
+file); 3 the model does not fit the board (with --require-fit).
 MEASURED.csv has columns model,latency_ms[,energy_uj]; model paths are relative to the csv file."""
 
 
