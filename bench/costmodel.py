@@ -22,6 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from reference_data import PROJECT_ROOT, default_data_dir, require
+
 from tinyinterp.cost import profiles
 from tinyinterp.cost.fit import fit_stacks
 from tinyinterp.cost.profiles import StackProfile
@@ -37,7 +39,6 @@ from tinyinterp.cost.published import (
     uncalibrated,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
 RESULTS = "results/published_v0.5_to_v1.1.csv"
 
 
@@ -110,7 +111,7 @@ def write_stacks(results: Sequence[Result], shipped: dict[str, StackProfile]) ->
         path = profiles.DATA_DIR / "stacks" / f"{name}.toml"
         path.write_text(profiles.format_stack(stack), encoding="utf-8")
         factors = ", ".join(f"{c} {v:.2f}" for c, v in stack.efficiency.items())
-        print(f"wrote {path.relative_to(ROOT)}: {factors}")
+        print(f"wrote {path.relative_to(PROJECT_ROOT)}: {factors}")
     return {**shipped, **fitted}
 
 
@@ -119,14 +120,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--data",
         type=Path,
-        default=ROOT.parent / "shared" / "mlperf-tiny",
-        help="the mlperf-tiny folder with results/ and models/ (default ../shared/mlperf-tiny)",
+        default=default_data_dir(),
+        help="the mlperf-tiny folder with results/ and models/ (default $TINYINTERP_DATA, else "
+        "../shared/mlperf-tiny)",
     )
     parser.add_argument("--rows", action="store_true", help="print every result's predictions")
     parser.add_argument(
         "--write-stacks", action="store_true", help="refit and write the shipped stack defaults"
     )
     args = parser.parse_args(argv)
+    require(args.data, [RESULTS, "models"])
     results, skipped = read_results(args.data / RESULTS, args.data / "models")
     for note in skipped:
         print(f"skipped: {note}")

@@ -9,15 +9,14 @@ the cost model) should answer well under a second; numba is never imported on th
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from tinyinterp.suite.datasets import BENCHMARKS
+from reference_data import default_data_dir, require
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "mlperf-tiny"
+from tinyinterp.suite.datasets import BENCHMARKS
 
 
 def best_wall_time(command: list[str], repeat: int) -> float:
@@ -33,10 +32,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data", type=Path, default=Path(os.environ.get("TINYINTERP_DATA", DEFAULT_DATA)))
+    parser.add_argument("--data", type=Path, default=default_data_dir(), help="$TINYINTERP_DATA by default")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--board", default="nucleo-l4r5zi")
     args = parser.parse_args()
+    require(args.data, [f"models/{b.model_file}" for b in BENCHMARKS.values()])
     for benchmark in BENCHMARKS.values():
         model = args.data / "models" / benchmark.model_file
         command = [sys.executable, "-m", "tinyinterp.cli", "estimate", str(model), "--board", args.board]

@@ -12,7 +12,6 @@ compile (or cache load) is not in the latency; `--first-call` reports that separ
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -22,14 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from reference_data import default_data_dir, require
 from rich.console import Console
 from rich.table import Table
 
 from tinyinterp import Interpreter
 from tinyinterp.suite.datasets import BENCHMARKS, model_inputs, read_labels
 from tinyinterp.testing.vectors import random_inputs
-
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "mlperf-tiny"
 
 
 def median_seconds(step: Callable[[np.ndarray], object], inputs: np.ndarray, repeat: int) -> float:
@@ -120,10 +118,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data", type=Path, default=Path(os.environ.get("TINYINTERP_DATA", DEFAULT_DATA)))
+    parser.add_argument("--data", type=Path, default=default_data_dir(), help="$TINYINTERP_DATA by default")
     parser.add_argument("--repeat", type=int, default=200, help="timed batch-1 inferences per engine")
     parser.add_argument("--first-call", action="store_true", help="also time a fresh process's first result")
     args = parser.parse_args()
+    require(args.data, [f"models/{b.model_file}" for b in BENCHMARKS.values()])
     table = Table(title=f"median batch-1 latency, ms ({args.repeat} runs; lower is better)")
     for column in (
         "model",

@@ -36,7 +36,7 @@ def test_generic_board_from_a_core(data_dir: Path) -> None:
     assert any("memory sizes unknown" in note for note in e.notes)
 
 
-@pytest.mark.parametrize("mhz", [0, -8, math.nan])
+@pytest.mark.parametrize("mhz", [0, -8, math.nan, math.inf])
 def test_non_positive_clocks_are_rejected(data_dir: Path, mhz: float) -> None:
     with pytest.raises(CostModelError, match="clock must be a positive number"):
         estimate(data_dir / "models" / "ad01_int8.tflite", "nucleo-l4r5zi", mhz)
@@ -159,6 +159,27 @@ def test_boards_command(capsys: pytest.CaptureFixture[str]) -> None:
         (["--board", "nucleo-x9"], "unknown board 'nucleo-x9'"),
         (["--board", "nucleo-l4r5zi", "--mhz", "0"], "clock must be a positive number"),
         (["--board", "nucleo-l4r5zi", "--mhz", "-4"], "clock must be a positive number"),
+        (
+            ["--board", "nucleo-l4r5zi", "--mhz", "inf"],
+            "clock must be a positive number of MHz (finite), got inf",
+        ),
+        (["--board", "nucleo-l4r5zi", "--mhz", "nan"], "clock must be a positive number"),
+        (["--board", "nucleo-l4r5zi", "--battery-mah", "100"], "--battery-mah needs --rate"),
+        (["--board", "nucleo-l4r5zi", "--sleep-mw", "0.1"], "--sleep-mw needs --rate"),
+        (["--board", "nucleo-l4r5zi", "--rate", "1", "--battery-v", "3"], "--battery-v needs --battery-mah"),
+        (["--board", "nucleo-l4r5zi", "--rate", "inf"], "inferences per second must be positive and finite"),
+        (
+            ["--board", "nucleo-l4r5zi", "--rate", "1", "--sleep-mw", "inf"],
+            "sleep power must be non-negative",
+        ),
+        (
+            ["--board", "nucleo-l4r5zi", "--rate", "1", "--battery-mah", "inf"],
+            "battery capacity must be positive and finite, got inf mAh",
+        ),
+        (
+            ["--compare", "nucleo-l4r5zi,nucleo-h7a3zi-q", "--rate", "1"],
+            "--rate: for one --board, not --compare",
+        ),
         (["--core", "cortex-m4"], "needs a clock"),
         (["--board", "nucleo-l4r5zi", "--stack", "tvm-turbo"], "unknown stack"),
         (
@@ -194,7 +215,7 @@ def test_require_fit_exits_3(capsys: pytest.CaptureFixture[str], data_dir: Path)
 def test_plot(capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path) -> None:
     import_required("matplotlib")
     path = tmp_path / "layers.png"
-    code, _, _ = run(
+    code, out, _ = run(
         capsys,
         "estimate",
         data_dir / "models" / "kws_ref_model.tflite",
@@ -204,6 +225,7 @@ def test_plot(capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path
         path,
     )
     assert code == EXIT_OK and path.stat().st_size > 1000
+    assert out.endswith(f"plot: wrote {path}\n")
 
 
 # The cost model must not need numba or the interpreter's kernels (a fresh `tinyinterp estimate` answers

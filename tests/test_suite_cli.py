@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
+from tinyinterp import ModelBuilder
 from tinyinterp.cli import main
 from tinyinterp.suite.datasets import BENCHMARKS
 from tinyinterp.suite.models import MD5
@@ -110,8 +110,9 @@ def test_download_refuses_a_file_with_the_wrong_md5(
     out = capsys.readouterr().out
     assert "failed" in out and f"expected {MD5['kws_ref_model.tflite']}" in out
     assert not (fresh_install / "cache" / "models" / "kws_ref_model.tflite").exists()
-    assert main(["models", "download", "--benchmarks", "ic01", "--from", str(fresh_install / "nowhere")]) == 1
-    assert "failed" in capsys.readouterr().out
+    upstream_dir = fresh_install / "nowhere"
+    assert main(["models", "download", "--benchmarks", "ic01", "--from", str(upstream_dir)]) == 2
+    assert f"--from {upstream_dir}: does not exist" in capsys.readouterr().err
 
 
 def test_download_from_a_local_upstream_then_the_suite_finds_the_models(
@@ -125,7 +126,9 @@ def test_download_from_a_local_upstream_then_the_suite_finds_the_models(
     for benchmark in ("kws01", "ad01"):
         name = BENCHMARKS[benchmark].model_file
         assert hashlib.md5((fresh_install / "cache" / "models" / name).read_bytes()).hexdigest() == MD5[name]
-    shutil.rmtree(upstream)  # a second download finds good copies and fetches nothing
+    fake_upstream(
+        upstream, dict.fromkeys(models, b"changed")
+    )  # a second download finds good copies, fetches none
     assert main(args) == 0
     assert capsys.readouterr().out.count("present") == 2
     assert main(["models", "list", "--benchmarks", "kws01,ic01"]) == 0
@@ -136,3 +139,86 @@ def test_download_from_a_local_upstream_then_the_suite_finds_the_models(
     assert main(["suite", "--benchmarks", "kws01,ic01", "--mode", "performance"]) == 0
     rows = summary_rows(capsys.readouterr().out)
     assert rows["kws01"][0] == "reference" and rows["ic01"][0] == "stand-in"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["suite", "--datasets-dir", "{missing}", "--mode", "accuracy"],
+        ["suite", "--models-dir", "{missing}"],
+        ["validate-log", "{log}", "--benchmark", "kws01", "--datasets-dir", "{missing}"],
+        ["validate-log", "{log}", "--benchmark", "kws01", "--models-dir", "{missing}"],
+        ["dut", "--benchmark", "kws01", "--models-dir", "{missing}"],
+        ["models", "list", "--dir", "{missing}"],
+    ],
+)
+def test_a_folder_that_does_not_exist_is_named(
+    argv: list[str], fresh_install: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing, log = fresh_install / "nope", fresh_install / "log.txt"
+    log.write_text("")
+    option = argv[argv.index("{missing}") - 1]
+    assert main([a.format(missing=missing, log=log) for a in argv]) == 2
+    out, err = capsys.readouterr()
+    assert err.strip().endswith(f"error: {option} {missing}: does not exist") and not out
+    assert not (fresh_install / "tinyinterp-results").exists()
+
+
+def test_models_list_looks_in_dir(fresh_install: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = fresh_install / "mine"
+    folder.mkdir()
+    (folder / "ad01_int8.tflite").write_bytes(b"an edited model")
+    assert main(["models", "list", "--dir", str(folder), "--benchmarks", "ad01,kws01"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"looked up in: {folder}\n")
+    assert re.search(
+        rf"ad01\s+ad01_int8.tflite\s+MD5 differs\s+{re.escape(str(folder))}/ad01_int8.tflite", out
+    )
+    assert re.search(r"kws01\s+kws_ref_model.tflite\s+missing", out)
+    assert main(["models", "list", "--force"]) == 2
+    assert "--force: for `models download`, not `models list`" in capsys.readouterr().err
+    assert main(["models", "list", "--benchmarks", ","]) == 2
+    assert "unknown benchmark(s) (none given)" in capsys.readouterr().err
+
+
+def test_a_model_the_firmware_cannot_run_is_named(
+    fresh_install: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    builder = ModelBuilder()
+    x = builder.input("x", (1, 490), "float32")
+    y = builder.tensor("y", (1, 490), "float32")
+    builder.op("RELU", [x], [y])
+    builder.output(y)
+    model = fresh_install / "float.tflite"
+    model.write_bytes(builder.build_bytes())
+    assert main(["dut", "--benchmark", "kws01", "--model", str(model)]) == 2
+    assert "float.tflite: the MLPerf Tiny harness needs one int8 input tensor" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("port", ["99999", "-1"])
+def test_dut_refuses_a_port_out_of_range(
+    port: str, fresh_install: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["dut", "--benchmark", "ad01", "--model", "zoo:ad", "--tcp", port]) == 2
+    assert f"--tcp {port}: a TCP port is 0..65535" in capsys.readouterr().err
+
+
+def test_a_stimulus_of_the_wrong_size_is_named(
+    fresh_install: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = fresh_install / "datasets" / "kws01"
+    folder.mkdir(parents=True)
+    (folder / "short.bin").write_bytes(bytes(100))
+    (folder / "y_labels.csv").write_text("short.bin,12,3\n")
+    argv = ["suite", "--benchmarks", "kws01", "--mode", "performance", "--datasets-dir", str(folder.parent)]
+    assert main(argv) == 2
+    expected = f"{folder / 'short.bin'}: 100 bytes, expected 490 bytes (int8 bytes) per kws01 input"
+    assert expected in capsys.readouterr().err
+
+
+def test_suite_help_and_gitignore_name_the_default_results_folder(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["suite", "--help"])
+    assert "default: tinyinterp-results/ in the current folder" in " ".join(capsys.readouterr().out.split())
+    gitignore = Path(__file__).resolve().parent.parent / ".gitignore"
+    assert "tinyinterp-results/" in gitignore.read_text().splitlines()

@@ -135,6 +135,24 @@ def test_truncated_and_unparseable_logs_fail_with_reasons(
     assert code == 1 and re.search(r"^unparseable\s+stimulus_0\.bin", out, re.MULTILINE)
 
 
+def test_a_log_cut_between_two_files_fails_on_the_announced_count(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    device = zoo_device("ic01")
+    log = mlperf_tiny_log(tmp_path, make_dataset(tmp_path, device), device)
+    assert f"Using full set ({FILES} test files)" in log
+    cut = log[: log.index("ulp-mlperf: Loading file stimulus_2.bin")]
+    cut = cut[: cut.rindex("\n") + 1]  # the whole lines before the third file's load
+    code, out = validate(cut, tmp_path, device, capsys)
+    assert code == 1
+    assert re.search(
+        rf"^problem\s+line \d+: the log announces {FILES} test files, it has results for 2 \(truncated\)",
+        out,
+        re.MULTILINE,
+    ), out
+    assert "2 match, 0 mismatch" in out
+
+
 def test_foreign_and_mismatched_logs_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     device = zoo_device("ic01")
     folder = make_dataset(tmp_path, device)

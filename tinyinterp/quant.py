@@ -15,15 +15,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-import numba
 import numpy as np
 
 from tinyinterp.errors import ModelError
+from tinyinterp.jit import jit
 
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
-
-jit = numba.njit(cache=True, nogil=True)
 
 # ----------------------------------------------------------------------------------------
 # Prepare time (plain Python, runs once per model)

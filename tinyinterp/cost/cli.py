@@ -19,9 +19,16 @@ from tinyinterp.cost.fit import fit, read_measurements
 from tinyinterp.errors import CostModelError, TinyInterpError
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_DOES_NOT_FIT = 0, 2, 3
+# Options that only mean something with another one: (option, attribute, the option it needs, attribute).
+DEPENDENT_OPTIONS = (
+    ("--sleep-mw", "sleep_mw", "--rate", "rate"),
+    ("--battery-mah", "battery_mah", "--rate", "rate"),
+    ("--battery-v", "battery_v", "--battery-mah", "battery_mah"),
+)
 
-EPILOG = """exit codes: 0 ok; 2 bad usage or input (unknown board, core or stack, non-positive clock,
-unreadable model, profile or calibration file); 3 the model does not fit the board (with --require-fit).
+EPILOG = """exit codes: 0 ok; 2 bad usage or input (unknown board, core or stack, non-positive or
+non-finite clock or rate, an option that would be ignored, unreadable model, profile or calibration
+file); 3 the model does not fit the board (with --require-fit).
 MEASURED.csv has columns model,latency_ms[,energy_uj]; model paths are relative to the csv file."""
 
 
@@ -60,10 +67,14 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
         help="duty cycle: N inferences per second, sleeping in between (average power, battery)",
     )
     est.add_argument(
-        "--sleep-mw", type=float, help="power between inferences (default: the board's sleep_mw)"
+        "--sleep-mw", type=float, help="with --rate: power between inferences (default: the board's sleep_mw)"
     )
-    est.add_argument("--battery-mah", type=float, help="battery capacity for --rate: battery life")
-    est.add_argument("--battery-v", type=float, default=3.0, help="battery voltage (default 3 V)")
+    est.add_argument("--battery-mah", type=float, help="with --rate: battery capacity, for the battery life")
+    est.add_argument(
+        "--battery-v",
+        type=float,
+        help=f"with --battery-mah: battery voltage (default {energy.DEFAULT_BATTERY_V:g} V)",
+    )
     est.add_argument("--json", action="store_true", help="print the estimate as JSON")
     est.add_argument(
         "--plot", metavar="FILE.png", help="draw the per-layer latency breakdown (needs matplotlib)"
@@ -79,8 +90,19 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     boards.set_defaults(handler=run_boards)
 
 
+def _check_options(args: argparse.Namespace) -> None:
+    """Refuse options that would be silently ignored."""
+    for option, attribute, needed, needed_attribute in DEPENDENT_OPTIONS:
+        if getattr(args, attribute) is not None and getattr(args, needed_attribute) is None:
+            raise CostModelError(f"{option} needs {needed} (it is ignored without it)")
+    single_board = [option for option, given in (("--rate", args.rate), ("--plot", args.plot)) if given]
+    if args.compare and single_board:
+        raise CostModelError(f"{' and '.join(single_board)}: for one --board, not --compare")
+
+
 def run_estimate(args: argparse.Namespace) -> int:
     try:
+        _check_options(args)
         if args.compare:
             return _compare(args)
         if args.board is None and args.core is None:
@@ -105,6 +127,7 @@ def run_estimate(args: argparse.Namespace) -> int:
     if args.plot:
         try:
             plot(result, args.plot)
+            print(f"plot: wrote {args.plot}", file=sys.stderr if args.json else sys.stdout)
         except ImportError:
             print(
                 "tinyinterp estimate: error: --plot needs matplotlib (pip install matplotlib)",
@@ -140,7 +163,7 @@ def _duty(args: argparse.Namespace, result: Estimate) -> energy.DutyCycle | None
         args.rate,
         sleep_mw,
         args.battery_mah,
-        args.battery_v,
+        energy.DEFAULT_BATTERY_V if args.battery_v is None else args.battery_v,
     )
 
 

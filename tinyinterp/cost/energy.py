@@ -6,10 +6,13 @@ voltage): P(f) = static + (active - static) * f / f_default. Energy per inferenc
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from tinyinterp.cost.profiles import BoardProfile
 from tinyinterp.errors import CostModelError
+
+DEFAULT_BATTERY_V = 3.0
 
 
 def power_mw(board: BoardProfile, mhz: float) -> float:
@@ -30,13 +33,17 @@ def duty_cycle(
     inferences_per_s: float,
     sleep_mw: float,
     battery_mah: float | None = None,
-    battery_v: float = 3.0,
+    battery_v: float = DEFAULT_BATTERY_V,
 ) -> DutyCycle:
     """Average power when running `inferences_per_s` inferences a second and sleeping in between."""
-    if not inferences_per_s > 0:
-        raise CostModelError(f"inferences per second must be positive, got {inferences_per_s:g}")
-    if not sleep_mw >= 0 or (battery_mah is not None and not battery_mah > 0) or not battery_v > 0:
-        raise CostModelError("sleep power must be non-negative, battery capacity and voltage positive")
+    if not 0 < inferences_per_s < math.inf:  # comparisons also reject NaN
+        raise CostModelError(f"inferences per second must be positive and finite, got {inferences_per_s:g}")
+    if not 0 <= sleep_mw < math.inf:
+        raise CostModelError(f"sleep power must be non-negative and finite, got {sleep_mw:g} mW")
+    if battery_mah is not None and not 0 < battery_mah < math.inf:
+        raise CostModelError(f"battery capacity must be positive and finite, got {battery_mah:g} mAh")
+    if not 0 < battery_v < math.inf:
+        raise CostModelError(f"battery voltage must be positive and finite, got {battery_v:g} V")
     busy = inferences_per_s * latency_ms / 1000.0
     if busy > 1.0:
         raise CostModelError(

@@ -9,6 +9,7 @@ a `Calibration` (fit.py) refine the defaults for one board+stack from measuremen
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -151,8 +152,8 @@ def resolve_board(
 
 
 def _check_clock(mhz: float) -> float:
-    if not mhz > 0:  # also rejects NaN
-        raise CostModelError(f"the clock must be a positive number of MHz, got {mhz}")
+    if not 0 < mhz < math.inf:  # also rejects NaN
+        raise CostModelError(f"the clock must be a positive number of MHz (finite), got {mhz}")
     return float(mhz)
 
 

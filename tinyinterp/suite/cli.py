@@ -12,6 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tinyinterp.errors import TinyInterpError
+from tinyinterp.suite.protocol import MODELS
+
 if TYPE_CHECKING:
     from tinyinterp.suite.device import EmulatedDevice
     from tinyinterp.suite.dut import VirtualDut
@@ -22,6 +25,8 @@ EXIT_FAILED = 1
 SUITE_BENCHMARKS = "kws01,vww01,ic01,ad01"
 MODES = {"accuracy": ("a",), "performance": ("p",), "energy": ("e",), "all": ("a", "p", "e")}
 DEFAULT_BOARD = "nucleo-l4r5zi"  # the reference submissions' board
+DEFAULT_OUT = Path("tinyinterp-results")
+MAX_TCP_PORT = 65535
 
 
 def _add_device_options(parser: argparse.ArgumentParser) -> None:
@@ -52,7 +57,12 @@ def register_commands(commands: argparse._SubParsersAction) -> None:
     suite.add_argument("--datasets-dir", type=Path, help="folder of the runner's dataset folders")
     suite.add_argument("--benchmarks", default=SUITE_BENCHMARKS, help=f"default {SUITE_BENCHMARKS}")
     suite.add_argument("--mode", choices=list(MODES), default="all", help="which runs (default all)")
-    suite.add_argument("--out", type=Path, default=Path("tinyinterp-results"), help="results folder")
+    suite.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help=f"results folder, created if needed (default: {DEFAULT_OUT}/ in the current folder)",
+    )
     suite.add_argument("--system", help="system name in results/<system>/ (default: board, clock and stack)")
     suite.set_defaults(handler=_suite)
 
@@ -62,10 +72,16 @@ def register_commands(commands: argparse._SubParsersAction) -> None:
         epilog="Exit codes: 0 ok; 1 a download failed or its MD5 was wrong; 2 bad usage.",
     )
     models.add_argument("action", choices=["list", "download"])
-    models.add_argument("--dir", type=Path, help="where to download (default: the cache, see `models list`)")
-    models.add_argument("--from", dest="base", help="upstream base URL or local folder laid out like it")
+    models.add_argument(
+        "--dir",
+        type=Path,
+        help="list: the folder to look in; download: where to save (default: the cache, see `models list`)",
+    )
+    models.add_argument(
+        "--from", dest="base", help="download: upstream base URL or local folder laid out like it"
+    )
     models.add_argument("--benchmarks", default="kws01,vww01,ic01,ad01,sww01", help="comma list")
-    models.add_argument("--force", action="store_true", help="download even when a good copy is present")
+    models.add_argument("--force", action="store_true", help="download: even when a good copy is present")
     models.set_defaults(handler=_models)
 
     dut = commands.add_parser(
@@ -78,12 +94,17 @@ def register_commands(commands: argparse._SubParsersAction) -> None:
         epilog="Exit codes: 0 stopped (Ctrl-C or end of input); 2 bad usage or input.",
     )
     dut.add_argument("--model", help=".tflite file or zoo:NAME (default: reference model, else stand-in)")
-    dut.add_argument("--benchmark", required=True, choices=["ic01", "kws01", "vww01", "ad01"])
+    dut.add_argument("--benchmark", required=True, choices=MODELS)
     _add_device_options(dut)
     dut.add_argument("--models-dir", type=Path, help="where to look for the reference model")
     serve = dut.add_mutually_exclusive_group()
     serve.add_argument("--pty", action="store_true", help="serve a pseudo-terminal and print its path")
-    serve.add_argument("--tcp", type=int, metavar="PORT", help="serve TCP on 127.0.0.1:PORT (0: any free)")
+    serve.add_argument(
+        "--tcp",
+        type=int,
+        metavar="PORT",
+        help=f"serve TCP on 127.0.0.1:PORT (0..{MAX_TCP_PORT}; 0: any free)",
+    )
     dut.add_argument("--realtime", action="store_true", help="pace replies to the emulated device time")
     dut.set_defaults(handler=_dut)
 
@@ -94,7 +115,7 @@ def register_commands(commands: argparse._SubParsersAction) -> None:
         "missing, or the log is truncated; 2 not a runner log, or bad usage or input.",
     )
     check.add_argument("log", type=Path, help="log.txt of an accuracy or performance run")
-    check.add_argument("--benchmark", required=True, choices=["ic01", "kws01", "vww01", "ad01"])
+    check.add_argument("--benchmark", required=True, choices=MODELS)
     check.add_argument("--model", help="the model the log was made with (default: the reference model)")
     check.add_argument("--models-dir", type=Path, help="where to look for the reference model")
     check.add_argument("--datasets-dir", type=Path, help="folder with the runner's dataset folders")
@@ -108,13 +129,29 @@ def _benchmarks(text: str) -> tuple[str, ...]:
     return tuple(b.strip() for b in text.split(",") if b.strip())
 
 
+def _check_folder(path: Path | None, option: str) -> None:
+    """An explicitly given folder must exist: a typo must not fall back silently to the defaults."""
+    if path is not None and not path.is_dir():
+        what = "is not a folder" if path.exists() else "does not exist"
+        raise TinyInterpError(f"{option} {path}: {what}")
+
+
+def _check_model_options(args: argparse.Namespace) -> None:
+    if args.model and args.models_dir:
+        raise TinyInterpError("give --model or --models-dir (where to find the reference model), not both")
+    _check_folder(args.models_dir, "--models-dir")
+
+
 def _suite(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import Progress
 
-    from tinyinterp.suite.models import HOW_TO_GET_DATA, cache_dir
+    from tinyinterp.cache import cache_dir
+    from tinyinterp.suite.models import HOW_TO_GET_DATA
     from tinyinterp.suite.runner import SuiteOptions, run_suite
 
+    _check_folder(args.models_dir, "--models-dir")
+    _check_folder(args.datasets_dir, "--datasets-dir")
     board, core = _device_location(args)
     options = SuiteOptions(
         benchmarks=_benchmarks(args.benchmarks),
@@ -181,18 +218,23 @@ def _print_summary(outcomes: list[Outcome], folder: Path) -> None:
 
 
 def _models(args: argparse.Namespace) -> int:
+    from tinyinterp.cache import cache_dir
     from tinyinterp.suite import models
     from tinyinterp.suite.datasets import BENCHMARKS
 
     benchmarks = _benchmarks(args.benchmarks)
     unknown = [b for b in benchmarks if b not in BENCHMARKS]
-    if unknown:
-        print(f"tinyinterp models: unknown benchmark(s) {', '.join(unknown)}", file=sys.stderr)
-        return 2
+    if unknown or not benchmarks:
+        given = ", ".join(unknown) or "(none given)"
+        raise TinyInterpError(f"unknown benchmark(s) {given}; choose from {', '.join(BENCHMARKS)}")
     if args.action == "list":
-        print("looked up in: " + ", ".join(str(d) for d in models.model_dirs()))
+        ignored = [option for option, given in (("--from", args.base), ("--force", args.force)) if given]
+        if ignored:
+            raise TinyInterpError(f"{' and '.join(ignored)}: for `models download`, not `models list`")
+        _check_folder(args.dir, "--dir")
+        print("looked up in: " + ", ".join(str(d) for d in models.model_dirs(args.dir)))
         for benchmark in benchmarks:
-            path = models.find_model(benchmark)
+            path = models.find_model(benchmark, args.dir)
             state = (
                 "missing"
                 if path is None
@@ -200,7 +242,9 @@ def _models(args: argparse.Namespace) -> int:
             )
             print(f"{benchmark:6} {BENCHMARKS[benchmark].model_file:30} {state:11} {path or ''}")
         return EXIT_OK
-    dest = args.dir or models.cache_dir() / "models"
+    if args.base and "://" not in args.base:
+        _check_folder(Path(args.base), "--from")
+    dest = args.dir or cache_dir() / "models"
     downloads = models.download_models(benchmarks, dest, args.base or models.UPSTREAM, args.force)
     for d in downloads:
         print(f"{d.benchmark:6} {d.status:10} {d.path}" + (f"  ({d.detail})" if d.status == "failed" else ""))
@@ -212,7 +256,6 @@ def _models(args: argparse.Namespace) -> int:
 
 def _open_device(args: argparse.Namespace, allow_stand_in: bool) -> EmulatedDevice:
     """The benchmark's device with --model, the reference model found, or (if allowed) its stand-in."""
-    from tinyinterp.errors import TinyInterpError
     from tinyinterp.suite.device import EmulatedDevice, device_cost
     from tinyinterp.suite.models import find_model
     from tinyinterp.zoo import open_model, stand_in
@@ -233,6 +276,9 @@ def _dut(args: argparse.Namespace) -> int:
     from tinyinterp.suite.dut import DeviceClock, VirtualDut
     from tinyinterp.suite.transport import serve_pty, serve_stdio, serve_tcp
 
+    if args.tcp is not None and not 0 <= args.tcp <= MAX_TCP_PORT:
+        raise TinyInterpError(f"--tcp {args.tcp}: a TCP port is 0..{MAX_TCP_PORT} (0: any free port)")
+    _check_model_options(args)
     device = _open_device(args, allow_stand_in=True)
     print(
         f"tinyinterp dut: {device.benchmark} running {device.model_name} on {device.cost.label}, "
@@ -262,14 +308,19 @@ def _dut(args: argparse.Namespace) -> int:
 
 
 def _validate_log(args: argparse.Namespace) -> int:
-    from tinyinterp.errors import TinyInterpError
     from tinyinterp.suite.models import find_dataset
     from tinyinterp.suite.validate import parse_log, validate
 
+    log_text = args.log.read_text(errors="replace")
+    _check_model_options(args)
+    _check_folder(args.datasets_dir, "--datasets-dir")
     dataset = find_dataset(args.benchmark, args.datasets_dir)
     if dataset is None:
-        raise TinyInterpError(f"no {args.benchmark} dataset folder found: give --datasets-dir")
-    parsed = parse_log(args.log.read_text(errors="replace"))
+        where = args.datasets_dir or "the default places ($TINYINTERP_DATA/datasets, the cache's datasets/)"
+        raise TinyInterpError(
+            f"no {args.benchmark} dataset folder (with y_labels.csv) in {where}: give --datasets-dir"
+        )
+    parsed = parse_log(log_text)
     device = _open_device(args, allow_stand_in=False)
     result = validate(parsed, device, dataset)
     print(

@@ -80,6 +80,12 @@ def quantize_float_to_int8(values: np.ndarray, scale: float, zero_point: int) ->
 
 
 IMAGE_BENCHMARKS = ("ic01", "vww01")  # uint8 RGB stimuli, shifted to int8 by th_load_tensor
+STIMULUS_FORMATS = {
+    "ic01": "uint8 RGB",
+    "vww01": "uint8 RGB",
+    "kws01": "int8 bytes",
+    "ad01": "float32 values",
+}
 
 
 def load_size(benchmark: str, input_shape: tuple[int, ...]) -> int:
@@ -102,9 +108,19 @@ def stimulus_loads(
     stride = stimulus.stride_bytes if stimulus and stimulus.stride_bytes else window
     if window <= 0 or stride <= 0 or len(data) < window:
         raise DatasetError(
-            f"cannot cut {len(data)} bytes into windows of {window} bytes with stride {stride}"
+            f"{len(data)} bytes cannot be cut into ad01 windows of {window} bytes with stride {stride}"
         )
     return [data[start : start + window] for start in range(0, len(data) - window + 1, stride)]
+
+
+def check_loads(benchmark: str, loads: Sequence[bytes], load_bytes: int) -> None:
+    """Each load must be exactly one model input."""
+    wrong = sorted({len(load) for load in loads if len(load) != load_bytes})
+    if wrong:
+        raise DatasetError(
+            f"{', '.join(map(str, wrong))} bytes, expected {load_bytes} bytes "
+            f"({STIMULUS_FORMATS[benchmark]}) per {benchmark} input"
+        )
 
 
 def convert_loads(
@@ -115,10 +131,7 @@ def convert_loads(
     input_zero_point: int,
 ) -> np.ndarray:
     """th_load_tensor of the reference submissions for each load: int8 [len(loads), *input_shape[1:]]."""
-    size = load_size(benchmark, input_shape)
-    wrong = sorted({len(load) for load in loads if len(load) != size})
-    if wrong:
-        raise DatasetError(f"{benchmark} loads have {wrong} bytes, expected {size}")
+    check_loads(benchmark, loads, load_size(benchmark, input_shape))
     item_shape = tuple(input_shape[1:])
     if benchmark == "ad01":
         values = quantize_float_to_int8(float_loads(loads), input_scale, input_zero_point)

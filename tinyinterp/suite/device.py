@@ -67,11 +67,11 @@ class Quant:
     zero_point: int
 
 
-def _single_int8(details: list[dict], kind: str) -> tuple[tuple[int, ...], Quant]:
+def _single_int8(details: list[dict], kind: str, model_name: str) -> tuple[tuple[int, ...], Quant]:
     if len(details) != 1 or details[0]["dtype"] is not np.int8:
         raise ModelError(
-            f"the MLPerf Tiny harness needs one int8 {kind} tensor; the model has {len(details)} "
-            f"{kind}s of types {[np.dtype(d['dtype']).name for d in details]}"
+            f"{model_name}: the MLPerf Tiny harness needs one int8 {kind} tensor; the model has "
+            f"{len(details)} {kind}s of types {[np.dtype(d['dtype']).name for d in details]}"
         )
     scale, zero_point = details[0]["quantization"]
     return tuple(int(d) for d in details[0]["shape"]), Quant(scale, zero_point)
@@ -87,12 +87,14 @@ class EmulatedDevice:
         self.model_name = model_name
         self.cost = cost
         self.interpreter = Interpreter(model=model)
-        self.input_shape, self.input_quant = _single_int8(self.interpreter.get_input_details(), "input")
-        output_shape, self.output_quant = _single_int8(self.interpreter.get_output_details(), "output")
+        inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
+        self.input_shape, self.input_quant = _single_int8(inputs, "input", model_name)
+        output_shape, self.output_quant = _single_int8(outputs, "output", model_name)
         self.load_bytes = load_size(benchmark, self.input_shape)
         if benchmark == "ad01" and np.prod(output_shape) != np.prod(self.input_shape):
             raise ModelError(
-                f"ad01 compares output with input, but their shapes {output_shape}, {self.input_shape} differ"
+                f"{model_name}: ad01 compares output with input, but their shapes {output_shape}, "
+                f"{self.input_shape} differ"
             )
 
     def inputs(self, loads: Sequence[bytes]) -> np.ndarray:

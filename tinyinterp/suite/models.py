@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tinyinterp.cache import cache_dir
 from tinyinterp.suite.datasets import BENCHMARKS
 
 UPSTREAM = "https://github.com/mlcommons/tiny/raw/master/benchmark/training"
@@ -37,13 +38,6 @@ Datasets (accuracy mode): the EEMBC / MLPerf Tiny runner's dataset folders, DIR/
   mlcommons/tiny benchmark/training/ (see benchmark/evaluation/datasets/README.md), or copy them from an
   EEMBC runner install (~/eembc/runner/benchmarks/ulp-mlperf/datasets); then give --datasets-dir DIR or
   put them in $TINYINTERP_DATA/datasets."""
-
-
-def cache_dir() -> Path:
-    configured = os.environ.get("TINYINTERP_CACHE")
-    if configured:
-        return Path(configured)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tinyinterp"
 
 
 def _data_dir() -> Path | None:

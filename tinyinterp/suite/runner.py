@@ -28,6 +28,7 @@ from tinyinterp.suite.datasets import (
     IMAGE_BENCHMARKS,
     DatasetError,
     Stimulus,
+    check_loads,
     read_labels,
     stimulus_loads,
 )
@@ -115,11 +116,17 @@ def prepare(benchmark: str, options: SuiteOptions) -> Setup:
     return Setup(benchmark, device, label, path is None, dataset, reference)
 
 
-def _read(folder: Path, stimulus: Stimulus) -> bytes:
+def _stimulus_loads(benchmark: str, folder: Path, stimulus: Stimulus, load_bytes: int) -> list[bytes]:
+    """The loads of one stimulus file, each checked to be one model input; errors name the file."""
+    path = folder / stimulus.file
     try:
-        return (folder / stimulus.file).read_bytes()
+        loads = stimulus_loads(benchmark, path.read_bytes(), load_bytes, stimulus)
+        check_loads(benchmark, loads, load_bytes)
     except OSError as error:
-        raise DatasetError(f"{folder}: cannot read stimulus {stimulus.file}: {error.strerror}") from None
+        raise DatasetError(f"{path}: cannot read stimulus: {error.strerror}") from None
+    except DatasetError as error:
+        raise DatasetError(f"{path}: {error}") from None
+    return loads
 
 
 def run_accuracy(setup: Setup, folder: Path, progress: Progress = no_progress) -> Score:
@@ -174,7 +181,7 @@ def timed_inputs(setup: Setup) -> list[tuple[str, int, bytes]]:
         (
             s.file,
             s.label,
-            stimulus_loads(setup.benchmark, _read(setup.dataset, s), setup.device.load_bytes, s)[0],
+            _stimulus_loads(setup.benchmark, setup.dataset, s, setup.device.load_bytes)[0],
         )
         for s in chosen
     ]
@@ -262,4 +269,4 @@ def run_suite(options: SuiteOptions, progress: Progress = no_progress) -> tuple[
 
 def loads_of(benchmark: str, folder: Path, stimuli: Sequence[Stimulus], load_bytes: int) -> list[list[bytes]]:
     """Each stimulus file's loads (ad01: its windows)."""
-    return [stimulus_loads(benchmark, _read(folder, s), load_bytes, s) for s in stimuli]
+    return [_stimulus_loads(benchmark, folder, s, load_bytes) for s in stimuli]

@@ -27,6 +27,7 @@ EEMBC_MODEL = re.compile(r"\bdut: m-model-\[([^\]]*)\]")
 MLC_LOAD = re.compile(r"ulp-mlperf: Loading file (?P<file>.+?) segment (?P<segment>\d+)\s*$")
 MLC_RESULT = re.compile(r"ulp-mlperf:\s+m-results\s+: (.*)$")
 MLC_MODEL = re.compile(r"Device model retrieved: (\S+)")
+ANNOUNCED_FILES = re.compile(r"Using full set \((\d+) test files\)")  # MLPerf Tiny runner, accuracy mode
 SUMMARY = re.compile(r"(Top[- ]1%?\s?[:=] [\d.]+%?|AUC\s?[:=] [\d.]+)")
 MAX_DETAILS = 3
 
@@ -59,6 +60,17 @@ class ParsedLog:
     entries: list[Entry] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     summary: list[str] = field(default_factory=list)
+    announced_files: int | None = None  # how many files the runner said it would run
+
+
+def _check_announced_files(parsed: ParsedLog, line: int) -> None:
+    """A log cut between two stimuli looks complete; the runner's announced file count tells."""
+    logged = len({entry.load.file for entry in parsed.entries})
+    if parsed.announced_files is not None and logged != parsed.announced_files:
+        parsed.problems.append(
+            f"line {line}: the log announces {parsed.announced_files} test files, it has results "
+            f"for {logged}" + (" (truncated)" if logged < parsed.announced_files else "")
+        )
 
 
 def _mlc_values(text: str) -> list[float] | None:
@@ -95,7 +107,11 @@ def parse_log(text: str) -> ParsedLog:
     eembc = bool(EEMBC_LOAD.search(text))
     parsed = ParsedLog("EEMBC runner" if eembc else "MLPerf Tiny runner")
     pending: Load | None = None
+    announced_line = 0
     for number, line in enumerate(text.splitlines(), start=1):
+        announced = ANNOUNCED_FILES.search(line)
+        if announced:
+            parsed.announced_files, announced_line = int(announced.group(1)), number
         model = (EEMBC_MODEL if eembc else MLC_MODEL).search(line)
         if model:
             parsed.model = model.group(1)
@@ -122,6 +138,7 @@ def parse_log(text: str) -> ParsedLog:
         parsed.problems.append(
             f"truncated: the log ends after loading {pending.file} (line {pending.line}) with no result"
         )
+    _check_announced_files(parsed, announced_line)
     if not parsed.entries and not parsed.problems:
         raise LogFormatError(
             "not an EEMBC or MLPerf Tiny runner log: no loaded stimuli ('bload dut' or 'Loading file') "

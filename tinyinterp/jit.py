@@ -1,0 +1,70 @@
+"""`jit`: numba's njit for tinyinterp's kernels, with the compiled code cached in the user cache folder.
+
+numba's `cache=True` writes next to the source (`<package>/__pycache__/*.nbi, *.nbc`). In an installed
+package those files outlive `pip uninstall`, and the folder they leave becomes a namespace package that
+shadows a later editable install. `jit` therefore gives each kernel a cache whose only locator is
+`numba_cache_dir()`: numba's global configuration, and the user's other jitted code, are untouched.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numba
+from numba.core.caching import (
+    CompileResultCacheImpl,
+    FunctionCache,
+    _CacheLocator,
+    _SourceFileBackedLocatorMixin,
+)
+from numba.core.dispatcher import Dispatcher
+
+from tinyinterp.cache import numba_cache_dir
+
+
+class _UserCacheLocator(_SourceFileBackedLocatorMixin, _CacheLocator):
+    """numba's UserWideCacheLocator with tinyinterp's folder: one subfolder per source folder."""
+
+    def __init__(self, py_func: Callable[..., Any], py_file: str) -> None:
+        self._py_file = py_file
+        self._lineno = py_func.__code__.co_firstlineno
+        self._cache_path = str(numba_cache_dir() / self.get_suitable_cache_subpath(py_file))
+
+    def get_cache_path(self) -> str:
+        return self._cache_path
+
+
+class _KernelCacheImpl(CompileResultCacheImpl):
+    # Only the user folder: when it cannot be written, numba finds no locator and the kernel compiles
+    # without a disk cache, instead of falling back to numba's in-tree __pycache__.
+    _locator_classes = (_UserCacheLocator,)
+
+
+class _KernelCache(FunctionCache):
+    _impl_class = _KernelCacheImpl
+
+
+@functools.cache  # once per process, not once per kernel
+def _warn_unwritable_once() -> None:
+    warnings.warn(
+        f"tinyinterp: cannot write numba's cache folder {numba_cache_dir()}; kernels are compiled "
+        "in every process (set TINYINTERP_CACHE to a writable folder)",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+
+
+def jit(function: Callable[..., Any]) -> Callable[..., Any]:
+    """`numba.njit(nogil=True)` whose compiled code is cached in `numba_cache_dir()`."""
+    dispatcher = numba.njit(nogil=True)(function)
+    if not isinstance(dispatcher, Dispatcher):  # NUMBA_DISABLE_JIT: the plain Python function
+        return dispatcher
+    try:
+        # What Dispatcher.enable_caching() does, with our cache class instead of numba's FunctionCache.
+        dispatcher._cache = _KernelCache(function)
+    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+        _warn_unwritable_once()
+    return dispatcher
