@@ -59,7 +59,7 @@ def near_zero_point(
     """Integers whose offsets from the zero point rescale into (about twice) the output's range, so
     that not every value clamps; wrapped to `dtype` as C's int32 arithmetic would."""
     low, high = DTYPE_RANGES[output_dtype]
-    span = int(min((high - low) / max(multiplier, 2.0**-40), 2.0**32))
+    span = int(min((high - low) / multiplier, 2.0**32))
 
     def values(seed: int) -> np.ndarray:
         offsets = np.random.default_rng(seed).integers(-span, span + 1, size=shape)
