@@ -118,6 +118,18 @@ def test_ops_without_a_formula_use_the_documented_fallback() -> None:
     assert any("no dedicated cycle formula for TANH" in note for note in result.notes)
 
 
+@pytest.mark.parametrize(("source", "target"), [("int8", "int32"), ("int16", "int32"), ("int32", "int8")])
+def test_int32_quantize_is_costed_on_its_bytes(source: str, target: str) -> None:
+    b = ModelBuilder()
+    x = b.input("x", (1, 8, 8, 4), source, **Q)
+    y = b.tensor("y", (1, 8, 8, 4), target, **Q)
+    b.op("QUANTIZE", [x], [y])
+    b.output(y)
+    [layer] = estimate(b.build(), core="cortex-m4", clock_mhz=100).layers
+    assert layer.activation_bytes == 256 * (np.dtype(source).itemsize + np.dtype(target).itemsize)
+    assert math.isfinite(layer.cycles) and layer.cycles > 0
+
+
 def _kernels(path: Path, core: str = "cortex-m4", kernels: str = "cmsis-nn") -> list[str]:
     model = load_model(path)
     return [

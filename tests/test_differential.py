@@ -17,6 +17,7 @@ from hypothesis import given
 from tinyinterp.errors import TinyInterpError
 from tinyinterp.testing import OpCase, assert_bit_exact, run_tflm
 from tinyinterp.testing.strategies import CASES
+from tinyinterp.testing.strategies.quantize import QUANTIZE_INPUTS, quantize_cases
 
 
 def tflm_outputs_or_error(case: OpCase) -> list | Exception:
@@ -42,18 +43,38 @@ def snap_within_ulps(actual: list[np.ndarray], expected: list, ulps: int) -> lis
     ]
 
 
+def assert_matches_tflm(case: OpCase) -> None:
+    """tinyinterp's outputs equal TFLM's, or both refuse the case."""
+    expected = tflm_outputs_or_error(case)
+    if isinstance(expected, Exception):
+        with pytest.raises(TinyInterpError):
+            case.expected()
+        return
+    actual = case.expected()
+    if case.notes.get("float_ulps"):
+        actual = snap_within_ulps(actual, expected, case.notes["float_ulps"])
+    assert_bit_exact(actual, expected, case)
+
+
 @pytest.mark.parametrize(("opcode", "dtype"), sorted(CASES))
 def test_op_matches_tflm(opcode: str, dtype: str, tflm: ModuleType) -> None:
-    @given(CASES[(opcode, dtype)](dtype=dtype))
-    def check(case: OpCase) -> None:
-        expected = tflm_outputs_or_error(case)
-        if isinstance(expected, Exception):
-            with pytest.raises(TinyInterpError):
-                case.expected()
-            return
-        actual = case.expected()
-        if case.notes.get("float_ulps"):
-            actual = snap_within_ulps(actual, expected, case.notes["float_ulps"])
-        assert_bit_exact(actual, expected, case)
+    given(CASES[(opcode, dtype)](dtype=dtype))(assert_matches_tflm)()
 
-    check()
+
+@pytest.mark.parametrize(
+    ("input_dtype", "output_dtype"),
+    [(source, target) for target, sources in QUANTIZE_INPUTS.items() for source in sources],
+)
+def test_quantize_pair_matches_tflm(input_dtype: str, output_dtype: str, tflm: ModuleType) -> None:
+    """Each (input, output) dtype pair of QUANTIZE gets its own examples: `test_op_matches_tflm` spreads
+    an output dtype's examples over its input dtypes."""
+    given(quantize_cases(dtype=output_dtype, input_dtype=input_dtype))(assert_matches_tflm)()
+
+
+def test_quantize_cases_refuse_a_pair_tflm_has_no_kernel_for() -> None:
+    @given(quantize_cases(dtype="int32", input_dtype="float32"))
+    def draw(case: OpCase) -> None:
+        pass
+
+    with pytest.raises(TinyInterpError, match="QUANTIZE to int32 takes int8 or int16, not float32"):
+        draw()

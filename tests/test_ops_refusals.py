@@ -1,9 +1,12 @@
-"""Models TFLM would misread (garbage or a crash) are refused in prepare with a ModelError that names
-the operator and the tensor, never a numba error at run time."""
+"""Models TFLM would misread (garbage or a crash) or refuses are refused in prepare with a ModelError
+that names the operator and the tensor, never a numba error at run time."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,6 +14,7 @@ import pytest
 from tinyinterp import Interpreter, ModelBuilder
 from tinyinterp.errors import ModelError
 from tinyinterp.model import Model
+from tinyinterp.testing import OpCase, run_tflm
 
 Q = {"scale": 0.05, "zero_point": 0}
 
@@ -85,3 +89,67 @@ def batch_matmul_unbroadcastable() -> Model:
 def test_refused_in_prepare(model: Callable[[], Model], message: str) -> None:
     with pytest.raises(ModelError, match=message):
         Interpreter(model=model()).allocate_tensors()
+
+
+def conversion(opcode: str, input_dtype: str, output_dtype: str, output_scale: Any = 0.05) -> Model:
+    """A QUANTIZE or DEQUANTIZE of a (2, 3) tensor; a float32 tensor gets no quantization."""
+    b = ModelBuilder()
+    x = b.input("x", (2, 3), input_dtype, **({} if input_dtype == "float32" else Q))
+    quantization = {} if output_dtype == "float32" else {"scale": output_scale, "zero_point": 0}
+    y = b.tensor("y", (2, 3), output_dtype, **quantization, quantized_dimension=1)
+    b.op(opcode, [x], [y])
+    b.output(y)
+    return b.build()
+
+
+def quantize_to_unquantized_int32() -> Model:
+    b = ModelBuilder()
+    x = b.input("x", (2, 3), "int8", **Q)
+    y = b.tensor("y", (2, 3), "int32")
+    b.op("QUANTIZE", [x], [y])
+    b.output(y)
+    return b.build()
+
+
+@pytest.mark.parametrize(
+    ("model", "message", "tflm_log"),
+    [
+        (
+            partial(conversion, "QUANTIZE", "float32", "int32"),
+            r"operator 0 \(QUANTIZE\): from tensor 0 'x' \(FLOAT32\) to tensor 1 'y' \(INT32\): TFLM has no",
+            "Input FLOAT32, output INT32 not supported",
+        ),
+        (
+            partial(conversion, "QUANTIZE", "int32", "int32"),
+            r"operator 0 \(QUANTIZE\): from tensor 0 'x' \(INT32\) to tensor 1 'y' \(INT32\): TFLM has no",
+            "Input INT32, output INT32 not supported",
+        ),
+        (
+            partial(conversion, "QUANTIZE", "int16", "int32", output_scale=[0.05, 0.1, 0.2]),
+            r"operator 0 \(QUANTIZE\): tensor 1 'y' is quantized per channel",
+            "affine_quantization->scale->size == 1 was not true",
+        ),
+        (
+            quantize_to_unquantized_int32,
+            r"operator 0 \(QUANTIZE\): tensor 1 'y' must be quantized",
+            "output->quantization.type != kTfLiteAffineQuantization",
+        ),
+        (
+            partial(conversion, "DEQUANTIZE", "int32", "float32"),
+            r"operator 0 \(DEQUANTIZE\): tensor 0 'x' has dtype INT32, expected INT8 or INT16",
+            "input->type == kTfLiteInt8 || input->type == kTfLiteInt16 || input->type == kTfLiteUInt8",
+        ),
+    ],
+)
+def test_refused_as_tflm_refuses(
+    model: Callable[[], Model], message: str, tflm_log: str, tflm: ModuleType, capfd: pytest.CaptureFixture
+) -> None:
+    """Conversions TFLM refuses, in Prepare or (no kernel for the dtypes) in Eval, for the reason it logs."""
+    refused = model()
+    with pytest.raises(ModelError, match=message):
+        Interpreter(model=refused).allocate_tensors()
+    x = refused.main.tensors[refused.main.inputs[0]]
+    case = OpCase(refused.main.operators[0].opcode, "refused", refused, (np.zeros(x.shape, x.dtype.numpy),))
+    with pytest.raises(RuntimeError):
+        run_tflm(case)
+    assert tflm_log in "".join(capfd.readouterr())

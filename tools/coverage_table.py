@@ -41,8 +41,9 @@ def table() -> str:
         *(f"| {op} | {' | '.join(cell(op, d) for d in dtypes)} |" for op in sorted(OPS)),
         "",
         f"{TESTED} bit-exact with TFLM, differentially tested (`tests/test_differential.py`); "
-        f"{UNTESTED} implemented, no differential test yet. QUANTIZE's dtype is its output's, "
-        "DEQUANTIZE's its input's.",
+        f"{UNTESTED} implemented, no differential test yet. QUANTIZE's dtype is its output's (its input: "
+        "float32, int8, int16 or int32 for int8 and int16, int8 or int16 for int32), DEQUANTIZE's its "
+        "input's.",
     ]
     return "\n".join(lines)
 

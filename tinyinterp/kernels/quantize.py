@@ -25,7 +25,8 @@ def quantize_float(x, scale, zero_point, low, high, out):
 @jit
 def requantize(x, input_zero_point, multiplier, shift, output_zero_point, low, high, out):
     """reference_ops::Requantize and ReluQuantized: (x - input zero point) rescaled, plus the output
-    zero point, clamped to [low, high]."""
+    zero point, clamped to [low, high]. TFLM's int32 x - zero point wraps around: so does the operand
+    of multiply_by_quantized_multiplier, which comes to the same modulo 2**32."""
     for i in range(x.size):
         rescaled = multiply_by_quantized_multiplier(x[i] - input_zero_point, multiplier, shift)
         out[i] = min(max(wrap_int32(rescaled + output_zero_point), low), high)

@@ -1,7 +1,8 @@
-"""QUANTIZE (float32, int8 or int16 to int8 or int16) and DEQUANTIZE (int8 or int16 to float32).
+"""QUANTIZE (float32, int8, int16 or int32 to int8 or int16; int8 or int16 to int32) and DEQUANTIZE
+(int8 or int16 to float32), the pairs TFLM's reference kernels run.
 
 The registered dtypes are the quantized side: QUANTIZE's output, DEQUANTIZE's input. TFLM also
-converts from and to uint8 and int32, which tinyinterp does not support.
+converts from and to uint8, which tinyinterp does not support.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from tinyinterp.model.ir import Tensor, TensorType
 from tinyinterp.ops.base import Array, Op, OpContext, register
 from tinyinterp.quant import quantize_multiplier
 
-INT8, INT16, FLOAT32 = TensorType.INT8, TensorType.INT16, TensorType.FLOAT32
+INT8, INT16, INT32, FLOAT32 = TensorType.INT8, TensorType.INT16, TensorType.INT32, TensorType.FLOAT32
+# Pairs TFLM's Prepare accepts but its Eval has no kernel for ("Input %s, output %s not supported").
+NO_TFLM_KERNEL = ((FLOAT32, INT32), (INT32, INT32))
 
 
 def _elementwise(ctx: OpContext) -> tuple[Tensor, Tensor]:
@@ -25,15 +28,21 @@ def _elementwise(ctx: OpContext) -> tuple[Tensor, Tensor]:
     return input_, output
 
 
-@register("QUANTIZE", dtypes=("int8", "int16"))
+@register("QUANTIZE", dtypes=("int8", "int16", "int32"))
 class Quantize(Op):
-    """float32 input: AffineQuantize, round(x / scale) in float32 plus the zero point; int8 or int16
-    input: Requantize by input_scale / output_scale (a double), zero points subtracted and added."""
+    """float32 input: AffineQuantize, round(x / scale) in float32 plus the zero point; integer input:
+    Requantize by input_scale / output_scale (a double), zero points subtracted and added in int32
+    arithmetic (an int32 input wraps around as in C)."""
 
     def __init__(self, ctx: OpContext) -> None:
         input_, output = _elementwise(ctx)
-        ctx.expect_dtype(input_, FLOAT32, INT8, INT16)
-        ctx.expect_dtype(output, INT8, INT16)
+        ctx.expect_dtype(input_, FLOAT32, INT8, INT16, INT32)
+        ctx.expect_dtype(output, INT8, INT16, INT32)
+        if (input_.dtype, output.dtype) in NO_TFLM_KERNEL:
+            ctx.fail(
+                f"from {ctx.describe(input_)} ({input_.dtype.name}) to {ctx.describe(output)} "
+                f"({output.dtype.name}): TFLM has no kernel for this pair of dtypes"
+            )
         if output.quantization is not None and output.quantization.scale.size > 1:
             ctx.fail(f"{ctx.describe(output)} is quantized per channel; only per-tensor is supported")
         output_scale, self.output_zero_point = ctx.quantization(output)
@@ -47,7 +56,10 @@ class Quantize(Op):
         input_scale, self.input_zero_point = ctx.quantization(input_)
         self.multiplier, self.shift = quantize_multiplier(input_scale / output_scale)
         if self.shift > 30:
-            ctx.fail(f"input scale {input_scale} / output scale {output_scale} is 2**31 or more")
+            ctx.fail(
+                f"input scale {input_scale} / output scale {output_scale} rounds to 2**30 or more "
+                "(TFLM would shift left by 31 bits, which C leaves undefined)"
+            )
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
         x = inputs[0]

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from tinyinterp.quant import ACTIVATIONS
 from tinyinterp.testing.cases import OpCase
 
-DTYPE_RANGES = {"int8": (-128, 127), "int16": (-32768, 32767)}
+DTYPE_RANGES = {"int8": (-128, 127), "int16": (-32768, 32767), "int32": (-(2**31), 2**31 - 1)}
 
 CaseStrategy = Callable[..., st.SearchStrategy[OpCase]]
 CASES: dict[tuple[str, str], CaseStrategy] = {}
@@ -111,8 +111,9 @@ def biases(channels: int, dtype: str) -> st.SearchStrategy[np.ndarray]:
 
 
 def asymmetric_zero_points(dtype: str) -> st.SearchStrategy[int]:
-    """Zero points over the whole range of int8 or int16, for the ops TFLM lets take asymmetric 16-bit
-    tensors (SUB, RELU6, LEAKY_RELU, PRELU, QUANTIZE, DEQUANTIZE); extremes and 0 tried often."""
+    """Zero points over the whole range of int8, int16 or int32, for the ops TFLM lets take asymmetric
+    16-bit tensors (SUB, RELU6, LEAKY_RELU, PRELU, QUANTIZE, DEQUANTIZE) and QUANTIZE's int32
+    tensors; extremes and 0 tried often."""
     low, high = DTYPE_RANGES[dtype]
     return st.one_of(st.sampled_from([low, high, 0]), st.integers(low, high))
 
