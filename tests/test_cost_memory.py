@@ -4,6 +4,7 @@ the factors fitted on DSP kernels. Expected figures are worked out by hand from 
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -128,3 +129,24 @@ def test_factors_fitted_on_dsp_kernels_do_not_scale_helium_kernels() -> None:
             estimate(model, core="cortex-m33", clock_mhz=96, stack=s).totals.cycles for s in (stack, doubled)
         ]
         assert dsp[1] > 1.5 * dsp[0]
+
+
+def test_a_cache_line_fill_reads_more_flash_per_stall_than_an_uncached_read() -> None:
+    board = profiles.board("ek-ra8d1")
+    uncached = flash_cycles(dense(), board)
+    cached = flash_cycles(dense(), with_settings(board, ["dcache=true"]))
+    assert cached == pytest.approx(uncached * 16 / 32)  # 32-byte line fills against 16-byte reads
+
+
+def test_estimate_command_takes_what_ifs(capsys: pytest.CaptureFixture[str]) -> None:
+    from tinyinterp.cli import main
+
+    base = ["estimate", "zoo:ad", "--board", "ek-ra8d1", "--json"]
+    assert main(base) == 0
+    submitted = json.loads(capsys.readouterr().out)
+    assert main([*base, "--set", "dcache=true", "--set", "weights_in=flash"]) == 0
+    cached = json.loads(capsys.readouterr().out)
+    assert cached["board"] == "ek-ra8d1+dcache=true+weights_in=flash"
+    assert cached["totals"]["latency_ms"] < submitted["totals"]["latency_ms"]
+    assert main([*base, "--set", "dcache=perhaps"]) == 2
+    assert "--set dcache=perhaps: expected true or false" in capsys.readouterr().err

@@ -222,3 +222,17 @@ def test_suite_help_and_gitignore_name_the_default_results_folder(capsys: pytest
     assert "default: tinyinterp-results/ in the current folder" in " ".join(capsys.readouterr().out.split())
     gitignore = Path(__file__).resolve().parent.parent / ".gitignore"
     assert "tinyinterp-results/" in gitignore.read_text().splitlines()
+
+
+def test_a_what_if_on_the_board_memory_system(
+    fresh_install: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ad01 reads every weight once from flash: copying the weights to SRAM removes the flash stalls."""
+    args = ["suite", "--benchmarks", "ad01", "--mode", "performance", "--board", "ek-ra8d1", "--out", "ra8"]
+    assert main(args) == 0
+    as_submitted = float(summary_rows(capsys.readouterr().out)["ad01"][3])
+    assert main([*args, "--set", "weights_in=sram"]) == 0
+    output = capsys.readouterr().out
+    assert float(summary_rows(output)["ad01"][3]) > 1.5 * as_submitted
+    assert "ek-ra8d1+weights_in=sram" in output
+    assert main([*args, "--set", "weights_in=rom"]) == 2

@@ -16,6 +16,7 @@ from dataclasses import asdict
 from tinyinterp.cost import energy, profiles
 from tinyinterp.cost.estimate import DEFAULT_STACK, IDENTITY, Calibration, Estimate, estimate, resolve_board
 from tinyinterp.cost.fit import fit, read_measurements
+from tinyinterp.cost.profiles import BoardProfile, with_settings
 from tinyinterp.errors import CostModelError, TinyInterpError
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_DOES_NOT_FIT = 0, 2, 3
@@ -50,6 +51,7 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     target.add_argument("--core", help="a generic board with this core (e.g. cortex-m33); needs --mhz")
     target.add_argument("--compare", metavar="B1,B2,...", help="estimate on several boards, side by side")
     est.add_argument("--mhz", type=float, help="clock in MHz (default: the board's)")
+    add_set_option(est)
     est.add_argument(
         "--stack",
         default=DEFAULT_STACK,
@@ -107,11 +109,10 @@ def run_estimate(args: argparse.Namespace) -> int:
             return _compare(args)
         if args.board is None and args.core is None:
             raise CostModelError("give --board B, --core C (with --mhz) or --compare B1,B2")
-        calibration = _calibration(args, args.board)
-        result = estimate(
-            args.model, args.board, args.mhz, args.stack, core=args.core, calibration=calibration
-        )
-        duty = _duty(args, result)
+        board = board_with_settings(args.board, args.core, args.mhz, args.set)
+        calibration = _calibration(args, board)
+        result = estimate(args.model, board, args.mhz, args.stack, calibration=calibration)
+        duty = _duty(args, result, board)
     except TinyInterpError as error:
         print(f"tinyinterp estimate: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -143,20 +144,34 @@ def run_estimate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _calibration(args: argparse.Namespace, board: str | None) -> Calibration:
+def add_set_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="what-if: change a field of the board, e.g. dcache=false, weights_in=sram, flash_bus_mhz=120 "
+        "(repeatable; the fields are documented in tinyinterp/cost/README.md)",
+    )
+
+
+def board_with_settings(
+    board: str | None, core: str | None, mhz: float | None, settings: Sequence[str]
+) -> BoardProfile:
+    """The board (or generic --core board) the options name, with the --set what-ifs applied."""
+    return with_settings(resolve_board(board, core, mhz), settings)
+
+
+def _calibration(args: argparse.Namespace, board: str | BoardProfile) -> Calibration:
     if not args.calibrate:
         return IDENTITY
-    return fit(read_measurements(args.calibrate), board, args.stack, args.mhz, core=args.core)
+    return fit(read_measurements(args.calibrate), board, args.stack, args.mhz)
 
 
-def _duty(args: argparse.Namespace, result: Estimate) -> energy.DutyCycle | None:
+def _duty(args: argparse.Namespace, result: Estimate, board: BoardProfile) -> energy.DutyCycle | None:
     if args.rate is None:
         return None
-    sleep_mw = (
-        args.sleep_mw
-        if args.sleep_mw is not None
-        else resolve_board(args.board, args.core, args.mhz).power.sleep_mw
-    )
+    sleep_mw = args.sleep_mw if args.sleep_mw is not None else board.power.sleep_mw
     return energy.duty_cycle(
         result.totals.energy_uj,
         result.totals.latency_ms,
@@ -171,9 +186,10 @@ def _compare(args: argparse.Namespace) -> int:
     names = [n.strip() for n in args.compare.split(",") if n.strip()]
     if not names:
         raise CostModelError("--compare needs board names separated by commas")
+    boards = [board_with_settings(name, None, args.mhz, args.set) for name in names]
     results = [
-        estimate(args.model, name, args.mhz, args.stack, calibration=_calibration(args, name))
-        for name in names
+        estimate(args.model, board, args.mhz, args.stack, calibration=_calibration(args, board))
+        for board in boards
     ]
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))

@@ -200,7 +200,7 @@ class Context:
         if weight_bytes == 0 or board.weights_in != "flash" or board.flash_access_ns == 0:
             return 0.0
         fetched = weight_bytes * (1.0 if board.weights_cached(reuse_bytes) else max(passes, 1.0))
-        return fetched * board.flash_line_stall(self.mhz) / board.flash_line_bytes
+        return fetched * board.flash_line_stall(self.mhz) / board.weight_line_bytes()
 
 
 def _scalar(ctx: Context) -> Context:

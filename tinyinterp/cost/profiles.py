@@ -73,7 +73,8 @@ class BoardProfile:
     The memory system decides what a weight read costs: weights in flash (`weights_in`) are read in
     `flash_line_bytes` lines, each costing the flash's wait states, counted at the flash bus clock
     (`flash_bus_mhz`, when slower than the core) and converted to core cycles; a data cache
-    (`cache_kb`, used only when `dcache` is on) serves the later passes over weights that fit in it.
+    (`cache_kb`, used only when `dcache` is on) reads flash in `cache_line_bytes` lines and serves the
+    later passes over weights that fit in it.
     Weights copied to SRAM or TCM cost no stalls.
     """
 
@@ -95,6 +96,7 @@ class BoardProfile:
     dcache: bool = True  # the data cache is enabled (firmware can leave it off)
     weights_in: str = "flash"  # flash | sram | tcm: where the model's constant data is read from
     flash_bus_mhz: float = 0.0  # clock of the bus flash is read over, when below the core's (0: the core's)
+    cache_line_bytes: int = 0  # bytes a data-cache line fill reads from flash (0: flash_line_bytes)
 
     def wait_states(self, mhz: float) -> int:
         """Flash wait states at a clock, from the access time (as the reference manuals' tables)."""
@@ -109,6 +111,14 @@ class BoardProfile:
         core cycles the slower bus adds to each of the access's bus cycles."""
         bus_cycles = self.wait_states(mhz) + 1
         return bus_cycles * mhz / self.flash_mhz(mhz) - 1
+
+    def weight_line_bytes(self) -> int:
+        """Bytes of flash each stalled read brings: a cache line when the data cache is on."""
+        return (
+            self.cache_line_bytes
+            if self.dcache and self.cache_kb and self.cache_line_bytes
+            else (self.flash_line_bytes)
+        )
 
     def weights_cached(self, reuse_bytes: float) -> bool:
         """Whether a data cache keeps weights re-read after `reuse_bytes` of other reads."""
@@ -276,6 +286,7 @@ def read_board(path: Path, *, source: str = "") -> BoardProfile:
         dcache=t.flag("dcache", True),
         weights_in=_memory(t, "weights_in", MEMORIES),
         flash_bus_mhz=t.number("flash_bus_mhz", 0.0),
+        cache_line_bytes=int(t.number("cache_line_bytes", 0.0)),
     )
     t.check_unused()
     if board.clock_mhz > board.max_clock_mhz:
@@ -305,6 +316,7 @@ _SETTABLE: dict[str, type] = {
     "dcache": bool,
     "weights_in": str,
     "flash_bus_mhz": float,
+    "cache_line_bytes": int,
 }
 
 
@@ -329,8 +341,12 @@ def with_settings(board: BoardProfile, settings: Sequence[str]) -> BoardProfile:
         elif kind is str:
             _memory(table, key, MEMORIES)
         else:
-            table.number(key, positive=key not in ("flash_access_ns", "cache_kb", "flash_bus_mhz"))
-    updated = replace(board, **{k: _SETTABLE[k](v) for k, v in changes.items()})
+            table.number(
+                key, positive=key not in ("flash_access_ns", "cache_kb", "flash_bus_mhz", "cache_line_bytes")
+            )
+    # The name says what was changed: it labels estimates and names the suite's results folder.
+    label = "+".join(f"{k}={text}" for k, text in (s.split("=", 1) for s in settings))
+    updated = replace(board, name=f"{board.name}+{label}", **{k: _SETTABLE[k](v) for k, v in changes.items()})
     if updated.clock_mhz > updated.max_clock_mhz:
         updated = replace(updated, max_clock_mhz=updated.clock_mhz)
     return updated

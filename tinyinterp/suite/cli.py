@@ -12,10 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tinyinterp.cost.cli import add_set_option, board_with_settings
 from tinyinterp.errors import TinyInterpError
 from tinyinterp.suite.protocol import MODELS
 
 if TYPE_CHECKING:
+    from tinyinterp.cost.profiles import BoardProfile
     from tinyinterp.suite.device import EmulatedDevice
     from tinyinterp.suite.dut import VirtualDut
     from tinyinterp.suite.runner import Outcome
@@ -35,12 +37,18 @@ def _add_device_options(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--core", help="a generic board with this core (e.g. cortex-m4); needs --mhz")
     parser.add_argument("--mhz", type=float, help="clock in MHz (default: the board's)")
     parser.add_argument("--stack", default="tflm-cmsisnn", help="software stack (default tflm-cmsisnn)")
+    add_set_option(parser)
 
 
-def _device_location(args: argparse.Namespace) -> tuple[str | None, str | None]:
-    """(board, core) from the device options; commands without them (validate-log) get the default board."""
+def _device_location(args: argparse.Namespace) -> tuple[str | BoardProfile | None, str | None]:
+    """(board, core) from the device options; commands without them (validate-log) get the default board.
+    With --set what-ifs the board is the changed profile."""
     core = getattr(args, "core", None)
-    return (None, core) if core else (getattr(args, "board", None) or DEFAULT_BOARD, None)
+    board = None if core else (getattr(args, "board", None) or DEFAULT_BOARD)
+    settings = getattr(args, "set", [])
+    if settings:
+        return board_with_settings(board, core, getattr(args, "mhz", None), settings), None
+    return board, core
 
 
 def register_commands(commands: argparse._SubParsersAction) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from tinyinterp.interpreter import Interpreter
 from tinyinterp.model import Model
 from tinyinterp.suite.datasets import convert_loads, float_loads, load_size
 from tinyinterp.suite.protocol import MODELS, result_payloads
+
+if TYPE_CHECKING:
+    from tinyinterp.cost.profiles import BoardProfile
 
 BATCH = 512  # loads per batched run: bounds memory on large datasets (ad01 has 48,608 windows)
 
@@ -45,7 +49,7 @@ class DeviceCost:
 
 
 def device_cost(
-    model: Model, board: str | None, core: str | None, clock_mhz: float | None, stack: str
+    model: Model, board: str | BoardProfile | None, core: str | None, clock_mhz: float | None, stack: str
 ) -> DeviceCost:
     """Cost-model latency and energy per inference of `model` on a board, or on a generic `core` board."""
     from tinyinterp.cost import estimate

@@ -17,6 +17,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -39,6 +40,9 @@ from tinyinterp.suite.models import MD5, find_dataset, find_model, md5_of
 from tinyinterp.suite.protocol import dequantize
 from tinyinterp.suite.scoring import FileResults, Score, score_files
 
+if TYPE_CHECKING:
+    from tinyinterp.cost.profiles import BoardProfile
+
 SUITE_BENCHMARKS = ("kws01", "vww01", "ic01", "ad01")
 MIN_RUN_US = 10_000_000  # run rules: each timed run at least 10 s of device time ...
 MIN_INFERENCES = 10  # ... and at least 10 inferences
@@ -58,7 +62,7 @@ def no_progress(description: str, total: int) -> Callable[[int], None]:
 class SuiteOptions:
     benchmarks: tuple[str, ...] = SUITE_BENCHMARKS
     modes: tuple[str, ...] = ("a", "p", "e")
-    board: str | None = "nucleo-l4r5zi"
+    board: str | BoardProfile | None = "nucleo-l4r5zi"
     core: str | None = None
     clock_mhz: float | None = None
     stack: str = "tflm-cmsisnn"
