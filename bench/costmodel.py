@@ -68,10 +68,12 @@ def print_rows(
 def _groups(results: Sequence[Result]) -> list[tuple[str, Callable[[Result], bool]]]:
     cores = sorted({r.board.core for r in results})
     stacks = sorted({r.stack for r in results})
+    boards = sorted({r.board.name for r in results})
     return (
         [("all Cortex-M", lambda r: True)]
         + [(f"core {c}", lambda r, c=c: r.board.core == c) for c in cores]
         + [(f"stack {s}", lambda r, s=s: r.stack == s) for s in stacks]
+        + [(f"board {b}", lambda r, b=b: r.board.name == b) for b in boards]
     )
 
 
