@@ -17,6 +17,7 @@ from tinyinterp.kernels.gemm import single_threaded_blas
 from tinyinterp.model.ir import Model, Subgraph, Tensor, TensorType
 from tinyinterp.model.reader import load_model
 from tinyinterp.ops import OPS, Op, OpContext
+from tinyinterp.ops.base import required
 
 # Items per batched pass: bounds the memory of im2col buffers while keeping BLAS busy.
 BATCH_CHUNK = 64
@@ -37,21 +38,23 @@ def _is_batchable(subgraph: Subgraph, ops: list[Op]) -> bool:
 def _initial_state(tensor: Tensor) -> np.ndarray:
     """A variable tensor as TFLM resets it: its zero point for int8 (memset), zero bytes otherwise."""
     quant = tensor.quantization
-    int8_zero = tensor.dtype == TensorType.INT8 and quant is not None and quant.zero_point.size > 0
-    return np.full(tensor.shape, quant.zero_point[0] if int8_zero else 0, tensor.dtype.numpy)
+    if tensor.dtype == TensorType.INT8 and quant is not None and quant.zero_point.size > 0:
+        return np.full(tensor.shape, quant.zero_point[0], tensor.dtype.numpy)
+    return np.full(tensor.shape, 0, tensor.dtype.numpy)
 
 
 class Interpreter:
     def __init__(
         self,
-        model_path: str | os.PathLike | None = None,
+        model_path: str | os.PathLike[str] | None = None,
         model_content: bytes | None = None,
         model: Model | None = None,
     ) -> None:
         sources = [s for s in (model_path, model_content, model) if s is not None]
         if len(sources) != 1:
             raise InputError("give exactly one of model_path, model_content or model")
-        self.model: Model = model if model is not None else load_model(sources[0])
+        source = sources[0]
+        self.model: Model = source if isinstance(source, Model) else load_model(source)
         self.subgraph = self.model.main
         missing = unsupported_ops(self.subgraph)
         if missing:
@@ -135,7 +138,7 @@ class Interpreter:
         for index, x in zip(self.subgraph.inputs, inputs):
             values[index] = x
         self._execute(values)
-        return [values[i] for i in self.subgraph.outputs]
+        return [required(values[i]) for i in self.subgraph.outputs]
 
     def _batch_size(self, inputs: Sequence[np.ndarray]) -> int:
         sizes = {np.shape(x)[0] if np.ndim(x) else None for x in inputs}
@@ -143,7 +146,7 @@ class Interpreter:
             raise InputError(
                 f"all inputs need the same leading batch dimension, got sizes {sorted(map(str, sizes))}"
             )
-        return int(sizes.pop())
+        return int(np.shape(inputs[0])[0])
 
     # ---- Internals ---------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import SupportsFloat
 
 import numba
 import numpy as np
@@ -242,7 +243,7 @@ def get_reciprocal(x: int, x_integer_digits: int) -> tuple[int, int]:
 
 def float_activation_range(activation: str) -> tuple[np.float32, np.float32]:
     """CalculateActivationRange<float>: the fused activation as a float32 clamp (others: none)."""
-    limit = np.finfo(np.float32).max
+    limit = float(np.finfo(np.float32).max)
     ranges = {"RELU": (0.0, limit), "RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0)}
     low, high = ranges.get(activation, (-limit, limit))
     return np.float32(low), np.float32(high)
@@ -371,16 +372,16 @@ INT16_LUT_SIZE = 513  # 512 segments and the end point their slope needs
 
 
 @jit
-def exp_f32(x: float) -> float:
+def exp_f32(x: np.float32) -> float:
     """std::exp on a float: numba calls the C library's expf, as TFLM does (numpy's exp differs)."""
     return math.exp(np.float32(x))
 
 
 def lut_populate_int16(
-    transform: Callable[[np.float32], np.float32],
-    input_scale: float,
+    transform: Callable[[np.float32], SupportsFloat],
+    input_scale: SupportsFloat,
     input_zero_point: int,
-    output_scale: float,
+    output_scale: SupportsFloat,
     output_zero_point: int,
 ) -> np.ndarray:
     """LUTPopulateInt16<float>: `transform` sampled at 513 points of the int16 input range, each
@@ -426,8 +427,9 @@ def lut_lookup_int16(value: int, lut: np.ndarray) -> int:
     index = 256 + (value >> 7)
     offset = value & 0x7F
     base = np.int64(lut[index])
-    slope = wrap_int16(np.int64(lut[index + 1]) - base)
-    return wrap_int16(base + ((slope * offset + 64) >> 7))
+    # Jitted code's np.int64 is its int; the stubs cannot say so.
+    slope = wrap_int16(np.int64(lut[index + 1]) - base)  # type: ignore[arg-type]
+    return wrap_int16(base + ((slope * offset + 64) >> 7))  # type: ignore[arg-type]
 
 
 # TfLiteRound for kernels (numba compiles the same Python function), for |value| < 2**63: numba's

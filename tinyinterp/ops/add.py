@@ -12,7 +12,7 @@ import numpy as np
 
 from tinyinterp.kernels.elementwise import add, add_float
 from tinyinterp.model.ir import TensorType
-from tinyinterp.ops.base import Array, Op, OpContext, register
+from tinyinterp.ops.base import Array, Op, OpContext, register, required
 from tinyinterp.quant import activation_range, float_activation_range, quantize_multiplier_smaller_than_one
 
 MAX_BROADCAST_RANK = 6
@@ -21,6 +21,10 @@ LEFT_SHIFT = {TensorType.INT8: 20, TensorType.INT16: 15}
 
 @register("ADD", dtypes=("int8", "int16", "float32"))
 class Add(Op):
+    # The fused activation's clamp: float32 bounds on float32, quantized bounds otherwise.
+    act_min: np.float32 | int
+    act_max: np.float32 | int
+
     def __init__(self, ctx: OpContext) -> None:
         ctx.expect_count(2)
         a, b, output = ctx.input(0), ctx.input(1), ctx.output()
@@ -55,7 +59,7 @@ class Add(Op):
         self.act_min, self.act_max = activation_range(activation, out_scale, self.out_offset, self.dtype)
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        a, b = np.broadcast_arrays(inputs[0], inputs[1])
+        a, b = np.broadcast_arrays(required(inputs[0]), required(inputs[1]))
         out = np.empty(a.shape, self.dtype)
         a_flat, b_flat = np.ascontiguousarray(a).reshape(-1), np.ascontiguousarray(b).reshape(-1)
         if self.dtype == np.float32:
