@@ -32,6 +32,13 @@ def test_fit_recovers_a_board_that_is_uniformly_slower(data_dir: Path) -> None:
     assert calibrated.calibrated and not plain.calibrated
 
 
+def test_a_bad_model_given_as_bytes_is_named_by_its_position() -> None:
+    measurements = [Measurement("zoo:kws", 100.0), Measurement(b"not a model", 100.0)]
+    with pytest.raises(CostModelError, match=r"^calibration model #2: ") as raised:
+        fit(measurements, BOARD)
+    assert "not a model" not in str(raised.value)  # not the bytes' repr
+
+
 def _write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "measured.csv"
     path.write_text(text)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from tinyinterp.errors import InputError, ModelError, TinyInterpError, UnsupportedOpError
 
 if TYPE_CHECKING:
-    from tinyinterp.cost import Estimate, estimate
+    from tinyinterp.cost.estimate import Estimate, estimate
     from tinyinterp.interpreter import Interpreter
     from tinyinterp.model import ModelBuilder, load_model, save_model
 

@@ -18,6 +18,7 @@ from tinyinterp.model.ir import Model, Operator, Subgraph, Tensor, TensorType
 from tinyinterp.model.reader import load_model
 from tinyinterp.model.validate import DEFAULT_MEMORY_BUDGET, activation_bytes, validate_subgraph
 from tinyinterp.ops import OPS, Op, OpContext
+from tinyinterp.ops.base import required
 
 # Items per batched pass: enough to keep BLAS busy; fewer when one item's activations are large.
 BATCH_CHUNK = 64
@@ -78,14 +79,15 @@ def _fixed_value(tensor: Tensor) -> np.ndarray | None:
 def _initial_state(tensor: Tensor) -> np.ndarray:
     """A variable tensor as TFLM resets it: its zero point for int8 (memset), zero bytes otherwise."""
     quant = tensor.quantization
-    int8_zero = tensor.dtype == TensorType.INT8 and quant is not None and quant.zero_point.size > 0
-    return np.full(tensor.shape, quant.zero_point[0] if int8_zero else 0, tensor.dtype.numpy)
+    if tensor.dtype == TensorType.INT8 and quant is not None and quant.zero_point.size > 0:
+        return np.full(tensor.shape, quant.zero_point[0], tensor.dtype.numpy)
+    return np.full(tensor.shape, 0, tensor.dtype.numpy)
 
 
 class Interpreter:
     def __init__(
         self,
-        model_path: str | os.PathLike | None = None,
+        model_path: str | os.PathLike[str] | None = None,
         model_content: bytes | None = None,
         model: Model | None = None,
         *,
@@ -229,7 +231,7 @@ class Interpreter:
         for index, x in zip(self.subgraph.inputs, inputs):
             values[index] = x
         self._execute(values)
-        return [values[i] for i in self.subgraph.outputs]
+        return [required(values[i]) for i in self.subgraph.outputs]
 
     @staticmethod
     def _batch_input(tensor: Tensor, value: Any) -> np.ndarray:

@@ -40,7 +40,7 @@ class _UserCacheLocator(_SourceFileBackedLocatorMixin, _CacheLocator):
 class _KernelCacheImpl(CompileResultCacheImpl):
     # Only the user folder: when it cannot be written, numba finds no locator and the kernel compiles
     # without a disk cache, instead of falling back to numba's in-tree __pycache__.
-    _locator_classes = (_UserCacheLocator,)
+    _locator_classes = [_UserCacheLocator]  # noqa: RUF012 (numba's own attribute, a list)
 
 
 class _KernelCache(FunctionCache):
@@ -64,7 +64,7 @@ def jit(function: Callable[..., Any]) -> Callable[..., Any]:
         return dispatcher
     try:
         # What Dispatcher.enable_caching() does, with our cache class instead of numba's FunctionCache.
-        dispatcher._cache = _KernelCache(function)
+        dispatcher._cache = _KernelCache(function)  # type: ignore[attr-defined]  # numba's private slot
     except RuntimeError:  # numba: "cannot cache function ...: no locator available"
         _warn_unwritable_once()
     return dispatcher

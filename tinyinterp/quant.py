@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import SupportsFloat
 
 import numpy as np
 
@@ -248,7 +249,7 @@ def get_reciprocal(x: int, x_integer_digits: int) -> tuple[int, int]:
 
 def float_activation_range(activation: str) -> tuple[np.float32, np.float32]:
     """CalculateActivationRange<float>: the fused activation as a float32 clamp (others: none)."""
-    limit = np.finfo(np.float32).max
+    limit = float(np.finfo(np.float32).max)
     ranges = {"RELU": (0.0, limit), "RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0)}
     low, high = ranges.get(activation, (-limit, limit))
     return np.float32(low), np.float32(high)
@@ -380,16 +381,16 @@ INT16_LUT_SIZE = 513  # 512 segments and the end point their slope needs
 
 
 @jit
-def exp_f32(x: float) -> float:
+def exp_f32(x: np.float32) -> float:
     """std::exp on a float: numba calls the C library's expf, as TFLM does (numpy's exp differs)."""
     return math.exp(np.float32(x))
 
 
 def lut_populate_int16(
-    transform: Callable[[np.float32], np.float32],
-    input_scale: float,
+    transform: Callable[[np.float32], SupportsFloat],
+    input_scale: SupportsFloat,
     input_zero_point: int,
-    output_scale: float,
+    output_scale: SupportsFloat,
     output_zero_point: int,
 ) -> np.ndarray:
     """LUTPopulateInt16<float>: `transform` sampled at 513 points of the int16 input range, each

@@ -248,7 +248,7 @@ def estimate(
         stack_profile.name,
         totals,
         tuple(layers),
-        notes,
+        tuple(notes),
         calibration is not IDENTITY,
     )
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -114,11 +115,13 @@ def fit(
     mhz = clock_of(board_profile, clock_mhz)
     stack_profile = stack if isinstance(stack, StackProfile) else profiles.stack(stack)
     parts = []
-    for m in measurements:
+    for k, m in enumerate(measurements, start=1):
         try:
             ir, _ = open_model(m.model)
         except TinyInterpError as error:
-            raise CostModelError(f"calibration model {m.model}: {error}") from error
+            # A model given as bytes or an IR is named by its place: its repr would fill the message.
+            where = m.model if isinstance(m.model, (str, os.PathLike)) else f"#{k}"
+            raise CostModelError(f"calibration model {where}: {error}") from error
         parts.append(model_components(ir, board_profile, mhz, stack_profile))
     cycles = [m.latency_ms * mhz * 1e3 for m in measurements]
     watts = [

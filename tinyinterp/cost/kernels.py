@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from tinyinterp.cost.profiles import BoardProfile, CoreProfile
 from tinyinterp.errors import ModelError
@@ -181,7 +182,7 @@ class Context:
     def outputs(self) -> list[Tensor]:
         return [self.subgraph.tensors[i] for i in self.op.outputs if i >= 0]
 
-    def option(self, name: str, default: object = None) -> object:
+    def option(self, name: str, default: Any = None) -> Any:
         return self.op.options.get(name, default)
 
     def requantize(self) -> float:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -16,10 +17,10 @@ from typing import Any
 
 from tinyinterp.errors import CostModelError
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+else:
+    import tomli as tomllib
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 OP_CLASSES = ("conv", "pointwise", "depthwise", "fc", "elementwise")

@@ -224,8 +224,8 @@ def baseline(results: Sequence[Result]) -> list[Prediction]:
     for held in results:
         own = [r for r in results if r.system == held.system and r.benchmark != held.benchmark]
         latency = held.macs * _geomean(r.latency_ms / r.macs for r in own)
-        with_energy = [r for r in own if r.energy_uj is not None]
-        energy_uj = held.macs * _geomean(r.energy_uj / r.macs for r in with_energy) if with_energy else None
+        energies = [r.energy_uj / r.macs for r in own if r.energy_uj is not None]
+        energy_uj = held.macs * _geomean(energies) if energies else None
         predictions.append(Prediction(held, latency, energy_uj))
     return predictions
 

@@ -445,6 +445,7 @@ def _quantization(table: _Table | None, shape: tuple[int, ...], what: str) -> ir
             f"{shape[axis] if shape else 'no'} channels in dimension {axis}"
         )
     # The views already have the IR's dtypes (<f4, <i8) and are read-only: no copy needed.
+    assert scale is not None and zero_point is not None  # equal counts, not both zero
     return ir.Quantization(scale, zero_point, axis)
 
 

@@ -397,7 +397,7 @@ def convert_option(kind: str, value: Any) -> Any:
 def _convert_float32(value: Any) -> float:
     if not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"expected a number, got {value!r}")
-    if math.isfinite(value) and abs(value) > _FLOAT32_MAX:
+    if math.isfinite(value) and abs(float(value)) > _FLOAT32_MAX:
         raise OverflowError(f"{value!r} does not fit a float32")
     return float(np.float32(value))
 

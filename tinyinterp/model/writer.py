@@ -225,7 +225,7 @@ class _Writer:
         return self.table(fields)
 
     def options(self, spec: schema.OptionsTable, options: dict[str, Any]) -> int:
-        fields = []
+        fields: list[tuple[Callable[..., None], int, Any, Any]] = []
         for field in spec.fields:
             value = options[field.name]
             if value == field.default:

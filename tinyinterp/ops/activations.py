@@ -35,7 +35,7 @@ from tinyinterp.kernels.quantize import requantize
 from tinyinterp.model.ir import Tensor, TensorType
 from tinyinterp.ops.add import MAX_BROADCAST_RANK
 from tinyinterp.ops.arithmetic import Broadcast
-from tinyinterp.ops.base import Array, Op, OpContext, register
+from tinyinterp.ops.base import Array, Op, OpContext, register, required
 from tinyinterp.quant import (
     calculate_input_radius,
     checked_log2,
@@ -121,7 +121,7 @@ class _SigmoidFamily(Op):
             self.multiplier, self.right_shift = _sigmoid_table_rescaling(ctx, input_, output, exact_shifts)
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        x = inputs[0]
+        x = required(inputs[0])
         out = np.empty(x.shape, self.dtype)
         flat_x, flat_out = x.reshape(-1), out.reshape(-1)
         if self.dtype == np.int8:
@@ -166,7 +166,7 @@ class Relu(Op):
         self.low, self.high = max(int(info.min), self.output_zero_point), int(info.max)
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        x = inputs[0]
+        x = required(inputs[0])
         out = np.empty(x.shape, self.dtype)
         if self.dtype == np.float32:
             clamp_floats(x.reshape(-1), np.float32(0.0), np.float32(np.inf), out.reshape(-1))
@@ -192,7 +192,7 @@ class Relu6(Op):
         self.high = min(max(quantize_value(scale, zero_point, 6.0), int(info.min)), int(info.max))
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        x = inputs[0]
+        x = required(inputs[0])
         if self.dtype != np.float32:
             return [np.clip(x, self.low, self.high)]
         out = np.empty(x.shape, self.dtype)
@@ -224,7 +224,7 @@ class LeakyRelu(Op):
         self.low, self.high = int(info.min), int(info.max)
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        x = inputs[0]
+        x = required(inputs[0])
         out = np.empty(x.shape, self.dtype)
         if self.dtype == np.float32:
             leaky_relu_float(x.reshape(-1), self.alpha, out.reshape(-1))
@@ -263,7 +263,7 @@ class HardSwish(Op):
         self.reluish_multiplier = downscale_int32_to_int16_multiplier(reluish_multiplier)
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        x = inputs[0]
+        x = required(inputs[0])
         out = np.empty(x.shape, self.dtype)
         if self.dtype == np.float32:
             hard_swish_float(x.reshape(-1), out.reshape(-1))
@@ -302,7 +302,7 @@ class Prelu(Op):
         self.low, self.high = int(info.min), int(info.max)
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        x, alpha, shape = self.broadcast(inputs[0], inputs[1])
+        x, alpha, shape = self.broadcast(required(inputs[0]), required(inputs[1]))
         out = np.empty(shape, self.dtype)
         if self.dtype == np.float32:
             prelu_float(x, alpha, out.reshape(-1))

@@ -13,7 +13,7 @@ import numpy as np
 
 from tinyinterp.kernels.elementwise import add, add_float
 from tinyinterp.model.ir import TensorType
-from tinyinterp.ops.base import Array, Op, OpContext, register
+from tinyinterp.ops.base import Array, Op, OpContext, register, required
 from tinyinterp.quant import activation_range, float_activation_range, quantize_multiplier_smaller_than_one
 
 MAX_BROADCAST_RANK = 6
@@ -22,6 +22,10 @@ LEFT_SHIFT = {TensorType.INT8: 20, TensorType.INT16: 15}
 
 @register("ADD", dtypes=("int8", "int16", "float32"))
 class Add(Op):
+    # The fused activation's clamp: float32 bounds on float32, quantized bounds otherwise.
+    act_min: np.float32 | int
+    act_max: np.float32 | int
+
     def __init__(self, ctx: OpContext) -> None:
         ctx.expect_count(2)
         a, b, output = ctx.input(0), ctx.input(1), ctx.output()
@@ -56,9 +60,10 @@ class Add(Op):
         self.act_min, self.act_max = activation_range(activation, out_scale, self.out_offset, self.dtype)
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        shape = np.broadcast_shapes(inputs[0].shape, inputs[1].shape)
+        a, b = required(inputs[0]), required(inputs[1])
+        shape = np.broadcast_shapes(a.shape, b.shape)
         out = np.empty(shape, self.dtype)
-        a_flat, b_flat = _flat(inputs[0], shape), _flat(inputs[1], shape)
+        a_flat, b_flat = _flat(a, shape), _flat(b, shape)
         if self.dtype == np.float32:
             add_float(a_flat, b_flat, self.act_min, self.act_max, out.reshape(-1))
             return [out]

@@ -8,14 +8,14 @@ allows any zero points; its int16 MUL requires zero points of 0.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from tinyinterp.kernels.arithmetic import mul_float, mul_quantized, sub_float, sub_quantized
 from tinyinterp.model.ir import Tensor, TensorType
 from tinyinterp.ops.add import MAX_BROADCAST_RANK
-from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register
+from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register, required
 from tinyinterp.quant import (
     activation_range,
     float_activation_range,
@@ -72,6 +72,10 @@ class Mul(Op):
     """The product requantized by in1_scale * in2_scale / out_scale (a double, as TFLM), then the
     fused activation; float32: a * b clamped to the activation's range."""
 
+    # The fused activation's clamp: float32 bounds on float32, quantized bounds otherwise.
+    act_min: np.float32 | int
+    act_max: np.float32 | int
+
     def __init__(self, ctx: OpContext) -> None:
         a, b, output = _same_dtype_operands(ctx, INT8, INT16, FLOAT32)
         self.broadcast = Broadcast(ctx, a, b, output, MAX_BROADCAST_RANK)
@@ -91,7 +95,7 @@ class Mul(Op):
         self.act_min, self.act_max = activation_range(activation, out_scale, self.out_offset, self.dtype)
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        a, b, shape = self.broadcast(inputs[0], inputs[1])
+        a, b, shape = self.broadcast(required(inputs[0]), required(inputs[1]))
         out = np.empty(shape, self.dtype)
         if self.dtype == np.float32:
             mul_float(a, b, self.act_min, self.act_max, out.reshape(-1))
@@ -108,6 +112,10 @@ class Sub(Op):
     """CalculateOpDataSub: both inputs rescaled to twice the larger scale, subtracted, rescaled to the
     output; float32: a - b clamped to the activation's range. The ratios are doubles: the oracle's
     TFLM computes them as ADD does, not in float32 as the older sub_common.cc did."""
+
+    # The fused activation's clamp: float32 bounds on float32, quantized bounds otherwise.
+    act_min: np.float32 | int
+    act_max: np.float32 | int
 
     def __init__(self, ctx: OpContext) -> None:
         a, b, output = _same_dtype_operands(ctx, INT8, INT16, FLOAT32)
@@ -130,7 +138,7 @@ class Sub(Op):
         self.act_min, self.act_max = activation_range(activation, out_scale, self.out_offset, self.dtype)
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        a, b, shape = self.broadcast(inputs[0], inputs[1])
+        a, b, shape = self.broadcast(required(inputs[0]), required(inputs[1]))
         out = np.empty(shape, self.dtype)
         if self.dtype == np.float32:
             sub_float(a, b, self.act_min, self.act_max, out.reshape(-1))
@@ -146,22 +154,22 @@ class _Select(Op):
     """MAXIMUM / MINIMUM: `keep_a(a, b)` says where the first input is the result (el1 > el2 or
     el1 < el2, so a NaN in either input yields the second one, as TFLM's ternaries do)."""
 
-    keep_a: Callable[[Array, Array], Array]
+    keep_a: np.ufunc
 
     def __init__(self, ctx: OpContext) -> None:
         a, b, output = _same_dtype_operands(ctx, INT8, INT16, FLOAT32)
         self.broadcast = Broadcast(ctx, a, b, output, MAX_BROADCAST_RANK)
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        a, b, shape = self.broadcast(inputs[0], inputs[1])
+        a, b, shape = self.broadcast(required(inputs[0]), required(inputs[1]))
         return [np.where(type(self).keep_a(a, b), a, b).reshape(shape)]
 
 
 @register("MAXIMUM", dtypes=("int8", "int16", "float32"))
 class Maximum(_Select):
-    keep_a = staticmethod(np.greater)
+    keep_a = np.greater
 
 
 @register("MINIMUM", dtypes=("int8", "int16", "float32"))
 class Minimum(_Select):
-    keep_a = staticmethod(np.less)
+    keep_a = np.less

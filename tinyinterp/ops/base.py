@@ -117,6 +117,14 @@ class Op(ABC):
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]: ...
 
 
+def required(value: Array | None) -> Array:
+    """A tensor value the graph guarantees when it is read. Only an absent optional input (a bias)
+    is None: prepare checked that the model has every other input (OpContext.input), and the
+    interpreter runs the ops that compute a tensor before those that read it."""
+    assert value is not None, "a required input has no value"
+    return value
+
+
 OPS: dict[str, type[Op]] = {}
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from tinyinterp.kernels.gemm import ordered_matmul_float, requantize_rows, requantize_rows_int64
 from tinyinterp.model.ir import TensorType
-from tinyinterp.ops.base import Array, Op, OpContext, register
+from tinyinterp.ops.base import Array, Op, OpContext, register, required
 from tinyinterp.quant import quantize_multiplier
 
 INT8, INT16, FLOAT32 = TensorType.INT8, TensorType.INT16, TensorType.FLOAT32
@@ -70,7 +70,7 @@ class BatchMatMul(Op):
         self.act_range = (int(info.min), int(info.max))
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        lhs, rhs = _matrix(inputs[0], self.adj_x), _matrix(inputs[1], self.adj_y)
+        lhs, rhs = _matrix(required(inputs[0]), self.adj_x), _matrix(required(inputs[1]), self.adj_y)
         lhs = np.broadcast_to(lhs, (*self.batch, *lhs.shape[-2:])).reshape(-1, *lhs.shape[-2:])
         rhs = np.broadcast_to(rhs, (*self.batch, *rhs.shape[-2:])).reshape(-1, *rhs.shape[-2:])
         batches, rows, cols = lhs.shape[0], lhs.shape[1], rhs.shape[2]

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tinyinterp.model.ir import Tensor, TensorType
-from tinyinterp.ops.base import Array, Op, OpContext, register
+from tinyinterp.ops.base import Array, Op, OpContext, register, required
 from tinyinterp.ops.shape import DATA_TYPE_NAMES, constant_int, expect_data, expect_rank_within, resolve_axis
 
 MAX_CONCATENATION_INPUTS = 10  # TFLM's kMaxInputNum
@@ -74,7 +74,7 @@ class Concatenation(Op):
                     )
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        return [np.concatenate(inputs, axis=self.axis)]
+        return [np.concatenate([required(x) for x in inputs], axis=self.axis)]
 
 
 @register("SPLIT", dtypes=DATA_TYPE_NAMES)
@@ -102,7 +102,9 @@ class Split(Op):
         self.batch_safe = self.axis != 0
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        return [np.ascontiguousarray(part) for part in np.split(inputs[1], self.parts, axis=self.axis)]
+        return [
+            np.ascontiguousarray(part) for part in np.split(required(inputs[1]), self.parts, axis=self.axis)
+        ]
 
 
 @register("PACK", dtypes=DATA_TYPE_NAMES)
@@ -122,7 +124,7 @@ class Pack(Op):
         self.batch_safe = self.axis != 0
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        return [np.stack(inputs, axis=self.axis)]
+        return [np.stack([required(x) for x in inputs], axis=self.axis)]
 
 
 @register("UNPACK", dtypes=DATA_TYPE_NAMES)
@@ -147,7 +149,7 @@ class Unpack(Op):
         self.batch_safe = self.axis != 0
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        x = inputs[0]
+        x = required(inputs[0])
         return [
             np.asarray(x.take(k, axis=self.axis)) for k in range(x.shape[self.axis])
         ]  # 0-d stays an array

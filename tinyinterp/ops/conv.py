@@ -20,7 +20,7 @@ from tinyinterp.kernels.conv import (
 )
 from tinyinterp.kernels.gemm import exact_float_dtype, requantize_rows, requantize_rows_int64
 from tinyinterp.model.ir import Tensor, TensorType
-from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register
+from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register, required
 from tinyinterp.ops.padding import Window, window
 from tinyinterp.quant import activation_range, float_activation_range, quantize_multipliers
 
@@ -171,7 +171,7 @@ class Conv2D(Op):
         self.scratch_bytes = self.window.out_h * self.window.out_w * patch_row
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        x = inputs[0]
+        x = required(inputs[0])
         out_shape = batched_shape(self.out_shape, x, self.in_shape)
         if self.dtype == FLOAT32:
             out = np.empty(out_shape, np.float32)
@@ -260,7 +260,7 @@ class DepthwiseConv2D(Op):
         self.filters = np.ascontiguousarray(filters[0], dtype=np.int32)
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        x = inputs[0]
+        x = required(inputs[0])
         out_shape = batched_shape(self.out_shape, x, self.in_shape)
         window = (*self.strides, *self.dilations, self.window.pad_top, self.window.pad_left)
         if self.dtype == FLOAT32:

@@ -16,7 +16,7 @@ from tinyinterp.kernels.gemm import (
     requantize_rows_int64,
 )
 from tinyinterp.model.ir import TensorType
-from tinyinterp.ops.base import Array, Op, OpContext, register
+from tinyinterp.ops.base import Array, Op, OpContext, register, required
 from tinyinterp.ops.conv import FLOAT32, INT8, INT16, accumulates_in_int64, float_bias, kernel_dtype
 from tinyinterp.quant import (
     activation_range,
@@ -97,7 +97,7 @@ class FullyConnected(Op):
         return np.full(channels, multiplier, np.int32), np.full(channels, shift, np.int32)
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        x = inputs[0]
+        x = required(inputs[0])
         rows = x.reshape(-1, self.depth)
         if self.dtype == FLOAT32:
             out = np.empty((rows.shape[0], self.out_channels), np.float32)

@@ -19,7 +19,7 @@ import numpy as np
 
 from tinyinterp.kernels.lstm import lstm_float, lstm_integer
 from tinyinterp.model.ir import Tensor, TensorType
-from tinyinterp.ops.base import Array, Op, OpContext, register
+from tinyinterp.ops.base import Array, Op, OpContext, register, required
 from tinyinterp.quant import checked_log2, quantize_multiplier
 
 INT8, INT16, INT32, INT64, FLOAT32 = (
@@ -126,7 +126,7 @@ class UnidirectionalSequenceLstm(Op):
         self.quantized_clip = math.trunc(min(max(self.cell_clip / cell_scale, -32768.0), 32767.0))
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        x, hidden, cell = inputs[0], inputs[HIDDEN_STATE], inputs[CELL_STATE]
+        x, hidden, cell = (required(inputs[k]) for k in (0, HIDDEN_STATE, CELL_STATE))
         out = np.empty((*x.shape[:2], hidden.shape[1]), x.dtype)
         # The kernel steps batch-major; a time-major layout is a view with the two axes swapped.
         x_view, out_view = (x.swapaxes(0, 1), out.swapaxes(0, 1)) if self.time_major else (x, out)

@@ -9,7 +9,7 @@ import numpy as np
 
 from tinyinterp.kernels.max_pool import max_pool
 from tinyinterp.model.ir import Tensor, TensorType
-from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register
+from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register, required
 from tinyinterp.ops.padding import window
 from tinyinterp.ops.shape import DATA_TYPE_NAMES, expect_data
 from tinyinterp.quant import activation_range, float_activation_range
@@ -54,7 +54,7 @@ class MaxPool2D(Op):
         return dtype.type(low), dtype.type(high)
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        x = inputs[0]
+        x = required(inputs[0])
         out = np.empty(batched_shape(self.out_shape, x, self.in_shape), x.dtype)
         max_pool(
             x,

@@ -8,7 +8,7 @@ import numpy as np
 
 from tinyinterp.kernels.pooling import average_pool, average_pool_float
 from tinyinterp.model.ir import TensorType
-from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register
+from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register, required
 from tinyinterp.ops.padding import window
 from tinyinterp.quant import activation_range, float_activation_range
 
@@ -18,6 +18,10 @@ MAX_SCALE_DIFFERENCE = 1.0e-6
 
 @register("AVERAGE_POOL_2D", dtypes=("int8", "int16", "float32"))
 class AveragePool2D(Op):
+    # The fused activation's clamp: float32 bounds on float32, quantized bounds otherwise.
+    act_min: np.float32 | int
+    act_max: np.float32 | int
+
     def __init__(self, ctx: OpContext) -> None:
         ctx.expect_count(1)
         input_, output = ctx.input(0), ctx.output()
@@ -54,7 +58,7 @@ class AveragePool2D(Op):
         self.in_shape, self.out_shape = input_.shape, output.shape
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        x = inputs[0]
+        x = required(inputs[0])
         out = np.empty(batched_shape(self.out_shape, x, self.in_shape), self.dtype)
         pool = average_pool_float if self.dtype == np.float32 else average_pool
         pool(

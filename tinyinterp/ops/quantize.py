@@ -13,7 +13,7 @@ import numpy as np
 
 from tinyinterp.kernels.quantize import quantize_float, requantize
 from tinyinterp.model.ir import Tensor, TensorType
-from tinyinterp.ops.base import Array, Op, OpContext, register
+from tinyinterp.ops.base import Array, Op, OpContext, register, required
 from tinyinterp.quant import quantize_multiplier
 
 INT8, INT16, INT32, FLOAT32 = TensorType.INT8, TensorType.INT16, TensorType.INT32, TensorType.FLOAT32
@@ -62,7 +62,7 @@ class Quantize(Op):
             )
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        x = inputs[0]
+        x = required(inputs[0])
         out = np.empty(x.shape, self.dtype)
         flat_x, flat_out, zero_point = x.reshape(-1), out.reshape(-1), self.output_zero_point
         if self.from_float:
@@ -84,4 +84,4 @@ class Dequantize(Op):
         self.scale, self.zero_point = ctx.quantization(input_)
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        return [(self.scale * (inputs[0].astype(np.float64) - self.zero_point)).astype(np.float32)]
+        return [(self.scale * (required(inputs[0]).astype(np.float64) - self.zero_point)).astype(np.float32)]

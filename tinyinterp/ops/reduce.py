@@ -25,7 +25,7 @@ import numpy as np
 
 from tinyinterp.kernels.reduce import requantize_sums, sum_rows_float32
 from tinyinterp.model.ir import Tensor, TensorType
-from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register
+from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register, required
 from tinyinterp.ops.shape import DATA_TYPE_NAMES, constant_ints, expect_data, resolve_axis
 from tinyinterp.quant import quantize_multiplier
 
@@ -79,7 +79,7 @@ class _Reduce(Op):
         self.act_min, self.act_max = int(info.min), int(info.max)
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        x = inputs[0]
+        x = required(inputs[0])
         out_shape = batched_shape(self.out_shape, x, self.in_shape)
         if self.empty:
             return [np.zeros(out_shape, x.dtype)]

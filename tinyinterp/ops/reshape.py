@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register
+from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register, required
 
 
 @register("RESHAPE", dtypes=("int8", "int16", "float32"))
@@ -20,5 +20,5 @@ class Reshape(Op):
         self.in_shape, self.out_shape = input_.shape, output.shape
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        x = inputs[0]
+        x = required(inputs[0])
         return [x.reshape(batched_shape(self.out_shape, x, self.in_shape))]

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tinyinterp.model.ir import Tensor, TensorType
-from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register
+from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register, required
 
 DATA_TYPES = (TensorType.INT8, TensorType.INT16, TensorType.FLOAT32)
 DATA_TYPE_NAMES = ("int8", "int16", "float32")
@@ -75,7 +75,7 @@ class Transpose(Op):
         self.batch_safe = self.perm[0] == 0
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        return [np.ascontiguousarray(inputs[0].transpose(self.perm))]
+        return [np.ascontiguousarray(required(inputs[0]).transpose(self.perm))]
 
 
 class _Reshaping(Op):
@@ -86,7 +86,7 @@ class _Reshaping(Op):
     out_shape: tuple[int, ...]
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        x = inputs[0]
+        x = required(inputs[0])
         return [x.reshape(batched_shape(self.out_shape, x, self.in_shape))]
 
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tinyinterp.model.ir import TensorType
-from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register
+from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register, required
 from tinyinterp.ops.shape import DATA_TYPE_NAMES, constant_ints, expect_data, expect_rank_within
 
 
@@ -95,7 +95,7 @@ class StridedSlice(Op):
         return values[:rank]
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        x = inputs[0]
+        x = required(inputs[0])
         return [np.array(x[self.slices].reshape(batched_shape(self.out_shape, x, self.in_shape)))]
 
 
@@ -124,7 +124,7 @@ class Slice(Op):
         )
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        return [np.array(inputs[0][self.slices])]
+        return [np.array(required(inputs[0])[self.slices])]
 
 
 @register("PAD", dtypes=DATA_TYPE_NAMES)
@@ -174,8 +174,8 @@ class Pad(Op):
         return None if values.data is None else values.data.reshape(())
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        x = inputs[0]
-        value = self.value if self.value is not None else inputs[2].reshape(-1)[0]
+        x = required(inputs[0])
+        value = self.value if self.value is not None else required(inputs[2]).reshape(-1)[0]
         out = np.full(batched_shape(self.out_shape, x, self.in_shape), value, x.dtype)
         out[tuple(slice(before, before + size) for (before, _), size in zip(self.pairs, x.shape))] = x
         return [out]

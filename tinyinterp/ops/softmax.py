@@ -13,7 +13,7 @@ import numpy as np
 
 from tinyinterp.kernels.softmax import SCALED_DIFF_INTEGER_BITS, softmax, softmax_float, softmax_int16
 from tinyinterp.model.ir import Tensor, TensorType
-from tinyinterp.ops.base import Array, Op, OpContext, register
+from tinyinterp.ops.base import Array, Op, OpContext, register, required
 from tinyinterp.quant import (
     calculate_input_radius,
     exp_f32,
@@ -97,7 +97,7 @@ class Softmax(Op):
         self.out_range = (int(info.min), int(info.max), info.bits)
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        x = inputs[0]
+        x = required(inputs[0])
         rows = x.reshape(-1, x.shape[-1])
         out = np.empty(rows.shape, self.out_dtype)
         if self.in_dtype == FLOAT32:

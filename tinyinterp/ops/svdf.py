@@ -16,7 +16,7 @@ import numpy as np
 from tinyinterp.kernels.svdf import svdf_float, svdf_integer
 from tinyinterp.model.ir import Tensor, TensorType
 from tinyinterp.model.schema import ENUMS
-from tinyinterp.ops.base import Array, Op, OpContext, register
+from tinyinterp.ops.base import Array, Op, OpContext, register, required
 from tinyinterp.quant import quantize_multiplier
 
 INT8, INT16, INT32, FLOAT32 = TensorType.INT8, TensorType.INT16, TensorType.INT32, TensorType.FLOAT32
@@ -107,7 +107,7 @@ class Svdf(Op):
         self.state_range = (int(info.min), int(info.max))
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        x, state = inputs[0], inputs[4]
+        x, state = required(inputs[0]), required(inputs[4])
         out = np.empty((x.shape[0], self.bias.size), np.float32 if x.dtype == np.float32 else np.int8)
         if x.dtype == np.float32:
             svdf_float(

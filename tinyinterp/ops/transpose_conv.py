@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tinyinterp.kernels.transpose_conv import bias_and_clamp_float, transpose_conv_scatter
-from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register
+from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register, required
 from tinyinterp.ops.conv import (
     FLOAT32,
     INT8,
@@ -64,7 +64,7 @@ class TransposeConv(Op):
         )
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
-        x = inputs[2]
+        x = required(inputs[2])
         out_shape = batched_shape(self.out_shape, x, self.in_shape)
         is_float = self.dtype == FLOAT32
         acc = np.zeros(out_shape, np.float32 if is_float else np.int64)

@@ -63,7 +63,7 @@ class Host:
         laps = [int(m.group(1)) for m in map(LAP_RE.match, lines) if m]
         if len(payloads) != 1 or len(laps) not in (0, 2):
             raise ProtocolError(f"unexpected reply to infer: {lines}")
-        return InferReply(payloads[0], *(laps or [None, None]))
+        return InferReply(payloads[0], *(laps or (None, None)))
 
 
 class LocalLink:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import numpy.typing as npt
 
 TERMINATOR = b"%"
 MAX_COMMAND = 80  # EE_CMD_SIZE: characters kept per command
@@ -30,7 +31,7 @@ def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
     return (q.astype(np.int32) - zero_point).astype(np.float32) * np.float32(scale)
 
 
-def requantize(values: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+def requantize(values: npt.ArrayLike, scale: float, zero_point: int) -> np.ndarray:
     """Printed values back to the int8 outputs they came from (exact while print errors stay < scale / 2)."""
     return np.clip(
         np.round(np.asarray(values, np.float64) / np.float32(scale)) + zero_point, -128, 127

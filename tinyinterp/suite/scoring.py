@@ -57,7 +57,8 @@ def _auc(labels: np.ndarray, predictions: np.ndarray) -> float | None:
     if predictions.shape[1] <= 2:
         return binary_auc(labels == 1, predictions[:, -1])
     per_class = [binary_auc(labels == c, predictions[:, c]) for c in range(predictions.shape[1])]
-    return None if None in per_class else float(np.mean(per_class))
+    defined = [auc for auc in per_class if auc is not None]
+    return float(np.mean(defined)) if len(defined) == len(per_class) else None
 
 
 def _anomaly_accuracy(labels: np.ndarray, scores: np.ndarray) -> float:

@@ -20,7 +20,9 @@ class BitExactError(AssertionError):
     """The outputs differ; the message says where and by how much."""
 
 
-def mismatch_report(actual: np.ndarray, expected: np.ndarray, name: str = "output") -> str | None:
+def mismatch_report(
+    actual: np.ndarray | np.generic, expected: np.ndarray | np.generic, name: str = "output"
+) -> str | None:
     """None if equal; otherwise counts, first differing indices and values, and the max difference."""
     actual, expected = np.asarray(actual), np.asarray(expected)
     if actual.shape != expected.shape:

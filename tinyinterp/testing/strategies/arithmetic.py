@@ -7,6 +7,7 @@ that we refuse what TFLM refuses.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -37,7 +38,7 @@ def binary_case(
     draw: st.DrawFn,
     opcode: str,
     dtype: str,
-    quantization: tuple[dict[str, Any], dict[str, Any], dict[str, Any]],
+    quantization: Sequence[dict[str, Any]],
     **options: Any,
 ) -> OpCase:
     """One op on two broadcastable inputs, with (scale, zero_point) keywords for a, b and the output."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
@@ -74,13 +75,13 @@ def tensor_values(shape: tuple[int, ...], dtype: str) -> st.SearchStrategy[np.nd
         constant = st.floats(low, high, width=32).map(lambda v: np.full(shape, v, numpy_dtype))
     else:
         extremes_set = [low, high]
-        constant = st.integers(low, high).map(lambda v: np.full(shape, v, numpy_dtype))
+        constant = st.integers(int(low), int(high)).map(lambda v: np.full(shape, v, numpy_dtype))
 
     def uniform(seed: int) -> np.ndarray:
         rng = np.random.default_rng(seed)
         if numpy_dtype.kind == "f":
             return rng.uniform(low, high, size=shape).astype(numpy_dtype)
-        return rng.integers(low, high + 1, size=shape).astype(numpy_dtype)
+        return rng.integers(int(low), int(high) + 1, size=shape).astype(numpy_dtype)
 
     def extremes(seed: int) -> np.ndarray:
         return np.random.default_rng(seed).choice(extremes_set, size=shape).astype(numpy_dtype)
@@ -133,7 +134,7 @@ def float_weights(shape: tuple[int, ...]) -> st.SearchStrategy[np.ndarray]:
     return st.one_of(st.integers(0, 2**32 - 1).map(uniform), tensor_values(shape, "float32"))
 
 
-def quantization(dtype: str) -> st.SearchStrategy[dict[str, float | int]]:
+def quantization(dtype: str) -> st.SearchStrategy[dict[str, Any]]:
     """`ModelBuilder.tensor` keyword arguments of an activation: a scale and zero point (see
     `scales`, `zero_points`) for int8 / int16, none for float32."""
     if dtype == "float32":

@@ -10,7 +10,7 @@ from tinyinterp.model import ModelBuilder
 from tinyinterp.quant import ACTIVATIONS
 from tinyinterp.testing.cases import OpCase
 from tinyinterp.testing.strategies.common import cases_for, quantization, scales, tensor_values
-from tinyinterp.testing.strategies.shape import DTYPES, axes, one_value, rarely, shapes, single_op
+from tinyinterp.testing.strategies.shape import DTYPES, Operand, axes, one_value, rarely, shapes, single_op
 
 
 def _concatenation_quantizations(draw: st.DrawFn, dtype: str, count: int) -> tuple[list[dict], dict]:
@@ -60,7 +60,7 @@ def split_cases(draw: st.DrawFn, dtype: str = "int8") -> OpCase:
     part_shape[axis] //= parts
     if rarely(draw):  # out of range, which TFLM refuses
         axis = draw(st.sampled_from([-len(shape) - 1, len(shape)]))
-    operands = [draw(one_value(axis)), ("input", tuple(shape))]
+    operands: list[Operand] = [draw(one_value(axis)), ("input", tuple(shape))]
     return draw(single_op("SPLIT", dtype, operands, [tuple(part_shape)] * parts, num_splits=parts))
 
 

@@ -3,6 +3,8 @@ groups, depth multiplier, per-tensor and per-channel weights, bias types, fused 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
@@ -32,7 +34,7 @@ def out_size(padding: str, size: int, kernel: int, stride: int, dilation: int) -
 
 @st.composite
 def _window(draw: st.DrawFn) -> dict:
-    window = {
+    window: dict[str, Any] = {
         "in_h": draw(st.integers(1, 10)),
         "in_w": draw(st.integers(1, 10)),
         "kernel_h": draw(st.integers(1, 4)),

@@ -3,6 +3,8 @@ two, fused activations, pot_scale_int16."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
@@ -25,7 +27,7 @@ def add_cases(draw: st.DrawFn, dtype: str = "int8") -> OpCase:
     shape_a, shape_b = draw(broadcast_pair())
     out_shape = np.broadcast_shapes(shape_a, shape_b)
     quantization: list[dict] = [{}, {}, {}]
-    options = {"fused_activation_function": draw(activations())}
+    options: dict[str, Any] = {"fused_activation_function": draw(activations())}
     if dtype != "float32":
         # Power-of-two scales too: TFLM ignores pot_scale_int16 (its POT kernel would round differently).
         input_scales = st.one_of(scales(1e-3, 1.0), st.integers(-10, 0).map(lambda e: 2.0**e))

@@ -3,6 +3,8 @@ bias types, keep_num_dims."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from hypothesis import strategies as st
 
@@ -34,7 +36,10 @@ def fully_connected_cases(draw: st.DrawFn, dtype: str = "int8") -> OpCase:
     rows = int(np.prod(leading))
     out_shape = (*leading, units) if keep_num_dims else (rows, units)
     bias_dtype = draw(st.sampled_from(BIAS_DTYPES[dtype]))
-    options = {"fused_activation_function": draw(activations()), "keep_num_dims": keep_num_dims}
+    options: dict[str, Any] = {
+        "fused_activation_function": draw(activations()),
+        "keep_num_dims": keep_num_dims,
+    }
     builder = ModelBuilder("tinyinterp.testing case")
     if dtype == "float32":
         x = builder.input("input", in_shape, dtype)

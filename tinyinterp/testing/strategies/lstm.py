@@ -5,6 +5,7 @@ intermediates a converter attaches (TFLM ignores their scales; the cases show it
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
@@ -78,8 +79,12 @@ def lstm_cases(draw: st.DrawFn, dtype: str = "int8") -> OpCase:
     inputs[19] = builder.tensor("cell_state", (batch, cells), cell_dtype, **cell_quant, is_variable=True)
     y = builder.tensor("output", out_shape, dtype, **hidden_quant)
     cell_clip = draw(st.sampled_from([0.0, 0.0, 0.5, 3.0, 10.0]))
-    options = {"fused_activation_function": "TANH", "cell_clip": cell_clip, "time_major": time_major}
-    intermediates = ()
+    options: dict[str, Any] = {
+        "fused_activation_function": "TANH",
+        "cell_clip": cell_clip,
+        "time_major": time_major,
+    }
+    intermediates: tuple[int, ...] = ()
     if quantized and draw(st.booleans()):
         intermediates = tuple(
             builder.tensor(f"intermediate{k}", (0,), "int16", scale=draw(scales(1e-5, 1.0)), zero_point=0)

@@ -3,6 +3,8 @@ padding."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import assume
 from hypothesis import strategies as st
 
@@ -35,7 +37,7 @@ def average_pool2d_cases(draw: st.DrawFn, dtype: str = "int8") -> OpCase:
         out_size(padding, in_w, filter_w, stride_w, 1),
     )
     assume(out_h >= 1 and out_w >= 1)
-    quantization = {}
+    quantization: dict[str, Any] = {}
     if dtype != "float32":  # pooling does not rescale: input and output share it
         quantization = {"scale": draw(scales(1e-3, 1.0)), "zero_point": draw(zero_points(dtype))}
     builder = ModelBuilder("tinyinterp.testing case")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from hypothesis import strategies as st
 
@@ -17,7 +19,7 @@ def reshape_cases(draw: st.DrawFn, dtype: str = "int8") -> OpCase:
     size = int(np.prod(in_shape))
     split = draw(st.sampled_from([d for d in range(1, size + 1) if size % d == 0]))
     out_shape = (split, size // split)
-    quantization = {}
+    quantization: dict[str, Any] = {}
     if dtype != "float32":
         quantization = {"scale": draw(scales(1e-3, 1.0)), "zero_point": draw(zero_points(dtype))}
     builder = ModelBuilder("tinyinterp.testing case")
@@ -43,7 +45,7 @@ def softmax_cases(draw: st.DrawFn, dtype: str = "int8") -> OpCase:
     """int8 in with int8 or int16 out, int16, float32; beta and input scales from tiny to large."""
     shape = tuple(draw(st.lists(st.integers(1, 12), min_size=1, max_size=3)))
     out_dtype, out_scale, out_zero_point = draw(st.sampled_from(SOFTMAX_OUTPUTS[dtype]))
-    input_quantization = {}
+    input_quantization: dict[str, Any] = {}
     if dtype != "float32":
         input_quantization = {"scale": draw(scales(1e-4, 2.0)), "zero_point": draw(zero_points(dtype))}
     builder = ModelBuilder("tinyinterp.testing case")

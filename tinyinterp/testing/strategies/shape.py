@@ -41,12 +41,16 @@ def one_value(value: int) -> st.SearchStrategy[np.ndarray]:
     return st.sampled_from([(), (1,)]).map(lambda shape: np.full(shape, value, np.int32))
 
 
+# An operand of `single_op`: a (name, shape) activation or a constant array.
+Operand = tuple[str, tuple[int, ...]] | np.ndarray
+
+
 @st.composite
 def single_op(
     draw: st.DrawFn,
     opcode: str,
     dtype: str,
-    inputs: Sequence[tuple[str, tuple[int, ...]] | np.ndarray],
+    inputs: Sequence[Operand],
     outputs: Sequence[tuple[int, ...]],
     **options: Any,
 ) -> OpCase:
@@ -76,7 +80,7 @@ def transpose_cases(draw: st.DrawFn, dtype: str = "int8") -> OpCase:
     out_shape = tuple(shape[p] for p in perm)
     if rarely(draw):  # an entry out of range, which TFLM refuses
         perm[draw(st.integers(0, len(perm) - 1))] = draw(st.sampled_from([-1, len(shape)]))
-    operands = [("input", shape), np.array(perm, np.int32)]
+    operands: list[Operand] = [("input", shape), np.array(perm, np.int32)]
     return draw(single_op("TRANSPOSE", dtype, operands, [out_shape]))
 
 
@@ -104,5 +108,5 @@ def expand_dims_cases(draw: st.DrawFn, dtype: str = "int8") -> OpCase:
     out_shape = (*shape[:position], 1, *shape[position:])
     if rarely(draw):  # past the end, which TFLM refuses
         axis = len(shape) + 1
-    operands = [("input", shape), draw(one_value(axis))]
+    operands: list[Operand] = [("input", shape), draw(one_value(axis))]
     return draw(single_op("EXPAND_DIMS", dtype, operands, [out_shape]))

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from tinyinterp.model import ModelBuilder
 from tinyinterp.testing.cases import OpCase
 from tinyinterp.testing.strategies.common import cases_for, quantization, tensor_values
-from tinyinterp.testing.strategies.shape import DTYPES, rarely, shapes, single_op
+from tinyinterp.testing.strategies.shape import DTYPES, Operand, rarely, shapes, single_op
 
 
 def _bits(draw: st.DrawFn, rank: int, allowed: list[int] | None = None) -> int:
@@ -49,7 +49,7 @@ def strided_slice_cases(draw: st.DrawFn, dtype: str = "int8") -> OpCase:
         out_shape.append(count)
     if rarely(draw):
         out_shape.append(1)  # a wrong output shape, which TFLM refuses
-    operands = [("input", shape), *(np.array(v, np.int32) for v in (begin, end, strides))]
+    operands: list[Operand] = [("input", shape), *(np.array(v, np.int32) for v in (begin, end, strides))]
     options = {
         "begin_mask": begin_mask,
         "end_mask": end_mask,
@@ -71,7 +71,7 @@ def slice_cases(draw: st.DrawFn, dtype: str = "int8") -> OpCase:
     sizes = [draw(st.sampled_from([-1, draw(st.integers(low, size - b))])) for size, b in zip(shape, begin)]
     out_shape = tuple(size - b if s == -1 else s for size, b, s in zip(shape, begin, sizes))
     index_dtype = draw(st.sampled_from([np.int32, np.int64]))
-    operands = [("input", shape), np.array(begin, index_dtype), np.array(sizes, index_dtype)]
+    operands: list[Operand] = [("input", shape), np.array(begin, index_dtype), np.array(sizes, index_dtype)]
     return draw(single_op("SLICE", dtype, operands, [out_shape]))
 
 
