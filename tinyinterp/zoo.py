@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyinterp.errors import ModelError
+from tinyinterp.geometry import out_size
 from tinyinterp.model import Model, ModelBuilder, load_model
 
 ZOO_PREFIX = "zoo:"
@@ -86,9 +87,7 @@ class _Net:
     ) -> tuple[int, ...]:
         n, h, w, _ = self.shapes[x]
         sh, sw = (stride, stride) if isinstance(stride, int) else stride
-        if padding == "SAME":
-            return (n, -(-h // sh), -(-w // sw), channels)
-        return (n, (h - kernel[0]) // sh + 1, (w - kernel[1]) // sw + 1, channels)
+        return (n, out_size(padding, h, kernel[0], sh), out_size(padding, w, kernel[1], sw), channels)
 
     def conv(
         self,

@@ -21,6 +21,7 @@ from typing import Any
 
 from tinyinterp.cost.profiles import BoardProfile, CoreProfile
 from tinyinterp.errors import ModelError
+from tinyinterp.geometry import op_macs, pad_before
 from tinyinterp.model.ir import Operator, Subgraph, Tensor, TensorType
 
 # Ops without arithmetic: at most a copy of the input (none when input and output share memory).
@@ -263,14 +264,6 @@ def _outside(out: int, size: int, kernel: int, stride: int, pad: int, dilation: 
     )
 
 
-def _pad(padding: object, size: int, kernel: int, stride: int, dilation: int, out: int) -> int:
-    # The formula of padding.h (also in tinyinterp.ops.padding, which imports the numba kernels).
-    if padding != "SAME":
-        return 0
-    effective = (kernel - 1) * dilation + 1
-    return max((out - 1) * stride + effective - size, 0) // 2
-
-
 def window(ctx: Context, k_h: int, k_w: int) -> Window:
     x, y = ctx.tensor(0), ctx.tensor(0, output=True)
     assert x is not None and y is not None
@@ -278,7 +271,7 @@ def window(ctx: Context, k_h: int, k_w: int) -> Window:
     _, out_h, out_w, out_c = _nhwc(y)
     sh, sw = int(ctx.option("stride_h", 1)), int(ctx.option("stride_w", 1))
     dh, dw = int(ctx.option("dilation_h_factor", 1)), int(ctx.option("dilation_w_factor", 1))
-    padding = ctx.option("padding", "VALID")
+    same = ctx.option("padding", "VALID") == "SAME"
     return Window(
         n,
         in_h,
@@ -291,8 +284,8 @@ def window(ctx: Context, k_h: int, k_w: int) -> Window:
         k_w,
         sh,
         sw,
-        _pad(padding, in_h, k_h, sh, dh, out_h),
-        _pad(padding, in_w, k_w, sw, dw, out_w),
+        pad_before(in_h, k_h, sh, dh, out_h) if same else 0,
+        pad_before(in_w, k_w, sw, dw, out_w) if same else 0,
         dh,
         dw,
     )
@@ -334,7 +327,7 @@ def conv_2d(ctx: Context) -> LayerWork:
     assert weights is not None
     out_c, k_h, k_w, group_c = _nhwc(weights)
     w = window(ctx, k_h, k_w)
-    macs = w.pixels * out_c * k_h * k_w * group_c
+    macs = op_macs(ctx.subgraph, ctx.op)
     outputs = w.pixels * out_c
     filter_bytes = _elements(weights)
     one_by_one = (
@@ -425,7 +418,7 @@ def depthwise_conv_2d(ctx: Context) -> LayerWork:
     assert weights is not None
     _, k_h, k_w, out_c = _nhwc(weights)
     w = window(ctx, k_h, k_w)
-    macs = w.pixels * out_c * k_h * k_w
+    macs = op_macs(ctx.subgraph, ctx.op)
     outputs = w.pixels * out_c
     filter_bytes = _elements(weights)
     flash = ctx.flash_stall(filter_bytes, w.pixels, filter_bytes)
@@ -500,9 +493,9 @@ def depthwise_conv_2d(ctx: Context) -> LayerWork:
 def fully_connected(ctx: Context) -> LayerWork:
     weights, y = ctx.tensor(1), ctx.tensor(0, output=True)
     assert weights is not None and y is not None
-    units, depth = weights.shape[0], _elements(weights) // max(weights.shape[0], 1)
+    units = weights.shape[0]
     rows = _elements(y) // max(units, 1)
-    macs = rows * units * depth
+    macs = op_macs(ctx.subgraph, ctx.op)
     outputs = rows * units
     weight_bytes = _elements(weights)
     # Each batch row streams the whole weight matrix once: no reuse within a row.

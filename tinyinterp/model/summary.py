@@ -6,26 +6,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tinyinterp.geometry import op_macs
 from tinyinterp.model.ir import Model, Operator, Subgraph, Tensor
 
 
 def _elements(shape: tuple[int, ...]) -> int:
     return int(np.prod(shape, dtype=np.int64))
-
-
-def op_macs(subgraph: Subgraph, op: Operator) -> int:
-    """Multiply-accumulates of the ops that have weights; 0 for the others."""
-    tensors = subgraph.tensors
-    if not op.outputs or op.outputs[0] < 0 or len(op.inputs) < 2 or op.inputs[1] < 0:
-        return 0
-    output, weights = tensors[op.outputs[0]].shape, tensors[op.inputs[1]].shape
-    if op.opcode == "CONV_2D" and len(weights) == 4:
-        return _elements(output) * _elements(weights[1:])
-    if op.opcode == "DEPTHWISE_CONV_2D" and len(weights) == 4:
-        return _elements(output) * weights[1] * weights[2]
-    if op.opcode == "FULLY_CONNECTED" and len(weights) == 2:
-        return _elements(output) * weights[1]
-    return 0
 
 
 def op_parameters(subgraph: Subgraph, op: Operator) -> int:

@@ -9,6 +9,7 @@ import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
+from tinyinterp.geometry import out_size
 from tinyinterp.model import ModelBuilder
 from tinyinterp.model.schema import default_options
 from tinyinterp.testing.cases import OpCase
@@ -25,11 +26,6 @@ from tinyinterp.testing.strategies.common import (
     weights,
     zero_points,
 )
-
-
-def out_size(padding: str, size: int, kernel: int, stride: int, dilation: int) -> int:
-    effective = (kernel - 1) * dilation + 1
-    return (size + stride - 1) // stride if padding == "SAME" else (size + stride - effective) // stride
 
 
 @st.composite

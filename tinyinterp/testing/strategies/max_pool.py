@@ -8,10 +8,10 @@ import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
+from tinyinterp.geometry import out_size
 from tinyinterp.model import ModelBuilder
 from tinyinterp.testing.cases import OpCase
 from tinyinterp.testing.strategies.common import activations, cases_for, paddings, quantization, tensor_values
-from tinyinterp.testing.strategies.conv import out_size
 from tinyinterp.testing.strategies.shape import DTYPES, rarely
 
 

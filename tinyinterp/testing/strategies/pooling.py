@@ -8,6 +8,7 @@ from typing import Any
 from hypothesis import assume
 from hypothesis import strategies as st
 
+from tinyinterp.geometry import out_size
 from tinyinterp.model import ModelBuilder
 from tinyinterp.testing.cases import OpCase
 from tinyinterp.testing.strategies.common import (
@@ -18,7 +19,6 @@ from tinyinterp.testing.strategies.common import (
     tensor_values,
     zero_points,
 )
-from tinyinterp.testing.strategies.conv import out_size
 
 
 @cases_for("AVERAGE_POOL_2D", ("int8", "int16", "float32"))
