@@ -351,3 +351,15 @@ def test_vectors_of_tables_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(reader, "MAX_TABLES", 3)
     with pytest.raises(ModelError, match=r"subgraph 0: tensors has 4 entries, more than the 3 allowed"):
         load_model(save_model(dense()))
+
+
+def test_options_left_out_read_the_schema_defaults() -> None:
+    """Every reader of an option sees the schema's default, never one of its own choosing."""
+    from tinyinterp.model import schema
+
+    trimmed = edit_operator(dense(), 0, options={})
+    x = np.arange(8, dtype=np.int8).reshape(1, 8)
+    assert Interpreter(model=trimmed).run(x)[0].tolist() == Interpreter(model=dense()).run(x)[0].tolist()
+    assert schema.option("CONV_2D", {}, "stride_h") == 0 and schema.option("SOFTMAX", {}, "beta") == 0.0
+    with pytest.raises(ModelError, match="CONV_2D has no option 'stride'"):
+        schema.option("CONV_2D", {}, "stride")

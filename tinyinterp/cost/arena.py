@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from tinyinterp.cost.profiles import CoreProfile
 from tinyinterp.errors import ModelError
+from tinyinterp.model import schema
 from tinyinterp.model.ir import Model, Operator, Subgraph, Tensor, TensorType
 
 ALIGNMENT = 16  # MicroArenaBufferAlignment()
@@ -100,7 +101,8 @@ def cmsis_nn(core: CoreProfile) -> ScratchRule:
 
 
 def _undilated(op: Operator) -> bool:
-    return op.options.get("dilation_h_factor", 1) == op.options.get("dilation_w_factor", 1) == 1
+    dilation = (schema.option(op.opcode, op.options, f"dilation_{a}_factor") for a in "hw")
+    return all(d == 1 for d in dilation)
 
 
 def _cmsis_conv(core: CoreProfile, subgraph: Subgraph, op: Operator) -> list[int]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tinyinterp.model import schema
 from tinyinterp.model.ir import Operator, Subgraph
 
 # Ops through which a per-channel constant stays constant (the channel axis is kept).
@@ -72,7 +73,7 @@ def _depthwise(subgraph: Subgraph, op: Operator, constant: dict[int, np.ndarray]
     per_channel = weights.reshape(-1, weights.shape[-1])
     fixed_in = _input_constant(subgraph, op, constant)
     dead = ~np.any(per_channel != 0, axis=0)
-    if fixed_in.size == dead.size and op.options.get("padding") == "VALID":
+    if fixed_in.size == dead.size and schema.option(op.opcode, op.options, "padding") == "VALID":
         dead |= fixed_in
     constant[op.outputs[0]] = dead
     fraction = 1.0 - float(dead.mean())

@@ -22,6 +22,7 @@ from typing import Any
 from tinyinterp.cost.profiles import BoardProfile, CoreProfile
 from tinyinterp.errors import ModelError
 from tinyinterp.geometry import op_macs, pad_before
+from tinyinterp.model import schema
 from tinyinterp.model.ir import Operator, Subgraph, Tensor, TensorType
 
 # Ops without arithmetic: at most a copy of the input (none when input and output share memory).
@@ -183,8 +184,9 @@ class Context:
     def outputs(self) -> list[Tensor]:
         return [self.subgraph.tensors[i] for i in self.op.outputs if i >= 0]
 
-    def option(self, name: str, default: Any = None) -> Any:
-        return self.op.options.get(name, default)
+    def option(self, name: str) -> Any:
+        """The op's option `name` (the schema's default when the model leaves it out)."""
+        return schema.option(self.op.opcode, self.op.options, name)
 
     def requantize(self) -> float:
         """Cycles per requantized output: vectorised 4 at a time on MVE, else the scalar routine."""
@@ -269,9 +271,12 @@ def window(ctx: Context, k_h: int, k_w: int) -> Window:
     assert x is not None and y is not None
     n, in_h, in_w, in_c = _nhwc(x)
     _, out_h, out_w, out_c = _nhwc(y)
-    sh, sw = int(ctx.option("stride_h", 1)), int(ctx.option("stride_w", 1))
-    dh, dw = int(ctx.option("dilation_h_factor", 1)), int(ctx.option("dilation_w_factor", 1))
-    same = ctx.option("padding", "VALID") == "SAME"
+    sh, sw = int(ctx.option("stride_h")), int(ctx.option("stride_w"))
+    dilated = ctx.op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D")  # pools have no dilation options
+    dh, dw = (
+        (int(ctx.option("dilation_h_factor")), int(ctx.option("dilation_w_factor"))) if dilated else (1, 1)
+    )
+    same = ctx.option("padding") == "SAME"
     return Window(
         n,
         in_h,
@@ -526,7 +531,7 @@ def fully_connected(ctx: Context) -> LayerWork:
 
 
 def average_pool_2d(ctx: Context) -> LayerWork:
-    w = window(ctx, int(ctx.option("filter_height", 1)), int(ctx.option("filter_width", 1)))
+    w = window(ctx, int(ctx.option("filter_height")), int(ctx.option("filter_width")))
     taps = w.pixels * w.k_h * w.k_w - w.padded_taps()
     outputs = w.pixels * w.out_c
     kernel = "arm_avgpool_s8" if ctx.path != PATH_REFERENCE else "reference_integer_ops::AveragePool"
@@ -542,7 +547,7 @@ def average_pool_2d(ctx: Context) -> LayerWork:
 
 
 def max_pool_2d(ctx: Context) -> LayerWork:
-    w = window(ctx, int(ctx.option("filter_height", 1)), int(ctx.option("filter_width", 1)))
+    w = window(ctx, int(ctx.option("filter_height")), int(ctx.option("filter_width")))
     taps = w.pixels * w.k_h * w.k_w - w.padded_taps()
     kernel = "arm_max_pool_s8" if ctx.path != PATH_REFERENCE else "reference_integer_ops::MaxPool"
     mix = POOL_MAX_MVE if ctx.path == PATH_MVE else POOL_MAX

@@ -209,7 +209,7 @@ class LeakyRelu(Op):
     def __init__(self, ctx: OpContext) -> None:
         input_, output = _unary(ctx, INT8, INT16, FLOAT32)
         self.dtype = input_.dtype.numpy
-        alpha = np.float32(ctx.option("alpha", 0.0))
+        alpha = np.float32(ctx.option("alpha"))
         if input_.dtype == FLOAT32:
             self.alpha = alpha
             return

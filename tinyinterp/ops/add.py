@@ -42,7 +42,7 @@ class Add(Op):
         # A lower-rank input would broadcast a batch of items along the wrong axis: run item by item.
         self.batch_safe = len(a.shape) == len(b.shape)
         self.dtype = output.dtype.numpy
-        activation = ctx.option("fused_activation_function", "NONE")
+        activation = ctx.option("fused_activation_function")
         if output.dtype == TensorType.FLOAT32:
             self.act_min, self.act_max = float_activation_range(activation)
             return

@@ -80,7 +80,7 @@ class Mul(Op):
         a, b, output = _same_dtype_operands(ctx, INT8, INT16, FLOAT32)
         self.broadcast = Broadcast(ctx, a, b, output, MAX_BROADCAST_RANK)
         self.dtype = output.dtype.numpy
-        activation = ctx.option("fused_activation_function", "NONE")
+        activation = ctx.option("fused_activation_function")
         if output.dtype == FLOAT32:
             self.act_min, self.act_max = float_activation_range(activation)
             return
@@ -121,7 +121,7 @@ class Sub(Op):
         a, b, output = _same_dtype_operands(ctx, INT8, INT16, FLOAT32)
         self.broadcast = Broadcast(ctx, a, b, output, MAX_BROADCAST_RANK)
         self.dtype = output.dtype.numpy
-        activation = ctx.option("fused_activation_function", "NONE")
+        activation = ctx.option("fused_activation_function")
         if output.dtype == FLOAT32:
             self.act_min, self.act_max = float_activation_range(activation)
             return

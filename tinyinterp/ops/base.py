@@ -16,6 +16,7 @@ from typing import Any, ClassVar, NoReturn
 import numpy as np
 
 from tinyinterp.errors import ModelError
+from tinyinterp.model import schema
 from tinyinterp.model.ir import Operator, Subgraph, Tensor, TensorType
 
 Array = np.ndarray
@@ -55,8 +56,9 @@ class OpContext:
         assert tensor is not None
         return tensor
 
-    def option(self, name: str, default: Any = None) -> Any:
-        return self.op.options.get(name, default)
+    def option(self, name: str) -> Any:
+        """The op's option `name` (the schema's default when the model leaves it out)."""
+        return schema.option(self.op.opcode, self.op.options, name)
 
     def expect_count(self, inputs: int | tuple[int, int], outputs: int = 1) -> None:
         low, high = (inputs, inputs) if isinstance(inputs, int) else inputs

@@ -43,7 +43,7 @@ class BatchMatMul(Op):
         for tensor in (lhs, rhs):
             if not MIN_RANK <= len(tensor.shape) <= MAX_RANK:
                 ctx.fail(f"{ctx.describe(tensor)} has rank {len(tensor.shape)}, expected 2 to 5")
-        self.adj_x, self.adj_y = bool(ctx.option("adj_x", False)), bool(ctx.option("adj_y", False))
+        self.adj_x, self.adj_y = bool(ctx.option("adj_x")), bool(ctx.option("adj_y"))
         rows, depth = _matrix_shape(lhs.shape, self.adj_x)
         rhs_depth, cols = _matrix_shape(rhs.shape, self.adj_y)
         if depth != rhs_depth:

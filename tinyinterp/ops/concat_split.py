@@ -35,11 +35,11 @@ class Concatenation(Op):
             ctx.fail(f"has {len(inputs)} inputs; TFLM concatenates 1 to {MAX_CONCATENATION_INPUTS}")
         ctx.expect_count(len(inputs))
         expect_data(ctx, output, *inputs)
-        activation = ctx.option("fused_activation_function", "NONE")
+        activation = ctx.option("fused_activation_function")
         if activation != "NONE":
             ctx.fail(f"fused activation {activation} is not supported (TFLM requires NONE)")
         rank = expect_rank_within(ctx, output, 1, 6)
-        self.axis = resolve_axis(ctx, ctx.option("axis", 0), rank)
+        self.axis = resolve_axis(ctx, ctx.option("axis"), rank)
         for tensor in inputs:
             if len(tensor.shape) != rank or _without(tensor.shape, self.axis) != _without(
                 output.shape, self.axis
@@ -111,7 +111,7 @@ class Split(Op):
 class Pack(Op):
     def __init__(self, ctx: OpContext) -> None:
         inputs, output = _inputs(ctx), ctx.output()
-        count = ctx.option("values_count", 0)
+        count = ctx.option("values_count")
         if count < 1 or len(inputs) != count:
             ctx.fail(f"values_count is {count} but the op has {len(inputs)} inputs")
         ctx.expect_count(count)
@@ -119,7 +119,7 @@ class Pack(Op):
         shape = inputs[0].shape
         for tensor in inputs[1:]:
             ctx.expect_shape(tensor, shape)
-        self.axis = resolve_axis(ctx, ctx.option("axis", 0), len(shape) + 1, "output axis")
+        self.axis = resolve_axis(ctx, ctx.option("axis"), len(shape) + 1, "output axis")
         ctx.expect_shape(output, (*shape[: self.axis], count, *shape[self.axis :]))
         self.batch_safe = self.axis != 0
 
@@ -131,14 +131,14 @@ class Pack(Op):
 class Unpack(Op):
     def __init__(self, ctx: OpContext) -> None:
         outputs = _outputs(ctx)
-        count = ctx.option("num", 0)
+        count = ctx.option("num")
         if count < 1 or len(outputs) != count:
             ctx.fail(f"num is {count} but the op has {len(outputs)} outputs")
         ctx.expect_count(1, outputs=count)
         input_ = ctx.input(0)
         expect_data(ctx, input_, *outputs)
         shape = input_.shape
-        self.axis = resolve_axis(ctx, ctx.option("axis", 0), len(shape))
+        self.axis = resolve_axis(ctx, ctx.option("axis"), len(shape))
         if shape[self.axis] != count:
             ctx.fail(
                 f"dimension {self.axis} of {ctx.describe(input_)} has size {shape[self.axis]}, "

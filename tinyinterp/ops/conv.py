@@ -59,7 +59,7 @@ def accumulates_in_int64(ctx: OpContext, bias: Tensor | None) -> bool:
     if bias is not None:
         ctx.expect_dtype(bias, INT32, INT64)
         return bias.dtype == INT64
-    return ctx.option("quantized_bias_type", "FLOAT32") != "INT32"
+    return ctx.option("quantized_bias_type") != "INT32"
 
 
 def _bias(ctx: OpContext, bias: Tensor | None, channels: int, *dtypes: TensorType) -> Array:
@@ -104,7 +104,7 @@ class ConvRequantization:
         self.dtype = output.dtype.numpy
         output_scale, output_zero_point = ctx.quantization(output)
         self.act_min, self.act_max = activation_range(
-            ctx.option("fused_activation_function", "NONE"), output_scale, output_zero_point, self.dtype
+            ctx.option("fused_activation_function"), output_scale, output_zero_point, self.dtype
         )
         # TFLM's 16x8 kernels take no zero points.
         int16 = input_.dtype == INT16
@@ -147,14 +147,14 @@ class Conv2D(Op):
         ctx.expect_shape(output, (batch, self.window.out_h, self.window.out_w, out_channels))
         self.kernel = (kernel_h, kernel_w)
         self.strides = (ctx.option("stride_h"), ctx.option("stride_w"))
-        self.dilations = (ctx.option("dilation_h_factor", 1), ctx.option("dilation_w_factor", 1))
+        self.dilations = (ctx.option("dilation_h_factor"), ctx.option("dilation_w_factor"))
         self.group_channels = group_channels
         self.in_shape, self.out_shape = input_.shape, output.shape
         bias = ctx.optional_input(2)
         if self.dtype == FLOAT32:
             self.float_weights = np.ascontiguousarray(filters.transpose(1, 2, 3, 0), dtype=np.float32)
             self.float_bias = float_bias(ctx, bias, out_channels)
-            self.float_range = float_activation_range(ctx.option("fused_activation_function", "NONE"))
+            self.float_range = float_activation_range(ctx.option("fused_activation_function"))
             return
         int64_sums = self.dtype == INT16 and accumulates_in_int64(ctx, bias)
         bias_dtypes = (INT32,) if self.dtype == INT8 else (INT32, INT64)
@@ -238,19 +238,19 @@ class DepthwiseConv2D(Op):
         if in_channels == 0 or out_channels % in_channels:
             ctx.fail(f"output channels {out_channels} are not a multiple of input channels {in_channels}")
         self.depth_multiplier = out_channels // in_channels
-        declared = ctx.option("depth_multiplier", self.depth_multiplier)
+        declared = ctx.option("depth_multiplier")
         if declared != self.depth_multiplier:
             ctx.fail(f"depth_multiplier option is {declared}, but the shapes imply {self.depth_multiplier}")
         self.window = window(ctx, in_h, in_w, kernel_h, kernel_w, dilation=True)
         ctx.expect_shape(output, (batch, self.window.out_h, self.window.out_w, out_channels))
         self.strides = (ctx.option("stride_h"), ctx.option("stride_w"))
-        self.dilations = (ctx.option("dilation_h_factor", 1), ctx.option("dilation_w_factor", 1))
+        self.dilations = (ctx.option("dilation_h_factor"), ctx.option("dilation_w_factor"))
         self.in_shape, self.out_shape = input_.shape, output.shape
         bias = ctx.optional_input(2)
         if self.dtype == FLOAT32:
             self.filters = np.ascontiguousarray(filters[0], dtype=np.float32)
             self.float_bias = float_bias(ctx, bias, out_channels)
-            self.float_range = float_activation_range(ctx.option("fused_activation_function", "NONE"))
+            self.float_range = float_activation_range(ctx.option("fused_activation_function"))
             return
         # TFLM's 16x8 depthwise kernel reads the bias as int64 whatever its type.
         bias_dtypes = (INT32,) if self.dtype == INT8 else (INT64,)

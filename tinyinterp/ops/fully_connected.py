@@ -38,7 +38,7 @@ class FullyConnected(Op):
         input_, weights, output = ctx.input(0), ctx.input(1), ctx.output()
         bias = ctx.optional_input(2)
         self.dtype = kernel_dtype(ctx, input_, weights, output)
-        if ctx.option("weights_format", "DEFAULT") != "DEFAULT":
+        if ctx.option("weights_format") != "DEFAULT":
             ctx.fail(f"weights_format {ctx.option('weights_format')} is not supported")
         ctx.expect_rank(weights, 2)
         matrix = ctx.expect_constant(weights)
@@ -49,11 +49,11 @@ class FullyConnected(Op):
                 f"{ctx.describe(input_)} has {in_size} elements, not a multiple of the weights' depth {depth}"
             )
         rows = in_size // depth
-        keep_dims = ctx.option("keep_num_dims", False)
+        keep_dims = ctx.option("keep_num_dims")
         expected = (*input_.shape[:-1], out_channels) if keep_dims else (rows, out_channels)
         ctx.expect_shape(output, expected)
         self.out_channels, self.depth, self.keep_dims = out_channels, depth, keep_dims
-        activation = ctx.option("fused_activation_function", "NONE")
+        activation = ctx.option("fused_activation_function")
         if self.dtype == FLOAT32:
             self.bias = float_bias(ctx, bias, out_channels)
             self.float_range = float_activation_range(activation)

@@ -58,11 +58,11 @@ class UnidirectionalSequenceLstm(Op):
         for state in (hidden, cell):
             if not state.is_variable:
                 ctx.fail(f"{ctx.describe(state)} (a state) must be a variable tensor")
-        if ctx.option("fused_activation_function", "NONE") != "TANH":
+        if ctx.option("fused_activation_function") != "TANH":
             ctx.fail(f"the cell gate activation must be TANH, got {ctx.option('fused_activation_function')}")
         ctx.expect_rank(input_, 3)
         ctx.expect_rank(hidden, 2)
-        self.time_major = bool(ctx.option("time_major", False))
+        self.time_major = bool(ctx.option("time_major"))
         batch = input_.shape[1] if self.time_major else input_.shape[0]
         cells = hidden.shape[1]
         ctx.expect_shape(hidden, (batch, cells))
@@ -72,7 +72,7 @@ class UnidirectionalSequenceLstm(Op):
         self.input_weights = self._stack(ctx, INPUT_WEIGHTS, (cells, input_.shape[2]))
         self.recurrent_weights = self._stack(ctx, RECURRENT_WEIGHTS, (cells, cells))
         self.biases = self._stack(ctx, BIASES, (cells,))
-        self.cell_clip = float(ctx.option("cell_clip", 0.0))
+        self.cell_clip = float(ctx.option("cell_clip"))
         if self.dtype != FLOAT32:
             self._quantize(ctx, input_, hidden, cell)
 

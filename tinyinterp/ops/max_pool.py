@@ -37,7 +37,7 @@ class MaxPool2D(Op):
 
     @staticmethod
     def _activation_range(ctx: OpContext, input_: Tensor, output: Tensor) -> tuple[np.generic, np.generic]:
-        activation = ctx.option("fused_activation_function", "NONE")
+        activation = ctx.option("fused_activation_function")
         if input_.dtype == TensorType.FLOAT32:
             return float_activation_range(activation)
         (input_scale, input_zero_point), (output_scale, output_zero_point) = (

@@ -13,9 +13,7 @@ def window(ctx: OpContext, in_h: int, in_w: int, kernel_h: int, kernel_w: int, *
     """Reads padding, strides (and dilation if the op has it) from the options."""
     padding = ctx.option("padding")
     strides = (ctx.option("stride_h"), ctx.option("stride_w"))
-    dilations = (
-        (ctx.option("dilation_h_factor", 1), ctx.option("dilation_w_factor", 1)) if dilation else (1, 1)
-    )
+    dilations = (ctx.option("dilation_h_factor"), ctx.option("dilation_w_factor")) if dilation else (1, 1)
     if padding not in PADDINGS:
         ctx.fail(f"padding {padding!r} is not SAME or VALID")
     for stride, factor in zip(strides, dilations):

@@ -36,7 +36,7 @@ class AveragePool2D(Op):
         self.window = window(ctx, in_h, in_w, *self.filter, dilation=False)
         ctx.expect_shape(output, (batch, self.window.out_h, self.window.out_w, channels))
         self.strides = (ctx.option("stride_h"), ctx.option("stride_w"))
-        activation = ctx.option("fused_activation_function", "NONE")
+        activation = ctx.option("fused_activation_function")
         self.dtype = output.dtype.numpy
         if input_.dtype == TensorType.FLOAT32:
             self.act_min, self.act_max = float_activation_range(activation)

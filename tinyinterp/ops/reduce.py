@@ -47,7 +47,7 @@ class _Reduce(Op):
         shape = input_.shape
         axes = constant_ints(ctx, ctx.input(1))
         reduced = sorted({resolve_axis(ctx, axis, len(shape)) for axis in axes}) if shape else []
-        keep_dims = ctx.option("keep_dims", False)
+        keep_dims = ctx.option("keep_dims")
         ctx.expect_shape(
             output, [1 if a in reduced else d for a, d in enumerate(shape) if keep_dims or a not in reduced]
         )

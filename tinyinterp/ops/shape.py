@@ -98,7 +98,7 @@ class Squeeze(_Reshaping):
         expect_data(ctx, input_, output)
         rank = expect_rank_within(ctx, input_, 0, 8)
         shape = input_.shape
-        dims = ctx.option("squeeze_dims", ())
+        dims = ctx.option("squeeze_dims")
         if dims:
             squeezed = {resolve_axis(ctx, d, rank, "squeeze dimension") for d in dims}
         else:  # every dimension of size 1

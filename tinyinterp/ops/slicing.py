@@ -58,8 +58,8 @@ class StridedSlice(Op):
         begin, end, strides = (
             self._indices(ctx, k, name, rank) for k, name in enumerate(("begin", "end", "strides"), 1)
         )
-        shrink_mask = ctx.option("shrink_axis_mask", 0)
-        begin_mask, end_mask = ctx.option("begin_mask", 0), ctx.option("end_mask", 0)
+        shrink_mask = ctx.option("shrink_axis_mask")
+        begin_mask, end_mask = ctx.option("begin_mask"), ctx.option("end_mask")
         slices, out_shape = [], []
         for axis, size in enumerate(input_.shape):
             stride = strides[axis]

@@ -73,7 +73,7 @@ class Softmax(Op):
         if not input_.shape:
             ctx.fail(f"{ctx.describe(input_)} must have at least one dimension")
         self.in_dtype, self.out_dtype = input_.dtype, output.dtype.numpy
-        beta = float(ctx.option("beta", 1.0))
+        beta = float(ctx.option("beta"))
         if input_.dtype == FLOAT32:
             self.beta = np.float32(beta)
             return

@@ -43,7 +43,7 @@ class Svdf(Op):
             ctx.expect_rank(tensor, 2)
         batch, input_size = input_.shape
         filters, memory = time.shape
-        self.rank = int(ctx.option("rank", 0))
+        self.rank = int(ctx.option("rank"))
         if self.rank <= 0 or filters % self.rank:
             ctx.fail(f"rank {self.rank} does not divide the {filters} filters")
         units = filters // self.rank
@@ -59,9 +59,7 @@ class Svdf(Op):
             for tensor in (feature, time, state, output):
                 ctx.expect_dtype(tensor, FLOAT32)
             self.bias = self._bias(ctx, bias, units, FLOAT32)
-            self.activation = ENUMS["ActivationFunctionType"].index(
-                ctx.option("fused_activation_function", "NONE")
-            )
+            self.activation = ENUMS["ActivationFunctionType"].index(ctx.option("fused_activation_function"))
             return
         ctx.expect_dtype(feature, INT8)
         ctx.expect_dtype(time, INT8, INT16)

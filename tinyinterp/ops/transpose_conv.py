@@ -55,7 +55,7 @@ class TransposeConv(Op):
         bias = ctx.optional_input(3)
         if self.dtype == FLOAT32:
             self.bias = float_bias(ctx, bias, out_channels)
-            self.float_range = float_activation_range(ctx.option("fused_activation_function", "NONE"))
+            self.float_range = float_activation_range(ctx.option("fused_activation_function"))
             return
         # TFLM's 16x8 kernel widens an int16 bias to int64 and reads any other as int64.
         bias_dtypes = (INT32,) if self.dtype == INT8 else (INT16, INT64)
