@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinyinterp import quant
+from tinyinterp.errors import ModelError
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 INT32_EDGES = (INT32_MIN, INT32_MIN + 1, -(2**30) - 1, -(2**30), -2, -1, 0, 1, 2, 2**30, 2**30 + 1)
@@ -335,3 +336,10 @@ def test_fixed_point_function_edges() -> None:
     assert quant.tanh_q0_31(0, 4) == 0
     assert quant.tanh_q0_31(INT32_MAX, 4) == -quant.tanh_q0_31(-INT32_MAX, 4)
     assert np.isclose(quant.logistic_q0_31(INT32_MIN, 4) / 2**31, 1 / (1 + math.exp(16)), atol=2**-22)
+
+
+@pytest.mark.parametrize("real", [2.0**62, -(2.0**62), math.inf, -math.inf, math.nan])
+def test_multipliers_no_int64_shift_holds_are_refused(real: float) -> None:
+    with pytest.raises(ModelError, match="out of fixed-point range"):
+        quant.quantize_multiplier(real)
+    assert quant.quantize_multiplier(2.0**61) == (1 << 30, 62)

@@ -23,6 +23,7 @@ from tinyinterp.jit import jit
 
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
+MAX_MULTIPLIER = 2.0**62
 
 # ----------------------------------------------------------------------------------------
 # Prepare time (plain Python, runs once per model)
@@ -39,15 +40,13 @@ def round_half_away(value: float) -> float:
 def quantize_multiplier(real_multiplier: float) -> tuple[int, int]:
     """TFLM QuantizeMultiplier: real = multiplier * 2**(shift - 31), multiplier in [2**30, 2**31).
 
-    A multiplier of 2**31 or more (a ratio of scales no converter makes) would shift int32 values
-    out of range, which C leaves undefined: it is refused.
+    A multiplier that is not finite, or of 2**62 or more (a shift no int64 holds; a ratio of scales
+    no converter makes), is refused: C leaves both undefined.
     """
     if real_multiplier == 0.0:
         return 0, 0
-    if not math.isfinite(real_multiplier) or abs(real_multiplier) >= 2.0**31:
-        raise ModelError(
-            f"multiplier {real_multiplier!r} (a ratio of scales) is out of int32 fixed-point range"
-        )
+    if not math.isfinite(real_multiplier) or abs(real_multiplier) >= MAX_MULTIPLIER:
+        raise ModelError(f"multiplier {real_multiplier!r} (a ratio of scales) is out of fixed-point range")
     fraction, shift = math.frexp(real_multiplier)
     q_fixed = int(round_half_away(fraction * (1 << 31)))
     if q_fixed == 1 << 31:
