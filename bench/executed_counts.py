@@ -1,33 +1,42 @@
-"""Executed instructions of CMSIS-NN's int8 kernels, counted under an instruction-level emulator.
+"""Executed instructions of CMSIS-NN's int8 kernels, counted under instruction-level emulators.
 
-    python bench/executed_counts.py --cmsis-nn DIR [--core cortex-m4] [--write] [--compare] [--only NAME]
+    git clone https://github.com/ARM-software/CMSIS-NN /tmp/cmsis-nn       # anywhere outside this repository
+    python bench/executed_counts.py --cmsis-nn /tmp/cmsis-nn --write --compare        # Cortex-M4 (DSP path)
+    python bench/executed_counts.py --cmsis-nn /tmp/cmsis-nn --core cortex-m55 --write  # Helium (MVE path)
+    options: --core cortex-m3 (plain-C path), --only NAME (kernel functions containing NAME), --no-models,
+             --max-macs N, --data DIR, --build-dir DIR
 
-Builds CMSIS-NN (a checkout you point at with --cmsis-nn; nothing of it is copied here) and our harness
-(bench/executed/harness.c) with arm-none-eabi-gcc for the core (Cortex-M4: `-mcpu=cortex-m4 -mthumb
--mfloat-abi=soft -Ofast`, CMSIS-NN's ARM_MATH_DSP path; Cortex-M3: the plain-C path), then runs every
-kernel call of the grid under unicorn (Armv7E-M / Armv7-M) and counts, per call:
+Builds CMSIS-NN (the checkout given; nothing of it is copied here) and our harness (bench/executed/: it calls
+one kernel as TFLM's Prepare and Eval would) with arm-none-eabi-gcc -Ofast (CMSIS-NN's recommendation) and
+-ffunction-sections, for the core's path: Cortex-M4 `-mcpu=cortex-m4 -mthumb -mfloat-abi=soft` (ARM_MATH_DSP),
+Cortex-M3 (plain C), Cortex-M55 `-mcpu=cortex-m55 -mfloat-abi=hard` (ARM_MATH_MVEI). Then it runs every kernel
+call of the grid and counts, per call:
 - executed instructions by class (`CLASSES`: ALU, multiply/MAC/divide, SIMD dual MAC, load, store, branch,
-  other), from capstone's mnemonics of every executed basic block;
+  other, vector), from the mnemonics of every executed instruction;
 - data memory accesses (count and bytes, reads and writes) by region (`REGIONS`: code constants, weights,
   bias and multipliers, activations in, activations out, scratch, stack, the harness's parameters);
 - entries into and instructions of each function (memcpy, arm_nn_mat_mult_kernel_s8_s16, ...).
+Cortex-M4/M3 run under unicorn (every basic block and memory access hooked, blocks disassembled by capstone).
+Cortex-M55 runs on qemu-system-arm's mps3-an547 machine (unicorn has no MVE) with one instruction per
+translation block and every execution logged, classified from objdump's disassembly: instructions only,
+since Debian's qemu has no TCG plugins to see memory accesses (a qemu built with --enable-plugins and its
+contrib "mem"/"hwprofile" plugins would give them).
 
 The grid: every CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD, AVERAGE_POOL_2D and SOFTMAX of the MLPerf
 Tiny reference models (`--data`, default ../shared/mlperf-tiny; the zoo stand-ins when missing), each through
 the wrapper TFLM calls and through every specialised kernel that accepts its shape; plus small synthetic
 shapes that vary one dimension at a time, so per-call, per-row and per-output terms can be separated.
-Layers above `--max-macs` are scaled down (fewer output rows) and marked `scaled_from`.
+Layers above `--max-macs` are scaled down to fewer output rows (the input rows they read; the top padding
+kept, the bottom one dropped) and marked `scaled_from`.
 
-`--write` writes bench/data/executed_counts_<core>.json (one record per kernel function, path and shape,
-with the compiler, emulator and CMSIS-NN versions); the same command reproduces it. `--compare` prints,
-per layer, the executed cycles estimate (instructions x the core profile's cost per class) next to what
-tinyinterp.cost predicts for a one-layer model of the same shape. Needs `pip install unicorn capstone` and
-the Debian packages gcc-arm-none-eabi and libnewlib-arm-none-eabi (installed with apt-get when missing and
-running as root). CMSIS-NN needs no CMSIS-Core headers: its Internal/arm_nn_compiler.h takes the
-intrinsics from the compiler's arm_acle.h / arm_mve.h.
-
-MVE (Cortex-M55) is not counted: unicorn has no MVE, and qemu-system-arm's mps3-an547 runs MVE but counts
-nothing per class without a TCG plugin (see tinyinterp/cost/README.md, "Executed counts").
+`--write` writes bench/data/executed_counts_<m4|m3|m55>.json (one record per kernel function, path and
+shape, with the compiler, emulator and CMSIS-NN versions); the same command reproduces it: data are seeded,
+the emulators deterministic. `--compare` prints, for each call TFLM makes, the executed cycles estimate
+(instructions x the core profile's cost per class; no pipeline stalls, wait states or cache misses) next to
+what tinyinterp.cost predicts for a one-layer model of the same shape. Needs `pip install unicorn capstone`
+and the Debian packages gcc-arm-none-eabi and libnewlib-arm-none-eabi (installed with apt-get when missing and
+running as root), plus qemu-system-arm for Cortex-M55. CMSIS-NN needs no CMSIS-Core headers: its
+Internal/arm_nn_compiler.h takes the intrinsics from the compiler's arm_acle.h / arm_mve.h.
 """
 
 from __future__ import annotations
@@ -46,7 +55,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -469,6 +478,7 @@ WRAPPED = {
         "arm_convolve_s8",
     ),
     "arm_depthwise_conv_wrapper_s8": (
+        "arm_depthwise_conv_to_conv_s8",  # MVE, one input channel
         "arm_depthwise_conv_3x3_s8",
         "arm_depthwise_conv_s8_opt",
         "arm_depthwise_conv_s8",
@@ -852,7 +862,10 @@ class QemuEmulator:
                 "-semihosting-config", "enable=on,target=native", "-kernel", str(self.elf), *loaders,
                 "-singlestep", "-d", "exec,nochain", "-D", str(log),
             ]  # fmt: skip
-            result = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+            try:
+                result = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+            except subprocess.TimeoutExpired:
+                raise ExecutedCountsError("qemu-system-arm ran for more than 15 minutes") from None
             if result.returncode != 0:
                 reason = (result.stderr.strip().splitlines() or ["the kernel returned a non-zero status"])[0]
                 raise ExecutedCountsError(f"qemu-system-arm exited with {result.returncode}: {reason}")
@@ -898,7 +911,6 @@ class Record:
     layer: Layer
     macs: int
     counts: Counts
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         shape = {k: v for k, v in asdict(self.layer).items() if k not in ("op", "source")}
@@ -981,9 +993,14 @@ def document(records: Sequence[Record], target: Target, tool_versions: dict[str,
         },
         "regions": {r.name: f"0x{r.base:08x}" for r in target.regions},
         "note": (
-            "instructions exclude the harness's dispatch; memory counts every load/store the kernel call "
-            "executes (a LDRD or LDM counts once per word); 'functions' gives entries into and instructions "
-            "of each function; shapes with scaled_from have fewer output rows than the model's layer"
+            "instructions exclude the harness's dispatch; "
+            + (
+                "memory accesses are not counted (qemu without TCG plugins), nor the scratch size; "
+                if target.emulator == "qemu"
+                else "memory counts every data access of the call (a LDRD or LDM once per word); "
+            )
+            + "'functions' gives entries into and instructions of each function; shapes with scaled_from "
+            "have fewer output rows than the model's layer (scaled_from: its input and output rows)"
         ),
         "records": [r.as_dict() for r in records],
     }
@@ -1172,7 +1189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         layers = ([] if args.no_models else reference_layers(args.data, args.max_macs)) + synthetic_layers()
         records = list(measure(emulator, layers, target, args.only))
-    except ExecutedCountsError as error:
+    except TinyInterpError as error:  # ours, or an unreadable reference model
         print(f"error: {error}", file=sys.stderr)
         return 2
     print_table(records)
