@@ -1,0 +1,125 @@
+"""The pure-Python parts of bench/executed_counts.py: instruction classes and memory accounting by region.
+
+The tool itself needs arm-none-eabi-gcc, unicorn and a CMSIS-NN checkout and is not run here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import sys
+from pathlib import Path
+
+import pytest
+
+TOOL = Path(__file__).resolve().parent.parent / "bench" / "executed_counts.py"
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location("executed_counts", TOOL)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their module by name
+    spec.loader.exec_module(module)
+    return module
+
+
+tool = _load_tool()
+REGION = {region.name: region for region in tool.REGIONS}
+
+
+@pytest.mark.parametrize(
+    ("mnemonic", "expected"),
+    [
+        # capstone's Thumb-2 spellings, with width suffixes and IT-block conditions
+        ("add.w", "alu"),
+        ("movgt", "alu"),
+        ("sxtb16", "alu"),
+        ("sxtab16", "alu"),
+        ("pkhbt", "alu"),
+        ("ssat", "alu"),
+        ("bic", "alu"),
+        ("bfi", "alu"),
+        ("smlad", "simd_mac"),
+        ("smladx", "simd_mac"),
+        ("smlald", "simd_mac"),
+        ("smuad", "simd_mac"),
+        ("smlsd", "simd_mac"),
+        ("smlabb", "mul"),
+        ("smlal", "mul"),
+        ("smull", "mul"),
+        ("mla", "mul"),
+        ("mls", "mul"),
+        ("muls", "mul"),
+        ("sdiv", "mul"),
+        ("smmulr", "mul"),
+        ("ldr.w", "load"),
+        ("ldrsb", "load"),
+        ("ldrbne", "load"),
+        ("ldrd", "load"),
+        ("ldm.w", "load"),
+        ("pop.w", "load"),
+        ("str", "store"),
+        ("strh.w", "store"),
+        ("strbge", "store"),
+        ("stmdb", "store"),
+        ("push", "store"),
+        ("b", "branch"),
+        ("b.w", "branch"),
+        ("bne", "branch"),
+        ("ble.w", "branch"),
+        ("bls", "branch"),
+        ("bl", "branch"),
+        ("bx", "branch"),
+        ("cbnz", "branch"),
+        ("tbb", "branch"),
+        ("it", "other"),
+        ("itete", "other"),
+        ("nop", "other"),
+        ("vldrb.s16", "vector"),
+        ("vmladava.s8", "vector"),
+    ],
+)
+def test_instruction_class(mnemonic: str, expected: str) -> None:
+    assert tool.instruction_class(mnemonic) == expected
+
+
+def test_every_class_is_in_the_list() -> None:
+    assert {
+        tool.instruction_class(m) for m in ("add", "mul", "smlad", "ldr", "str", "b", "it", "vadd.i8")
+    } == set(tool.CLASSES)
+
+
+def test_memory_tally_accounts_each_access_to_its_region() -> None:
+    tally = tool.MemoryTally(tool.REGIONS)
+    weights, stack = REGION["weights"], REGION["stack"]
+    tally.record(weights.base, 4, write=False)
+    tally.record(weights.base + weights.size - 1, 1, write=False)
+    tally.record(stack.base + 16, 4, write=True)
+    tally.record(stack.base + 16, 4, write=False)
+    assert tally.as_dict() == {
+        "weights": {"reads": 2, "read_bytes": 5, "writes": 0, "write_bytes": 0},
+        "stack": {"reads": 1, "read_bytes": 4, "writes": 1, "write_bytes": 4},
+    }
+
+
+def test_memory_tally_refuses_addresses_outside_the_regions() -> None:
+    tally = tool.MemoryTally(tool.REGIONS)
+    weights = REGION["weights"]
+    with pytest.raises(tool.ExecutedCountsError, match="outside every region"):
+        tally.record(weights.base + weights.size, 4, write=False)
+
+
+@pytest.mark.parametrize("core", sorted(tool.TARGETS))
+def test_regions_do_not_overlap(core: str) -> None:
+    ordered = sorted(tool.TARGETS[core].regions, key=lambda r: r.base)
+    assert all(a.base + a.size <= b.base for a, b in itertools.pairwise(ordered))
+
+
+def test_scaled_layers_keep_their_width_and_channels() -> None:
+    layer = tool.Layer("conv", "test", 1, 49, 10, 1, 25, 5, 64, 10, 4, 2, 2, 4, 1)
+    small = tool.scaled(layer, layer.macs // 5)
+    assert (small.in_w, small.out_w, small.in_c, small.out_c) == (10, 5, 1, 64)
+    assert small.out_h == 5 and small.macs <= layer.macs // 5 and small.scaled_from == (49, 25)
+    # rows (out_h - 1) * stride + kernel - padding of the input
+    assert small.in_h == (5 - 1) * 2 + 10 - 4
