@@ -18,6 +18,7 @@ from tinyinterp.cost.rank import (
     kendall_tau_b,
     rank,
     read_results,
+    read_tree,
     what_if,
 )
 from tinyinterp.errors import CostModelError
@@ -122,6 +123,46 @@ def test_malformed_results_are_named(tmp_path: Path, text: str, message: str) ->
     path.write_text(text)
     with pytest.raises(CostModelError, match=message):
         fragilities(read_results(path))
+
+
+def write_figure(root: Path, system: str, benchmark: str, mode: str, line: str) -> None:
+    folder = root / system / benchmark / mode
+    folder.mkdir(parents=True)
+    (folder / "results.txt").write_text(f"12345.6 ulp-mlperf: {line}\n")
+
+
+def test_a_results_tree_in_the_runners_wording(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    system_a, system_b = "closed/acme/results/boxA", "closed/acme/results/boxB"
+    write_figure(tmp_path, system_a, "kws", "performance", "Median throughput is     10.000 inf./sec.")
+    write_figure(tmp_path, system_a, "ad", "performance", "Median throughput is     50.000 inf./sec.")
+    write_figure(tmp_path, system_b, "kws", "performance", "Median throughput is     20.000 inf./sec.")
+    write_figure(tmp_path, system_b, "ad", "performance", "Median throughput is     25.000 inf./sec.")
+    write_figure(tmp_path, system_b, "kws", "energy", "Median energy cost is 123.4000 uJ/inf.")
+    write_figure(tmp_path, system_b, "kws", "accuracy", "Top 1% = 90.1")  # no figure ranked
+    results = sorted(read_tree(tmp_path), key=lambda r: (r.system, r.benchmark))
+    assert [(r.division, r.system, r.benchmark, dict(r.values)) for r in results] == [
+        ("closed", "acme/boxA", "ad", {"latency": 20.0}),
+        ("closed", "acme/boxA", "kws", {"latency": 100.0}),
+        ("closed", "acme/boxB", "ad", {"latency": 40.0}),
+        ("closed", "acme/boxB", "kws", {"latency": 50.0, "energy": 123.4}),
+    ]
+    assert main(["rank", "--results", str(tmp_path), "--metric", "latency"]) == 0
+    out = capsys.readouterr().out
+    # boxA wins ad (20 < 40), boxB wins kws (50 < 100): the two benchmarks disagree completely
+    assert "-1.00 (2)" in out and "1 of 1 benchmark pairs disagree" in out
+
+
+def test_a_results_tree_without_the_figure_is_named(tmp_path: Path) -> None:
+    write_figure(tmp_path, "box", "kws", "performance", "Throughput   :     10.000 inf./sec.")
+    with pytest.raises(
+        CostModelError,
+        match=r"box/kws/performance/results.txt: no line 'Median throughput is N inf\./sec\.' with N > 0",
+    ):
+        read_tree(tmp_path)
+    with pytest.raises(
+        CostModelError, match=r"no <system>/<benchmark>/<performance\|energy>/results.txt in it"
+    ):
+        read_tree(tmp_path / "box" / "kws" / "performance")
 
 
 def test_cli_prints_taus_and_ranks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,6 +16,7 @@ import csv
 import itertools
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,25 @@ RESULTS_FILE = Path("results") / "published_v0.5_to_v1.1.csv"
 METRICS = {"latency": ("latency_ms", "ms"), "energy": ("energy_uj", "uJ")}
 PUBLISHED = "published"  # what-if pairs name a published benchmark's column "published kws"
 REQUIRED_COLUMNS = ("version", "division", "org", "system", "benchmark", "board_name")
+
+
+# A results tree (a submission's, or `tinyinterp suite`'s): <system>/<benchmark>/<mode>/results.txt, whose
+# last line in the runner's wording gives the mode's figure (as the submission checker reads it).
+TREE_BENCHMARKS = ("ad", "ic", "kws", "vww", "sww")
+TREE_FIGURES = {
+    "performance": (
+        "latency",
+        "Median throughput is N inf./sec.",
+        re.compile(r"Median throughput is\s+([\d.]+) inf\./sec\."),
+    ),
+    "energy": (
+        "energy",
+        "Median energy cost is N uJ/inf.",
+        re.compile(r"Median energy cost is\s+([\d.]+) uJ/inf\."),
+    ),
+}
+DIVISIONS = ("closed", "open")
+NO_DIVISION = "-"
 
 
 def default_results() -> Path:
@@ -124,6 +144,36 @@ def _result(path: str | os.PathLike[str], line: int, row: Mapping[str, str]) -> 
         return None
     system = f"{row['version']}/{row['org']}/{row['system']}"
     return Result(row["division"], system, row["benchmark"], row["board_name"], values)
+
+
+def read_tree(root: str | os.PathLike[str]) -> list[Result]:
+    """The results of every <system>/<benchmark>/<performance|energy>/results.txt under `root`; the
+    division is the path's closed or open folder (else "-"), latency is 1000 / median throughput."""
+    found: dict[tuple[str, str, str], dict[str, float]] = {}
+    root = Path(root)
+    for path in sorted(root.rglob("results.txt")):
+        relative = path.relative_to(root)
+        if len(relative.parts) < 4:  # no <system>/<benchmark>/<mode>/ above it, inside the root
+            continue
+        mode, benchmark, system_dir = path.parent.name, path.parent.parent.name, relative.parent.parent.parent
+        if mode not in TREE_FIGURES or benchmark not in TREE_BENCHMARKS:
+            continue
+        metric, wording, pattern = TREE_FIGURES[mode]
+        try:
+            values = pattern.findall(path.read_text(encoding="utf-8", errors="replace"))
+        except OSError as error:
+            raise CostModelError(f"cannot read {path}: {error.strerror or error}") from error
+        if not values or float(values[-1]) <= 0:
+            raise CostModelError(f"{path}: no line '{wording}' with N > 0")
+        value = float(values[-1])
+        division = next((part for part in system_dir.parts if part in DIVISIONS), NO_DIVISION)
+        system = "/".join(p for p in system_dir.parts if p not in (*DIVISIONS, "results")) or str(system_dir)
+        found.setdefault((division, system, benchmark), {})[metric] = (
+            1000 / value if metric == "latency" else value
+        )
+    if not found:
+        raise CostModelError(f"{root}: no <system>/<benchmark>/<performance|energy>/results.txt in it")
+    return [Result(d, s, b, Path(s).name, values) for (d, s, b), values in found.items()]
 
 
 def tables(results: Iterable[Result]) -> dict[tuple[str, str], dict[str, dict[str, float]]]:

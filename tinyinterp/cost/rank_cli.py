@@ -18,12 +18,14 @@ from typing import Any
 from tinyinterp.cost.estimate import DEFAULT_STACK
 from tinyinterp.cost.rank import (
     METRICS,
+    NO_DIVISION,
     Fragility,
     Pair,
     WhatIf,
     default_results,
     fragilities,
     read_results,
+    read_tree,
     what_if,
 )
 from tinyinterp.errors import CostModelError, TinyInterpError
@@ -46,8 +48,10 @@ def register_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--results",
-        metavar="FILE.csv",
-        help="published results table (default: $TINYINTERP_DATA/results/published_v0.5_to_v1.1.csv)",
+        metavar="FILE.csv|DIR",
+        help="published results table (default: $TINYINTERP_DATA/results/published_v0.5_to_v1.1.csv), or a "
+        "results tree (<system>/<benchmark>/<performance|energy>/results.txt, as a submission or "
+        "`tinyinterp suite` writes them)",
     )
     parser.add_argument("--division", help="only this division (closed, open)")
     parser.add_argument("--metric", choices=tuple(METRICS), help="only this metric")
@@ -77,11 +81,11 @@ def run_rank(args: argparse.Namespace) -> int:
         if (args.boards or args.stack != DEFAULT_STACK) and not args.models:
             raise CostModelError("--boards and --stack choose the what-if boards: give --models too")
         path = Path(args.results) if args.results else default_results()
-        if not path.is_file():
+        if not path.exists():
             raise CostModelError(
-                f"results file {path} not found: give --results FILE.csv or set TINYINTERP_DATA"
+                f"results file {path} not found: give --results FILE.csv or DIR, or set TINYINTERP_DATA"
             )
-        results = read_results(path)
+        results = read_tree(path) if path.is_dir() else read_results(path)
         reports = [
             f
             for f in fragilities(results)
@@ -128,6 +132,10 @@ def _short(system: str) -> str:
     return f"{version}/{rest.partition('/')[2]}" if rest else system
 
 
+def _division(division: str) -> str:
+    return "" if division == NO_DIVISION else f"{division} division, "
+
+
 def _rank_text(rank: float) -> str:
     return f"{rank:g}"
 
@@ -155,7 +163,7 @@ def _print_fragility(console: Any, report: Fragility, top: int) -> None:
 
     unit = METRICS[report.metric][1]
     console.print(
-        f"\n[bold]{report.division} division, {report.metric} ({unit})[/bold]: {len(report.ranks)} systems "
+        f"\n[bold]{_division(report.division)}{report.metric} ({unit})[/bold]: {len(report.ranks)} systems "
         f"ran all {len(report.benchmarks)} benchmarks ({', '.join(report.benchmarks)})"
     )
     taus = Table(title="Kendall's tau-b between benchmarks (systems with both)")
@@ -273,7 +281,7 @@ def plot(reports: Sequence[Fragility], what_ifs: Sequence[WhatIf], path: str, to
     for r in reports:
         if len(r.benchmarks) > 1 and len(r.ranks) > 1:
             named = [m.system for m in (r.movers if top == 0 else r.movers[:top])]
-            title = f"{r.division} division, {r.metric}: {len(r.ranks)} systems"
+            title = f"{_division(r.division)}{r.metric}: {len(r.ranks)} systems"
             panels.append((title, list(r.benchmarks), r.ranks, named))
     for w in what_ifs:
         columns = [*w.ranks, *(f"pub. {b}" for b in w.published)]
