@@ -150,6 +150,7 @@ def test_a_results_tree_in_the_runners_wording(tmp_path: Path, capsys: pytest.Ca
     out = capsys.readouterr().out
     # boxA wins ad (20 < 40), boxB wins kws (50 < 100): the two benchmarks disagree completely
     assert "-1.00 (2)" in out and "1 of 1 benchmark pairs disagree" in out
+    assert "ad acme/boxA; kws acme/boxB" in out
 
 
 def test_a_results_tree_without_the_figure_is_named(tmp_path: Path) -> None:
@@ -232,6 +233,8 @@ def test_what_if_ranks_every_library_board_on_two_models(tmp_path: Path) -> None
         assert set(ranks) == library and sum(ranks.values()) == len(library) * (len(library) + 1) / 2
         # a 280 MHz Cortex-M7 is faster than a 120 MHz Cortex-M4 and a 64 MHz Cortex-M0+
         assert ranks["nucleo-h7a3zi-q"] < ranks["nucleo-l4r5zi"] < ranks["nucleo-g0b1re"]
+    # the autoencoder's 270 KB of weights exceed the 128 KB flash of the F103, not the H7's 2 MB
+    assert latency.fits["zoo:ad"]["nucleo-h7a3zi-q"] and not latency.fits["zoo:ad"]["nucleo-f103rb"]
     assert latency.published == {
         "x": {"nucleo-h7a3zi-q": 1, "nucleo-l4r5zi": 2},
         "y": {"nucleo-l4r5zi": 1, "nucleo-h7a3zi-q": 2},

@@ -267,7 +267,8 @@ class WhatIf:
     stack: str
     boards: tuple[str, ...]
     estimated: dict[str, dict[str, float]]  # model -> board -> estimated value
-    ranks: dict[str, dict[str, float]]  # model -> board -> rank
+    ranks: dict[str, dict[str, float]]  # model -> board -> rank (boards the model does not fit included)
+    fits: dict[str, dict[str, bool]]  # model -> board -> RAM and flash within the board's
     published: dict[str, dict[str, float]]  # benchmark -> board -> rank among the boards published on it
     pairs: tuple[Pair, ...]  # each model against each later model and each "published BENCHMARK"
 
@@ -286,7 +287,11 @@ def what_if(
     names = tuple(b.name for b in chosen)
     if len(set(names)) != len(names):
         raise CostModelError(f"a board is named twice in {', '.join(boards or names)}")
-    estimates = {m: {b.name: estimate(open_model(m), b, stack=stack).totals for b in chosen} for m in models}
+    loaded = {m: open_model(m) for m in models}
+    estimates = {
+        m: {b.name: estimate(model, b, stack=stack).totals for b in chosen} for m, model in loaded.items()
+    }
+    fits = {m: {b: totals.fits for b, totals in e.items()} for m, e in estimates.items()}
     measured = _published_by_board(results, division, set(names))
     found = []
     for metric in METRICS:
@@ -304,6 +309,7 @@ def what_if(
                 names,
                 estimated,
                 {m: rank(values) for m, values in estimated.items()},
+                fits,
                 {b: rank(values) for b, values in benchmarks.items()},
                 tuple(pairs),
             )

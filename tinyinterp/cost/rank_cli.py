@@ -127,9 +127,9 @@ def _check_plot_path(path: str) -> None:
 
 
 def _short(system: str) -> str:
-    """'1.0/org/system' without its organisation, to fit a column."""
-    version, _, rest = system.partition("/")
-    return f"{version}/{rest.partition('/')[2]}" if rest else system
+    """'1.0/org/system' without its organisation, to fit a column (other names as they are)."""
+    parts = system.split("/", 2)
+    return f"{parts[0]}/{parts[2]}" if len(parts) == 3 else system
 
 
 def _division(division: str) -> str:
@@ -218,12 +218,15 @@ def _print_what_if(console: Any, result: WhatIf) -> None:
     first = next(iter(result.ranks.values()))
     for board in sorted(result.boards, key=lambda b: (first[b], b)):
         cells = [
-            f"{result.estimated[m][board]:,.4g} #{_rank_text(result.ranks[m][board])}"
+            f"{result.estimated[m][board]:,.4g}{'' if result.fits[m][board] else '*'} "
+            f"#{_rank_text(result.ranks[m][board])}"
             for m in result.estimated
         ]
         cells += [_rank_text(ranks[board]) if board in ranks else "" for ranks in result.published.values()]
         table.add_row(board, *cells)
     console.print(table)
+    if not all(all(fits.values()) for fits in result.fits.values()):
+        console.print("*: the model does not fit the board's RAM or flash (estimated, ranked all the same)")
     taus = Table(title=f"Kendall's tau-b of the {result.metric} ranks (boards in common)")
     taus.add_column("")
     seconds = list(dict.fromkeys(p.second for p in result.pairs))
