@@ -85,3 +85,7 @@ def test_gru_weights_of_wrong_shape_are_refused() -> None:
     bad = GruWeights(weights.kernel, weights.recurrent_kernel[:, :5], weights.bias)
     with pytest.raises(ModelError, match=r"GRU recurrent_kernel: shape \[4, 5\], expected \[4, 12\]"):
         gru_model(bad, 2)
+    with pytest.raises(ModelError, match=r"GRU bias: shape \[24\], expected a matrix"):
+        gru_model(GruWeights(weights.kernel, weights.recurrent_kernel, weights.bias.ravel()), 2)
+    with pytest.raises(ModelError, match="GRU kernel: non-finite values"):
+        gru_model(GruWeights(weights.kernel * np.nan, weights.recurrent_kernel, weights.bias), 2)

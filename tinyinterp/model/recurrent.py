@@ -41,13 +41,18 @@ class GruWeights:
 
     @property
     def units(self) -> int:
-        return self.recurrent_kernel.shape[0]
+        return int(np.shape(self.recurrent_kernel)[0])
 
     @property
     def inputs(self) -> int:
-        return self.kernel.shape[0]
+        return int(np.shape(self.kernel)[0])
 
     def check(self) -> None:
+        for name in ("kernel", "recurrent_kernel", "bias"):
+            if np.ndim(getattr(self, name)) != 2 or 0 in np.shape(getattr(self, name)):
+                raise ModelError(
+                    f"GRU {name}: shape {list(np.shape(getattr(self, name)))}, expected a matrix"
+                )
         units = self.units
         expected = {
             "kernel": (self.inputs, GATES * units),
@@ -123,15 +128,20 @@ class _GruGraph:
         x_scale, x_zero_point = input_quantization
         x_bound = x_scale * max(abs(-128 - x_zero_point), abs(127 - x_zero_point))
         self.w, self.b_x, self.xw_bound = dense_constants(
-            builder, f"{name}/input", x_scale, x_bound, weights.kernel.T, weights.bias[0]
+            builder,
+            f"{name}/input",
+            x_scale,
+            x_bound,
+            np.transpose(weights.kernel),
+            np.asarray(weights.bias)[0],
         )
         self.u, self.b_h, self.hw_bound = dense_constants(
             builder,
             f"{name}/recurrent",
             self.hidden_quantization[0],
             HIDDEN_RANGE,
-            weights.recurrent_kernel.T,
-            weights.bias[1],
+            np.transpose(weights.recurrent_kernel),
+            np.asarray(weights.bias)[1],
         )
 
     def initial_state(self) -> _Activation:
