@@ -2,10 +2,11 @@
 
     pip install -e .[bench]  &&  python bench/speed.py [--data ../shared/mlperf-tiny] [--repeat 200]
 
-Per reference model: median batch-1 latency (set input, invoke, get output) of tinyinterp,
-TFLM Python (`tflite-micro`), LiteRT with its default (XNNPACK) resolver and with BUILTIN_REF,
-the ratio TFLM / tinyinterp, and tinyinterp's batched throughput over the model's dataset
-(inferences per second through `Interpreter.run`). Each engine is warmed up first, so numba's
+Per reference model, in the scenarios of MLPerf Inference's LoadGen: single-stream, the median
+batch-1 latency (set input, invoke, get output) of tinyinterp, TFLM Python (`tflite-micro`), LiteRT
+with its default (XNNPACK) resolver and with BUILTIN_REF, and the ratio TFLM / tinyinterp; offline,
+tinyinterp's batched throughput over the model's dataset (inferences per second through
+`Interpreter.run`, all inputs at once). Each engine is warmed up first, so numba's
 compile (or cache load) is not in the latency; `--first-call` reports that separately.
 """
 
@@ -123,7 +124,10 @@ def main() -> None:
     parser.add_argument("--first-call", action="store_true", help="also time a fresh process's first result")
     args = parser.parse_args()
     require(args.data, [f"models/{b.model_file}" for b in BENCHMARKS.values()])
-    table = Table(title=f"median batch-1 latency, ms ({args.repeat} runs; lower is better)")
+    table = Table(
+        title=f"single-stream: median batch-1 latency, ms ({args.repeat} runs; lower is better); "
+        "offline: batched throughput"
+    )
     for column in (
         "model",
         "tinyinterp",
@@ -132,7 +136,7 @@ def main() -> None:
         "LiteRT BUILTIN_REF",
         "TFLM / tinyinterp",
         "LiteRT / tinyinterp",
-        "batched inf/s (dataset)",
+        "offline inf/s (batched, dataset)",
     ):
         table.add_column(column, justify="right")
     if args.first_call:

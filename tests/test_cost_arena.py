@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 from conftest import REFERENCE_MODELS
 
+from tinyinterp import zoo
 from tinyinterp.cost import arena, profiles
 from tinyinterp.cost.arena import ONLINE, Buffer
-from tinyinterp.model import ModelBuilder, load_model
+from tinyinterp.model import ModelBuilder, load_model, save_model
 
 # TFLM prints its allocations from C++ (MicroPrintf, to stderr): a child process's output captures them.
 PRINT_ALLOCATIONS = (
@@ -115,3 +116,15 @@ def test_cmsis_nn_scratch_buffers_follow_get_buffer_size() -> None:
 def test_code_size_counts_each_kernel_type_once() -> None:
     model = _two_conv_model().build()
     assert arena.code_bytes(model) == arena.RUNTIME_CODE + arena.KERNEL_CODE["CONV_2D"]
+
+
+def test_persistent_estimate_counts_per_channel_fully_connected(tflm: ModuleType, tmp_path: Path) -> None:
+    # zoo:tinyeats-gru has 41 per-channel FULLY_CONNECTED layers, whose multipliers TFLM keeps in the tail.
+    path = tmp_path / "tinyeats-gru.tflite"
+    model = zoo.open_model("zoo:tinyeats-gru")
+    path.write_bytes(save_model(model))
+    done = subprocess.run(
+        [sys.executable, "-c", PRINT_ALLOCATIONS, str(path)], capture_output=True, text=True, check=True
+    )
+    tail = int(re.findall(r"Arena allocation tail (\d+) bytes", done.stdout + done.stderr)[0])
+    assert arena.persistent_bytes(model) == pytest.approx(tail, rel=0.1)

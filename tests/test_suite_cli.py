@@ -57,8 +57,11 @@ def test_fresh_install_runs_performance_and_energy_on_stand_ins(
     assert sorted(rows) == ["ad01", "ic01", "kws01", "vww01"]
     assert all(row[0] == "stand-in" and row[1] == "needs the real model" for row in rows.values())
     assert "tinyinterp models download" in out and "--datasets-dir" in out
+    # MLPerf LoadGen's scenario name on the table; results.txt keeps the runner's wording (below)
+    assert "single-stream ms" in out and "single-stream (MLPerf LoadGen scenario)" in out
     system = next((fresh_install / "tinyinterp-results" / "results").iterdir())
-    for benchmark, (_, _, _, throughput, energy) in rows.items():
+    for benchmark, (_, _, latency, throughput, energy) in rows.items():
+        assert float(latency) == pytest.approx(1000 / float(throughput), rel=1e-3)
         folder = system / benchmark[:-2]  # the submission layout's ic, kws, vww, ad
         assert not (folder / "accuracy").exists()
         assert official_number(folder / "performance" / "results.txt", THROUGHPUT) == pytest.approx(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tinyinterp.cost import cli as cost_commands
+from tinyinterp.cost import rank_cli as rank_commands
 from tinyinterp.errors import TinyInterpError
 from tinyinterp.suite import cli as suite_commands
 from tinyinterp.suite.protocol import MODELS
@@ -163,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tinyinterp",
         description="Run TensorFlow Lite models bit-exactly as TFLM on a Cortex-M would. "
-        "MODEL is a .tflite path or zoo:kws|vww|ic|ad|sww (built-in stand-ins with random weights).",
+        "MODEL is a .tflite path or zoo:kws|vww|ic|ad|sww|tinyeats-gru "
+        "(built-in models with random weights).",
         epilog="Exit codes: 0 ok, 2 bad usage or input (each subcommand lists its own).",
     )
     commands = parser.add_subparsers(dest="command", required=True)
@@ -184,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("model", help="a .tflite file or zoo:NAME")
     info.set_defaults(handler=_info)
     cost_commands.register_commands(commands)
+    rank_commands.register_commands(commands)
     suite_commands.register_commands(commands)
     return parser
 

@@ -19,6 +19,13 @@ import numpy as np
 from tinyinterp.errors import ModelError
 from tinyinterp.geometry import out_size
 from tinyinterp.model import Model, ModelBuilder, load_model
+from tinyinterp.model.recurrent import (
+    HIDDEN_RANGE,
+    add_gru,
+    dense_constants,
+    random_gru_weights,
+    range_quantization,
+)
 
 ZOO_PREFIX = "zoo:"
 
@@ -264,20 +271,56 @@ def _sww(seed: int) -> Model:
 _FACTORIES = {"kws": _kws, "vww": _vww, "ic": _ic, "ad": _ad, "sww": _sww}
 NAMES = tuple(_FACTORIES)
 
+# Tiny Eats GRU (Nyamukuru and Odame, SenSys-ML 2020, arXiv:2003.06699): one ("shallow") GRU layer
+# classifying eating vs non-eating (2 classes, from the abstract). The paper's frame count, features
+# per frame and hidden size were not available to us: these are assumptions (docs/examples/tinyeats-gru.md).
+TINYEATS = {"steps": 20, "features": 20, "units": 32, "classes": 2}
+TINYEATS_INPUT = (0.05, 0)  # int8 input scale and zero point (assumed: standardised features within +-6.4)
+
+
+def tinyeats_gru(seed: int = 0) -> Model:
+    """A Tiny Eats-sized GRU from TFLM operators: UNPACK the frames, a GRU layer, dense, softmax."""
+    steps, features, units, classes = (TINYEATS[k] for k in ("steps", "features", "units", "classes"))
+    rng = np.random.default_rng(seed)
+    builder = ModelBuilder("tinyinterp zoo: Tiny Eats GRU, unrolled from TFLM operators (random weights)")
+    scale, zero_point = TINYEATS_INPUT
+    x = builder.input("input", (1, steps, features), "int8", scale=scale, zero_point=zero_point)
+    frames = [
+        builder.tensor(f"frame_{t}", (1, features), "int8", scale=scale, zero_point=zero_point)
+        for t in range(steps)
+    ]
+    builder.op("UNPACK", [x], frames, version=2, num=steps, axis=1)
+    h, h_scale, _ = add_gru(builder, frames, TINYEATS_INPUT, random_gru_weights(rng, features, units))
+    matrix = rng.uniform(-1, 1, size=(classes, units)) / math.sqrt(units)
+    w, b, bound = dense_constants(builder, "dense", h_scale, HIDDEN_RANGE, matrix, np.zeros(classes))
+    logit_scale, logit_zero_point = range_quantization(-bound, bound)
+    logits = builder.tensor("logits", (1, classes), "int8", scale=logit_scale, zero_point=logit_zero_point)
+    builder.op("FULLY_CONNECTED", [h, w, b], [logits], version=4)
+    scores = builder.tensor("scores", (1, classes), "int8", scale=1.0 / 256, zero_point=-128)
+    builder.op("SOFTMAX", [logits], [scores], version=2, beta=1.0)
+    builder.output(scores)
+    return builder.build()
+
+
+# zoo models that stand in for no reference model, by name
+MODELS = {"tinyeats-gru": tinyeats_gru}
+
 
 def stand_in(name: str, seed: int = 0) -> Model:
     """The stand-in for a reference model, by short name (kws, vww, ic, ad, sww) or benchmark (kws01...)."""
     key = ALIASES.get(name, name)
     if key not in _FACTORIES:
-        raise ModelError(f"no zoo model {name!r}; the zoo has {', '.join(NAMES)}")
+        raise ModelError(f"no zoo model {name!r}; the zoo has {', '.join((*NAMES, *MODELS))}")
     return _FACTORIES[key](seed)
 
 
 def open_model(spec: str | os.PathLike) -> Model:
-    """A model from a .tflite path, or `zoo:NAME` for a built-in stand-in."""
+    """A model from a .tflite path, or `zoo:NAME` for a built-in stand-in or zoo model."""
     text = os.fspath(spec)
     if text.startswith(ZOO_PREFIX):
-        return stand_in(text[len(ZOO_PREFIX) :])
+        name = text[len(ZOO_PREFIX) :]
+        return MODELS[name]() if name in MODELS else stand_in(name)
     if not Path(text).is_file():
-        raise ModelError(f"{text}: no such model file (or use zoo:kws, zoo:vww, zoo:ic, zoo:ad, zoo:sww)")
+        zoo_names = ", ".join(f"{ZOO_PREFIX}{name}" for name in (*NAMES, *MODELS))
+        raise ModelError(f"{text}: no such model file (or use {zoo_names})")
     return load_model(text)

@@ -251,7 +251,7 @@ OP_DATA = {
     "AVERAGE_POOL_2D": 48,
     "MAX_POOL_2D": 48,
 }
-PER_CHANNEL = ("CONV_2D", "DEPTHWISE_CONV_2D")
+PER_CHANNEL = ("CONV_2D", "DEPTHWISE_CONV_2D")  # int32 multiplier and shift per output channel, always
 
 
 def persistent_bytes(model: Model) -> int:
@@ -259,9 +259,17 @@ def persistent_bytes(model: Model) -> int:
     total = FIXED + EVAL_TENSOR * len(subgraph.tensors) + NODE * len(subgraph.operators)
     for op in subgraph.operators:
         total += OP_DATA.get(op.opcode, 32)
-        if op.opcode in PER_CHANNEL:
+        if op.opcode in PER_CHANNEL or _per_channel_fully_connected(subgraph, op):
             total += 8 * subgraph.tensors[op.outputs[0]].shape[-1]
     return total
+
+
+def _per_channel_fully_connected(subgraph: Subgraph, op: Operator) -> bool:
+    """TFLM's FULLY_CONNECTED keeps per-channel multipliers only for per-channel weights."""
+    if op.opcode != "FULLY_CONNECTED":
+        return False
+    quantization = subgraph.tensors[op.inputs[1]].quantization
+    return quantization is not None and quantization.scale.size > 1
 
 
 # Code in flash, bytes: TFLM's interpreter, allocator and flatbuffer reader, plus each kernel type used

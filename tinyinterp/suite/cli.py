@@ -29,6 +29,11 @@ MODES = {"accuracy": ("a",), "performance": ("p",), "energy": ("e",), "all": ("a
 DEFAULT_BOARD = "nucleo-l4r5zi"  # the reference submissions' board
 DEFAULT_OUT = Path("tinyinterp-results")
 MAX_TCP_PORT = 65535
+# MLPerf Inference's LoadGen names: the runner times one inference at a time, the single-stream scenario.
+SCENARIO_NOTE = (
+    "single-stream (MLPerf LoadGen scenario): one inference at a time; inf./sec. is the runner's median "
+    "throughput of those runs"
+)
 
 
 def _add_device_options(parser: argparse.ArgumentParser) -> None:
@@ -202,8 +207,8 @@ def _print_summary(outcomes: list[Outcome], folder: Path) -> None:
 
     device = outcomes[0].setup.device.cost
     table = Table(title=f"MLPerf Tiny, emulated on {device.label}")
-    for column in ("benchmark", "model", "accuracy", "latency ms", "inf./sec.", "uJ/inf."):
-        table.add_column(column, justify="right" if column[0] in "liu" else "left")
+    for column in ("benchmark", "model", "accuracy", "single-stream ms", "inf./sec.", "uJ/inf."):
+        table.add_column(column, justify="right" if column[0] in "siu" else "left")
     for o in outcomes:
         model = "stand-in" if o.setup.stand_in else ("reference" if o.setup.reference else "custom")
         latency = f"{1000 / o.throughput:.2f}" if o.throughput else "-"
@@ -211,6 +216,7 @@ def _print_summary(outcomes: list[Outcome], folder: Path) -> None:
         energy = f"{o.energy_uj:.1f}" if o.energy_uj is not None else "-"
         table.add_row(o.setup.benchmark, model, _accuracy_cell(o), latency, throughput, energy)
     Console(width=None if sys.stdout.isatty() else 120).print(table)  # no wrapping in files and pipes
+    print(SCENARIO_NOTE)
     print(f"results: {folder}/ (log.txt, results.txt, results.json per run)")
     if any(o.setup.stand_in for o in outcomes):
         print(
