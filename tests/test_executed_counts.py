@@ -123,3 +123,30 @@ def test_scaled_layers_keep_their_width_and_channels() -> None:
     assert small.out_h == 5 and small.macs <= layer.macs // 5 and small.scaled_from == (49, 25)
     # rows (out_h - 1) * stride + kernel - padding of the input
     assert small.in_h == (5 - 1) * 2 + 10 - 4
+
+
+# ---- the cost model's kernel choice against the wrapper's, as executed ---------------------------------
+
+CORES = {"m4": "cortex-m4", "m3": "cortex-m3", "m55": "cortex-m55"}
+WRAPPERS = ("arm_convolve_wrapper_s8", "arm_depthwise_conv_wrapper_s8")
+
+
+def _wrapper_calls() -> list[tuple[str, dict]]:
+    import json
+
+    calls = []
+    for suffix, core in CORES.items():
+        data = json.loads((TOOL.parent / "data" / f"executed_counts_{suffix}.json").read_text())
+        calls += [(core, r) for r in data["records"] if r["function"] in WRAPPERS]
+    return calls
+
+
+@pytest.mark.parametrize(("core", "record"), _wrapper_calls())
+def test_the_cost_model_picks_the_kernel_cmsis_nn_ran(core: str, record: dict) -> None:
+    """Each wrapper call that bench/executed_counts.py ran: the model names the kernel it selected."""
+    from tinyinterp.cost import estimate
+
+    fields = {k: v for k, v in record["shape"].items() if k != "scaled_from"}
+    layer = tool.Layer(op="conv" if "convolve" in record["function"] else "depthwise", source="", **fields)
+    predicted = estimate(tool.one_layer_model(layer), core=core, clock_mhz=100).layers[0].kernel
+    assert predicted == record["selected"], f"{record['source']}: {fields}"

@@ -484,10 +484,12 @@ def depthwise_conv_2d(ctx: Context) -> LayerWork:
             requant=requant,
             flash=flash,
         )
+    # Without DSP the wrapper still picks arm_depthwise_conv_s8_opt, whose C loop executes as many
+    # instructions per MAC as the generic kernel's (bench/data/executed_counts_m3.json: 28.4 each).
     return _layer(
         ctx,
         "depthwise",
-        "arm_depthwise_conv_s8",
+        "arm_depthwise_conv_s8_opt",
         macs,
         mac=macs * DW_GENERIC.cycles(ctx.core),
         requant=requant,
