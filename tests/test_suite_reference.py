@@ -95,29 +95,31 @@ def test_the_suite_finishes_in_time_and_summarises_its_results(suite_run: SuiteR
         )
 
 
-@pytest.mark.parametrize("benchmark", SUITE_BENCHMARKS)
-def test_accuracy_equals_tflm(benchmark: str, suite_run: SuiteRun, data_dir: Path, tflm: ModuleType) -> None:
+@pytest.mark.parametrize("benchmark_name", SUITE_BENCHMARKS)
+def test_accuracy_equals_tflm(
+    benchmark_name: str, suite_run: SuiteRun, data_dir: Path, tflm: ModuleType
+) -> None:
     run = suite_run.results
-    expected = tflm_score(data_dir, benchmark)
-    assert suite_score(run, benchmark, data_dir) == expected  # same per-file predictions, top-1 and AUC
-    results = run / benchmark[:-2] / "accuracy" / "results.txt"
+    expected = tflm_score(data_dir, benchmark_name)
+    assert suite_score(run, benchmark_name, data_dir) == expected  # same per-file predictions, top-1 and AUC
+    results = run / benchmark_name[:-2] / "accuracy" / "results.txt"
     assert official_number(results, TOP1) == float(f"{expected.top1:2.1f}")
     assert official_number(results, AUC) == float(f"{expected.auc:.3f}")
 
 
-@pytest.mark.parametrize("benchmark", SUITE_BENCHMARKS)
+@pytest.mark.parametrize("benchmark_name", SUITE_BENCHMARKS)
 def test_results_parse_with_the_official_regexes_and_logs_validate(
-    benchmark: str, suite_run: SuiteRun, data_dir: Path, capsys: pytest.CaptureFixture[str]
+    benchmark_name: str, suite_run: SuiteRun, data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    folder = suite_run.results / benchmark[:-2]
+    folder = suite_run.results / benchmark_name[:-2]
     throughput = official_number(folder / "performance" / "results.txt", THROUGHPUT)
     energy = official_number(folder / "energy" / "results.txt", ENERGY, search=True)
-    model = load_model(data_dir / "models" / BENCHMARKS[benchmark].model_file)
+    model = load_model(data_dir / "models" / BENCHMARKS[benchmark_name].model_file)
     cost = device_cost(model, "nucleo-l4r5zi", None, None, "tflm-cmsisnn")
     assert throughput == pytest.approx(1e6 / cost.latency_us, abs=1e-3)
     assert energy == pytest.approx(cost.energy_uj, abs=1e-4)
     for mode in ("accuracy", "performance"):
-        args = ["validate-log", str(folder / mode / "log.txt"), "--benchmark", benchmark]
+        args = ["validate-log", str(folder / mode / "log.txt"), "--benchmark", benchmark_name]
         code = main(
             [*args, "--models-dir", str(data_dir / "models"), "--datasets-dir", str(data_dir / "datasets")]
         )

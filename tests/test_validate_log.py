@@ -104,12 +104,12 @@ def edit_one_result(log: str, device: EmulatedDevice) -> tuple[str, int]:
     raise AssertionError("no result to edit")
 
 
-@pytest.mark.parametrize("benchmark", ["ic01", "ad01"])
+@pytest.mark.parametrize("benchmark_name", ["ic01", "ad01"])
 @pytest.mark.parametrize("runner", ["EEMBC", "MLPerf Tiny"])
 def test_logs_of_the_virtual_dut_validate_and_an_edited_result_is_named(
-    benchmark: str, runner: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    benchmark_name: str, runner: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    device = zoo_device(benchmark)
+    device = zoo_device(benchmark_name)
     folder = make_dataset(tmp_path, device)
     log = eembc_log(folder, device) if runner == "EEMBC" else mlperf_tiny_log(tmp_path, folder, device)
     code, out = validate(log, tmp_path, device, capsys)
@@ -173,3 +173,18 @@ def test_accuracy_is_recomputed_from_the_logged_results(
     assert code == 0
     expected = f"{score.top1:.4g}"
     assert f"top-1 over {FILES} files: logged {expected}%, tinyinterp {expected}%" in out
+
+
+def test_carriage_returns_inside_result_lines_are_not_line_breaks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Andes' v0.7 logs print `dut: \\rm-results-[...]\\r\\n`: every result must still be read."""
+    device = zoo_device("ic01")
+    folder = make_dataset(tmp_path, device)
+    log = eembc_log(folder, device).replace("dut: m-results-", "dut: \rm-results-").replace("\n", "\r\n")
+    (tmp_path / "log.txt").write_bytes(log.encode())
+    code = main(["validate-log", str(tmp_path / "log.txt"), "--benchmark", "ic01", "--model", "zoo:ic",
+                 "--datasets-dir", str(tmp_path)])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"{FILES} match, 0 mismatch" in out

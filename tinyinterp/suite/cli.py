@@ -325,7 +325,8 @@ def _validate_log(args: argparse.Namespace) -> int:
     from tinyinterp.suite.models import find_dataset
     from tinyinterp.suite.validate import parse_log, validate
 
-    log_text = args.log.read_text(errors="replace")
+    # Bytes, not text mode: universal newlines would split `dut: \rm-results-[...]` (Andes' logs).
+    log_text = args.log.read_bytes().decode("utf-8", errors="replace")
     _check_model_options(args)
     _check_folder(args.datasets_dir, "--datasets-dir")
     dataset = find_dataset(args.benchmark, args.datasets_dir)

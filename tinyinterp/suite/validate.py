@@ -103,12 +103,14 @@ def _result_of(line: str) -> tuple[str, list[float] | None] | None:
 
 
 def parse_log(text: str) -> ParsedLog:
-    """Pair each loaded stimulus with the results logged after it."""
+    """Pair each loaded stimulus with the results logged after it. Lines end at a newline only: a
+    stray carriage return (`dut: \rm-results-[...]\r`, as some DUTs print) is dropped, not a break."""
     eembc = bool(EEMBC_LOAD.search(text))
     parsed = ParsedLog("EEMBC runner" if eembc else "MLPerf Tiny runner")
     pending: Load | None = None
     announced_line = 0
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, raw_line in enumerate(text.split("\n"), start=1):
+        line = raw_line.replace("\r", "")
         announced = ANNOUNCED_FILES.search(line)
         if announced:
             parsed.announced_files, announced_line = int(announced.group(1)), number
