@@ -172,7 +172,8 @@ def test_accuracy_is_recomputed_from_the_logged_results(
     code, out = validate((tmp_path / "run" / "log.txt").read_text(), tmp_path, device, capsys)
     assert code == 0
     expected = f"{score.top1:.4g}"
-    assert f"top-1 over {FILES} files: logged {expected}%, tinyinterp {expected}%" in out
+    scored = "scored normalised to sum 1, as the MLPerf Tiny runner"
+    assert f"top-1 over {FILES} files ({scored}): logged {expected}%, tinyinterp {expected}%" in out
 
 
 def test_carriage_returns_inside_result_lines_are_not_line_breaks(
@@ -188,3 +189,23 @@ def test_carriage_returns_inside_result_lines_are_not_line_breaks(
     out = capsys.readouterr().out
     assert code == 0, out
     assert f"{FILES} match, 0 mismatch" in out
+
+
+def test_raw_scores_of_an_eembc_log_are_scored_as_that_runner_did(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A model printing raw pre-softmax scores: normalising a vector that sums to -2 would turn its
+    argmax over; the EEMBC runner took the raw argmax, so every file here is right."""
+    device = zoo_device("ic01")
+    folder = make_dataset(tmp_path, device)
+    labels = iter(k % 2 for k in range(FILES))
+
+    def raw(_: re.Match[str]) -> str:
+        label = next(labels)
+        values = [1.0 if c == label else -3.0 if c == label + 1 else 0.0 for c in range(10)]
+        return "dut: m-results-[" + ",".join(f"{v:.3f}" for v in values) + "]"
+
+    log = LOGGED_RESULTS.sub(raw, eembc_log(folder, device))
+    code, out = validate(log, tmp_path, device, capsys)
+    assert code == 1  # the values are not the model's
+    assert f"top-1 over {FILES} files (scored raw, as the EEMBC runner): logged 100%" in out

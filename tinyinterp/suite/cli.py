@@ -354,7 +354,12 @@ def _validate_log(args: argparse.Namespace) -> int:
         name, logged = result.logged.headline(args.benchmark)
         _, mine = result.recomputed.headline(args.benchmark)
         unit = "%" if name == "top-1" else ""
-        scored = f"{name} over {result.scored_files} files"
+        way = (
+            "normalised to sum 1, as the MLPerf Tiny runner"
+            if result.normalised
+            else "raw, as the EEMBC runner"
+        )
+        scored = f"{name} over {result.scored_files} files (scored {way})"
         print(f"{scored}: logged {_fmt(logged)}{unit}, tinyinterp {_fmt(mine)}{unit}")
     for line in parsed.summary:
         print(f"logged summary: {line}")

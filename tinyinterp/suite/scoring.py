@@ -76,10 +76,14 @@ def _anomaly_accuracy(labels: np.ndarray, scores: np.ndarray) -> float:
     return float(best)
 
 
-def score_files(files: Sequence[FileResults]) -> Score:
+def score_files(files: Sequence[FileResults], normalise: bool = True) -> Score:
+    """Score files as the MLPerf Tiny runner does (each vector normalised to sum 1), or with
+    `normalise=False` as the EEMBC runner did (the raw printed values: a model printing raw
+    pre-softmax scores, negatives included, keeps its argmax)."""
     if not files or any(not f.results for f in files):
         raise ValueError("scoring needs at least one file, each with at least one result")
-    predictions = np.array([np.mean([_normalised(r) for r in f.results], axis=0) for f in files])
+    prepare = _normalised if normalise else list
+    predictions = np.array([np.mean([prepare(r) for r in f.results], axis=0) for f in files])
     labels = np.array([f.label for f in files])
     if predictions.shape[1] == 1:
         return Score(

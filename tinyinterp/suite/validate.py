@@ -36,6 +36,9 @@ class LogFormatError(TinyInterpError):
     """The log is not an EEMBC or MLPerf Tiny runner log, or is for another benchmark."""
 
 
+EEMBC_RUNNER = "EEMBC runner"
+
+
 @dataclass(frozen=True)
 class Load:
     file: str
@@ -106,7 +109,7 @@ def parse_log(text: str) -> ParsedLog:
     """Pair each loaded stimulus with the results logged after it. Lines end at a newline only: a
     stray carriage return (`dut: \rm-results-[...]\r`, as some DUTs print) is dropped, not a break."""
     eembc = bool(EEMBC_LOAD.search(text))
-    parsed = ParsedLog("EEMBC runner" if eembc else "MLPerf Tiny runner")
+    parsed = ParsedLog(EEMBC_RUNNER if eembc else "MLPerf Tiny runner")
     pending: Load | None = None
     announced_line = 0
     for number, raw_line in enumerate(text.split("\n"), start=1):
@@ -163,6 +166,7 @@ class Validation:
     logged: Score | None
     recomputed: Score | None
     scored_files: int
+    normalised: bool = True  # scored on vectors normalised to sum 1 (the MLPerf Tiny runner's way)
 
     @property
     def ok(self) -> bool:
@@ -260,8 +264,9 @@ def validate(parsed: ParsedLog, device: EmulatedDevice, dataset: Path) -> Valida
                 report.status = "mismatch"
             if len(report.details) < MAX_DETAILS:
                 report.details.append(f"{_describe(entry)}: {difference}")
-    logged, recomputed, scored = _scores(checkable, expected, stimuli.labels, reports)
-    return Validation(list(reports.values()), logged, recomputed, scored)
+    normalise = parsed.runner != EEMBC_RUNNER
+    logged, recomputed, scored = _scores(checkable, expected, stimuli.labels, reports, normalise)
+    return Validation(list(reports.values()), logged, recomputed, scored, normalise)
 
 
 def _scores(
@@ -269,6 +274,7 @@ def _scores(
     expected: Sequence[list[float]],
     labels: dict[str, Stimulus],
     reports: dict[str, FileReport],
+    normalise: bool,
 ) -> tuple[Score | None, Score | None, int]:
     """Scores over the labelled files whose every result could be checked."""
     logged: dict[str, list[tuple[float, ...]]] = {}
@@ -280,8 +286,10 @@ def _scores(
     if not files:
         return None, None, 0
     try:
-        score_logged = score_files([FileResults(f, labels[f].label, tuple(logged[f])) for f in files])
-        score_mine = score_files([FileResults(f, labels[f].label, tuple(mine[f])) for f in files])
+        score_logged = score_files(
+            [FileResults(f, labels[f].label, tuple(logged[f])) for f in files], normalise
+        )
+        score_mine = score_files([FileResults(f, labels[f].label, tuple(mine[f])) for f in files], normalise)
     except ValueError:  # result vectors of different lengths cannot be scored together
         return None, None, 0
     return score_logged, score_mine, len(files)
