@@ -1,0 +1,218 @@
+"""Run untrusted jobs in a pool of reused worker processes with CPU, wall-time and memory limits.
+
+A job is `target(payload)` for a picklable module-level `target`. Each worker caps its address
+space (RLIMIT_AS) and, per job, its CPU time (RLIMIT_CPU: the kernel kills a worker that spins);
+the parent kills a worker past the wall-clock limit. A job that kills its worker (signal, CPU
+limit, wall limit) is reported as such and the worker is replaced, so the run goes on.
+
+Outcomes: `Outcome(kind, ...)` with kind "returned" (the target's return value in `value`),
+"raised" (exception type, message, innermost tinyinterp frame), "memory" (MemoryError),
+"crash" (killed by a signal or exited), "timeout" (CPU or wall limit).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import resource
+import signal
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+# The worker's environment: one thread per worker, as jobs run side by side.
+SINGLE_THREADED = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+MESSAGE_LENGTH = 300
+
+
+@dataclass(frozen=True)
+class Limits:
+    cpu_seconds: int = 10
+    wall_seconds: float = 30.0  # a backstop: the CPU limit catches spinning jobs on a busy machine
+    memory_bytes: int = 3 * 2**30
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str  # returned, raised, memory, crash, timeout
+    value: Any = None
+    exception: str = ""  # the exception's class name
+    message: str = ""  # first line, shortened
+    site: str = ""  # innermost frame in tinyinterp (path:line), else the innermost frame
+
+    @property
+    def failed(self) -> bool:
+        return self.kind in ("memory", "crash", "timeout")
+
+
+def raise_site(error: BaseException) -> str:
+    """`path:line` of the innermost traceback frame inside the tinyinterp package (else the innermost)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return ""
+    ours = [f for f in frames if Path(f.filename).resolve().is_relative_to(PACKAGE_ROOT)]
+    frame = (ours or frames)[-1]
+    path = Path(frame.filename).resolve()
+    shown = path.relative_to(PACKAGE_ROOT.parent) if path.is_relative_to(PACKAGE_ROOT.parent) else path
+    return f"{shown}:{frame.lineno}"
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0][:MESSAGE_LENGTH] if lines else ""
+
+
+def run_job(target: Callable[[Any], Any], payload: Any) -> Outcome:
+    """`target(payload)` with every exception turned into an Outcome (in the worker)."""
+    try:
+        return Outcome("returned", target(payload))
+    except MemoryError as error:
+        return Outcome("memory", exception="MemoryError", message=_first_line(error), site=raise_site(error))
+    except (Exception, RecursionError) as error:
+        return Outcome(
+            "raised", exception=type(error).__name__, message=_first_line(error), site=raise_site(error)
+        )
+
+
+def _worker_main(
+    connection: Connection, limits: Limits, setup: Callable[..., None] | None, args: tuple
+) -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    warnings.simplefilter("ignore")  # numpy's overflow warnings on hostile values are not findings
+    if setup is not None:
+        setup(*args)
+    connection.send("ready")
+    while True:
+        try:
+            target, payload = connection.recv()
+        except EOFError:
+            return
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        cpu_limit = int(used.ru_utime + used.ru_stime) + limits.cpu_seconds
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_limit, resource.RLIM_INFINITY))
+        connection.send(run_job(target, payload))
+
+
+class _Worker:
+    def __init__(self, limits: Limits, setup: Callable[..., None] | None, args: tuple) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.connection, child = context.Pipe()
+        os.environ.update(SINGLE_THREADED)  # spawn copies the parent's environment
+        self.process = context.Process(target=_worker_main, args=(child, limits, setup, args), daemon=True)
+        self.process.start()
+        child.close()
+        self.ready = False
+        self.job: int | None = None
+        self.deadline = 0.0
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+        self.connection.close()
+
+
+def _death(worker: _Worker, limits: Limits) -> Outcome:
+    code = worker.process.exitcode
+    if code == -signal.SIGXCPU:
+        return Outcome("timeout", message=f"more than {limits.cpu_seconds} s of CPU time")
+    if code is not None and code < 0:
+        return Outcome("crash", message=f"killed by {signal.Signals(-code).name}")
+    return Outcome("crash", message=f"worker exited with status {code}")
+
+
+class Sandbox:
+    """A pool of `jobs` worker processes; `setup(*args)` runs once in each new worker (imports,
+    warm-up, a corpus) before it takes jobs. Use as a context manager, or call `close()`."""
+
+    def __init__(
+        self,
+        jobs: int = 2,
+        limits: Limits | None = None,
+        setup: Callable[..., None] | None = None,
+        args: tuple = (),
+    ) -> None:
+        self.limits = limits or Limits()
+        self._setup, self._args = setup, args
+        self.workers = [self._spawn() for _ in range(max(1, jobs))]
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+
+    def map(self, target: Callable[[Any], Any], payloads: Iterable[Any]) -> Iterator[tuple[int, Outcome]]:
+        """(position, outcome) of `target(payload)` for each payload, in completion order."""
+        pending = enumerate(payloads)
+        busy = 0
+        exhausted = False
+        while True:
+            for worker in self.workers:
+                if worker.ready and worker.job is None and not exhausted:
+                    job = next(pending, None)
+                    if job is None:
+                        exhausted = True
+                        break
+                    worker.job, worker.deadline = job[0], time.monotonic() + self.limits.wall_seconds
+                    worker.connection.send((target, job[1]))
+                    busy += 1
+            if exhausted and busy == 0:
+                return
+            for position, outcome in self._collect():
+                busy -= 1
+                yield position, outcome
+
+    def run(self, target: Callable[[Any], Any], payload: Any) -> Outcome:
+        """The outcome of one job."""
+        return next(self.map(target, [payload]))[1]
+
+    def _collect(self) -> Iterator[tuple[int, Outcome]]:
+        """Wait for a message or a deadline; yield the finished jobs, replacing dead workers."""
+        now = time.monotonic()
+        deadlines = [w.deadline for w in self.workers if w.job is not None]
+        timeout = max(0.0, min(deadlines) - now) if deadlines else None
+        ready = wait([w.connection for w in self.workers], timeout)
+        for slot, worker in enumerate(self.workers):
+            if worker.connection in ready:
+                try:
+                    message = worker.connection.recv()
+                except (EOFError, OSError):
+                    worker.process.join()
+                    if not worker.ready:
+                        death = _death(worker, self.limits).message
+                        raise RuntimeError(f"sandbox worker setup failed: {death}") from None
+                    yield from self._replace(slot, _death(worker, self.limits))
+                    continue
+                if message == "ready":
+                    worker.ready = True
+                    continue
+                position, worker.job = worker.job, None
+                assert position is not None
+                yield position, message
+            elif worker.job is not None and time.monotonic() > worker.deadline:
+                worker.stop()
+                yield from self._replace(
+                    slot, Outcome("timeout", message=f"more than {self.limits.wall_seconds} s")
+                )
+
+    def _spawn(self) -> _Worker:
+        return _Worker(self.limits, self._setup, self._args)
+
+    def _replace(self, slot: int, outcome: Outcome) -> Iterator[tuple[int, Outcome]]:
+        worker = self.workers[slot]
+        worker.stop()
+        self.workers[slot] = self._spawn()
+        if worker.job is not None:
+            yield worker.job, outcome
