@@ -204,7 +204,7 @@ class Sandbox:
             elif worker.job is not None and time.monotonic() > worker.deadline:
                 worker.stop()
                 yield from self._replace(
-                    slot, Outcome("timeout", message=f"more than {self.limits.wall_seconds} s")
+                    slot, Outcome("timeout", message=f"more than {self.limits.wall_seconds:g} s")
                 )
 
     def _spawn(self) -> _Worker:
