@@ -6,7 +6,9 @@
 Each mutant is loaded, allocated and run (tinyinterp.testing.fuzzing.exercise) in a sandboxed
 worker. Prints, and writes to --out, the failures grouped by kind + exception + raise site,
 with a count, a message, the mutators that found them and reproducers saved as .tflite under
-the report's folder (reproducers/<group>/). Exit status 0 if nothing escaped, 1 otherwise.
+the report's folder (reproducers/<group>/). Seeds are first run unmutated: those that fail are
+reported (mutator "none") and, unless --keep-failing-seeds, not mutated. Exit status 0 if
+nothing escaped, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from tinyinterp.testing.fuzzing import (
     Result,
     amplification_profile,
     campaign,
+    failing_seeds,
     load_seeds,
     mutant_specs,
     slug,
@@ -33,7 +36,7 @@ from tinyinterp.testing.fuzzing import (
 )
 from tinyinterp.testing.sandbox import Limits
 
-REPORT_EVERY = 1000  # results between rewrites of the report (so it can be read while running)
+REPORT_EVERY = 500  # results between rewrites of the report (so it can be read while running)
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -48,6 +51,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reproducers", type=int, default=10, help="reproducers saved per group")
     parser.add_argument("--reproducer-dir", type=Path, help="default: reproducers/ next to --out")
     parser.add_argument("--text", type=Path, help="also write the grouped summary as text here")
+    parser.add_argument(
+        "--keep-failing-seeds", action="store_true", help="also mutate seeds that fail unmutated"
+    )
     parser.add_argument("--amplification", action="store_true", help="measure load time vs file size")
     return parser.parse_args(argv)
 
@@ -64,7 +70,11 @@ def _save_reproducers(
             spec = result.spec
             path = directory / f"{spec.seed}.{spec.mutator}.{spec.rng_seed}.tflite"
             if not path.exists():
-                path.write_bytes(spec.build(corpus))
+                try:
+                    path.write_bytes(spec.build(corpus))
+                except Exception as error:  # a bug of the mutator itself: report it, keep fuzzing
+                    print(f"cannot rebuild {spec}: {type(error).__name__}: {error}", file=sys.stderr)
+                    continue
             paths.append(str(path))
         saved[group.key] = paths
     return saved
@@ -79,7 +89,7 @@ def _summary_text(groups: list[Group], reproducers: dict[str, list[str]], header
             f"{len(group.results):6d}  {group.key}",
             f"        message: {first.message}",
             f"        mutators: {mutators}",
-            f"        reproducer: {reproducers[group.key][0]}",
+            f"        reproducer: {(reproducers[group.key] or ['none'])[0]}",
         ]
     return "\n".join(lines) + "\n"
 
@@ -143,8 +153,15 @@ def main(argv: list[str] | None = None) -> int:
         cpu_seconds=args.cpu_seconds, wall_seconds=3 * args.cpu_seconds, memory_bytes=args.memory_mb * 2**20
     )
     start = time.monotonic()
-    results: list[Result] = []
-    for result in campaign(corpus, mutant_specs(corpus, args.mutants, args.seed), args.jobs, limits):
+    results = failing_seeds(corpus, args.jobs, limits)
+    for result in results:
+        print(f"seed {result.spec.seed} fails unmutated: {result.group}: {result.message}")
+    mutated = {
+        name: data
+        for name, data in corpus.items()
+        if args.keep_failing_seeds or name not in {r.spec.seed for r in results}
+    }
+    for result in campaign(corpus, mutant_specs(mutated, args.mutants, args.seed), args.jobs, limits):
         results.append(result)
         if len(results) % REPORT_EVERY == 0:
             _write_report(args, corpus, results, time.monotonic() - start)

@@ -34,6 +34,7 @@ from tinyinterp.zoo import NAMES, ZOO_PREFIX, stand_in
 BATCH = 3  # items of the batched run
 MAX_INPUT_ELEMENTS = 2**22  # larger inputs are not generated: the model is only loaded and allocated
 FINE = ("ok", "model_error", "input_error", "unwritable", "input_too_large")
+UNMUTATED = "none"  # the mutator name of a seed model run as it is
 OPS_PREFIX = "ops:"  # a seed source "ops:N": N single-op models per (op, dtype) of the strategies
 
 T = TypeVar("T")
@@ -50,6 +51,8 @@ class MutantSpec:
     donor: str | None = None
 
     def build(self, corpus: Mapping[str, bytes]) -> bytes:
+        if self.mutator == UNMUTATED:
+            return corpus[self.seed]
         return mutate(corpus[self.seed], self.mutator, self.rng_seed, corpus.get(self.donor or ""))
 
 
@@ -150,6 +153,12 @@ def campaign(
     with Sandbox(jobs, limits, install_corpus, (dict(corpus),)) as sandbox:
         for position, outcome in sandbox.map(run_mutant, specs):
             yield _result(specs[position], outcome)
+
+
+def failing_seeds(corpus: Mapping[str, bytes], jobs: int = 2, limits: Limits | None = None) -> list[Result]:
+    """The seed models that fail unmutated: their mutants would mostly find the same failure again."""
+    specs = [MutantSpec(name, UNMUTATED, 0) for name in corpus]
+    return [result for result in campaign(corpus, specs, jobs, limits) if not result.fine]
 
 
 @dataclass

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 import struct
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -97,7 +98,9 @@ def _refit_data(tensor: ir.Tensor, shape: tuple[int, ...], dtype: ir.TensorType)
         return None
     if len(shape) > MAX_RESHAPED_RANK or not _fits(shape):
         return None
-    data = np.resize(tensor.data.astype(dtype.numpy), shape)
+    with warnings.catch_warnings():  # casting complex to real, or out of range: fine for a mutant
+        warnings.simplefilter("ignore")
+        data = np.resize(tensor.data.astype(dtype.numpy), shape)
     data.flags.writeable = False
     return data
 
@@ -165,7 +168,9 @@ def quantization(model: ir.Model, rng: random.Random) -> ir.Model:
     tensor = _pick_tensor(model, rng)
     if tensor is None:
         return model
-    quant = tensor.quantization or ir.Quantization.make(0.5, 0)
+    quant = tensor.quantization
+    if quant is None or quant.scale.size == 0:  # a previous edit may have left no channels
+        quant = ir.Quantization.make(0.5, 0)
     scale, zero_point, axis = quant.scale.copy(), quant.zero_point.copy(), quant.quantized_dimension
     action = rng.choice(("scale", "scale", "zero_point", "zero_point", "channels", "axis", "remove"))
     if action == "remove":
