@@ -102,8 +102,8 @@ def _write_report(
     reproducers = _save_reproducers(groups, corpus, folder, args.reproducers)
     kinds = Counter(r.kind for r in results)
     header = (
-        f"{len(results)} mutants of {len(corpus)} seed models in {seconds:.0f} s "
-        f"({len(results) / max(seconds, 1e-9):.1f} mutants/s); outcomes: "
+        f"{len(results)} runs (seeds, then mutants) of {len(corpus)} seed models in {seconds:.0f} s "
+        f"({len(results) / max(seconds, 1e-9):.1f} runs/s); outcomes: "
         + ", ".join(f"{kind} {count}" for kind, count in kinds.most_common())
         + f"; {len(groups)} failure groups"
     )
@@ -128,6 +128,12 @@ def _write_report(
     if args.text:
         args.text.write_text(text)
     return text
+
+
+def _mutable_seeds(corpus: Mapping[str, bytes], failures: list[Result], keep: bool) -> dict[str, bytes]:
+    """The seeds to mutate: all with `keep`, else those that do not fail unmutated."""
+    failing = {result.spec.seed for result in failures}
+    return {name: data for name, data in corpus.items() if keep or name not in failing}
 
 
 def _amplification() -> None:
@@ -155,17 +161,13 @@ def main(argv: list[str] | None = None) -> int:
     start = time.monotonic()
     results = failing_seeds(corpus, args.jobs, limits)
     for result in results:
-        print(f"seed {result.spec.seed} fails unmutated: {result.group}: {result.message}")
-    mutated = {
-        name: data
-        for name, data in corpus.items()
-        if args.keep_failing_seeds or name not in {r.spec.seed for r in results}
-    }
-    for result in campaign(corpus, mutant_specs(mutated, args.mutants, args.seed), args.jobs, limits):
+        print(f"seed {result.spec.seed} fails unmutated: {result.group}: {result.message}", flush=True)
+    seeds = _mutable_seeds(corpus, results, args.keep_failing_seeds)
+    for result in campaign(corpus, mutant_specs(seeds, args.mutants, args.seed), args.jobs, limits):
         results.append(result)
         if len(results) % REPORT_EVERY == 0:
             _write_report(args, corpus, results, time.monotonic() - start)
-            print(f"{len(results)} mutants, {sum(not r.fine for r in results)} failures", flush=True)
+            print(f"{len(results)} runs, {sum(not r.fine for r in results)} failures", flush=True)
     print(_write_report(args, corpus, results, time.monotonic() - start))
     return 1 if any(not r.fine for r in results) else 0
 

@@ -15,6 +15,7 @@ reproducible from (seed model, mutator name, seed):
 
 from __future__ import annotations
 
+import math
 import random
 import struct
 import warnings
@@ -86,17 +87,18 @@ def _pick_operator(model: ir.Model, rng: random.Random) -> ir.Operator | None:
 
 def _fits(shape: Sequence[int]) -> bool:
     """Whether constant data of this shape is small enough to materialize."""
-    count = 1
-    for dim in shape:
-        count *= dim
-    return all(dim >= 0 for dim in shape) and count <= MAX_RESHAPED_ELEMENTS
+    return (
+        len(shape) <= MAX_RESHAPED_RANK
+        and all(dim >= 0 for dim in shape)
+        and math.prod(shape) <= MAX_RESHAPED_ELEMENTS
+    )
 
 
 def _refit_data(tensor: ir.Tensor, shape: tuple[int, ...], dtype: ir.TensorType) -> np.ndarray | None:
     """The tensor's constant data fitted to a new shape and dtype, or None (no data) if it cannot be."""
     if tensor.data is None or dtype not in ir.NUMPY_TENSOR_TYPES:
         return None
-    if len(shape) > MAX_RESHAPED_RANK or not _fits(shape):
+    if not _fits(shape):
         return None
     with warnings.catch_warnings():  # casting complex to real, or out of range: fine for a mutant
         warnings.simplefilter("ignore")
@@ -106,9 +108,11 @@ def _refit_data(tensor: ir.Tensor, shape: tuple[int, ...], dtype: ir.TensorType)
 
 
 def _random_index(model: ir.Model, rng: random.Random) -> int:
-    """A tensor index, often a hostile one (omitted, out of range, negative)."""
+    """A tensor index: half the time a hostile one (omitted, negative, out of range)."""
     count = len(model.main.tensors)
-    return rng.choice([-1, -2, count, count + 1000, 2**31 - 1, *range(count)])
+    if count == 0 or rng.random() < 0.5:
+        return rng.choice((-1, -2, -(2**31), count, count + 1000, 2**31 - 1))
+    return rng.randrange(count)
 
 
 # ---- model mutators -------------------------------------------------------------------------
@@ -156,7 +160,7 @@ def tensor_constness(model: ir.Model, rng: random.Random) -> ir.Model:
         return _with_tensor(model, replace(tensor, is_variable=not tensor.is_variable))
     if action == "drop" or tensor.dtype not in ir.NUMPY_TENSOR_TYPES:
         return _with_tensor(model, replace(tensor, data=None))
-    if len(tensor.shape) > MAX_RESHAPED_RANK or not _fits(tensor.shape):
+    if not _fits(tensor.shape):
         return model
     data = np.zeros(tensor.shape, tensor.dtype.numpy)
     data.flags.writeable = False
