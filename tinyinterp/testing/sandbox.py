@@ -1,9 +1,10 @@
 """Run untrusted jobs in a pool of reused worker processes with CPU, wall-time and memory limits.
 
 A job is `target(payload)` for a picklable module-level `target`. Each worker caps its address
-space (RLIMIT_AS) and, per job, its CPU time (RLIMIT_CPU: the kernel kills a worker that spins);
-the parent kills a worker past the wall-clock limit. A job that kills its worker (signal, CPU
-limit, wall limit) is reported as such and the worker is replaced, so the run goes on.
+space (RLIMIT_AS) and runs every job in a fork of itself (warm: imports and compiled kernels are
+shared) whose CPU time is capped (RLIMIT_CPU: the kernel kills a job that spins), so a job that
+crashes or corrupts memory takes nothing else with it. The parent kills a worker past the
+wall-clock limit (its job dies with it) and replaces it, so the run goes on.
 
 Outcomes: `Outcome(kind, ...)` with kind "returned" (the target's return value in `value`),
 "raised" (exception type, message, innermost tinyinterp frame), "memory" (MemoryError),
@@ -12,6 +13,7 @@ Outcomes: `Outcome(kind, ...)` with kind "returned" (the target's return value i
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import resource
@@ -29,6 +31,7 @@ PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 # The worker's environment: one thread per worker, as jobs run side by side.
 SINGLE_THREADED = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 MESSAGE_LENGTH = 300
+PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
 
 
 @dataclass(frozen=True)
@@ -94,10 +97,35 @@ def _worker_main(
             target, payload = connection.recv()
         except EOFError:
             return
-        used = resource.getrusage(resource.RUSAGE_SELF)
-        cpu_limit = int(used.ru_utime + used.ru_stime) + limits.cpu_seconds
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_limit, resource.RLIM_INFINITY))
-        connection.send(run_job(target, payload))
+        connection.send(_forked_job(target, payload, limits))
+
+
+def _forked_job(target: Callable[[Any], Any], payload: Any, limits: Limits) -> Outcome:
+    """Run the job in a fork of the warmed-up worker: a job that corrupts the heap (an out-of-bounds
+    write in a kernel) then dies alone, instead of crashing whichever job comes next."""
+    reader, writer = multiprocessing.Pipe(duplex=False)
+    pid = os.fork()
+    if pid == 0:  # the child
+        reader.close()
+        _die_with_parent()
+        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, resource.RLIM_INFINITY))
+        writer.send(run_job(target, payload))
+        writer.close()
+        os._exit(0)
+    writer.close()
+    try:
+        outcome = reader.recv()
+    except EOFError:  # the child died before answering
+        outcome = None
+    reader.close()
+    _, status = os.waitpid(pid, 0)
+    return outcome or _death(os.waitstatus_to_exitcode(status), limits)
+
+
+def _die_with_parent() -> None:
+    """Have the kernel kill this process when its parent (a worker killed at its wall-clock limit) dies."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class _Worker:
@@ -119,13 +147,13 @@ class _Worker:
         self.connection.close()
 
 
-def _death(worker: _Worker, limits: Limits) -> Outcome:
-    code = worker.process.exitcode
-    if code == -signal.SIGXCPU:
+def _death(exit_code: int | None, limits: Limits) -> Outcome:
+    """The outcome of a job whose process ended without answering."""
+    if exit_code == -signal.SIGXCPU:
         return Outcome("timeout", message=f"more than {limits.cpu_seconds} s of CPU time")
-    if code is not None and code < 0:
-        return Outcome("crash", message=f"killed by {signal.Signals(-code).name}")
-    return Outcome("crash", message=f"worker exited with status {code}")
+    if exit_code is not None and exit_code < 0:
+        return Outcome("crash", message=f"killed by {signal.Signals(-exit_code).name}")
+    return Outcome("crash", message=f"exited with status {exit_code}")
 
 
 class Sandbox:
@@ -191,9 +219,9 @@ class Sandbox:
                 except (EOFError, OSError):
                     worker.process.join()
                     if not worker.ready:
-                        death = _death(worker, self.limits).message
+                        death = _death(worker.process.exitcode, self.limits).message
                         raise RuntimeError(f"sandbox worker setup failed: {death}") from None
-                    yield from self._replace(slot, _death(worker, self.limits))
+                    yield from self._replace(slot, _death(worker.process.exitcode, self.limits))
                     continue
                 if message == "ready":
                     worker.ready = True
