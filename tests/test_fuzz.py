@@ -136,6 +136,7 @@ def test_sandbox_survives_and_names_each_failure() -> None:
     assert (memory.kind, crash.kind, spin.kind) == ("memory", "crash", "timeout")
     assert signal.SIGSEGV.name in crash.message
     assert "CPU time" in spin.message
+    assert "sandbox.py" not in escape.site + crash.site  # the sandbox's own frames are no site
     assert (last.kind, last.value) == ("returned", 14)
 
 

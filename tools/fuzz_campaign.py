@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         cpu_seconds=args.cpu_seconds, wall_seconds=3 * args.cpu_seconds, memory_bytes=args.memory_mb * 2**20
     )
     start = time.monotonic()
-    results = failing_seeds(corpus, args.jobs, limits)
+    results = failing_seeds(corpus, args.jobs)
     for result in results:
         print(f"seed {result.spec.seed} fails unmutated: {result.group}: {result.message}", flush=True)
     seeds = _mutable_seeds(corpus, results, args.keep_failing_seeds)

@@ -34,6 +34,7 @@ from tinyinterp.zoo import NAMES, ZOO_PREFIX, stand_in
 BATCH = 3  # items of the batched run
 MAX_INPUT_ELEMENTS = 2**22  # larger inputs are not generated: the model is only loaded and allocated
 FINE = ("ok", "model_error", "input_error", "unwritable", "input_too_large")
+SEED_LIMITS = Limits(cpu_seconds=120, wall_seconds=600)
 UNMUTATED = "none"  # the mutator name of a seed model run as it is
 OPS_PREFIX = "ops:"  # a seed source "ops:N": N single-op models per (op, dtype) of the strategies
 
@@ -155,10 +156,13 @@ def campaign(
             yield _result(specs[position], outcome)
 
 
-def failing_seeds(corpus: Mapping[str, bytes], jobs: int = 2, limits: Limits | None = None) -> list[Result]:
-    """The seed models that fail unmutated: their mutants would mostly find the same failure again."""
+def failing_seeds(corpus: Mapping[str, bytes], jobs: int = 2) -> list[Result]:
+    """The seed models that fail unmutated: their mutants would mostly find the same failure again.
+
+    The limits are generous: first runs compile kernels, which numba caches on disk for the mutants.
+    """
     specs = [MutantSpec(name, UNMUTATED, 0) for name in corpus]
-    return [result for result in campaign(corpus, specs, jobs, limits) if not result.fine]
+    return [result for result in campaign(corpus, specs, jobs, SEED_LIMITS) if not result.fine]
 
 
 @dataclass

@@ -14,10 +14,13 @@ Outcomes: `Outcome(kind, ...)` with kind "returned" (the target's return value i
 from __future__ import annotations
 
 import ctypes
+import faulthandler
 import multiprocessing
 import os
+import re
 import resource
 import signal
+import tempfile
 import time
 import traceback
 import warnings
@@ -54,16 +57,25 @@ class Outcome:
         return self.kind in ("memory", "crash", "timeout")
 
 
+def _in_package(path: str) -> bool:
+    """Whether a frame's file is tinyinterp's (the sandbox's own frames wrap every job: not a site)."""
+    resolved = Path(path).resolve()
+    return resolved.is_relative_to(PACKAGE_ROOT) and resolved != Path(__file__).resolve()
+
+
+def _shown(path: str, line: int | str) -> str:
+    resolved = Path(path).resolve()
+    root = PACKAGE_ROOT.parent
+    return f"{resolved.relative_to(root) if resolved.is_relative_to(root) else resolved}:{line}"
+
+
 def raise_site(error: BaseException) -> str:
     """`path:line` of the innermost traceback frame inside the tinyinterp package (else the innermost)."""
-    frames = traceback.extract_tb(error.__traceback__)
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename != __file__]
     if not frames:
         return ""
-    ours = [f for f in frames if Path(f.filename).resolve().is_relative_to(PACKAGE_ROOT)]
-    frame = (ours or frames)[-1]
-    path = Path(frame.filename).resolve()
-    shown = path.relative_to(PACKAGE_ROOT.parent) if path.is_relative_to(PACKAGE_ROOT.parent) else path
-    return f"{shown}:{frame.lineno}"
+    frame = ([f for f in frames if _in_package(f.filename)] or frames)[-1]
+    return _shown(frame.filename, frame.lineno or 0)
 
 
 def _first_line(error: BaseException) -> str:
@@ -102,24 +114,38 @@ def _worker_main(
 
 def _forked_job(target: Callable[[Any], Any], payload: Any, limits: Limits) -> Outcome:
     """Run the job in a fork of the warmed-up worker: a job that corrupts the heap (an out-of-bounds
-    write in a kernel) then dies alone, instead of crashing whichever job comes next."""
+    write in a kernel) then dies alone, instead of crashing whichever job comes next. A child that
+    dies leaves its Python stack (faulthandler) in `trace`, where its site is read from."""
     reader, writer = multiprocessing.Pipe(duplex=False)
-    pid = os.fork()
-    if pid == 0:  # the child
-        reader.close()
-        _die_with_parent()
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, resource.RLIM_INFINITY))
-        writer.send(run_job(target, payload))
+    with tempfile.TemporaryFile() as trace:
+        pid = os.fork()
+        if pid == 0:  # the child
+            reader.close()
+            _run_child(target, payload, limits, writer, trace)
         writer.close()
-        os._exit(0)
+        try:
+            outcome = reader.recv()
+        except EOFError:  # the child died before answering
+            outcome = None
+        reader.close()
+        _, status = os.waitpid(pid, 0)
+        if outcome is not None:
+            return outcome
+        trace.seek(0)
+        return _death(os.waitstatus_to_exitcode(status), limits, trace.read().decode(errors="replace"))
+
+
+def _run_child(
+    target: Callable[[Any], Any], payload: Any, limits: Limits, writer: Connection, trace: Any
+) -> None:
+    _die_with_parent()
+    faulthandler.enable(trace)  # SIGSEGV, SIGABRT, SIGBUS, ...
+    # At the soft CPU limit, write the stack and go on; the kernel kills the job a second later.
+    faulthandler.register(signal.SIGXCPU, trace)
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
+    writer.send(run_job(target, payload))
     writer.close()
-    try:
-        outcome = reader.recv()
-    except EOFError:  # the child died before answering
-        outcome = None
-    reader.close()
-    _, status = os.waitpid(pid, 0)
-    return outcome or _death(os.waitstatus_to_exitcode(status), limits)
+    os._exit(0)
 
 
 def _die_with_parent() -> None:
@@ -147,13 +173,23 @@ class _Worker:
         self.connection.close()
 
 
-def _death(exit_code: int | None, limits: Limits) -> Outcome:
-    """The outcome of a job whose process ended without answering."""
-    if exit_code == -signal.SIGXCPU:
-        return Outcome("timeout", message=f"more than {limits.cpu_seconds} s of CPU time")
+def _death(exit_code: int | None, limits: Limits, trace: str = "") -> Outcome:
+    """The outcome of a job whose process ended without answering; its site is read from the Python
+    stack that faulthandler wrote (`trace`) when there is one."""
+    site = _trace_site(trace)
+    if exit_code in (-signal.SIGXCPU, -signal.SIGKILL):
+        return Outcome("timeout", message=f"more than {limits.cpu_seconds} s of CPU time", site=site)
     if exit_code is not None and exit_code < 0:
-        return Outcome("crash", message=f"killed by {signal.Signals(-exit_code).name}")
-    return Outcome("crash", message=f"exited with status {exit_code}")
+        return Outcome("crash", message=f"killed by {signal.Signals(-exit_code).name}", site=site)
+    return Outcome("crash", message=f"exited with status {exit_code}", site=site)
+
+
+def _trace_site(trace: str) -> str:
+    """`path:line` of the innermost tinyinterp frame of a faulthandler dump (most recent call first)."""
+    for path, line in re.findall(r'File "(.+)", line (\d+)', trace):
+        if _in_package(path):
+            return _shown(path, line)
+    return ""
 
 
 class Sandbox:
