@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 
 from tinyinterp.model import ModelBuilder, load_model
 from tinyinterp.testing.fuzzing import (
@@ -175,7 +175,7 @@ def sandbox() -> Iterator[Sandbox]:
         yield pool
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# As many examples as the hypothesis profile says (ci: 100, thorough: 10,000).
 @given(data=mutants([_conv_softmax(), _int16_fully_connected()]))
 def test_hypothesis_mutants(sandbox: Sandbox, data: bytes) -> None:
     outcome = sandbox.run(exercise, data)
