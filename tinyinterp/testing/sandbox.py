@@ -13,6 +13,7 @@ Outcomes: `Outcome(kind, ...)` with kind "returned" (the target's return value i
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import faulthandler
 import multiprocessing
@@ -154,13 +155,27 @@ def _die_with_parent() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+@contextlib.contextmanager
+def _environment(variables: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = value
+
+
 class _Worker:
     def __init__(self, limits: Limits, setup: Callable[..., None] | None, args: tuple) -> None:
         context = multiprocessing.get_context("spawn")
         self.connection, child = context.Pipe()
-        os.environ.update(SINGLE_THREADED)  # spawn copies the parent's environment
         self.process = context.Process(target=_worker_main, args=(child, limits, setup, args), daemon=True)
-        self.process.start()
+        with _environment(SINGLE_THREADED):  # the worker starts with a copy of this environment
+            self.process.start()
         child.close()
         self.ready = False
         self.job: int | None = None
