@@ -90,26 +90,30 @@ def exercise(data: bytes) -> str:
     try:
         interpreter = Interpreter(model_content=data)
         interpreter.allocate_tensors()
-        details = interpreter.get_input_details()
-        shapes = [tuple(int(d) for d in detail["shape"]) for detail in details]
-        if any(np.prod(shape, dtype=np.float64) * BATCH > MAX_INPUT_ELEMENTS for shape in shapes):
-            return "input_too_large"
-        for seed, (detail, shape) in enumerate(zip(details, shapes)):
-            dtype = np.dtype(detail["dtype"])
-            interpreter.set_tensor(detail["index"], _random_input(shape, dtype, 1, seed)[0])
-        interpreter.invoke()
-        for detail in interpreter.get_output_details():
-            interpreter.get_tensor(detail["index"])
-        batch = [
-            _random_input(shape[1:], np.dtype(detail["dtype"]), BATCH, seed)
-            for seed, (detail, shape) in enumerate(zip(details, shapes))
+        inputs = [
+            (detail["index"], tuple(int(d) for d in detail["shape"]), np.dtype(detail["dtype"]))
+            for detail in interpreter.get_input_details()
         ]
-        interpreter.run(*batch)
+        if any(np.prod(shape, dtype=np.float64) * BATCH > MAX_INPUT_ELEMENTS for _, shape, _ in inputs):
+            return "input_too_large"
+        _invoke(interpreter, inputs)
+        interpreter.run(
+            *(_random_input(shape[1:], dtype, BATCH, k) for k, (_, shape, dtype) in enumerate(inputs))
+        )
     except ModelError:
         return "model_error"
     except InputError:
         return "input_error"
     return "ok"
+
+
+def _invoke(interpreter: Interpreter, inputs: list[tuple[int, tuple[int, ...], np.dtype]]) -> None:
+    """One invoke() on random inputs, reading every output."""
+    for k, (index, shape, dtype) in enumerate(inputs):
+        interpreter.set_tensor(index, _random_input(shape, dtype, 1, k)[0])
+    interpreter.invoke()
+    for detail in interpreter.get_output_details():
+        interpreter.get_tensor(detail["index"])
 
 
 def install_corpus(corpus: Mapping[str, bytes]) -> None:
