@@ -15,12 +15,14 @@ import random
 import signal
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from hypothesis import given
 
-from tinyinterp.model import ModelBuilder, load_model
+from tinyinterp.errors import ModelError
+from tinyinterp.model import ModelBuilder, load_model, save_model
 from tinyinterp.testing.fuzzing import (
     Result,
     campaign,
@@ -99,6 +101,16 @@ def test_mutants_are_reproducible_and_differ(mutator: str) -> None:
     made = [mutate(seed, mutator, n, donor) for n in range(10)]
     assert made == [mutate(seed, mutator, n, donor) for n in range(10)]
     assert sum(m != seed for m in made) >= 5
+
+
+def test_save_model_without_validation_writes_what_the_reader_refuses() -> None:
+    model = load_model(_conv_softmax())
+    bad = replace(model.main.operators[0], inputs=(0, 1, 99))
+    hostile = replace(model, subgraphs=(replace(model.main, operators=(bad, *model.main.operators[1:])),))
+    with pytest.raises(ModelError, match="cannot write an invalid model"):
+        save_model(hostile)
+    with pytest.raises(ModelError, match=r"operator 0 \(CONV_2D\) inputs\[2\]: tensor index 99 out of range"):
+        load_model(save_model(hostile, validate=False))
 
 
 def test_byte_mutators_target_the_tables() -> None:
