@@ -327,18 +327,19 @@ def structure_size(data: bytes) -> int:
     return min([len(data), *(s for s in starts if 0 <= s < len(data))])
 
 
-def _position(data: bytes, rng: random.Random, structure_only: bool) -> int:
-    end = structure_size(data) if structure_only else len(data)
-    return rng.randrange(max(end, 1))
+def _region_end(data: bytes, rng: random.Random, tables_share: float) -> int:
+    """Where positions are drawn below: the tables with probability `tables_share`, else the whole file."""
+    return max(1, structure_size(data) if rng.random() < tables_share else len(data))
 
 
 def bit_flips(data: bytes, rng: random.Random) -> bytes:
     """1 to 8 bits flipped, in the tables more often than in tensor data."""
+    if not data:
+        return data
     out = bytearray(data)
-    structure_only = rng.random() < 0.8
+    end = _region_end(data, rng, 0.8)
     for _ in range(rng.randint(1, 8)):
-        if out:
-            out[_position(data, rng, structure_only)] ^= 1 << rng.randrange(8)
+        out[rng.randrange(end)] ^= 1 << rng.randrange(8)
     return bytes(out)
 
 
@@ -347,7 +348,7 @@ def interesting_values(data: bytes, rng: random.Random) -> bytes:
     out = bytearray(data)
     if len(out) < 4:
         return data
-    position = _position(data, rng, structure_only=rng.random() < 0.9)
+    position = rng.randrange(_region_end(data, rng, 0.9))
     if rng.random() < 0.3:
         out[position] = rng.choice(INTERESTING_BYTES)
     else:
