@@ -53,10 +53,6 @@ class Outcome:
     message: str = ""  # first line, shortened
     site: str = ""  # innermost frame in tinyinterp (path:line), else the innermost frame
 
-    @property
-    def failed(self) -> bool:
-        return self.kind in ("memory", "crash", "timeout")
-
 
 def _in_package(path: str) -> bool:
     """Whether a frame's file is tinyinterp's (the sandbox's own frames wrap every job: not a site)."""
