@@ -36,17 +36,21 @@ _SCALAR_SLOT_WRITERS: dict[str, Callable[..., None]] = {
 }
 
 
-def save_model(model: ir.Model, *, external_data: bool = False) -> bytes:
+def save_model(model: ir.Model, *, external_data: bool = False, validate: bool = True) -> bytes:
     """The .tflite bytes of `model`; ModelError if the IR cannot be written.
 
     With external_data, buffer contents follow the flatbuffer and are referenced by
     Buffer.offset/size (the layout TFLite uses for models over 2 GB) instead of inline.
+    validate=False skips reading the result back, so that fuzzers can write models the reader
+    rejects (out-of-range indices, negative dimensions, ...) to test those very checks.
     """
     buffers, tensor_buffers = _plan_buffers(model)
     if external_data:
         result = _build_external(model, buffers, tensor_buffers)
     else:
         result = _build(model, buffers, tensor_buffers, None)
+    if not validate:
+        return result
     # Reading the result back applies every check of the reader to the IR we were given.
     try:
         load_model(result)

@@ -6,6 +6,9 @@
   the failing case as `.tflite` + `.npz` (`load_case` reads it back);
 - `run_tflm(case)`, `tflm_outputs(model, inputs)`: the same through TFLM's interpreter (needs
   `tflite-micro`, the oracle).
+
+Fuzzing with hostile models (imported on their own): `mutants` (mutators of models and bytes),
+`sandbox` (worker processes with CPU, wall-clock and memory limits), `fuzzing` (campaigns).
 """
 
 from tinyinterp.testing.assertions import (
