@@ -218,3 +218,21 @@ def test_campaign(shard: int, reference_bytes: dict[str, bytes], small_seeds: di
     corpus = {**reference_bytes, **small_seeds, **load_seeds(["zoo:all", "ops:1"])}
     count = LONG_MUTANTS // LONG_SHARDS
     _assert_no_escape(corpus, count, seed=random.Random(shard).randrange(2**32), jobs=1)
+
+
+def test_an_error_the_interpreter_wraps_is_still_an_escape(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Interpreter names the operator of any failure inside an op (a ModelError, original chained);
+    the fuzzer must still see the original, or the campaign would hide missing checks."""
+    from tinyinterp.ops import OPS
+
+    def broken(self: object, inputs: object) -> list:
+        raise ZeroDivisionError("a check is missing")
+
+    builder = ModelBuilder()
+    x = builder.input("x", (1, 4), "float32")
+    y = builder.tensor("y", (1, 4), "float32")
+    builder.op("RELU", [x], [y])
+    builder.output(y)
+    monkeypatch.setattr(OPS["RELU"], "__call__", broken)
+    with pytest.raises(ZeroDivisionError, match="a check is missing"):
+        exercise(save_model(builder.build()))
