@@ -236,3 +236,11 @@ def test_an_error_the_interpreter_wraps_is_still_an_escape(monkeypatch: pytest.M
     monkeypatch.setattr(OPS["RELU"], "__call__", broken)
     with pytest.raises(ZeroDivisionError, match="a check is missing"):
         exercise(save_model(builder.build()))
+
+
+def test_batched_jobs_give_each_mutant_its_own_result(small_seeds: dict[str, bytes]) -> None:
+    """Mutants run several to a sandboxed job: the same outcome per mutant as one per job."""
+    specs = list(mutant_specs(small_seeds, 30, seed=7))
+    single = {r.spec: (r.kind, r.group) for r in campaign(small_seeds, specs, 2, FAST_LIMITS)}
+    batched = {r.spec: (r.kind, r.group) for r in campaign(small_seeds, specs, 2, FAST_LIMITS, batch=7)}
+    assert batched == single and len(batched) == len(specs)

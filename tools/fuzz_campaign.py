@@ -44,6 +44,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--mutants", type=int, default=1000)
     parser.add_argument("--seeds", nargs="+", default=["zoo:all"], help="files, folders, zoo:NAME|all, ops:N")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument(
+        "--batch", type=int, default=25, help="mutants per sandboxed job (a failing job reruns one by one)"
+    )
     parser.add_argument("--out", type=Path, default=Path("fuzz-out/report.json"))
     parser.add_argument("--seed", type=int, default=0, help="seed of the mutant sequence")
     parser.add_argument("--cpu-seconds", type=int, default=10)
@@ -163,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     for result in results:
         print(f"seed {result.spec.seed} fails unmutated: {result.group}: {result.message}", flush=True)
     seeds = _mutable_seeds(corpus, results, args.keep_failing_seeds)
-    for result in campaign(corpus, mutant_specs(seeds, args.mutants, args.seed), args.jobs, limits):
+    specs = mutant_specs(seeds, args.mutants, args.seed)
+    for result in campaign(corpus, specs, args.jobs, limits, args.batch):
         results.append(result)
         if len(results) % REPORT_EVERY == 0:
             _write_report(args, corpus, results, time.monotonic() - start)

@@ -27,7 +27,7 @@ from tinyinterp.errors import InputError, ModelError, TinyInterpError
 from tinyinterp.interpreter import Interpreter
 from tinyinterp.model import load_model, save_model
 from tinyinterp.testing.mutants import MUTATORS, mutate, shared_table_model
-from tinyinterp.testing.sandbox import Limits, Outcome, Sandbox
+from tinyinterp.testing.sandbox import Limits, Outcome, Sandbox, run_job
 from tinyinterp.testing.vectors import random_inputs
 from tinyinterp.zoo import NAMES, ZOO_PREFIX, stand_in
 
@@ -157,14 +157,39 @@ def mutant_specs(corpus: Mapping[str, bytes], count: int, seed: int = 0) -> Iter
         yield MutantSpec(rng.choice(names), mutator, rng.randrange(2**32), donor)
 
 
+def run_mutants(specs: list[MutantSpec]) -> list[Outcome]:
+    """Several mutants in one sandboxed job (one fork for all: far cheaper per mutant), each one's
+    exception caught and recorded as its own outcome."""
+    return [run_job(run_mutant, spec) for spec in specs]
+
+
 def campaign(
-    corpus: Mapping[str, bytes], specs: Iterable[MutantSpec], jobs: int = 2, limits: Limits | None = None
+    corpus: Mapping[str, bytes],
+    specs: Iterable[MutantSpec],
+    jobs: int = 2,
+    limits: Limits | None = None,
+    batch: int = 1,
 ) -> Iterator[Result]:
-    """The result of each mutant, in completion order, run by `jobs` sandboxed workers."""
+    """The result of each mutant, in completion order, run by `jobs` sandboxed workers.
+
+    With `batch` > 1 the mutants go `batch` to a job; a job that crashes, hangs or runs out of
+    memory is run again one mutant per job, so the culprit is named and the others still count.
+    """
     specs = list(specs)
     with Sandbox(jobs, limits, install_corpus, (dict(corpus),)) as sandbox:
-        for position, outcome in sandbox.map(run_mutant, specs):
-            yield _result(specs[position], outcome)
+        if batch <= 1:
+            for position, outcome in sandbox.map(run_mutant, specs):
+                yield _result(specs[position], outcome)
+            return
+        chunks = [specs[k : k + batch] for k in range(0, len(specs), batch)]
+        failed: list[MutantSpec] = []
+        for position, outcome in sandbox.map(run_mutants, chunks):
+            if outcome.kind == "returned":
+                yield from (_result(spec, o) for spec, o in zip(chunks[position], outcome.value))
+            else:
+                failed += chunks[position]
+        for position, outcome in sandbox.map(run_mutant, failed):
+            yield _result(failed[position], outcome)
 
 
 def failing_seeds(corpus: Mapping[str, bytes], jobs: int = 2) -> list[Result]:
