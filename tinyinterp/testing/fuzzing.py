@@ -24,7 +24,7 @@ from hypothesis import given, settings
 from hypothesis.strategies import SearchStrategy
 
 from tinyinterp.errors import InputError, ModelError, TinyInterpError
-from tinyinterp.interpreter import Interpreter
+from tinyinterp.interpreter import Interpreter, batch_shape
 from tinyinterp.model import load_model, save_model
 from tinyinterp.testing.mutants import MUTATORS, mutate, shared_table_model
 from tinyinterp.testing.sandbox import Limits, Outcome, Sandbox, run_job
@@ -98,7 +98,10 @@ def exercise(data: bytes) -> str:
             return "input_too_large"
         _invoke(interpreter, inputs)
         interpreter.run(
-            *(_random_input(shape[1:], dtype, BATCH, k) for k, (_, shape, dtype) in enumerate(inputs))
+            *(
+                _random_input(shape, dtype, BATCH, k).reshape(batch_shape(shape, BATCH))
+                for k, (_, shape, dtype) in enumerate(inputs)
+            )
         )
     except (ModelError, InputError) as error:
         _reraise_wrapped(error)
