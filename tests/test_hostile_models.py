@@ -363,3 +363,18 @@ def test_options_left_out_read_the_schema_defaults() -> None:
     assert schema.option("CONV_2D", {}, "stride_h") == 0 and schema.option("SOFTMAX", {}, "beta") == 0.0
     with pytest.raises(ModelError, match="CONV_2D has no option 'stride'"):
         schema.option("CONV_2D", {}, "stride")
+
+
+def test_an_operator_with_only_empty_outputs_computes_nothing() -> None:
+    """A rank-1 tensor of no elements is valid in TFLM (its kernels loop over nothing)."""
+    b = ModelBuilder()
+    x = b.input("x", (0,), "float32")
+    y = b.tensor("y", (0,), "float32")
+    b.op("SOFTMAX", [x], [y], beta=1.0)
+    b.output(y)
+    interpreter = Interpreter(model=b.build())
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(0, np.zeros(0, np.float32))
+    interpreter.invoke()
+    assert interpreter.get_tensor(1).shape == (0,)
+    assert interpreter.run(np.zeros((3, 0), np.float32))[0].shape == (3, 0)

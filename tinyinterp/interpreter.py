@@ -106,6 +106,7 @@ class Interpreter:
         self._values: list[np.ndarray | None] = [_fixed_value(t) for t in self.subgraph.tensors]
         self._batchable = False
         self._chunk_items = 1
+        self._nothing_to_compute: set[int] = set()  # operators whose every output has no element
         self.reset_all_variables()
 
     # ---- LiteRT API ------------------------------------------------------------------
@@ -114,6 +115,11 @@ class Interpreter:
         """Prepare every operator (shapes, multipliers, weights layout), once."""
         if self._ops is None:
             ops = [self._prepare(node) for node in self.subgraph.operators]
+            self._nothing_to_compute = {
+                node.index
+                for node in self.subgraph.operators
+                if all(self.subgraph.tensors[i].empty for i in node.outputs)
+            }
             self._batchable = _is_batchable(self.subgraph, ops)
             self._chunk_items = max(1, min(BATCH_CHUNK, CHUNK_MEMORY // self._item_bytes(ops)))
             self._ops = ops
@@ -251,6 +257,11 @@ class Interpreter:
         assert self._ops is not None
         with single_threaded_blas():
             for node, op in zip(self.subgraph.operators, self._ops):
+                if node.index in self._nothing_to_compute:
+                    # Nothing to compute (TFLM's kernels loop over no element): the empty outputs.
+                    for index in node.outputs:
+                        values[index] = _fixed_value(self.subgraph.tensors[index])
+                    continue
                 try:
                     outputs = op([values[i] if i >= 0 else None for i in node.inputs])
                 except (MemoryError, KeyboardInterrupt):
