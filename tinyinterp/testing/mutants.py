@@ -15,6 +15,7 @@ reproducible from (seed model, mutator name, seed):
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import struct
@@ -410,10 +411,16 @@ def mutate(data: bytes, mutator: str, seed: int, donor: bytes | None = None) -> 
         return BYTE_MUTATORS[mutator](data, rng)
     if mutator not in MODEL_MUTATORS:
         raise ModelError(f"unknown mutator {mutator!r}; known: {', '.join(MUTATORS)}")
-    model = load_model(data)
+    model = _parsed(data)
     for _ in range(rng.choice((1, 1, 1, 2, 3))):
         model = MODEL_MUTATORS[mutator](model, rng)
     return save_model(model, validate=False)
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(data: bytes) -> ir.Model:
+    """A seed model's IR, parsed once per process (the IR is immutable: mutators build new ones)."""
+    return load_model(data)
 
 
 @st.composite
