@@ -13,6 +13,7 @@ import ctypes
 import os
 import random
 import signal
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
@@ -244,3 +245,33 @@ def test_batched_jobs_give_each_mutant_its_own_result(small_seeds: dict[str, byt
     single = {r.spec: (r.kind, r.group) for r in campaign(small_seeds, specs, 2, FAST_LIMITS)}
     batched = {r.spec: (r.kind, r.group) for r in campaign(small_seeds, specs, 2, FAST_LIMITS, batch=7)}
     assert batched == single and len(batched) == len(specs)
+
+
+def test_the_campaign_command_reports_every_run(tmp_path) -> None:
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "tools" / "fuzz_campaign.py"
+    spec = importlib.util.spec_from_file_location("fuzz_campaign", path)
+    assert spec is not None and spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = tool  # dataclasses resolve their module by name
+    spec.loader.exec_module(tool)
+    out = tmp_path / "report.json"
+    args = [
+        "--mutants",
+        "40",
+        "--seeds",
+        "zoo:ad",
+        "zoo:kws",
+        "--jobs",
+        "1",
+        "--batch",
+        "7",
+        "--out",
+        str(out),
+    ]
+    assert tool.main(args) == 0
+    report = json.loads(out.read_text())
+    assert report["mutants"] == 42 and sum(report["outcomes"].values()) == 42 and report["groups"] == []

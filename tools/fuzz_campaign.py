@@ -19,7 +19,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tinyinterp.errors import TinyInterpError
@@ -36,7 +36,7 @@ from tinyinterp.testing.fuzzing import (
 )
 from tinyinterp.testing.sandbox import Limits
 
-REPORT_EVERY = 500  # results between rewrites of the report (so it can be read while running)
+REPORT_SECONDS = 30.0  # between rewrites of the report (so it can be read while running)
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -97,23 +97,36 @@ def _summary_text(groups: list[Group], reproducers: dict[str, list[str]], header
     return "\n".join(lines) + "\n"
 
 
-def _write_report(
-    args: argparse.Namespace, corpus: Mapping[str, bytes], results: list[Result], seconds: float
-) -> str:
-    groups = summarize(results)
+@dataclass
+class Tally:
+    """What a campaign found so far: counts by outcome and the failures (a million results need not
+    be kept, and every report rewrite costs only the failures)."""
+
+    runs: int = 0
+    kinds: Counter[str] = field(default_factory=Counter)
+    failures: list[Result] = field(default_factory=list)
+
+    def add(self, result: Result) -> None:
+        self.runs += 1
+        self.kinds[result.kind] += 1
+        if not result.fine:
+            self.failures.append(result)
+
+
+def _write_report(args: argparse.Namespace, corpus: Mapping[str, bytes], tally: Tally, seconds: float) -> str:
+    groups = summarize(tally.failures)
     folder = args.reproducer_dir or args.out.parent / "reproducers"
     reproducers = _save_reproducers(groups, corpus, folder, args.reproducers)
-    kinds = Counter(r.kind for r in results)
     header = (
-        f"{len(results)} runs (seeds, then mutants) of {len(corpus)} seed models in {seconds:.0f} s "
-        f"({len(results) / max(seconds, 1e-9):.1f} runs/s); outcomes: "
-        + ", ".join(f"{kind} {count}" for kind, count in kinds.most_common())
+        f"{tally.runs} runs (seeds, then mutants) of {len(corpus)} seed models in {seconds:.0f} s "
+        f"({tally.runs / max(seconds, 1e-9):.1f} runs/s); outcomes: "
+        + ", ".join(f"{kind} {count}" for kind, count in tally.kinds.most_common())
         + f"; {len(groups)} failure groups"
     )
     report = {
-        "mutants": len(results),
+        "mutants": tally.runs,
         "seconds": seconds,
-        "outcomes": dict(kinds),
+        "outcomes": dict(tally.kinds),
         "groups": [
             {
                 "key": g.key,
@@ -161,19 +174,24 @@ def main(argv: list[str] | None = None) -> int:
     limits = Limits(
         cpu_seconds=args.cpu_seconds, wall_seconds=3 * args.cpu_seconds, memory_bytes=args.memory_mb * 2**20
     )
-    start = time.monotonic()
-    results = failing_seeds(corpus, args.jobs)
-    for result in results:
+    start = last_report = time.monotonic()
+    failing = failing_seeds(corpus, args.jobs)
+    # Every seed ran once, unmutated; only the failing ones come back as results.
+    tally = Tally(len(corpus), Counter({"seed_ok": len(corpus) - len(failing)}))
+    for result in failing:
+        tally.kinds[result.kind] += 1
+        tally.failures.append(result)
         print(f"seed {result.spec.seed} fails unmutated: {result.group}: {result.message}", flush=True)
-    seeds = _mutable_seeds(corpus, results, args.keep_failing_seeds)
+    seeds = _mutable_seeds(corpus, failing, args.keep_failing_seeds)
     specs = mutant_specs(seeds, args.mutants, args.seed)
     for result in campaign(corpus, specs, args.jobs, limits, args.batch):
-        results.append(result)
-        if len(results) % REPORT_EVERY == 0:
-            _write_report(args, corpus, results, time.monotonic() - start)
-            print(f"{len(results)} runs, {sum(not r.fine for r in results)} failures", flush=True)
-    print(_write_report(args, corpus, results, time.monotonic() - start))
-    return 1 if any(not r.fine for r in results) else 0
+        tally.add(result)
+        if time.monotonic() - last_report > REPORT_SECONDS:
+            last_report = time.monotonic()
+            _write_report(args, corpus, tally, last_report - start)
+            print(f"{tally.runs} runs, {len(tally.failures)} failures", flush=True)
+    print(_write_report(args, corpus, tally, time.monotonic() - start))
+    return 1 if tally.failures else 0
 
 
 if __name__ == "__main__":
