@@ -378,3 +378,19 @@ def test_an_operator_with_only_empty_outputs_computes_nothing() -> None:
     interpreter.invoke()
     assert interpreter.get_tensor(1).shape == (0,)
     assert interpreter.run(np.zeros((3, 0), np.float32))[0].shape == (3, 0)
+
+
+def test_inputs_listed_twice_or_constant_are_refused() -> None:
+    model = dense()
+    refused(edit_subgraph(model, inputs=(0, 0)), r"model input tensor 0 'x' is listed twice")
+    refused(edit_subgraph(model, inputs=(0, 1)), r"model input tensor 1 'w' is a constant")
+
+
+def test_keep_num_dims_needs_the_input_depth_last() -> None:
+    b = ModelBuilder()
+    x = b.input("x", (2, 12), "float32")
+    w = b.constant("w", np.ones((15, 2), np.float32))
+    y = b.tensor("y", (2, 15), "float32")
+    b.op("FULLY_CONNECTED", [x, w, -1], [y], keep_num_dims=True)
+    b.output(y)
+    refused(b.build(), r"keep_num_dims needs tensor 0 'x''s last dimension to be the weights' depth 2")

@@ -32,9 +32,12 @@ def unsupported_ops(subgraph: Subgraph) -> list[str]:
 
 def _is_batchable(subgraph: Subgraph, ops: list[Op]) -> bool:
     """Batched runs reuse dimension 0 as the batch: every activation must have a leading 1 and
-    another dimension (an op on a [1] tensor, e.g. SOFTMAX, works along dimension 0), no op may
-    mix dimension 0 with the others, and no state may carry from one item to the next."""
-    leading_ones = all(t.is_constant or (len(t.shape) >= 2 and t.shape[0] == 1) for t in subgraph.tensors)
+    another dimension (an op on a [1] tensor, e.g. SOFTMAX, works along dimension 0) and elements
+    (an empty one is not computed, so it would keep a batch of 1), no op may mix dimension 0 with
+    the others, and no state may carry from one item to the next."""
+    leading_ones = all(
+        t.is_constant or (len(t.shape) >= 2 and t.shape[0] == 1 and not t.empty) for t in subgraph.tensors
+    )
     stateless = not any(t.is_variable for t in subgraph.tensors)
     return leading_ones and stateless and all(op.batch_safe for op in ops)
 

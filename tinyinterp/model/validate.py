@@ -37,6 +37,7 @@ def validate_subgraph(subgraph: Subgraph, memory_budget: int = DEFAULT_MEMORY_BU
     for tensor in _used_tensors(subgraph):
         _check_dtype(tensor)
         _check_quantization(tensor)
+    _check_inputs(subgraph)
     _check_execution_order(subgraph)
     for op in subgraph.operators:
         _check_options(op)
@@ -85,6 +86,18 @@ def _check_quantization(tensor: Tensor) -> None:
             f"{describe(tensor)}: zero point {int(quant.zero_point[outside][0])} is outside "
             f"{tensor.dtype.name}'s range {low}..{high}"
         )
+
+
+def _check_inputs(subgraph: Subgraph) -> None:
+    """Model inputs are set by the user: each listed once, none a constant (its data is the model's)."""
+    seen: set[int] = set()
+    for index in subgraph.inputs:
+        tensor = subgraph.tensors[index]
+        if index in seen:
+            raise ModelError(f"model input {describe(tensor)} is listed twice")
+        if tensor.is_constant:
+            raise ModelError(f"model input {describe(tensor)} is a constant")
+        seen.add(index)
 
 
 def _check_execution_order(subgraph: Subgraph) -> None:

@@ -50,6 +50,11 @@ class FullyConnected(Op):
             )
         rows = in_size // depth
         keep_dims = ctx.option("keep_num_dims")
+        if keep_dims and (not input_.shape or input_.shape[-1] != depth):
+            ctx.fail(
+                f"keep_num_dims needs {ctx.describe(input_)}'s last dimension to be the weights' depth "
+                f"{depth}, got shape {list(input_.shape)}"
+            )
         expected = (*input_.shape[:-1], out_channels) if keep_dims else (rows, out_channels)
         ctx.expect_shape(output, expected)
         self.out_channels, self.depth, self.keep_dims = out_channels, depth, keep_dims
