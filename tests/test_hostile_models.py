@@ -394,3 +394,33 @@ def test_keep_num_dims_needs_the_input_depth_last() -> None:
     b.op("FULLY_CONNECTED", [x, w, -1], [y], keep_num_dims=True)
     b.output(y)
     refused(b.build(), r"keep_num_dims needs tensor 0 'x''s last dimension to be the weights' depth 2")
+
+
+def test_a_conv_input_without_channels_is_refused() -> None:
+    b = ModelBuilder()
+    x = b.input("x", (1, 4, 4, 0), "float32")
+    w = b.constant("w", np.ones((2, 1, 1, 1), np.float32))
+    y = b.tensor("y", (1, 4, 4, 2), "float32")
+    b.op("CONV_2D", [x, w, -1], [y], padding="VALID", stride_h=1, stride_w=1)
+    b.output(y)
+    refused(b.build(), r"operator 0 \(CONV_2D\): input channels 0 are not a multiple of filter channels 1")
+
+
+def test_an_activation_bound_beyond_float32_is_refused() -> None:
+    """RELU6's 6.0 / scale overflows float32 for a scale of 1e-40: TFLM would convert inf to int."""
+    b = ModelBuilder()
+    x = b.input("x", (1, 4), "int16", scale=1e-40, zero_point=0)
+    y = b.tensor("y", (1, 4), "int16", scale=1e-40, zero_point=0)
+    b.op("RELU6", [x], [y])
+    b.output(y)
+    refused(b.build(), r"operator 0 \(RELU6\): 6 quantized with scale 9.99995e-41 is out of range")
+
+
+def test_an_empty_shape_whose_other_dimensions_overflow_is_refused() -> None:
+    b = ModelBuilder()
+    x = b.input("x", (0, 2**31 - 1, 4), "int8", scale=0.1, zero_point=0)
+    y = b.tensor("y", (0, 2**31 - 1, 4), "int8", scale=0.1, zero_point=0)
+    b.op("RELU", [x], [y])
+    b.output(y)
+    with pytest.raises(ModelError, match=r"shape \[0, 2147483647, 4\] has more than 2147483647 elements"):
+        load_model(save_model(b.build(), validate=False))

@@ -79,7 +79,10 @@ def quantize_multipliers(real_multipliers: np.ndarray) -> tuple[np.ndarray, np.n
 
 def quantize_value(scale: float, zero_point: int, value: float) -> int:
     """TFLM's kernel_util Quantize(): the division and rounding happen in float32."""
-    quotient = np.float32(value) / np.float32(scale)
+    with np.errstate(over="ignore"):  # an overflow is refused just below
+        quotient = np.float32(value) / np.float32(scale)
+    if not np.isfinite(quotient):  # C's conversion of inf or NaN to an integer is undefined
+        raise ModelError(f"{value:g} quantized with scale {scale:g} is out of range")
     return int(zero_point) + int(round_half_away(float(quotient)))
 
 

@@ -388,7 +388,9 @@ def _shape(shape: tuple[int, ...], what: str) -> tuple[int, ...]:
         raise ModelError(f"{what}: rank {len(shape)} exceeds the maximum {MAX_RANK}")
     if any(dim < 0 for dim in shape):
         raise ModelError(f"{what}: negative dimension in shape {list(shape)}")
-    if _element_count(shape) > MAX_ELEMENTS:
+    # Non-zero dimensions only: a shape with a 0 is empty, yet numpy still refuses to make an
+    # array of it when the other dimensions' product overflows.
+    if _element_count(tuple(d for d in shape if d)) > MAX_ELEMENTS:
         raise ModelError(f"{what}: shape {list(shape)} has more than {MAX_ELEMENTS} elements")
     return shape
 

@@ -138,7 +138,7 @@ class Conv2D(Op):
         filters = ctx.expect_constant(weights)
         out_channels, kernel_h, kernel_w, group_channels = filters.shape
         batch, in_h, in_w, in_channels = input_.shape
-        if group_channels == 0 or in_channels % group_channels:
+        if group_channels == 0 or in_channels == 0 or in_channels % group_channels:
             ctx.fail(f"input channels {in_channels} are not a multiple of filter channels {group_channels}")
         self.groups = in_channels // group_channels
         if out_channels % self.groups:

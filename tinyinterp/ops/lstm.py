@@ -37,6 +37,7 @@ UNSUPPORTED |= {k: "layer normalization" for k in range(20, 24)}
 BIAS_DTYPES = {INT8: INT32, INT16: INT64, FLOAT32: FLOAT32}
 GATE_SUM_SCALE = 2.0**-12  # Q3.12, the input of the gate activations
 GATE_SCALE = 2.0**-15  # Q0.15, their output
+MAX_TANH_LEFT_SHIFT = 31  # the largest shift of the cell state into tanh's Q3.12 input an int32 holds
 
 
 @register("UNIDIRECTIONAL_SEQUENCE_LSTM", dtypes=("int8", "int16", "float32"))
@@ -122,6 +123,8 @@ class UnidirectionalSequenceLstm(Op):
         self.hidden_range = (int(info.min), int(info.max))
         # The cell's tanh takes Q3.12 (multiplier 3 << shift): shift by the cell scale's power of two.
         left_shift = 15 + checked_log2(cell_scale)[1] - 3
+        if left_shift > MAX_TANH_LEFT_SHIFT:  # C would shift an int32 out of range: undefined
+            ctx.fail(f"cell state scale {cell_scale:g} is too large for the int16 tanh of the cell")
         self.cell_tanh = (3 << left_shift, 0) if left_shift >= 0 else (3, -left_shift)
         self.quantized_clip = math.trunc(min(max(self.cell_clip / cell_scale, -32768.0), 32767.0))
 
