@@ -76,3 +76,22 @@ def examples(share: float) -> int:
     """A test's number of hypothesis examples: `share` of the loaded profile's (so the thorough
     profile scales every test), at least 5."""
     return max(5, round(settings().max_examples * share))
+
+
+def conv_softmax_model() -> bytes:
+    """A small int8 CONV_2D (per-channel) + SOFTMAX model, the seed of the malformed-model and fuzz tests."""
+    import numpy as np
+
+    from tinyinterp.model import ModelBuilder
+
+    rng = np.random.default_rng(0)
+    b = ModelBuilder()
+    x = b.input("x", (1, 8, 8, 3), "int8", scale=0.05, zero_point=-3)
+    w = b.constant("w", rng.integers(-127, 128, (4, 3, 3, 3), dtype=np.int8), scale=[0.01, 0.02, 0.03, 0.04])
+    bias = b.constant("b", np.zeros(4, np.int32), scale=[0.0005, 0.001, 0.0015, 0.002])
+    y = b.tensor("y", (1, 6, 6, 4), "int8", scale=0.1, zero_point=2)
+    z = b.tensor("z", (1, 6, 6, 4), "int8", scale=1 / 256, zero_point=-128)
+    b.op("CONV_2D", [x, w, bias], [y], padding="VALID", stride_w=1, stride_h=1)
+    b.op("SOFTMAX", [y], [z], beta=1.0)
+    b.output(z)
+    return b.build_bytes()

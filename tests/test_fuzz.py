@@ -20,6 +20,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from conftest import conv_softmax_model
 from hypothesis import given
 
 from tinyinterp.errors import ModelError
@@ -44,20 +45,6 @@ LONG_SHARDS = int(os.environ.get("FUZZ_SHARDS", "8"))
 MAX_SECONDS_PER_MB = 1.0
 
 
-def _conv_softmax() -> bytes:
-    rng = np.random.default_rng(0)
-    b = ModelBuilder()
-    x = b.input("x", (1, 8, 8, 3), "int8", scale=0.05, zero_point=-3)
-    w = b.constant("w", rng.integers(-127, 128, (4, 3, 3, 3), dtype=np.int8), scale=[0.01, 0.02, 0.03, 0.04])
-    bias = b.constant("b", np.zeros(4, np.int32), scale=[0.0005, 0.001, 0.0015, 0.002])
-    y = b.tensor("y", (1, 6, 6, 4), "int8", scale=0.1, zero_point=2)
-    z = b.tensor("z", (1, 6, 6, 4), "int8", scale=1 / 256, zero_point=-128)
-    b.op("CONV_2D", [x, w, bias], [y], padding="VALID", stride_w=1, stride_h=1)
-    b.op("SOFTMAX", [y], [z], beta=1.0)
-    b.output(z)
-    return b.build_bytes()
-
-
 def _int16_fully_connected() -> bytes:
     rng = np.random.default_rng(1)
     b = ModelBuilder()
@@ -73,7 +60,7 @@ def _int16_fully_connected() -> bytes:
 @pytest.fixture(scope="module")
 def small_seeds() -> dict[str, bytes]:
     """Built models and the zoo stand-ins of the smaller reference models."""
-    built = {"conv_softmax": _conv_softmax(), "fc_int16": _int16_fully_connected()}
+    built = {"conv_softmax": conv_softmax_model(), "fc_int16": _int16_fully_connected()}
     return {**built, **load_seeds(["zoo:kws", "zoo:ad", "zoo:sww"])}
 
 
@@ -98,14 +85,14 @@ def _assert_no_escape(corpus: Mapping[str, bytes], count: int, seed: int, jobs: 
 
 @pytest.mark.parametrize("mutator", MUTATORS)
 def test_mutants_are_reproducible_and_differ(mutator: str) -> None:
-    seed, donor = _conv_softmax(), _int16_fully_connected()
+    seed, donor = conv_softmax_model(), _int16_fully_connected()
     made = [mutate(seed, mutator, n, donor) for n in range(10)]
     assert made == [mutate(seed, mutator, n, donor) for n in range(10)]
     assert sum(m != seed for m in made) >= 5
 
 
 def test_save_model_without_validation_writes_what_the_reader_refuses() -> None:
-    model = load_model(_conv_softmax())
+    model = load_model(conv_softmax_model())
     bad = replace(model.main.operators[0], inputs=(0, 1, 99))
     hostile = replace(model, subgraphs=(replace(model.main, operators=(bad, *model.main.operators[1:])),))
     with pytest.raises(ModelError, match="cannot write an invalid model"):
@@ -189,7 +176,7 @@ def sandbox() -> Iterator[Sandbox]:
 
 
 # As many examples as the hypothesis profile says (ci: 100, thorough: 10,000).
-@given(data=mutants([_conv_softmax(), _int16_fully_connected()]))
+@given(data=mutants([conv_softmax_model(), _int16_fully_connected()]))
 def test_hypothesis_mutants(sandbox: Sandbox, data: bytes) -> None:
     outcome = sandbox.run(exercise, data)
     assert outcome.kind == "returned", outcome

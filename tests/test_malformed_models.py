@@ -8,12 +8,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import import_required
+from conftest import conv_softmax_model, import_required
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tinyinterp.errors import ModelError
-from tinyinterp.model import ModelBuilder, load_model, save_model
+from tinyinterp.model import load_model, save_model
 
 generated = import_required("tflite_micro.tensorflow.lite.micro.python.schema_py_generated")
 
@@ -129,21 +129,7 @@ def test_wrong_identifier(corpus: list[tuple[bytes, np.ndarray]], choice: int, i
 # ---- explicit corruptions: the message must name what is wrong ------------------------------
 
 
-def _base_model() -> bytes:
-    rng = np.random.default_rng(0)
-    b = ModelBuilder()
-    x = b.input("x", (1, 8, 8, 3), "int8", scale=0.05, zero_point=-3)
-    w = b.constant("w", rng.integers(-127, 128, (4, 3, 3, 3), dtype=np.int8), scale=[0.01, 0.02, 0.03, 0.04])
-    bias = b.constant("b", np.zeros(4, np.int32), scale=[0.0005, 0.001, 0.0015, 0.002])
-    y = b.tensor("y", (1, 6, 6, 4), "int8", scale=0.1, zero_point=2)
-    z = b.tensor("z", (1, 6, 6, 4), "int8", scale=1 / 256, zero_point=-128)
-    b.op("CONV_2D", [x, w, bias], [y], padding="VALID", stride_w=1, stride_h=1)
-    b.op("SOFTMAX", [y], [z], beta=1.0)
-    b.output(z)
-    return b.build_bytes()
-
-
-BASE = _base_model()
+BASE = conv_softmax_model()
 ROOT = generated.Model.GetRootAs(BASE)
 GRAPH = ROOT.Subgraphs(0)
 
