@@ -15,6 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from tinyinterp.cost.cli import EXIT_BAD_INPUT, EXIT_OK
 from tinyinterp.cost.estimate import DEFAULT_STACK
 from tinyinterp.cost.rank import (
     METRICS,
@@ -30,7 +31,6 @@ from tinyinterp.cost.rank import (
 )
 from tinyinterp.errors import CostModelError, TinyInterpError
 
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
 DEFAULT_TOP = 10
 
 
