@@ -22,9 +22,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+import fit_loops
 from reference_data import PROJECT_ROOT, default_data_dir, require
 
-from tinyinterp.cost import profiles
+from tinyinterp.cost import loops, profiles
 from tinyinterp.cost.fit import fit_stacks
 from tinyinterp.cost.profiles import StackProfile
 from tinyinterp.cost.published import (
@@ -117,6 +118,25 @@ def write_stacks(results: Sequence[Result], shipped: dict[str, StackProfile]) ->
     return {**shipped, **fitted}
 
 
+def print_executed_agreement() -> None:
+    """How closely the shipped loop counts reproduce the instructions CMSIS-NN executed (bench/fit_loops.py
+    prints every call)."""
+    print("Instructions per kernel call: loop counts (tinyinterp/cost/loops.py) against executed (emulated)")
+    print(f"{'measurements':14} {'core':8} {'calls':>5} {'within 5%':>9} {'max err %':>9} {'mean err %':>10}")
+    for data, (path, file) in sorted(fit_loops.SOURCES.items()):
+        errors = []
+        for r in fit_loops.calls(data):
+            wrapped = r["function"] != r["selected"]
+            counts = loops.executed(r["selected"], path, fit_loops.shape_of(r), wrapped, data)
+            errors.append(abs(sum(counts.values()) / r["instructions"]["total"] - 1))
+        core = file.removeprefix("executed_counts_").removesuffix(".json")
+        print(
+            f"{data:14} {core:8} {len(errors):5} {sum(e <= 0.05 for e in errors):9} "
+            f"{100 * max(errors):9.1f} {100 * sum(errors) / len(errors):10.2f}"
+        )
+    print()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -150,6 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             results,
             columns,
         )
+    print_executed_agreement()
     return 0
 
 

@@ -29,7 +29,7 @@ shapes that vary one dimension at a time, so per-call, per-row and per-output te
 Layers above `--max-macs` are scaled down to fewer output rows (the input rows they read; the top padding
 kept, the bottom one dropped) and marked `scaled_from`.
 
-`--write` writes bench/data/executed_counts_<m4|m3|m55>.json (one record per kernel function, path and
+`--write` writes bench/data/executed_counts_<m4|m3|m0plus|m55>.json (one record per kernel function, path and
 shape, with the compiler, emulator and CMSIS-NN versions); the same command reproduces it: data are seeded,
 the emulators deterministic. `--compare` prints, for each call TFLM makes, the executed cycles estimate
 (instructions x the core profile's cost per class; no pipeline stalls, wait states or cache misses) next to
@@ -220,6 +220,13 @@ TARGETS = {
     ),
     "cortex-m3": Target(
         "cortex-m3", "c", ("-mcpu=cortex-m3", "-mthumb", "-mfloat-abi=soft", "-Ofast"), "UC_CPU_ARM_CORTEX_M3"
+    ),
+    # Armv6-M: the same C path in the smaller Thumb instruction set (8 low registers, no MLA, no IT).
+    "cortex-m0plus": Target(
+        "cortex-m0plus",
+        "c",
+        ("-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft", "-Ofast"),
+        "UC_CPU_ARM_CORTEX_M0",
     ),
     # Helium needs the hard-float ABI (with -mfloat-abi=soft GCC drops MVE and CMSIS-NN takes the DSP path).
     "cortex-m55": Target(
@@ -505,7 +512,7 @@ REFERENCE_MODELS = {
 def model_layers(name: str, model: Any) -> Iterator[Layer]:
     """The layers of a model that the grid covers, with TFLM's padding (the cost model's geometry)."""
     from tinyinterp.cost import profiles
-    from tinyinterp.cost.kernels import PATH_DSP, Context, window
+    from tinyinterp.cost.cycles import PATH_DSP, Context, window
 
     core = profiles.core("cortex-m4")
     board = profiles.generic_board("cortex-m4", 100.0)
@@ -520,14 +527,14 @@ def model_layers(name: str, model: Any) -> Iterator[Layer]:
         source = f"{name} op {op.index}"
         if kind in ("conv", "depthwise", "avgpool"):
             if kind == "avgpool":
-                k_h, k_w = int(ctx.option("filter_height", 1)), int(ctx.option("filter_width", 1))
+                k_h, k_w = int(ctx.option("filter_height")), int(ctx.option("filter_width"))
             else:
                 weights = ctx.tensor(1)
                 assert weights is not None
                 k_h, k_w = weights.shape[1], weights.shape[2]
             w = window(ctx, k_h, k_w)
             yield Layer(
-                kind, source, w.batch, w.in_h, w.in_w, w.in_c, w.out_h, w.out_w, w.out_c,
+                kind, source, w.n, w.in_h, w.in_w, w.in_c, w.out_h, w.out_w, w.out_c,
                 k_h, k_w, w.stride_h, w.stride_w, w.pad_h, w.pad_w,
             )  # fmt: skip
         elif kind == "fc":

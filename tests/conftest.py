@@ -8,7 +8,9 @@ relative to the project root. Tests that need it are skipped when it is missing,
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -95,3 +97,14 @@ def conv_softmax_model() -> bytes:
     b.op("SOFTMAX", [y], [z], beta=1.0)
     b.output(z)
     return b.build_bytes()
+
+
+def script(relative_path: str) -> ModuleType:
+    """A tool of the repository that is not part of the package (bench/, tools/), loaded as a module."""
+    path = PROJECT_ROOT / relative_path
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their module by name
+    spec.loader.exec_module(module)
+    return module

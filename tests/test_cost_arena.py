@@ -17,6 +17,7 @@ from conftest import REFERENCE_MODELS
 from tinyinterp import zoo
 from tinyinterp.cost import arena, profiles
 from tinyinterp.cost.arena import ONLINE, Buffer
+from tinyinterp.cost.registry import COSTS
 from tinyinterp.model import ModelBuilder, load_model, save_model
 
 # TFLM prints its allocations from C++ (MicroPrintf, to stderr): a child process's output captures them.
@@ -115,7 +116,7 @@ def test_cmsis_nn_scratch_buffers_follow_get_buffer_size() -> None:
 
 def test_code_size_counts_each_kernel_type_once() -> None:
     model = _two_conv_model().build()
-    assert arena.code_bytes(model) == arena.RUNTIME_CODE + arena.KERNEL_CODE["CONV_2D"]
+    assert arena.code_bytes(model) == arena.RUNTIME_CODE + COSTS["CONV_2D"].code_bytes
 
 
 def test_persistent_estimate_counts_per_channel_fully_connected(tflm: ModuleType, tmp_path: Path) -> None:

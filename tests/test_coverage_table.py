@@ -4,22 +4,16 @@ ticks are true)."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
+
+from conftest import script
 
 from tinyinterp.ops import OPS
 from tinyinterp.testing.strategies import CASES
 
-TOOL = Path(__file__).resolve().parent.parent / "tools" / "coverage_table.py"
-
 
 def coverage_tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("coverage_table", TOOL)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script("tools/coverage_table.py")
 
 
 def test_readme_table_is_current() -> None:

@@ -5,26 +5,12 @@ The tool itself needs arm-none-eabi-gcc, unicorn and a CMSIS-NN checkout and is 
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-import sys
-from pathlib import Path
 
 import pytest
+from conftest import script
 
-TOOL = Path(__file__).resolve().parent.parent / "bench" / "executed_counts.py"
-
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("executed_counts", TOOL)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = _load_tool()
+tool = script("bench/executed_counts.py")
 REGION = {region.name: region for region in tool.REGIONS}
 
 
@@ -136,7 +122,7 @@ def _wrapper_calls() -> list[tuple[str, dict]]:
 
     calls = []
     for suffix, core in CORES.items():
-        data = json.loads((TOOL.parent / "data" / f"executed_counts_{suffix}.json").read_text())
+        data = json.loads((tool.DATA / f"executed_counts_{suffix}.json").read_text())
         calls += [(core, r) for r in data["records"] if r["function"] in WRAPPERS]
     return calls
 

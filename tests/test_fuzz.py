@@ -13,14 +13,13 @@ import ctypes
 import os
 import random
 import signal
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 
 import numpy as np
 import pytest
-from conftest import conv_softmax_model
+from conftest import conv_softmax_model, script
 from hypothesis import given
 
 from tinyinterp.errors import ModelError
@@ -235,16 +234,9 @@ def test_batched_jobs_give_each_mutant_its_own_result(small_seeds: dict[str, byt
 
 
 def test_the_campaign_command_reports_every_run(tmp_path) -> None:
-    import importlib.util
     import json
-    from pathlib import Path
 
-    path = Path(__file__).resolve().parent.parent / "tools" / "fuzz_campaign.py"
-    spec = importlib.util.spec_from_file_location("fuzz_campaign", path)
-    assert spec is not None and spec.loader is not None
-    tool = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = tool  # dataclasses resolve their module by name
-    spec.loader.exec_module(tool)
+    tool = script("tools/fuzz_campaign.py")
     out = tmp_path / "report.json"
     args = [
         "--mutants",

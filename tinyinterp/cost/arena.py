@@ -19,9 +19,10 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tinyinterp.cost import scratch
 from tinyinterp.cost.profiles import CoreProfile
+from tinyinterp.cost.registry import op_cost
 from tinyinterp.errors import ModelError
-from tinyinterp.model import schema
 from tinyinterp.model.ir import Model, Operator, Subgraph, Tensor, TensorType
 
 ALIGNMENT = 16  # MicroArenaBufferAlignment()
@@ -64,77 +65,18 @@ def _nbytes(tensor: Tensor) -> int:
 
 # --- scratch buffers ---------------------------------------------------------------------------------------
 
-
-def _reference_scratch(subgraph: Subgraph, op: Operator) -> list[int]:
-    tensors = subgraph.tensors
-    if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED") and len(op.inputs) > 1:
-        weights = tensors[op.inputs[1]]
-        return [math.prod(weights.shape)] if weights.dtype == TensorType.INT4 else []
-    if op.opcode in ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD"):
-        # reduce_common.cc: an int32 accumulator per output (MEAN/SUM of int8/int16), then index scratch.
-        x, axis, y = tensors[op.inputs[0]], tensors[op.inputs[1]], tensors[op.outputs[0]]
-        sizes = [4 * len(x.shape), 4 * math.prod(axis.shape)]
-        if op.opcode in ("MEAN", "SUM") and x.dtype in (TensorType.INT8, TensorType.INT16):
-            sizes.insert(0, 4 * math.prod(y.shape))
-        return sizes
-    return []
-
-
-REFERENCE: ScratchRule = _reference_scratch
+REFERENCE: ScratchRule = scratch.reference
 
 
 def cmsis_nn(core: CoreProfile) -> ScratchRule:
-    """CMSIS-NN scratch sizes (arm_*_get_buffer_size, GCC) for the core's path, as TFLM's kernels ask."""
+    """CMSIS-NN scratch sizes (arm_*_get_buffer_size, GCC) for the core's path, as TFLM's kernels ask; TFLM's
+    reference rule for ops CMSIS-NN does not implement."""
 
     def rule(subgraph: Subgraph, op: Operator) -> list[int]:
-        if op.opcode == "CONV_2D":
-            return _cmsis_conv(core, subgraph, op)
-        if op.opcode == "DEPTHWISE_CONV_2D":
-            return _cmsis_depthwise(core, subgraph, op)
-        if op.opcode == "FULLY_CONNECTED":
-            return _cmsis_fully_connected(core, subgraph, op)
-        if op.opcode == "AVERAGE_POOL_2D" and core.dsp and not core.mve:
-            return [4 * subgraph.tensors[op.inputs[0]].shape[-1]]  # an s32 sum per channel
-        return _reference_scratch(subgraph, op)
+        cmsis = op_cost(op.opcode).cmsis_scratch
+        return cmsis(core, subgraph, op) if cmsis else scratch.reference(subgraph, op)
 
     return rule
-
-
-def _undilated(op: Operator) -> bool:
-    dilation = (schema.option(op.opcode, op.options, f"dilation_{a}_factor") for a in "hw")
-    return all(d == 1 for d in dilation)
-
-
-def _cmsis_conv(core: CoreProfile, subgraph: Subgraph, op: Operator) -> list[int]:
-    x, w = subgraph.tensors[op.inputs[0]], subgraph.tensors[op.inputs[1]]
-    _, k_h, k_w, in_c = w.shape
-    if k_h == k_w == 1 and _undilated(op) and x.shape[-1] == in_c:
-        return []  # 1x1 kernels (never padded): none with GCC (Arm Compiler's DSP fast path asks 4 * in_c)
-    cols = k_h * k_w * in_c
-    if core.mve:
-        return [4 * ((cols + 15) // 16) * 16]  # four s8 im2col rows, padded to 16 lanes
-    return [2 * 2 * (cols + (-cols % 4))]  # two s16 im2col columns, aligned to 4
-
-
-def _cmsis_depthwise(core: CoreProfile, subgraph: Subgraph, op: Operator) -> list[int]:
-    x, w = subgraph.tensors[op.inputs[0]], subgraph.tensors[op.inputs[1]]
-    _, k_h, k_w, out_c = w.shape
-    if x.shape[-1] != out_c or not _undilated(op) or not core.dsp:
-        return []  # arm_depthwise_conv_s8, or the plain-C _opt path: no buffer
-    if core.mve:
-        return [4 * 124 * k_h * k_w]  # CH_IN_BLOCK_MVE = 124
-    return [] if (k_h, k_w) == (3, 3) else [2 * out_c * k_h * k_w]  # the s16 im2col of one pixel
-
-
-def _cmsis_fully_connected(core: CoreProfile, subgraph: Subgraph, op: Operator) -> list[int]:
-    w, y = subgraph.tensors[op.inputs[1]], subgraph.tensors[op.outputs[0]]
-    if w.dtype == TensorType.INT4:
-        return _reference_scratch(subgraph, op)
-    units, depth = y.shape[-1], w.shape[-1]
-    if len(y.shape) > 2 and depth % 4 == 0:  # run as a 1x1 convolution, faking per-channel multipliers
-        per_tensor = w.quantization is None or w.quantization.scale.size <= 1
-        return [8 * units] if per_tensor else []
-    return [4 * units] if core.mve else []  # MVE: kernel sums of the output channels
 
 
 def scratch_for(kernels: str, core: CoreProfile) -> ScratchRule:
@@ -238,28 +180,19 @@ def plan(model: Model, scratch: ScratchRule = REFERENCE) -> Plan:
 # --- around the plan: persistent allocations and code size --------------------------------------------------
 
 # Persistent ("tail") allocations, bytes: TfLiteEvalTensor per tensor, NodeAndRegistration (and bookkeeping)
-# per operator, the interpreter's own objects, and each kernel's OpData (with per-channel multipliers and
-# shifts). Read off TFLM's RecordingMicroAllocator on the reference models; an estimate for others.
+# per operator, the interpreter's own objects, and each kernel's OpData (registry.py; with per-channel
+# multipliers and shifts). Read off TFLM's RecordingMicroAllocator on the reference models; an estimate for
+# others.
 EVAL_TENSOR, NODE, FIXED = 24, 82, 810
-OP_DATA = {
-    "CONV_2D": 64,
-    "DEPTHWISE_CONV_2D": 64,
-    "FULLY_CONNECTED": 80,
-    "SOFTMAX": 240,
-    "ADD": 60,
-    "MUL": 60,
-    "AVERAGE_POOL_2D": 48,
-    "MAX_POOL_2D": 48,
-}
-PER_CHANNEL = ("CONV_2D", "DEPTHWISE_CONV_2D")  # int32 multiplier and shift per output channel, always
 
 
 def persistent_bytes(model: Model) -> int:
     subgraph = model.main
     total = FIXED + EVAL_TENSOR * len(subgraph.tensors) + NODE * len(subgraph.operators)
     for op in subgraph.operators:
-        total += OP_DATA.get(op.opcode, 32)
-        if op.opcode in PER_CHANNEL or _per_channel_fully_connected(subgraph, op):
+        cost = op_cost(op.opcode)
+        total += cost.op_data_bytes
+        if cost.per_channel_data or _per_channel_fully_connected(subgraph, op):
             total += 8 * subgraph.tensors[op.outputs[0]].shape[-1]
     return total
 
@@ -273,22 +206,10 @@ def _per_channel_fully_connected(subgraph: Subgraph, op: Operator) -> bool:
 
 
 # Code in flash, bytes: TFLM's interpreter, allocator and flatbuffer reader, plus each kernel type used
-# (TFLM glue + CMSIS-NN functions, GCC -Os for Cortex-M4; other stacks are assumed similar).
+# (registry.py: TFLM glue + CMSIS-NN functions, GCC -Os for Cortex-M4; other stacks are assumed similar).
 RUNTIME_CODE = 28_000
-KERNEL_CODE = {
-    "CONV_2D": 6_000,
-    "DEPTHWISE_CONV_2D": 5_000,
-    "FULLY_CONNECTED": 3_000,
-    "AVERAGE_POOL_2D": 2_000,
-    "MAX_POOL_2D": 2_000,
-    "ADD": 2_500,
-    "MUL": 2_000,
-    "SOFTMAX": 3_000,
-    "RESHAPE": 600,
-}
-OTHER_KERNEL_CODE = 2_000
 
 
 def code_bytes(model: Model) -> int:
     opcodes = {op.opcode for sg in model.subgraphs for op in sg.operators}
-    return RUNTIME_CODE + sum(KERNEL_CODE.get(opcode, OTHER_KERNEL_CODE) for opcode in opcodes)
+    return RUNTIME_CODE + sum(op_cost(opcode).code_bytes for opcode in opcodes)

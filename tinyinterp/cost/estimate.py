@@ -2,7 +2,7 @@
 
 cycles = scale * sum over layers of (efficiency[stack, op class] * kernel cycles + flash stalls + overhead),
 (on Helium kernels the stack's separate MVE factors, 1 by default: the fitted factors come from DSP kernels),
-where kernel cycles come from kernels.py (TFLM + CMSIS-NN structure on the board's core), flash stalls from
+where kernel cycles come from cycles.py (TFLM + CMSIS-NN structure on the board's core), flash stalls from
 the board's memory system, and efficiency/overhead from the stack profile; `scale` and per-class factors of
 a `Calibration` (fit.py) refine the defaults for one board+stack from measurements.
 """
@@ -18,9 +18,10 @@ from typing import Any
 
 from tinyinterp import zoo
 from tinyinterp.cost import arena, energy, profiles
-from tinyinterp.cost.constants import Live, live_work
-from tinyinterp.cost.kernels import FORMULAS, LayerWork, layer_work
+from tinyinterp.cost.cycles import LayerWork
+from tinyinterp.cost.folding import Live, live_work
 from tinyinterp.cost.profiles import OP_CLASSES, BoardProfile, CoreProfile, StackProfile
+from tinyinterp.cost.registry import layer_work, op_cost
 from tinyinterp.errors import CostModelError
 from tinyinterp.model.ir import Model
 from tinyinterp.model.reader import load_model
@@ -312,7 +313,7 @@ def _notes(ir: Model, board: BoardProfile, mhz: float) -> list[str]:
         notes.append(f"{board.name}: memory sizes unknown, fit not checked")
     if mhz > board.max_clock_mhz:
         notes.append(f"clock {mhz:g} MHz is above the board's maximum {board.max_clock_mhz:g} MHz")
-    generic = sorted({op.opcode for op in ir.main.operators if op.opcode not in FORMULAS})
+    generic = sorted({op.opcode for op in ir.main.operators if not op_cost(op.opcode).has_formula})
     if generic:
         notes.append(f"no dedicated cycle formula for {', '.join(generic)}: generic element-wise fallback")
     if len(ir.subgraphs) > 1:

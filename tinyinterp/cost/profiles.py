@@ -412,7 +412,7 @@ def format_stack(stack: StackProfile) -> str:
         f"overhead_cycles = {stack.overhead_cycles:g}  # per operator: dispatch and kernel setup\n"
         f"folds_constant_channels = {str(stack.folds_constant_channels).lower()}\n"
         f'fitted_on = "{stack.fitted_on}"\n\n'
-        "# Cycles of each op class relative to TFLM + CMSIS-NN's structure on the same core (kernels.py)\n"
+        "# Cycles of each op class relative to TFLM + CMSIS-NN's structure on the same core (cycles.py)\n"
         f"[efficiency]\n{efficiency}\n" + _mve_table(stack)
     )
 

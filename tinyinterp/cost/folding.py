@@ -14,11 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tinyinterp.cost.registry import op_cost
 from tinyinterp.model import schema
 from tinyinterp.model.ir import Operator, Subgraph
-
-# Ops through which a per-channel constant stays constant (the channel axis is kept).
-CHANNEL_PRESERVING = frozenset({"RESHAPE", "AVERAGE_POOL_2D", "MAX_POOL_2D", "RELU", "RELU6", "SQUEEZE"})
 
 
 @dataclass(frozen=True)
@@ -38,7 +36,7 @@ def live_work(subgraph: Subgraph) -> dict[int, Live]:
             live[op.index] = _dense(subgraph, op, constant)
         elif op.opcode == "DEPTHWISE_CONV_2D":
             live[op.index] = _depthwise(subgraph, op, constant)
-        elif op.opcode in CHANNEL_PRESERVING and op.inputs and op.inputs[0] in constant:
+        elif op_cost(op.opcode).keeps_channels and op.inputs and op.inputs[0] in constant:
             source, out = constant[op.inputs[0]], subgraph.tensors[op.outputs[0]]
             if out.shape and out.shape[-1] == source.size:
                 constant[op.outputs[0]] = source
