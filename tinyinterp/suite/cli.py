@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from tinyinterp.cost.cli import add_set_option, board_with_settings
 from tinyinterp.errors import TinyInterpError
+from tinyinterp.suite.benchmarks import BENCHMARKS, SINGLE_STREAM
 from tinyinterp.suite.protocol import MODELS
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-SUITE_BENCHMARKS = "kws01,vww01,ic01,ad01"
+SUITE_BENCHMARKS = ",".join(SINGLE_STREAM)
 MODES = {"accuracy": ("a",), "performance": ("p",), "energy": ("e",), "all": ("a", "p", "e")}
 DEFAULT_BOARD = "nucleo-l4r5zi"  # the reference submissions' board
 DEFAULT_OUT = Path("tinyinterp-results")
@@ -93,7 +94,7 @@ def register_commands(commands: argparse._SubParsersAction) -> None:
     models.add_argument(
         "--from", dest="base", help="download: upstream base URL or local folder laid out like it"
     )
-    models.add_argument("--benchmarks", default="kws01,vww01,ic01,ad01,sww01", help="comma list")
+    models.add_argument("--benchmarks", default=",".join(BENCHMARKS), help="comma list")
     models.add_argument("--force", action="store_true", help="download: even when a good copy is present")
     models.set_defaults(handler=_models)
 
@@ -234,7 +235,6 @@ def _print_summary(outcomes: list[Outcome], folder: Path) -> None:
 def _models(args: argparse.Namespace) -> int:
     from tinyinterp.cache import cache_dir
     from tinyinterp.suite import models
-    from tinyinterp.suite.datasets import BENCHMARKS
 
     benchmarks = _benchmarks(args.benchmarks)
     unknown = [b for b in benchmarks if b not in BENCHMARKS]
@@ -252,7 +252,7 @@ def _models(args: argparse.Namespace) -> int:
             state = (
                 "missing"
                 if path is None
-                else ("ok" if models.md5_of(path) == models.MD5[path.name] else "MD5 differs")
+                else ("ok" if models.md5_of(path) == BENCHMARKS[benchmark].md5 else "MD5 differs")
             )
             print(f"{benchmark:6} {BENCHMARKS[benchmark].model_file:30} {state:11} {path or ''}")
         return EXIT_OK
@@ -272,14 +272,14 @@ def _open_device(args: argparse.Namespace, allow_stand_in: bool) -> EmulatedDevi
     """The benchmark's device with --model, the reference model found, or (if allowed) its stand-in."""
     from tinyinterp.suite.device import EmulatedDevice, device_cost
     from tinyinterp.suite.models import find_model
-    from tinyinterp.zoo import open_model, stand_in
+    from tinyinterp.zoo import open_model
 
     spec = args.model or find_model(args.benchmark, args.models_dir)
     if spec is None and not allow_stand_in:
         raise TinyInterpError(
             f"no reference model for {args.benchmark} found: give --model, or `tinyinterp models download`"
         )
-    model = open_model(str(spec)) if spec is not None else stand_in(args.benchmark)
+    model = open_model(str(spec)) if spec is not None else BENCHMARKS[args.benchmark].stand_in()
     name = Path(str(spec)).name if spec is not None else f"zoo stand-in for {args.benchmark}"
     board, core = _device_location(args)
     cost = device_cost(model, board, core, getattr(args, "mhz", None), getattr(args, "stack", "tflm-cmsisnn"))

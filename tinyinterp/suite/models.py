@@ -17,17 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinyinterp.cache import cache_dir
-from tinyinterp.suite.datasets import BENCHMARKS
+from tinyinterp.suite.benchmarks import BENCHMARKS
 
 UPSTREAM = "https://github.com/mlcommons/tiny/raw/master/benchmark/training"
-# MD5 of each published reference model (the .md5 files beside them upstream, where there is one).
-MD5 = {
-    "ad01_int8.tflite": "361fa1b1b871e2068b2ab38d9805ef56",
-    "kws_ref_model.tflite": "618aeb155673dae92fa6a7f26608add5",
-    "pretrainedResnet_quant.tflite": "2d6dd48722471313e4c4528249205ae3",
-    "str_ww_ref_model.tflite": "9643512e0b8a0b6e643e70c2fec496ee",
-    "vww_96_int8.tflite": "f0b011416abee0343a5d130cb1f4c18f",
-}
+MD5 = {b.model_file: b.md5 for b in BENCHMARKS.values()}  # of each published reference model, by file
 MAX_MODEL_BYTES = 16 * 1024 * 1024  # the largest reference model is 333 KB
 TIMEOUT_S = 60
 HOW_TO_GET_DATA = """\

@@ -24,9 +24,8 @@ import numpy as np
 from tinyinterp.errors import TinyInterpError
 from tinyinterp.model import load_model
 from tinyinterp.suite import results as out
+from tinyinterp.suite.benchmarks import BENCHMARKS, SINGLE_STREAM
 from tinyinterp.suite.datasets import (
-    BENCHMARKS,
-    IMAGE_BENCHMARKS,
     DatasetError,
     Stimulus,
     check_loads,
@@ -36,14 +35,14 @@ from tinyinterp.suite.datasets import (
 from tinyinterp.suite.device import DeviceCost, EmulatedDevice, batches, device_cost
 from tinyinterp.suite.dut import DeviceClock
 from tinyinterp.suite.host import connect
-from tinyinterp.suite.models import MD5, find_dataset, find_model, md5_of
+from tinyinterp.suite.models import find_dataset, find_model, md5_of
 from tinyinterp.suite.protocol import dequantize
 from tinyinterp.suite.scoring import FileResults, Score, score_files
 
 if TYPE_CHECKING:
     from tinyinterp.cost.profiles import BoardProfile
 
-SUITE_BENCHMARKS = ("kws01", "vww01", "ic01", "ad01")
+SUITE_BENCHMARKS = SINGLE_STREAM
 MIN_RUN_US = 10_000_000  # run rules: each timed run at least 10 s of device time ...
 MIN_INFERENCES = 10  # ... and at least 10 inferences
 RUNS = 5  # inputs per performance / energy run
@@ -106,12 +105,11 @@ class Outcome:
 
 def prepare(benchmark: str, options: SuiteOptions) -> Setup:
     """The benchmark's model (reference model found, else the zoo stand-in) on the emulated board."""
-    from tinyinterp.zoo import stand_in
-
+    spec = BENCHMARKS[benchmark]
     path = find_model(benchmark, options.models_dir)
-    reference = path is not None and md5_of(path) == MD5[path.name]
+    reference = path is not None and md5_of(path) == spec.md5
     if path is None:
-        model, label = stand_in(benchmark), f"zoo stand-in for {BENCHMARKS[benchmark].model_file}"
+        model, label = spec.stand_in(), f"zoo stand-in for {spec.model_file}"
     else:
         model, label = load_model(path), path.name + ("" if reference else " (not the reference MD5)")
     cost = device_cost(model, options.board, options.core, options.clock_mhz, options.stack)
@@ -164,10 +162,11 @@ def run_accuracy(setup: Setup, folder: Path, progress: Progress = no_progress) -
 def _random_load(device: EmulatedDevice, rng: np.random.Generator) -> bytes:
     """A valid load of random input values (for runs without a dataset: the cost does not depend on it)."""
     q = rng.integers(-128, 128, size=int(np.prod(device.input_shape[1:])), dtype=np.int8)
-    if device.benchmark == "ad01":
+    stimulus = BENCHMARKS[device.benchmark].stimulus
+    if stimulus == "float32 values":
         quant = device.input_quant
         return dequantize(q, quant.scale, quant.zero_point).astype("<f4").tobytes()
-    if device.benchmark in IMAGE_BENCHMARKS:
+    if stimulus == "uint8 RGB":
         return (q.astype(np.int16) + 128).astype(np.uint8).tobytes()
     return q.tobytes()
 
