@@ -20,7 +20,7 @@ from tinyinterp.interpreter import Interpreter
 from tinyinterp.model import Model
 from tinyinterp.suite.benchmarks import BENCHMARKS
 from tinyinterp.suite.datasets import convert_loads, float_loads, load_size
-from tinyinterp.suite.protocol import MODELS, result_payloads
+from tinyinterp.suite.protocol import result_payloads
 
 if TYPE_CHECKING:
     from tinyinterp.cost.profiles import BoardProfile
@@ -86,8 +86,10 @@ class EmulatedDevice:
     """One benchmark's firmware: input conversion, bit-exact inference and results printing."""
 
     def __init__(self, benchmark: str, model: Model, cost: DeviceCost, model_name: str) -> None:
-        if benchmark not in MODELS:
-            raise ModelError(f"no MLPerf Tiny firmware for {benchmark!r}; choose one of {', '.join(MODELS)}")
+        if benchmark not in BENCHMARKS:
+            raise ModelError(
+                f"no MLPerf Tiny firmware for {benchmark!r}; choose one of {', '.join(BENCHMARKS)}"
+            )
         self.benchmark = benchmark
         self.model_name = model_name
         self.cost = cost
