@@ -11,7 +11,7 @@ import pytest
 
 from tinyinterp.errors import TinyInterpError
 from tinyinterp.interpreter import Interpreter
-from tinyinterp.suite.sww import read_wav, stream_wav
+from tinyinterp.suite.sww import frontend, read_wav, stream_wav
 from tinyinterp.suite.sww.detection import (
     board_timestamps,
     detected_frames,
@@ -77,6 +77,14 @@ def test_generated_and_upstream_tables_give_identical_features(
 def test_features_and_outputs_equal_appendix_b(wav: str, sww_dir: Path, interpreter: Interpreter) -> None:
     result = stream_wav(sww_dir / wav, interpreter, all_chunks=True)
     assert (sha256(result.features), sha256(result.outputs)) == APPENDIX_B[wav]
+
+
+def test_features_computed_in_blocks_are_the_same(
+    sww_dir: Path, interpreter: Interpreter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(frontend, "BLOCK_FRAMES", 100)  # the short file's 312 frames in 4 blocks
+    result = stream_wav(sww_dir / SHORT, interpreter, all_chunks=True)
+    assert sha256(result.features) == APPENDIX_B[SHORT][0]
 
 
 def test_short_file_frame_details_of_appendix_b(sww_dir: Path, interpreter: Interpreter) -> None:
@@ -164,7 +172,7 @@ def test_quantization_truncates_toward_zero_and_wraps() -> None:
     assert q.tolist() == [[-128, -127, int(np.trunc(v_loud)) - 256, int(np.trunc(270.19 - 128)) - 256]]
 
 
-def test_wav_the_board_would_refuse_is_named(tmp_path: Path, sww_dir: Path) -> None:
+def test_wav_the_board_would_refuse_is_named(tmp_path: Path, sww_dir: Path, interpreter: Interpreter) -> None:
     data = bytearray((sww_dir / MARVIN).read_bytes())
     data[22] = 1  # mono
     path = tmp_path / "mono.wav"
@@ -173,6 +181,10 @@ def test_wav_the_board_would_refuse_is_named(tmp_path: Path, sww_dir: Path) -> N
         read_wav(path)
     with pytest.raises(WavError, match="cannot read"):
         read_wav(tmp_path / "absent.wav")
+    short = tmp_path / "short.wav"
+    short.write_bytes((sww_dir / MARVIN).read_bytes()[:4096])  # 1013 frames: the board plays none
+    with pytest.raises(WavError, match=r"short.wav: 1013 samples: the DUT would process no 512-sample chunk"):
+        stream_wav(short, interpreter)
 
 
 def test_test_json_errors_name_the_file(tmp_path: Path) -> None:

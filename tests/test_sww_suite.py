@@ -103,10 +103,17 @@ def test_a_frame_over_32_ms_is_flagged(
     assert "over the 32 ms budget" in capsys.readouterr().out
 
 
-def test_sww01_is_in_the_default_set_only_with_its_dataset(data_dir: Path, tmp_path: Path) -> None:
+def test_sww01_is_in_the_default_set_only_with_its_dataset(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert "sww01" in default_benchmarks(data_dir / "datasets")
     (tmp_path / "sww01").mkdir()
     assert default_benchmarks(tmp_path) == ("kws01", "vww01", "ic01", "ad01")
+    args = ["suite", "--datasets-dir", str(tmp_path), "--trace", str(tmp_path / "trace")]
+    assert main(args) == 2  # refused rather than ignored
+    assert "--trace writes the features and outputs of sww01, which this run does not include" in (
+        capsys.readouterr().err
+    )
 
 
 def test_without_data_the_stand_in_plays_silence_and_reports_no_accuracy(

@@ -342,6 +342,12 @@ def run_suite(options: SuiteOptions, progress: Progress = no_progress) -> tuple[
     if unknown or not benchmarks:
         given = ", ".join(unknown) or "(none given)"
         raise TinyInterpError(f"unknown benchmark(s) {given}; the suite runs {', '.join(SUITE_BENCHMARKS)}")
+    if options.trace is not None and not any(BENCHMARKS[b].streaming for b in benchmarks):
+        streaming = ", ".join(STREAMING_OPTIONAL)
+        raise TinyInterpError(
+            f"--trace writes the features and outputs of {streaming}, which this run does not include "
+            "(give --benchmarks, or the datasets folder where its test json is)"
+        )
     setups = [prepare(b, options) for b in benchmarks]
     system = options.system or system_name(setups[0].device.cost)
     write_system(options.out / "systems", system, setups[0].device.cost)

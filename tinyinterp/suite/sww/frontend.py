@@ -31,6 +31,7 @@ ZERO_POINT = np.float32(-128.0)  # hard-coded by the firmware, whatever the mode
 MEL_HIGH_HZ = 8000.0
 MEL_DECIMALS = 6  # fixed_data.c prints the mel weights with %f
 WINDOW_DECIMALS = 8  # ... and the window with 8 decimals
+BLOCK_FRAMES = 2048  # frames computed at once: bounds memory on long streams (20 min = 37,500 frames)
 
 
 @dataclass(frozen=True)
@@ -140,9 +141,9 @@ def power_spectrum(frames: np.ndarray, window: np.ndarray) -> np.ndarray:
     return (magnitude * magnitude) * np.float32(1.0 / FRAME)
 
 
-def mel_energies(power: np.ndarray, tables: Tables) -> np.ndarray:
-    """float32 [frames, 40]: each filter's dot product summed sequentially in float32 (arm_dot_prod_f32)."""
-    bins, weights = tables.dense()
+def mel_energies(power: np.ndarray, bins: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """float32 [frames, 40]: each filter's dot product summed sequentially in float32 (arm_dot_prod_f32);
+    `bins` and `weights` from `Tables.dense`."""
     products = power[:, bins] * weights
     return np.cumsum(products, axis=2, dtype=np.float32)[:, :, -1]
 
@@ -161,8 +162,13 @@ def features(
 ) -> np.ndarray:
     """int8 features [chunks, 40] of int16 mono samples, one row per whole 512-sample chunk."""
     tables = tables or default_tables()
-    power = power_spectrum(frames_of(samples, last_value), tables.window)
-    return quantize(mel_energies(power, tables), input_scale)
+    bins, weights = tables.dense()
+    frames = frames_of(samples, last_value)
+    rows = np.zeros((len(frames), MEL_FILTERS), np.int8)
+    for start in range(0, len(frames), BLOCK_FRAMES):
+        power = power_spectrum(frames[start : start + BLOCK_FRAMES], tables.window)
+        rows[start : start + BLOCK_FRAMES] = quantize(mel_energies(power, bins, weights), input_scale)
+    return rows
 
 
 @cache

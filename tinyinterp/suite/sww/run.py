@@ -33,7 +33,7 @@ from tinyinterp.suite.sww.detection import (
     read_test,
     score_detections,
 )
-from tinyinterp.suite.sww.frontend import HOP, SAMPLE_RATE
+from tinyinterp.suite.sww.frontend import SAMPLE_RATE
 from tinyinterp.suite.sww.stream import StreamResult, read_wav, stream_samples
 
 SCORED_TEST = "sww_long_test.json"  # truth_file of sww01 in the runner's tests_*.yaml
@@ -156,8 +156,7 @@ def play_test(device: EmulatedDevice, test_path: Path, frame: FrameCost, trace: 
     """Play a test json's wav (from the same folder) and score the detections against its windows."""
     test = read_test(test_path)
     wav = read_wav(test_path.parent / test.wav_file)
-    samples = wav.samples[: wav.played_chunks * HOP]
-    played = _play(device, samples, frame, test, test.wav_file, wav.data_bytes / (4 * SAMPLE_RATE))
+    played = _play(device, wav.chunks(), frame, test, test.wav_file, wav.duration_s)
     if trace is not None:
         write_trace(trace, Path(test.wav_file).stem, played.result)
     return played

@@ -41,6 +41,19 @@ class Wav:
         blocks = math.ceil(self.data_bytes / BOARD_BLOCK_BYTES)
         return max(0, (blocks - 1) * BOARD_BLOCK_BYTES // (2 * CHANNELS) // HOP)
 
+    @property
+    def duration_s(self) -> float:
+        return self.data_bytes / (2 * CHANNELS * SAMPLE_RATE)
+
+    def chunks(self, all_chunks: bool = False) -> np.ndarray:
+        """The samples of the chunks the DUT processes (with `all_chunks`: every whole chunk of the file)."""
+        count = len(self.samples) // HOP if all_chunks else self.played_chunks
+        if count == 0:
+            raise WavError(
+                f"{self.path}: {len(self.samples)} samples: the DUT would process no {HOP}-sample chunk"
+            )
+        return self.samples[: count * HOP]
+
 
 def read_wav(path: Path) -> Wav:
     """Channel 0 of a canonical 16 kHz, 16-bit, 2-channel PCM wav, as the interface board reads it."""
@@ -109,6 +122,4 @@ def stream_wav(
 ) -> StreamResult:
     """The DUT after `start` (fresh boot) while the board plays `path`: the chunks the board delivers,
     or with `all_chunks` every whole chunk of the file."""
-    wav = read_wav(path)
-    chunks = len(wav.samples) // HOP if all_chunks else wav.played_chunks
-    return stream_samples(wav.samples[: chunks * HOP], interpreter, tables)
+    return stream_samples(read_wav(path).chunks(all_chunks), interpreter, tables)

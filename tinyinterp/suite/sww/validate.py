@@ -67,7 +67,7 @@ def parse_sww_log(text: str, benchmark: str) -> SwwLog:
     return log
 
 
-def frames_of(detections_ms: list[int], period_ms: float) -> list[int]:
+def logged_frames(detections_ms: list[int], period_ms: float) -> list[int]:
     """Frame index of each detection, relative to the first one (the sync pulse)."""
     return [round((t - detections_ms[0]) / period_ms) for t in detections_ms]
 
@@ -117,7 +117,7 @@ def validate_sww(log: SwwLog, interpreter: Interpreter, dataset: Path) -> SwwVal
     recomputed = score_counts(score_detections(board_timestamps(mine, 0.0), test.detection_windows))
     if log.detections_ms:
         period_ms = (log.period_s or HOP_US / 1e6) * 1e3
-        logged = frames_of(log.detections_ms, period_ms)
+        logged = logged_frames(log.detections_ms, period_ms)
         only_log = sorted(set(logged) - set(mine))
         only_mine = sorted(set(mine) - set(logged))
         same = not only_log and not only_mine
