@@ -17,14 +17,10 @@ from types import ModuleType
 import pytest
 from hypothesis import settings
 
+from tinyinterp.suite.benchmarks import BENCHMARKS
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_MODELS = (
-    "ad01_int8.tflite",
-    "kws_ref_model.tflite",
-    "pretrainedResnet_quant.tflite",
-    "str_ww_ref_model.tflite",
-    "vww_96_int8.tflite",
-)
+REFERENCE_MODELS = tuple(sorted(b.model_file for b in BENCHMARKS.values()))
 
 
 def _data_dir() -> Path:

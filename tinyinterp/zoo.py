@@ -26,6 +26,7 @@ from tinyinterp.model.recurrent import (
     random_gru_weights,
     range_quantization,
 )
+from tinyinterp.suite.benchmarks import BENCHMARKS
 
 ZOO_PREFIX = "zoo:"
 
@@ -37,14 +38,8 @@ _INPUTS = {
     "ad": ((1, 640), 0.39101523, 89),
     "sww": ((1, 30, 1, 40), 0.0037010426, -128),
 }
-ALIASES = {"kws01": "kws", "vww01": "vww", "ic01": "ic", "ad01": "ad", "sww01": "sww"}
-REFERENCE_FILES = {
-    "kws": "kws_ref_model.tflite",
-    "vww": "vww_96_int8.tflite",
-    "ic": "pretrainedResnet_quant.tflite",
-    "ad": "ad01_int8.tflite",
-    "sww": "str_ww_ref_model.tflite",
-}
+ALIASES = {b.name: b.short for b in BENCHMARKS.values()}
+REFERENCE_FILES = {b.short: b.model_file for b in BENCHMARKS.values()}
 
 
 class _Net:

@@ -28,14 +28,9 @@ from tinyinterp.cost.fit import Observation, fit_components, fit_power, fit_stac
 from tinyinterp.cost.profiles import BoardProfile, StackProfile
 from tinyinterp.errors import CostModelError
 from tinyinterp.model.reader import load_model
+from tinyinterp.suite.benchmarks import BENCHMARKS
 
-BENCHMARK_MODELS = {
-    "ad": "ad01_int8.tflite",
-    "ic": "pretrainedResnet_quant.tflite",
-    "kws": "kws_ref_model.tflite",
-    "vww": "vww_96_int8.tflite",
-    "sww": "str_ww_ref_model.tflite",
-}
+BENCHMARK_MODELS = {b.short: b.model_file for b in BENCHMARKS.values()}  # by the CSV's benchmark names
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,15 @@ Heavy modules (interpreter, numba kernels, cost model) are imported inside the h
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tinyinterp.cost.cli import add_set_option, board_with_settings
 from tinyinterp.errors import TinyInterpError
+from tinyinterp.suite.benchmarks import BENCHMARKS
 from tinyinterp.suite.protocol import MODELS
 
 if TYPE_CHECKING:
@@ -21,10 +23,11 @@ if TYPE_CHECKING:
     from tinyinterp.suite.device import EmulatedDevice
     from tinyinterp.suite.dut import VirtualDut
     from tinyinterp.suite.runner import Outcome
+    from tinyinterp.suite.sww.detection import DetectionScore
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-SUITE_BENCHMARKS = "kws01,vww01,ic01,ad01"
+SUITE_BENCHMARKS = ",".join(BENCHMARKS)
 MODES = {"accuracy": ("a",), "performance": ("p",), "energy": ("e",), "all": ("a", "p", "e")}
 DEFAULT_BOARD = "nucleo-l4r5zi"  # the reference submissions' board
 DEFAULT_OUT = Path("tinyinterp-results")
@@ -34,6 +37,11 @@ SCENARIO_NOTE = (
     "single-stream (MLPerf LoadGen scenario): one inference at a time; inf./sec. is the runner's median "
     "throughput of those runs"
 )
+STREAMING_NOTE = (
+    "{benchmark} (streaming): ms is one 32 ms frame's processing (front end + model), inf./sec. the "
+    "runner's estimated throughput (1 / that), uJ/inf. the average power over a frame"
+)
+HOP_MS = 32.0
 
 
 def _add_device_options(parser: argparse.ArgumentParser) -> None:
@@ -60,15 +68,22 @@ def register_commands(commands: argparse._SubParsersAction) -> None:
     suite = commands.add_parser(
         "suite",
         help="run the MLPerf Tiny benchmarks on an emulated board (accuracy, performance, energy)",
-        description="Run kws01, vww01, ic01 and ad01 as the MLPerf Tiny runner would on a board, with "
-        "bit-exact inference and device time and energy from the cost model. Without the reference "
+        description="Run kws01, vww01, ic01, ad01 and sww01 as the MLPerf Tiny runner would on a board, "
+        "with bit-exact inference and device time and energy from the cost model. Without the reference "
         "models, runs performance and energy on built-in stand-ins and says how to get the real ones.",
         epilog="Exit codes: 0 the suite ran and wrote its results; 2 bad usage or input.",
     )
     _add_device_options(suite)
     suite.add_argument("--models-dir", type=Path, help="folder with the reference .tflite files")
     suite.add_argument("--datasets-dir", type=Path, help="folder of the runner's dataset folders")
-    suite.add_argument("--benchmarks", default=SUITE_BENCHMARKS, help=f"default {SUITE_BENCHMARKS}")
+    suite.add_argument(
+        "--benchmarks",
+        help=f"comma list of {SUITE_BENCHMARKS} (default: all; sww01 only when its dataset is found)",
+    )
+    suite.add_argument(
+        "--trace", type=Path, metavar="DIR", help="sww01: write per wav its features and outputs (.npy)"
+    )
+    suite.add_argument("--json", action="store_true", help="print the run's summary as JSON")
     suite.add_argument("--mode", choices=list(MODES), default="all", help="which runs (default all)")
     suite.add_argument(
         "--out",
@@ -93,7 +108,7 @@ def register_commands(commands: argparse._SubParsersAction) -> None:
     models.add_argument(
         "--from", dest="base", help="download: upstream base URL or local folder laid out like it"
     )
-    models.add_argument("--benchmarks", default="kws01,vww01,ic01,ad01,sww01", help="comma list")
+    models.add_argument("--benchmarks", default=",".join(BENCHMARKS), help="comma list")
     models.add_argument("--force", action="store_true", help="download: even when a good copy is present")
     models.set_defaults(handler=_models)
 
@@ -127,8 +142,8 @@ def register_commands(commands: argparse._SubParsersAction) -> None:
         epilog="Exit codes: 0 every result matches; 1 a result differs, cannot be parsed, its stimulus is "
         "missing, or the log is truncated; 2 not a runner log, or bad usage or input.",
     )
-    check.add_argument("log", type=Path, help="log.txt of an accuracy or performance run")
-    check.add_argument("--benchmark", required=True, choices=MODELS)
+    check.add_argument("log", type=Path, help="log.txt of an accuracy or performance run (sww01: or energy)")
+    check.add_argument("--benchmark", required=True, choices=list(BENCHMARKS))
     check.add_argument("--model", help="the model the log was made with (default: the reference model)")
     check.add_argument("--models-dir", type=Path, help="where to look for the reference model")
     check.add_argument("--datasets-dir", type=Path, help="folder with the runner's dataset folders")
@@ -167,7 +182,7 @@ def _suite(args: argparse.Namespace) -> int:
     _check_folder(args.datasets_dir, "--datasets-dir")
     board, core = _device_location(args)
     options = SuiteOptions(
-        benchmarks=_benchmarks(args.benchmarks),
+        benchmarks=None if args.benchmarks is None else _benchmarks(args.benchmarks),
         modes=MODES[args.mode],
         board=board,
         core=core,
@@ -177,6 +192,7 @@ def _suite(args: argparse.Namespace) -> int:
         datasets_dir=args.datasets_dir,
         out=args.out,
         system=args.system,
+        trace=args.trace,
     )
     with Progress(console=Console(stderr=True), transient=True) as bars:
 
@@ -185,6 +201,9 @@ def _suite(args: argparse.Namespace) -> int:
             return lambda steps: bars.advance(task, steps)
 
         system, outcomes = run_suite(options, progress)
+    if args.json:
+        print(json.dumps(summary(system, outcomes, options.out / "results" / system), indent=2))
+        return EXIT_OK
     _print_summary(outcomes, options.out / "results" / system)
     if any(o.setup.stand_in or o.setup.dataset is None for o in outcomes):
         print()
@@ -193,6 +212,10 @@ def _suite(args: argparse.Namespace) -> int:
 
 
 def _accuracy_cell(outcome: Outcome) -> str:
+    stream_score = outcome.stream.score if outcome.stream else None
+    if stream_score is not None:
+        s = stream_score
+        return f"{s.true_positives} TP, {s.false_negatives} FN, {s.false_positives} FP"
     if outcome.score is None:
         return outcome.accuracy_skipped or "-"
     name, value = outcome.score.headline(outcome.setup.benchmark)
@@ -210,22 +233,126 @@ def _print_summary(outcomes: list[Outcome], folder: Path) -> None:
     for column in ("benchmark", "model", "accuracy", "single-stream ms", "inf./sec.", "uJ/inf."):
         table.add_column(column, justify="right" if column[0] in "siu" else "left")
     for o in outcomes:
-        model = "stand-in" if o.setup.stand_in else ("reference" if o.setup.reference else "custom")
-        latency = f"{1000 / o.throughput:.2f}" if o.throughput else "-"
-        throughput = f"{o.throughput:.3f}" if o.throughput else "-"
-        energy = f"{o.energy_uj:.1f}" if o.energy_uj is not None else "-"
-        table.add_row(o.setup.benchmark, model, _accuracy_cell(o), latency, throughput, energy)
+        figures = _timed_figures(o)
+        latency = f"{figures['latency_ms']:.2f}" if "latency_ms" in figures else "-"
+        throughput = f"{figures['throughput']:.3f}" if "throughput" in figures else "-"
+        energy = f"{figures['energy_uj']:.1f}" if "energy_uj" in figures else "-"
+        table.add_row(o.setup.benchmark, _model_kind(o), _accuracy_cell(o), latency, throughput, energy)
     Console(width=None if sys.stdout.isatty() else 120).print(table)  # no wrapping in files and pipes
     print(SCENARIO_NOTE)
+    for o in outcomes:
+        if o.stream is not None:
+            print(STREAMING_NOTE.format(benchmark=o.setup.benchmark))
+            if o.stream.power_mw is not None:
+                print(f"{o.setup.benchmark}: average power {o.stream.power_mw:.4f} mW over the energy window")
+            if o.stream.frame.over_budget:
+                frame_ms = o.stream.frame.frame_us / 1e3
+                print(f"{o.setup.benchmark}: warning: a frame takes {frame_ms:.2f} ms, over the 32 ms budget")
     print(f"results: {folder}/ (log.txt, results.txt, results.json per run)")
     if any(o.setup.stand_in for o in outcomes):
         print(
             "stand-in: a built-in model with the reference's layers and random weights; it costs the same "
             "(latency, energy) but classifies nothing, so accuracy needs the real model."
         )
-    random = [o.setup.benchmark for o in outcomes if o.random_inputs]
+    random = [o.setup.benchmark for o in outcomes if o.random_inputs and o.stream is None]
     if random:
         print(f"no dataset for {', '.join(random)}: their timed runs used random inputs (same cost).")
+    silent = [o.setup.benchmark for o in outcomes if o.random_inputs and o.stream is not None]
+    if silent:
+        print(
+            f"no dataset or real model for {', '.join(silent)}: its timed runs played digital silence "
+            "(same cost)."
+        )
+
+
+def _model_kind(outcome: Outcome) -> str:
+    return "stand-in" if outcome.setup.stand_in else ("reference" if outcome.setup.reference else "custom")
+
+
+def _timed_figures(outcome: Outcome) -> dict[str, float]:
+    """latency_ms, throughput (inf./sec.) and energy_uj (per inference) of the timed runs that ran.
+
+    Streaming: one frame's processing time, the runner's estimated throughput (1 / processing time) and
+    the average power over a 32 ms frame."""
+    stream = outcome.stream
+    if stream is not None:
+        figures: dict[str, float] = {}
+        if stream.duty is not None:
+            figures["latency_ms"] = stream.duty.processing_time * 1e3
+            figures["throughput"] = 1 / stream.duty.processing_time
+        if stream.power_mw is not None:
+            figures["energy_uj"] = stream.power_mw * HOP_MS
+        return figures
+    figures = {}
+    if outcome.throughput:
+        figures["latency_ms"] = 1000 / outcome.throughput
+        figures["throughput"] = outcome.throughput
+    if outcome.energy_uj is not None:
+        figures["energy_uj"] = outcome.energy_uj
+    return figures
+
+
+def summary(system: str, outcomes: list[Outcome], folder: Path) -> dict[str, Any]:
+    """The run as JSON: the emulated device, and per benchmark its metrics and latency/energy figures."""
+    device = outcomes[0].setup.device.cost
+    return {
+        "system": system,
+        "device": {
+            "board": device.board,
+            "core": device.core,
+            "clock_mhz": device.clock_mhz,
+            "stack": device.stack,
+        },
+        "results": str(folder),
+        "benchmarks": {o.setup.benchmark: _benchmark_summary(o) for o in outcomes},
+    }
+
+
+def _benchmark_summary(outcome: Outcome) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "model": _model_kind(outcome),
+        "model_label": outcome.setup.model_label,
+        "dataset": None if outcome.setup.dataset is None else str(outcome.setup.dataset),
+        "metrics": {},
+        **_timed_figures(outcome),
+    }
+    if outcome.accuracy_skipped:
+        entry["accuracy_skipped"] = outcome.accuracy_skipped
+    if outcome.score is not None:
+        entry["metrics"] = {"top1": outcome.score.top1, "auc": outcome.score.auc}
+    stream = outcome.stream
+    if stream is not None:
+        if stream.score is not None:
+            entry["metrics"] = {
+                "true_positives": stream.score.true_positives,
+                "false_negatives": stream.score.false_negatives,
+                "false_positives": stream.score.false_positives,
+                "tests": {name: _counts(played.score) for name, played in stream.tests if played.score},
+            }
+        entry["frame"] = {
+            "frontend_ms": stream.frame.frontend_us / 1e3,
+            "model_ms": stream.frame.model_us / 1e3,
+            "frame_ms": stream.frame.frame_us / 1e3,
+            "over_budget": stream.frame.over_budget,
+        }
+        if stream.duty is not None:
+            entry["duty_cycle"] = stream.duty.duty_cycle
+            entry["period_s"] = stream.duty.period
+        if stream.power_mw is not None:
+            entry["power_mw"] = stream.power_mw
+            entry["stream_energy_uj"] = stream.energy_uj
+            entry["energy_window_s"] = stream.energy_window_s
+    return entry
+
+
+def _counts(score: DetectionScore) -> dict[str, Any]:
+    return {
+        "true_positives": score.true_positives,
+        "false_negatives": score.false_negatives,
+        "false_positives": score.false_positives,
+        "missed_windows_s": list(score.missed_windows_s),
+        "false_positives_s": list(score.false_positive_s),
+    }
 
 
 # ---- models --------------------------------------------------------------------------------
@@ -234,7 +361,6 @@ def _print_summary(outcomes: list[Outcome], folder: Path) -> None:
 def _models(args: argparse.Namespace) -> int:
     from tinyinterp.cache import cache_dir
     from tinyinterp.suite import models
-    from tinyinterp.suite.datasets import BENCHMARKS
 
     benchmarks = _benchmarks(args.benchmarks)
     unknown = [b for b in benchmarks if b not in BENCHMARKS]
@@ -252,7 +378,7 @@ def _models(args: argparse.Namespace) -> int:
             state = (
                 "missing"
                 if path is None
-                else ("ok" if models.md5_of(path) == models.MD5[path.name] else "MD5 differs")
+                else ("ok" if models.md5_of(path) == BENCHMARKS[benchmark].md5 else "MD5 differs")
             )
             print(f"{benchmark:6} {BENCHMARKS[benchmark].model_file:30} {state:11} {path or ''}")
         return EXIT_OK
@@ -272,14 +398,14 @@ def _open_device(args: argparse.Namespace, allow_stand_in: bool) -> EmulatedDevi
     """The benchmark's device with --model, the reference model found, or (if allowed) its stand-in."""
     from tinyinterp.suite.device import EmulatedDevice, device_cost
     from tinyinterp.suite.models import find_model
-    from tinyinterp.zoo import open_model, stand_in
+    from tinyinterp.zoo import open_model
 
     spec = args.model or find_model(args.benchmark, args.models_dir)
     if spec is None and not allow_stand_in:
         raise TinyInterpError(
             f"no reference model for {args.benchmark} found: give --model, or `tinyinterp models download`"
         )
-    model = open_model(str(spec)) if spec is not None else stand_in(args.benchmark)
+    model = open_model(str(spec)) if spec is not None else BENCHMARKS[args.benchmark].stand_in()
     name = Path(str(spec)).name if spec is not None else f"zoo stand-in for {args.benchmark}"
     board, core = _device_location(args)
     cost = device_cost(model, board, core, getattr(args, "mhz", None), getattr(args, "stack", "tflm-cmsisnn"))
@@ -335,6 +461,8 @@ def _validate_log(args: argparse.Namespace) -> int:
         raise TinyInterpError(
             f"no {args.benchmark} dataset folder (with y_labels.csv) in {where}: give --datasets-dir"
         )
+    if BENCHMARKS[args.benchmark].streaming:
+        return _validate_stream_log(args, log_text, dataset)
     parsed = parse_log(log_text)
     device = _open_device(args, allow_stand_in=False)
     result = validate(parsed, device, dataset)
@@ -364,6 +492,21 @@ def _validate_log(args: argparse.Namespace) -> int:
     for line in parsed.summary:
         print(f"logged summary: {line}")
     return EXIT_OK if result.ok and not parsed.problems else EXIT_FAILED
+
+
+def _validate_stream_log(args: argparse.Namespace, log_text: str, dataset: Path) -> int:
+    from tinyinterp.suite.sww.validate import parse_sww_log, validate_sww
+
+    parsed = parse_sww_log(log_text, args.benchmark)
+    device = _open_device(args, allow_stand_in=False)
+    result = validate_sww(parsed, device.interpreter, dataset)
+    print(
+        f"{args.log}: MLPerf Tiny runner streaming log, {args.benchmark}, "
+        f"{parsed.wav_file or 'no wav named'}, recomputed with {device.model_name}"
+    )
+    for line in result.lines:
+        print(line)
+    return EXIT_OK if result.ok else EXIT_FAILED
 
 
 def _fmt(value: float | None) -> str:

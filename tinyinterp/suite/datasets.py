@@ -19,26 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from tinyinterp.errors import TinyInterpError
+from tinyinterp.suite.benchmarks import BENCHMARKS
 
 
 class DatasetError(TinyInterpError):
     """A dataset folder, label file or stimulus is missing or malformed."""
-
-
-@dataclass(frozen=True)
-class Benchmark:
-    name: str
-    model_file: str
-    upstream_dir: str  # folder under mlcommons/tiny benchmark/training/
-
-
-BENCHMARKS: dict[str, Benchmark] = {
-    "kws01": Benchmark("kws01", "kws_ref_model.tflite", "keyword_spotting"),
-    "vww01": Benchmark("vww01", "vww_96_int8.tflite", "visual_wake_words"),
-    "ic01": Benchmark("ic01", "pretrainedResnet_quant.tflite", "image_classification"),
-    "ad01": Benchmark("ad01", "ad01_int8.tflite", "anomaly_detection"),
-    "sww01": Benchmark("sww01", "str_ww_ref_model.tflite", "streaming_wakeword"),
-}
 
 
 @dataclass(frozen=True)
@@ -79,36 +64,30 @@ def quantize_float_to_int8(values: np.ndarray, scale: float, zero_point: int) ->
     return np.clip(rounded + zero_point, -128, 127).astype(np.int8)
 
 
-IMAGE_BENCHMARKS = ("ic01", "vww01")  # uint8 RGB stimuli, shifted to int8 by th_load_tensor
-STIMULUS_FORMATS = {
-    "ic01": "uint8 RGB",
-    "vww01": "uint8 RGB",
-    "kws01": "int8 bytes",
-    "ad01": "float32 values",
-}
+IMAGE_BENCHMARKS = tuple(sorted(b.name for b in BENCHMARKS.values() if b.stimulus == "uint8 RGB"))
 
 
 def load_size(benchmark: str, input_shape: tuple[int, ...]) -> int:
-    """Bytes the host sends per inference (`db load N`): float32 values for ad01, else one per element."""
+    """Bytes the host sends per inference (`db load N`): float32 values (ad01), else one per element."""
     elements = int(np.prod(input_shape[1:]))
-    return 4 * elements if benchmark == "ad01" else elements
+    return 4 * elements if BENCHMARKS[benchmark].stimulus == "float32 values" else elements
 
 
 def stimulus_loads(
     benchmark: str, data: bytes, load_bytes: int, stimulus: Stimulus | None = None
 ) -> list[bytes]:
-    """What the runner loads for one stimulus file: the whole file, or ad01's sliding windows.
+    """What the runner loads for one stimulus file: the whole file, or its sliding windows (ad01).
 
     Windows are cut as the runner's `_ScriptDownloadStep` does: `window_bytes` from offsets 0, stride,
     2 * stride, ... while the window fits (window and stride default to one load).
     """
-    if benchmark != "ad01":
+    if not BENCHMARKS[benchmark].windowed:
         return [data]
     window = stimulus.window_bytes if stimulus and stimulus.window_bytes else load_bytes
     stride = stimulus.stride_bytes if stimulus and stimulus.stride_bytes else window
     if window <= 0 or stride <= 0 or len(data) < window:
         raise DatasetError(
-            f"{len(data)} bytes cannot be cut into ad01 windows of {window} bytes with stride {stride}"
+            f"{len(data)} bytes cannot be cut into {benchmark} windows of {window} bytes with stride {stride}"
         )
     return [data[start : start + window] for start in range(0, len(data) - window + 1, stride)]
 
@@ -119,7 +98,7 @@ def check_loads(benchmark: str, loads: Sequence[bytes], load_bytes: int) -> None
     if wrong:
         raise DatasetError(
             f"{', '.join(map(str, wrong))} bytes, expected {load_bytes} bytes "
-            f"({STIMULUS_FORMATS[benchmark]}) per {benchmark} input"
+            f"({BENCHMARKS[benchmark].stimulus}) per {benchmark} input"
         )
 
 
@@ -133,9 +112,10 @@ def convert_loads(
     """th_load_tensor of the reference submissions for each load: int8 [len(loads), *input_shape[1:]]."""
     check_loads(benchmark, loads, load_size(benchmark, input_shape))
     item_shape = tuple(input_shape[1:])
-    if benchmark == "ad01":
+    stimulus = BENCHMARKS[benchmark].stimulus
+    if stimulus == "float32 values":
         values = quantize_float_to_int8(float_loads(loads), input_scale, input_zero_point)
-    elif benchmark in IMAGE_BENCHMARKS:
+    elif stimulus == "uint8 RGB":
         values = (np.frombuffer(b"".join(loads), dtype=np.uint8).astype(np.int16) - 128).astype(np.int8)
     else:
         values = np.frombuffer(b"".join(loads), dtype=np.int8)

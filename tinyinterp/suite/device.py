@@ -18,8 +18,9 @@ import numpy as np
 from tinyinterp.errors import ModelError
 from tinyinterp.interpreter import Interpreter
 from tinyinterp.model import Model
+from tinyinterp.suite.benchmarks import BENCHMARKS
 from tinyinterp.suite.datasets import convert_loads, float_loads, load_size
-from tinyinterp.suite.protocol import MODELS, result_payloads
+from tinyinterp.suite.protocol import result_payloads
 
 if TYPE_CHECKING:
     from tinyinterp.cost.profiles import BoardProfile
@@ -85,8 +86,10 @@ class EmulatedDevice:
     """One benchmark's firmware: input conversion, bit-exact inference and results printing."""
 
     def __init__(self, benchmark: str, model: Model, cost: DeviceCost, model_name: str) -> None:
-        if benchmark not in MODELS:
-            raise ModelError(f"no MLPerf Tiny firmware for {benchmark!r}; choose one of {', '.join(MODELS)}")
+        if benchmark not in BENCHMARKS:
+            raise ModelError(
+                f"no MLPerf Tiny firmware for {benchmark!r}; choose one of {', '.join(BENCHMARKS)}"
+            )
         self.benchmark = benchmark
         self.model_name = model_name
         self.cost = cost
@@ -95,9 +98,10 @@ class EmulatedDevice:
         self.input_shape, self.input_quant = _single_int8(inputs, "input", model_name)
         output_shape, self.output_quant = _single_int8(outputs, "output", model_name)
         self.load_bytes = load_size(benchmark, self.input_shape)
-        if benchmark == "ad01" and np.prod(output_shape) != np.prod(self.input_shape):
+        compares_input = BENCHMARKS[benchmark].payload == "anomaly score"  # ad01's reconstruction error
+        if compares_input and np.prod(output_shape) != np.prod(self.input_shape):
             raise ModelError(
-                f"{model_name}: ad01 compares output with input, but their shapes {output_shape}, "
+                f"{model_name}: {benchmark} compares output with input, but their shapes {output_shape}, "
                 f"{self.input_shape} differ"
             )
 
@@ -111,7 +115,7 @@ class EmulatedDevice:
 
     def payloads(self, loads: Sequence[bytes], outputs: np.ndarray) -> list[str]:
         """What `th_results` prints inside `m-results-[...]` after inferring each load with `outputs`."""
-        floats = float_loads(loads) if self.benchmark == "ad01" else None
+        floats = float_loads(loads) if BENCHMARKS[self.benchmark].stimulus == "float32 values" else None
         quant = self.output_quant
         return result_payloads(self.benchmark, outputs, quant.scale, quant.zero_point, floats)
 

@@ -2,7 +2,8 @@
 
 Models are looked up in `--models-dir` when given, else in the cache (`$TINYINTERP_CACHE`, else
 `$XDG_CACHE_HOME/tinyinterp`, else `~/.cache/tinyinterp`, under `models/`) and then in
-`$TINYINTERP_DATA/models`. Datasets (the runner's folders, `<dir>/<benchmark>/*.bin` + `y_labels.csv`) in
+`$TINYINTERP_DATA/models`. Datasets (the runner's folders, `<dir>/<benchmark>/*.bin` + `y_labels.csv`;
+sww01: test json files and their wavs) in
 `--datasets-dir` when given, else `$TINYINTERP_DATA/datasets`, else the cache's `datasets/`.
 """
 
@@ -17,27 +18,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinyinterp.cache import cache_dir
-from tinyinterp.suite.datasets import BENCHMARKS
+from tinyinterp.suite.benchmarks import BENCHMARKS
 
 UPSTREAM = "https://github.com/mlcommons/tiny/raw/master/benchmark/training"
-# MD5 of each published reference model (the .md5 files beside them upstream, where there is one).
-MD5 = {
-    "ad01_int8.tflite": "361fa1b1b871e2068b2ab38d9805ef56",
-    "kws_ref_model.tflite": "618aeb155673dae92fa6a7f26608add5",
-    "pretrainedResnet_quant.tflite": "2d6dd48722471313e4c4528249205ae3",
-    "str_ww_ref_model.tflite": "9643512e0b8a0b6e643e70c2fec496ee",
-    "vww_96_int8.tflite": "f0b011416abee0343a5d130cb1f4c18f",
-}
+MD5 = {b.model_file: b.md5 for b in BENCHMARKS.values()}  # of each published reference model, by file
 MAX_MODEL_BYTES = 16 * 1024 * 1024  # the largest reference model is 333 KB
 TIMEOUT_S = 60
 HOW_TO_GET_DATA = """\
 Real models: `tinyinterp models download` fetches the reference models (checked by MD5) into {cache},
   or give --models-dir DIR, or set TINYINTERP_DATA to a folder with models/.
 Datasets (accuracy mode): the EEMBC / MLPerf Tiny runner's dataset folders, DIR/<benchmark>/*.bin with
-  y_labels.csv (ic01, kws01, vww01, ad01). Build them with the scripts of each benchmark in
-  mlcommons/tiny benchmark/training/ (see benchmark/evaluation/datasets/README.md), or copy them from an
-  EEMBC runner install (~/eembc/runner/benchmarks/ulp-mlperf/datasets); then give --datasets-dir DIR or
-  put them in $TINYINTERP_DATA/datasets."""
+  y_labels.csv (ic01, kws01, vww01, ad01); for sww01, DIR/sww01/ with the runner's test json files
+  (sww_*_test.json) and their 2-channel 16 kHz wavs (benchmark/runner/sww_data_dir and sd_card).
+  Build them with the scripts of each benchmark in mlcommons/tiny benchmark/training/ (see
+  benchmark/evaluation/datasets/README.md), or copy them from an EEMBC runner install
+  (~/eembc/runner/benchmarks/ulp-mlperf/datasets); then give --datasets-dir DIR or put them in
+  $TINYINTERP_DATA/datasets."""
 
 
 def _data_dir() -> Path | None:
@@ -65,10 +61,15 @@ def find_model(benchmark: str, models_dir: Path | None = None) -> Path | None:
 
 
 def find_dataset(benchmark: str, datasets_dir: Path | None = None) -> Path | None:
-    def has_labels(folder: Path) -> bool:
+    """The benchmark's folder: with a label file, or for a streaming benchmark with a test json."""
+    streaming = BENCHMARKS[benchmark].streaming
+
+    def is_dataset(folder: Path) -> bool:
+        if streaming:
+            return folder.is_dir() and any(folder.glob("*.json"))
         return (folder / "y_labels.csv").is_file() or (folder / "Y_labels.csv").is_file()
 
-    return next((d / benchmark for d in dataset_dirs(datasets_dir) if has_labels(d / benchmark)), None)
+    return next((d / benchmark for d in dataset_dirs(datasets_dir) if is_dataset(d / benchmark)), None)
 
 
 def md5_of(path: Path) -> str:

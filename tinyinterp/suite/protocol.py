@@ -17,11 +17,13 @@ import re
 import numpy as np
 import numpy.typing as npt
 
+from tinyinterp.suite.benchmarks import BENCHMARKS, SINGLE_STREAM
+
 TERMINATOR = b"%"
 MAX_COMMAND = 80  # EE_CMD_SIZE: characters kept per command
 FIRMWARE = "ULPMark for tinyML Firmware V0.0.1"  # EE_FW_VERSION
 READY = "m-ready"
-MODELS = ("ic01", "kws01", "vww01", "ad01")  # the m-model-[...] strings of the MLPerf Tiny firmware
+MODELS = SINGLE_STREAM  # the m-model-[...] strings of the MLPerf Tiny firmware driven by `infer`
 # The official runner's regular expressions (benchmark/runner/script.py).
 RESULTS_RE = re.compile(r"^m-results-\[([^]]+)\]$")
 LAP_RE = re.compile(r"^m-lap-us-([0-9]+)$")
@@ -64,16 +66,19 @@ def result_payloads(
     float_inputs: np.ndarray | None = None,
 ) -> list[str]:
     """The text inside `m-results-[...]` for each item of int8 `outputs` [N, ...] (ad01: and float inputs)."""
-    if benchmark == "ad01":
+    payload = BENCHMARKS[benchmark].payload
+    if payload == "anomaly score":
         if float_inputs is None:
-            raise ValueError("ad01 results need the float inputs of each window")
+            raise ValueError(f"{benchmark} results need the float inputs of each window")
         return [row[0] for row in _fixed3(anomaly_scores(outputs, float_inputs, scale, zero_point)[:, None])]
     values = dequantize(outputs.reshape(len(outputs), -1), scale, zero_point)
-    if benchmark == "kws01":
+    if payload == "truncated3":
         return [",".join(row) for row in _truncated3(values)]
-    if benchmark == "vww01":
+    if payload == "fixed3 trailing commas":
         return ["".join(f"{v}," for v in row) for row in _fixed3(values)]
-    return [",".join(row) for row in _fixed3(values)]
+    if payload == "fixed3":
+        return [",".join(row) for row in _fixed3(values)]
+    raise ValueError(f"{benchmark} prints no m-results-[...] ({payload})")
 
 
 def parse_payload(payload: str) -> list[float] | None:

@@ -19,15 +19,10 @@ from typing import TextIO
 
 import numpy as np
 
+from tinyinterp.suite.benchmarks import BENCHMARKS
 from tinyinterp.suite.protocol import parse_payload
 from tinyinterp.suite.scoring import Score
 
-SUBMISSION_NAMES = {
-    "ic01": "ic",
-    "kws01": "kws",
-    "vww01": "vww",
-    "ad01": "ad",
-}  # folder names checkers expect
 MODE_FOLDERS = {"a": "accuracy", "p": "performance", "e": "energy"}
 DASHES = "-" * 57
 
@@ -67,7 +62,7 @@ class RunInfo:
 
 
 def run_folder(out: Path, system: str, benchmark: str, mode: str) -> Path:
-    return out / "results" / system / SUBMISSION_NAMES[benchmark] / MODE_FOLDERS[mode]
+    return out / "results" / system / BENCHMARKS[benchmark].short / MODE_FOLDERS[mode]
 
 
 class RunnerLog:

@@ -4,6 +4,7 @@ board.
 - Accuracy: every stimulus of the dataset folder (ad01: every sliding window), each as the runner's
   `download` + `infer 1 0`, computed in batches; results printed as the reference firmware prints them and
   scored as the runner scores them.
+- sww01 (streaming, v1.3 run rules): see `tinyinterp.suite.sww.run`.
 - Performance and energy (run rules): 5 inputs (the first 5 files; ad01 their first window), each
   `infer N 1` with N giving at least 10 s of device time and at least 10 inferences, driven through the
   virtual DUT's serial protocol; median throughput from its m-lap-us timestamps, median energy per
@@ -24,9 +25,8 @@ import numpy as np
 from tinyinterp.errors import TinyInterpError
 from tinyinterp.model import load_model
 from tinyinterp.suite import results as out
+from tinyinterp.suite.benchmarks import BENCHMARKS, SINGLE_STREAM
 from tinyinterp.suite.datasets import (
-    BENCHMARKS,
-    IMAGE_BENCHMARKS,
     DatasetError,
     Stimulus,
     check_loads,
@@ -36,14 +36,17 @@ from tinyinterp.suite.datasets import (
 from tinyinterp.suite.device import DeviceCost, EmulatedDevice, batches, device_cost
 from tinyinterp.suite.dut import DeviceClock
 from tinyinterp.suite.host import connect
-from tinyinterp.suite.models import MD5, find_dataset, find_model, md5_of
+from tinyinterp.suite.models import find_dataset, find_model, md5_of
 from tinyinterp.suite.protocol import dequantize
 from tinyinterp.suite.scoring import FileResults, Score, score_files
+from tinyinterp.suite.sww import results as sww_results
+from tinyinterp.suite.sww import run as sww
 
 if TYPE_CHECKING:
     from tinyinterp.cost.profiles import BoardProfile
 
-SUITE_BENCHMARKS = ("kws01", "vww01", "ic01", "ad01")
+SUITE_BENCHMARKS = tuple(BENCHMARKS)
+STREAMING_OPTIONAL = tuple(b.name for b in BENCHMARKS.values() if b.streaming)  # default only with data
 MIN_RUN_US = 10_000_000  # run rules: each timed run at least 10 s of device time ...
 MIN_INFERENCES = 10  # ... and at least 10 inferences
 RUNS = 5  # inputs per performance / energy run
@@ -60,7 +63,8 @@ def no_progress(description: str, total: int) -> Callable[[int], None]:
 
 @dataclass(frozen=True)
 class SuiteOptions:
-    benchmarks: tuple[str, ...] = SUITE_BENCHMARKS
+    # None: every benchmark (streaming ones only when their data is found)
+    benchmarks: tuple[str, ...] | None = None
     modes: tuple[str, ...] = ("a", "p", "e")
     board: str | BoardProfile | None = "nucleo-l4r5zi"
     core: str | None = None
@@ -70,6 +74,11 @@ class SuiteOptions:
     datasets_dir: Path | None = None
     out: Path = Path("tinyinterp-results")
     system: str | None = None
+    trace: Path | None = None  # sww01: per wav, int8 features and outputs as .npy
+
+
+def default_benchmarks(datasets_dir: Path | None) -> tuple[str, ...]:
+    return SINGLE_STREAM + tuple(b for b in STREAMING_OPTIONAL if find_dataset(b, datasets_dir) is not None)
 
 
 @dataclass(frozen=True)
@@ -102,16 +111,16 @@ class Outcome:
     energy_uj: float | None = None
     accuracy_skipped: str | None = None  # why accuracy did not run
     random_inputs: bool = False  # timed runs on random inputs (no dataset)
+    stream: sww.SwwOutcome | None = None  # streaming benchmarks: detections, frame cost, duty cycle, energy
 
 
 def prepare(benchmark: str, options: SuiteOptions) -> Setup:
     """The benchmark's model (reference model found, else the zoo stand-in) on the emulated board."""
-    from tinyinterp.zoo import stand_in
-
+    spec = BENCHMARKS[benchmark]
     path = find_model(benchmark, options.models_dir)
-    reference = path is not None and md5_of(path) == MD5[path.name]
+    reference = path is not None and md5_of(path) == spec.md5
     if path is None:
-        model, label = stand_in(benchmark), f"zoo stand-in for {BENCHMARKS[benchmark].model_file}"
+        model, label = spec.stand_in(), f"zoo stand-in for {spec.model_file}"
     else:
         model, label = load_model(path), path.name + ("" if reference else " (not the reference MD5)")
     cost = device_cost(model, options.board, options.core, options.clock_mhz, options.stack)
@@ -164,10 +173,11 @@ def run_accuracy(setup: Setup, folder: Path, progress: Progress = no_progress) -
 def _random_load(device: EmulatedDevice, rng: np.random.Generator) -> bytes:
     """A valid load of random input values (for runs without a dataset: the cost does not depend on it)."""
     q = rng.integers(-128, 128, size=int(np.prod(device.input_shape[1:])), dtype=np.int8)
-    if device.benchmark == "ad01":
+    stimulus = BENCHMARKS[device.benchmark].stimulus
+    if stimulus == "float32 values":
         quant = device.input_quant
         return dequantize(q, quant.scale, quant.zero_point).astype("<f4").tobytes()
-    if device.benchmark in IMAGE_BENCHMARKS:
+    if stimulus == "uint8 RGB":
         return (q.astype(np.int16) + 128).astype(np.uint8).tobytes()
     return q.tobytes()
 
@@ -234,8 +244,10 @@ def write_system(folder: Path, system: str, cost: DeviceCost) -> None:
 
 
 def run_benchmark(setup: Setup, options: SuiteOptions, system: str, progress: Progress) -> Outcome:
-    outcome = Outcome(setup)
     folder = {mode: out.run_folder(options.out, system, setup.benchmark, mode) for mode in out.MODE_FOLDERS}
+    if BENCHMARKS[setup.benchmark].streaming:
+        return run_streaming(setup, options, folder, progress)
+    outcome = Outcome(setup)
     if "a" in options.modes:
         if setup.stand_in:
             outcome.accuracy_skipped = "needs the real model"
@@ -260,12 +272,83 @@ def run_benchmark(setup: Setup, options: SuiteOptions, system: str, progress: Pr
     return outcome
 
 
+def run_streaming(
+    setup: Setup, options: SuiteOptions, folder: dict[str, Path], progress: Progress
+) -> Outcome:
+    """sww01: accuracy plays every test json; performance and energy play the scored test once each."""
+    outcome = Outcome(setup, stream=sww.SwwOutcome(sww.frame_cost(setup.device)))
+    dataset = setup.dataset if not setup.stand_in else None  # a stand-in's detections mean nothing
+    if "a" in options.modes:
+        if dataset is None:
+            outcome.accuracy_skipped = "needs the real model" if setup.stand_in else "needs the dataset"
+        else:
+            _stream_accuracy(setup, dataset, options, folder["a"], progress, outcome)
+    timed_modes = [mode for mode in ("p", "e") if mode in options.modes]
+    if timed_modes:
+        _stream_timed(setup, dataset, options, timed_modes, folder, progress, outcome)
+    return outcome
+
+
+def _stream_accuracy(
+    setup: Setup, dataset: Path, options: SuiteOptions, folder: Path, progress: Progress, outcome: Outcome
+) -> None:
+    assert outcome.stream is not None
+    stream, tests = outcome.stream, sww.stream_tests(dataset)
+    advance = progress(f"{setup.benchmark} accuracy", len(tests))
+    for test in tests:
+        stream.tests.append((test.name, sww.play_test(setup.device, test, stream.frame, options.trace)))
+        advance(1)
+    info = out.RunInfo(setup.benchmark, "a", setup.header)
+    sww_results.write_run(folder, info, stream, [played for _, played in stream.tests])
+
+
+def _stream_timed(
+    setup: Setup,
+    dataset: Path | None,
+    options: SuiteOptions,
+    modes: Sequence[str],
+    folder: dict[str, Path],
+    progress: Progress,
+    outcome: Outcome,
+) -> None:
+    """One play of the scored test (reused from accuracy), else of silence; then each mode's folder."""
+    assert outcome.stream is not None
+    stream = outcome.stream
+    scored = sww.scored_test(dataset) if dataset is not None else None
+    played = dict(stream.tests).get(scored.name) if scored is not None else None
+    if played is None:
+        advance = progress(f"{setup.benchmark} stream", 1)
+        if scored is not None:
+            played = sww.play_test(setup.device, scored, stream.frame, options.trace)
+        else:
+            played = sww.play_silence(setup.device, stream.frame)
+        advance(1)
+    stream.timed = played
+    stream.duty = sww.duty_cycle(len(played.result.outputs), stream.frame.frame_us)
+    outcome.random_inputs = scored is None
+    for mode in modes:
+        if mode == "e":
+            stream.energy_window_s = sww.energy_window_s(played)
+            stream.energy_uj = stream.frame.power_mw * stream.energy_window_s * 1e3
+        info = out.RunInfo(setup.benchmark, mode, setup.header)
+        sww_results.write_run(folder[mode], info, stream, [played])
+
+
 def run_suite(options: SuiteOptions, progress: Progress = no_progress) -> tuple[str, list[Outcome]]:
-    unknown = [b for b in options.benchmarks if b not in SUITE_BENCHMARKS]
-    if unknown or not options.benchmarks:
+    benchmarks = options.benchmarks
+    if benchmarks is None:
+        benchmarks = default_benchmarks(options.datasets_dir)
+    unknown = [b for b in benchmarks if b not in SUITE_BENCHMARKS]
+    if unknown or not benchmarks:
         given = ", ".join(unknown) or "(none given)"
         raise TinyInterpError(f"unknown benchmark(s) {given}; the suite runs {', '.join(SUITE_BENCHMARKS)}")
-    setups = [prepare(b, options) for b in options.benchmarks]
+    if options.trace is not None and not any(BENCHMARKS[b].streaming for b in benchmarks):
+        streaming = ", ".join(STREAMING_OPTIONAL)
+        raise TinyInterpError(
+            f"--trace writes the features and outputs of {streaming}, which this run does not include "
+            "(give --benchmarks, or the datasets folder where its test json is)"
+        )
+    setups = [prepare(b, options) for b in benchmarks]
     system = options.system or system_name(setups[0].device.cost)
     write_system(options.out / "systems", system, setups[0].device.cost)
     return system, [run_benchmark(setup, options, system, progress) for setup in setups]

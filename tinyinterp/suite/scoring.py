@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-HEADLINE = {"ad01": "auc"}  # the others are judged by top-1
+from tinyinterp.suite.benchmarks import BENCHMARKS
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Score:
     predictions: tuple[float, ...]  # per file: predicted class, or ad01's anomaly score
 
     def headline(self, benchmark: str) -> tuple[str, float | None]:
-        return ("AUC", self.auc) if HEADLINE.get(benchmark) == "auc" else ("top-1", self.top1)
+        return ("AUC", self.auc) if BENCHMARKS[benchmark].metric == "AUC" else ("top-1", self.top1)
 
 
 def _normalised(values: tuple[float, ...]) -> list[float]:

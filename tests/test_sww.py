@@ -1,0 +1,196 @@
+"""sww01 front end, detections and scoring against the spec (`specs/sww01.md`, Appendix B) and the
+upstream firmware tables."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinyinterp.errors import TinyInterpError
+from tinyinterp.interpreter import Interpreter
+from tinyinterp.suite.sww import frontend, read_wav, stream_wav
+from tinyinterp.suite.sww.detection import (
+    board_timestamps,
+    detected_frames,
+    read_test,
+    score_detections,
+)
+from tinyinterp.suite.sww.frontend import generated_tables, load_tables, quantize
+from tinyinterp.suite.sww.stream import WavError
+
+SHORT, MARVIN = "short_wav_easy10s.wav", "marvin_617de221_0.wav"
+# Appendix B: sha256 of the int8 features and outputs over every whole chunk of each file.
+APPENDIX_B = {
+    SHORT: (
+        "242f694c6897fd33bd82883e0cbcb3df092605d807bcf9e6f3c041f2cc185e51",
+        "908e4de6c36d1884a2152136d48b9a6c347c0f43ffe457a4172b5548bfe0326b",
+    ),
+    MARVIN: (
+        "dab0c5691d1e3bd5ca8cf55ce05c7e5debd8a9eb43926c0b2972a1d366f3092c",
+        "ec74dc51579f46a3c84a29bda0e93f06fa8a16fde274356aa8feedcf6a5ad480",
+    ),
+}
+INPUT_SCALE = 0.003701042616739869
+
+
+@pytest.fixture(scope="module")
+def interpreter(data_dir: Path) -> Interpreter:
+    model = Interpreter(model_path=str(data_dir / "models" / "str_ww_ref_model.tflite"))
+    model.allocate_tensors()
+    return model
+
+
+@pytest.fixture(scope="module")
+def sww_dir(data_dir: Path) -> Path:
+    return data_dir / "datasets" / "sww01"
+
+
+def sha256(array: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+def test_generated_tables_have_the_upstream_layout_and_values(data_dir: Path) -> None:
+    upstream, generated = load_tables(data_dir / "sww01_frontend_tables.npz"), generated_tables()
+    np.testing.assert_array_equal(generated.mel_starts, upstream.mel_starts)
+    np.testing.assert_array_equal(generated.mel_lengths, upstream.mel_lengths)
+    # Spec 2.6: float32 cos and log round differently from the tools that printed fixed_data.c
+    # (6 window values by 2-6e-8, mel weights by up to 7e-6).
+    assert np.sum(generated.window != upstream.window) == 6
+    np.testing.assert_allclose(generated.window, upstream.window, rtol=0, atol=6e-8)
+    np.testing.assert_allclose(generated.mel_weights, upstream.mel_weights, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("wav", [SHORT, MARVIN])
+def test_generated_and_upstream_tables_give_identical_features(
+    wav: str, sww_dir: Path, data_dir: Path, interpreter: Interpreter
+) -> None:
+    upstream = stream_wav(sww_dir / wav, interpreter, load_tables(data_dir / "sww01_frontend_tables.npz"))
+    generated = stream_wav(sww_dir / wav, interpreter)
+    np.testing.assert_array_equal(generated.features, upstream.features)
+    np.testing.assert_array_equal(generated.outputs, upstream.outputs)
+
+
+@pytest.mark.parametrize("wav", [SHORT, MARVIN])
+def test_features_and_outputs_equal_appendix_b(wav: str, sww_dir: Path, interpreter: Interpreter) -> None:
+    result = stream_wav(sww_dir / wav, interpreter, all_chunks=True)
+    assert (sha256(result.features), sha256(result.outputs)) == APPENDIX_B[wav]
+
+
+def test_features_computed_in_blocks_are_the_same(
+    sww_dir: Path, interpreter: Interpreter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(frontend, "BLOCK_FRAMES", 100)  # the short file's 312 frames in 4 blocks
+    result = stream_wav(sww_dir / SHORT, interpreter, all_chunks=True)
+    assert sha256(result.features) == APPENDIX_B[SHORT][0]
+
+
+def test_short_file_frame_details_of_appendix_b(sww_dir: Path, interpreter: Interpreter) -> None:
+    result = stream_wav(sww_dir / SHORT, interpreter)
+    first_40 = [-128] * 18 + [-127, -124, -121, -121, -122, -121, -121, -123] + [-118] * 7
+    first_40 += [-85, -10, -20, -30, 49, 112, 112]
+    assert result.outputs[:40, 0].tolist() == first_40
+    assert result.outputs[43, 0] == 127
+    assert result.outputs[156].tolist() == [116, -128, -116]
+    third_word = result.outputs[200:, 0]  # the spoken window [7.0, 7.36] s
+    assert (int(third_word.argmax()) + 200, int(third_word.max())) == (235, 104)
+    assert result.features[43].tolist() == [
+        -128, -72, -20, -68, -14, -9, -19, 6, 6, 26, -8, -11, -26, -57, -66, -79, -59, -50, -3, 27,
+        8, -10, -18, -11, 14, -10, -55, -79, -78, -57, -69, -90, -60, -47, -68, -74, -104, -119, -128, -128,
+    ]  # fmt: skip
+    assert int(np.sum(result.features > -128)) == 2929
+    assert result.features.max() == 98
+
+
+def test_detections_of_the_done_when_list(sww_dir: Path, interpreter: Interpreter) -> None:
+    short = stream_wav(sww_dir / SHORT, interpreter)
+    assert len(short.features) == 312
+    assert short.detections.tolist() == [0, *range(43, 67), 156]
+    marvin = stream_wav(sww_dir / MARVIN, interpreter)
+    assert len(marvin.features) == 30  # the board never plays the last 4 KiB block
+    assert marvin.detections.tolist() == [0, *range(19, 30)]
+
+
+def test_short_test_json_scores_two_true_positives_one_false_negative(
+    sww_dir: Path, interpreter: Interpreter
+) -> None:
+    test = read_test(sww_dir / "sww_short_test.json")
+    result = stream_wav(sww_dir / test.wav_file, interpreter)
+    timestamps = board_timestamps(result.detections.tolist(), frame_us=20_000.0)
+    score = score_detections(timestamps, test.detection_windows)
+    assert (score.true_positives, score.false_negatives, score.false_positives) == (2, 1, 0)
+    assert score.missed_windows_s == (7.0,)
+
+
+def test_timestamps_are_32_ms_apart_relative_to_the_sync_pulse() -> None:
+    timestamps = board_timestamps([0, 1, 43], frame_us=17_940.0)
+    assert [t - timestamps[0] for t in timestamps] == [0, 32, 43 * 32]
+    assert timestamps[0] == (45_000 + 32_000 + 17_940) // 1000
+
+
+def test_matching_window_ends_two_seconds_late_inclusive() -> None:
+    windows = [(1.0, 1.5)]
+    assert score_detections([100, 100 + 3500], windows).true_positives == 1
+    late = score_detections([100, 100 + 3501], windows)
+    assert (late.true_positives, late.false_negatives, late.false_positives) == (0, 1, 1)
+    early = score_detections([100, 100 + 999], windows)
+    assert (early.true_positives, early.false_positives) == (0, 1)
+
+
+def test_false_positives_debounce_over_one_second_from_each_burst_start() -> None:
+    burst = [0, *range(20_000, 23_001, 32)]  # a 3 s burst of pulses 32 ms apart
+    score = score_detections(burst, [])
+    assert score.false_positives == 3
+    assert score.false_positive_s == (20.0, 21.024, 22.048)
+    assert score.f1 == 0.0
+
+
+def test_one_detection_window_hit_removes_all_its_hits() -> None:
+    score = score_detections([0, 1000, 1032, 1064, 5000], [(0.9, 1.2), (4.0, 4.5)])
+    assert (score.true_positives, score.false_negatives, score.false_positives) == (2, 0, 0)
+    assert score.f1 == 1.0
+
+
+def test_no_detection_at_all_is_an_error() -> None:
+    with pytest.raises(TinyInterpError, match="sync pulse"):
+        score_detections([], [(1.0, 2.0)])
+
+
+def test_sync_pulse_and_threshold() -> None:
+    outputs = np.array([[-128, 0, 0], [115, 0, 0], [116, 0, 0], [-128, 0, 0]], np.int8)
+    assert detected_frames(outputs).tolist() == [0, 2]
+
+
+def test_quantization_truncates_toward_zero_and_wraps() -> None:
+    # E = 1e-30 (silence) -> -128; f just above 0 -> -127 (truncation); L = 10 dB -> v > 127 wraps.
+    tiny = np.float32(10 ** ((-52 + 64 * INPUT_SCALE / 2) / 10))
+    energies = np.array([[0.0, tiny, 10.0, 1e6]], np.float32)
+    q = quantize(energies, INPUT_SCALE)
+    v_loud = (np.float32((10 + 52) / 64) / np.float32(INPUT_SCALE)) - 128
+    assert q.tolist() == [[-128, -127, int(np.trunc(v_loud)) - 256, int(np.trunc(270.19 - 128)) - 256]]
+
+
+def test_wav_the_board_would_refuse_is_named(tmp_path: Path, sww_dir: Path, interpreter: Interpreter) -> None:
+    data = bytearray((sww_dir / MARVIN).read_bytes())
+    data[22] = 1  # mono
+    path = tmp_path / "mono.wav"
+    path.write_bytes(bytes(data))
+    with pytest.raises(WavError, match=r"mono.wav: .*channels.*\(16, 1, 1, 16000, 16"):
+        read_wav(path)
+    with pytest.raises(WavError, match="cannot read"):
+        read_wav(tmp_path / "absent.wav")
+    short = tmp_path / "short.wav"
+    short.write_bytes((sww_dir / MARVIN).read_bytes()[:4096])  # 1013 frames: the board plays none
+    with pytest.raises(WavError, match=r"short.wav: 1013 samples: the DUT would process no 512-sample chunk"):
+        stream_wav(short, interpreter)
+
+
+def test_test_json_errors_name_the_file(tmp_path: Path) -> None:
+    from tinyinterp.suite.sww.detection import TruthFileError
+
+    path = tmp_path / "t.json"
+    path.write_text('[{"wav_file": "a.wav"}]')
+    with pytest.raises(TruthFileError, match=r"t\.json: not an sww test json"):
+        read_test(path)

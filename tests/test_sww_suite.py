@@ -1,0 +1,225 @@
+"""`tinyinterp suite --benchmarks sww01`: detections per test json, the v1.3 streaming run rules from the
+cost model (front end + model per frame), the runner's sww result formats, --trace and --json."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_suite_cli import fresh_install, summary_rows  # noqa: F401 (fixture)
+
+from tinyinterp.cli import main
+from tinyinterp.cost import estimate
+from tinyinterp.cost.frontend import FLOAT_COSTS, frontend_cost
+from tinyinterp.errors import CostModelError
+from tinyinterp.interpreter import Interpreter
+from tinyinterp.suite.runner import default_benchmarks
+from tinyinterp.suite.sww import stream_wav
+
+# The submission checker's sww patterns (tools/submission/submission_checker.py) and the runner's lines.
+POWER = r"Power\s+: ([\d\.]+) mW"
+THROUGHPUT = r"Estimated throughput: ([\d\.]+) inf\./sec\."
+ACCURACY = r"Accuracy: (\d+) True positives, (\d+) False negatives, (\d+) False positives"
+DUTY = r"Average duty cycle: ([\d\.]+)"
+
+
+def suite(capsys: pytest.CaptureFixture[str], data_dir: Path, out: Path, *extra: str) -> dict:
+    args = ["suite", "--benchmarks", "sww01", "--out", str(out), "--system", "emulated", "--json"]
+    args += ["--models-dir", str(data_dir / "models"), "--datasets-dir", str(data_dir / "datasets")]
+    assert main([*args, *extra]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def found(pattern: str, path: Path) -> tuple[str, ...]:
+    match = re.search(pattern, path.read_text())
+    assert match, f"{pattern} not in {path}"
+    return match.groups()
+
+
+def test_sww01_counts_detections_and_writes_the_runners_formats(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary = suite(capsys, data_dir, tmp_path, "--trace", str(tmp_path / "trace"))
+    sww = summary["benchmarks"]["sww01"]
+    assert sww["model"] == "reference"
+    metrics = sww["metrics"]
+    assert (metrics["true_positives"], metrics["false_negatives"], metrics["false_positives"]) == (2, 1, 0)
+    assert metrics["tests"]["sww_short_test.json"]["missed_windows_s"] == [7.0]
+    folder = tmp_path / "results" / "emulated" / "sww"
+    for mode in ("accuracy", "performance", "energy"):
+        assert found(ACCURACY, folder / mode / "results.txt") == ("2", "1", "0")
+    record = json.loads((folder / "energy" / "results.json").read_text())[0]
+    assert list(record) == ["infer", "dutycycle", "activations", "power", "mode"]
+    detections = record["infer"]["detections"]
+    assert [t - detections[0] for t in detections] == [32 * k for k in [0, *range(43, 67), 156]]
+    assert record["infer"]["detection_windows"][0] == [1.0, 1.6476250000000001]
+    assert len(record["activations"]) == 312 and len(record["dutycycle"]["start_times_s"]) == 100
+    interpreter = Interpreter(model_path=str(data_dir / "models" / "str_ww_ref_model.tflite"))
+    expected = stream_wav(data_dir / "datasets" / "sww01" / "short_wav_easy10s.wav", interpreter)
+    assert record["activations"] == expected.outputs[:, 0].tolist()
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "trace" / "short_wav_easy10s.features.npy"), expected.features
+    )
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "trace" / "short_wav_easy10s.outputs.npy"), expected.outputs
+    )
+
+
+def test_sww01_timing_and_energy_come_from_the_front_end_and_model_costs(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary = suite(capsys, data_dir, tmp_path, "--board", "nucleo-h7a3zi-q", "--mode", "energy")
+    sww = summary["benchmarks"]["sww01"]
+    model = estimate(data_dir / "models" / "str_ww_ref_model.tflite", board="nucleo-h7a3zi-q")
+    frontend_ms = frontend_cost("cortex-m7").cycles / 280e3
+    assert sww["frame"]["frame_ms"] == pytest.approx(model.totals.latency_ms + frontend_ms, rel=1e-9)
+    assert not sww["frame"]["over_budget"]
+    folder = tmp_path / "results" / "emulated" / "sww" / "energy"
+    frame_s = sww["frame"]["frame_ms"] / 1e3
+    # The board timestamps the processing pin in 10 us ticks: within one tick of the cost model.
+    assert float(found(THROUGHPUT, folder / "results.txt")[0]) == pytest.approx(1 / frame_s, rel=1e-3)
+    assert float(found(DUTY, folder / "results.txt")[0]) == pytest.approx(frame_s / 0.032, abs=1e-3)
+    assert float(found(POWER, folder / "results.txt")[0]) == pytest.approx(model.totals.power_mw)
+    elapsed = float(found(r"Elapsed time  : ([\d\.]+)", folder / "results.txt")[0])
+    assert 10.0 < elapsed < 10.5  # the 10 s wav, playback start and the runner's 0.25 s before `stop`
+    assert float(found(r"Total Energy  : ([\d\.]+) uJ", folder / "results.txt")[0]) == pytest.approx(
+        model.totals.power_mw * elapsed * 1e3
+    )
+    assert not (folder.parent / "accuracy").exists()
+
+
+def test_a_frame_over_32_ms_is_flagged(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary = suite(capsys, data_dir, tmp_path, "--mode", "performance")  # nucleo-l4r5zi, TFLM: ~47 ms
+    assert summary["benchmarks"]["sww01"]["frame"]["over_budget"]
+    log = (tmp_path / "results" / "emulated" / "sww" / "performance" / "log.txt").read_text()
+    assert "exceeds the 32 ms hop" in log
+    assert main(["suite", "--benchmarks", "sww01", "--mode", "performance", "--out", str(tmp_path)]) == 0
+    assert "over the 32 ms budget" in capsys.readouterr().out
+
+
+def test_sww01_is_in_the_default_set_only_with_its_dataset(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert "sww01" in default_benchmarks(data_dir / "datasets")
+    (tmp_path / "sww01").mkdir()
+    assert default_benchmarks(tmp_path) == ("kws01", "vww01", "ic01", "ad01")
+    args = ["suite", "--datasets-dir", str(tmp_path), "--trace", str(tmp_path / "trace")]
+    assert main(args) == 2  # refused rather than ignored
+    assert "--trace writes the features and outputs of sww01, which this run does not include" in (
+        capsys.readouterr().err
+    )
+
+
+def test_without_data_the_stand_in_plays_silence_and_reports_no_accuracy(
+    fresh_install: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["suite", "--benchmarks", "sww01"]) == 0
+    out = capsys.readouterr().out
+    assert summary_rows(out)["sww01"][:2] == ("stand-in", "needs the real model")
+    assert "played digital silence" in out
+    results = next((fresh_install / "tinyinterp-results" / "results").glob("*/sww/energy/results.txt"))
+    assert "Accuracy" not in results.read_text() and "Power Edition Output" in results.read_text()
+
+
+def test_a_bad_test_json_or_missing_wav_is_named(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    datasets = tmp_path / "datasets"
+    (datasets / "sww01").mkdir(parents=True)
+    test = datasets / "sww01" / "sww_short_test.json"
+    shutil.copy(data_dir / "datasets" / "sww01" / "sww_short_test.json", test)
+    args = ["suite", "--benchmarks", "sww01", "--datasets-dir", str(datasets), "--out", str(tmp_path / "o")]
+    args += ["--models-dir", str(data_dir / "models"), "--mode", "accuracy"]
+    assert main(args) == 2
+    assert f"{datasets / 'sww01' / 'short_wav_easy10s.wav'}: cannot read wav" in capsys.readouterr().err
+    test.write_text("{}")
+    assert main(args) == 2
+    assert f"{test}: not an sww test json" in capsys.readouterr().err
+
+
+def test_front_end_cost_per_core() -> None:
+    cycles = {core: frontend_cost(core).cycles for core in FLOAT_COSTS}
+    # Spec 6.3: on single-precision FPUs the 40 double log10 dominate, 0.1-0.2 M cycles per frame.
+    assert 100_000 < cycles["cortex-m4"] < 250_000
+    assert cycles["cortex-m33"] == pytest.approx(cycles["cortex-m4"], rel=0.01)
+    assert cycles["cortex-m7"] < cycles["cortex-m4"] / 2  # double-precision FPU
+    assert cycles["cortex-m0plus"] > cycles["cortex-m3"] > 5 * cycles["cortex-m4"]  # soft-float
+    with pytest.raises(CostModelError, match="unknown core 'cortex-a53'"):
+        frontend_cost("cortex-a53")
+
+
+@pytest.fixture(scope="module")
+def sww_log(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The log.txt of an emulated sww01 performance run."""
+    out = tmp_path_factory.mktemp("sww")
+    args = ["suite", "--benchmarks", "sww01", "--mode", "performance", "--out", str(out), "--system", "e"]
+    args += ["--models-dir", str(data_dir / "models"), "--datasets-dir", str(data_dir / "datasets")]
+    assert main(args) == 0
+    return (out / "results" / "e" / "sww" / "performance" / "log.txt").read_text()
+
+
+def validate(data_dir: Path, tmp_path: Path, text: str) -> int:
+    (tmp_path / "log.txt").write_text(text)
+    args = ["validate-log", str(tmp_path / "log.txt"), "--benchmark", "sww01"]
+    return main(
+        [*args, "--models-dir", str(data_dir / "models"), "--datasets-dir", str(data_dir / "datasets")]
+    )
+
+
+def detection_list(text: str) -> list[int]:
+    return json.loads(next(line for line in text.splitlines() if re.fullmatch(r"\[[\d, ]*\]", line)))
+
+
+def test_validate_log_recomputes_the_detections_of_a_sww_log(
+    sww_log: str, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert validate(data_dir, tmp_path, sww_log) == 0
+    out = capsys.readouterr().out
+    assert "match       detection frames (26 logged)" in out
+    assert "match       counts: logged 2 TP, 1 FN, 0 FP, tinyinterp 2 TP, 1 FN, 0 FP" in out
+
+
+def test_detections_are_aligned_with_the_logged_period(
+    sww_log: str, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    detections = detection_list(sww_log)
+    drifted = [round(detections[0] + (t - detections[0]) * 1.01) for t in detections]  # frame 156: +50 ms
+    text = sww_log.replace(str(detections), str(drifted))
+    assert validate(data_dir, tmp_path, text) == 1  # at the ideal 32 ms the last detection is frame 158
+    assert "only in the log 67, 158; only recomputed 49, 51, 156" in capsys.readouterr().out
+    slow = text.replace("Average period: 0.032 s", "Average period: 0.03232 s")
+    assert validate(data_dir, tmp_path, slow) == 0, capsys.readouterr().out
+
+
+def test_a_missing_detection_or_wrong_counts_fail(
+    sww_log: str, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    detections = detection_list(sww_log)
+    assert validate(data_dir, tmp_path, sww_log.replace(str(detections), str(detections[:-1]))) == 1
+    out = capsys.readouterr().out
+    assert "mismatch    detection frames (25 logged): only in the log none; only recomputed 156" in out
+    assert "mismatch    the logged detections score 1 TP, 2 FN, 0 FP, the log says 2 TP, 1 FN, 0 FP" in out
+    wrong = sww_log.replace("Accuracy: 2 True positives, 1", "Accuracy: 3 True positives, 0")
+    assert validate(data_dir, tmp_path, wrong) == 1
+    assert (
+        "mismatch    counts: logged 3 TP, 0 FN, 0 FP, tinyinterp 2 TP, 1 FN, 0 FP" in capsys.readouterr().out
+    )
+
+
+def test_a_truncated_or_foreign_log_is_refused(
+    sww_log: str, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    truncated = sww_log[: sww_log.index("== File")] + "== File short_wav_easy10s.wav (10.0 s) ==\n"
+    assert validate(data_dir, tmp_path, truncated) == 1
+    assert "no `Accuracy:` line (truncated log?)" in capsys.readouterr().out
+    assert validate(data_dir, tmp_path, "Device model retrieved: ic01\n") == 2
+    assert "the log is for ic01, not sww01" in capsys.readouterr().err
+    assert validate(data_dir, tmp_path, "m-results-[0.1,0.9]\n") == 2
+    assert "not a streaming wake-word runner log" in capsys.readouterr().err
