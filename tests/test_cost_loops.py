@@ -16,7 +16,7 @@ from tinyinterp.errors import CostModelError
 
 fit = script("bench/fit_loops.py")
 tool = script("bench/executed_counts.py")
-CORE = {"dsp": "cortex-m4", "c": "cortex-m3", "mve": "cortex-m55"}
+CORE = {"dsp": "cortex-m4", "c": "cortex-m3", "c-armv6m": "cortex-m0plus", "mve": "cortex-m55"}
 # Calls the loop structure misses by more than 5%, and why (bench/fit_loops.py prints every call).
 OUTLIERS = {
     # 128 channels: the only shapes with two channel blocks (124 + 4): the cost of a block is not separated.
@@ -27,20 +27,20 @@ OUTLIERS = {
 }
 
 
-def records(path: str) -> list[dict]:
-    return fit.calls(path)
+def records(data: str) -> list[dict]:
+    return fit.calls(data)
 
 
 def test_the_loop_costs_are_the_fit_of_the_measurements() -> None:
     assert fit.main(["--check"]) == 0, "stale tinyinterp/cost/data/loops: run python bench/fit_loops.py"
 
 
-@pytest.mark.parametrize("path", sorted(CORE))
-def test_modelled_instructions_agree_with_the_executed_ones_per_call(path: str) -> None:
-    worst = []
-    for r in records(path):
+@pytest.mark.parametrize("data", sorted(CORE))
+def test_modelled_instructions_agree_with_the_executed_ones_per_call(data: str) -> None:
+    worst, path = [], fit.SOURCES[data][0]
+    for r in records(data):
         shape, wrapped = fit.shape_of(r), r["function"] != r["selected"]
-        modelled = sum(loops.executed(r["selected"], path, shape, wrapped).values())
+        modelled = sum(loops.executed(r["selected"], path, shape, wrapped, data).values())
         error = abs(modelled / r["instructions"]["total"] - 1)
         allowed = 0.07 if (path, r["selected"], r["source"]) in OUTLIERS else 0.05
         if error > allowed:
@@ -48,16 +48,16 @@ def test_modelled_instructions_agree_with_the_executed_ones_per_call(path: str) 
     assert not worst
 
 
-@pytest.mark.parametrize("path", sorted(CORE))
-def test_a_one_layer_model_costs_what_its_kernel_call_executed(path: str) -> None:
+@pytest.mark.parametrize("data", sorted(CORE))
+def test_a_one_layer_model_costs_what_its_kernel_call_executed(data: str) -> None:
     """Through the estimator (the op's shapes read from a model, the kernel chosen, counts priced with the
     core's cost per class): every call TFLM makes on the grid, within 5% of its executed instructions
     priced the same way."""
-    core = profiles.core(CORE[path])
+    core, path = profiles.core(CORE[data]), fit.SOURCES[data][0]
     board = profiles.generic_board(core.name, 100.0)
     specialised = {kernel for kernels in tool.WRAPPED.values() for kernel in kernels}
     off = []
-    for r in records(path):
+    for r in records(data):
         if r["function"] in specialised:
             continue  # TFLM calls conv and depthwise through the wrappers
         fields = {k: v for k, v in r["shape"].items() if k != "scaled_from"}
