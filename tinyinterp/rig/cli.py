@@ -1,0 +1,105 @@
+"""`tinyinterp rig` (registered by tinyinterp.cli)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tinyinterp.errors import TinyInterpError
+from tinyinterp.suite.cli import (
+    EXIT_OK,
+    _add_device_options,
+    _check_folder,
+    _check_model_options,
+    _open_device,
+)
+from tinyinterp.suite.protocol import MODELS
+
+if TYPE_CHECKING:
+    from tinyinterp.rig.rig import RigPorts
+    from tinyinterp.suite.dut import VirtualDut
+
+RIG_MODES = ("accuracy", "performance", "energy")
+DEFAULT_DEVICES_FILE = Path("devices.yaml")
+
+
+def register_commands(commands: argparse._SubParsersAction) -> None:
+    from tinyinterp.rig.rig import DUT_ENERGY_BAUD
+
+    rig = commands.add_parser(
+        "rig",
+        help="a virtual MLPerf Tiny test set-up (device, interface board, power monitor) on pseudo-terminals",
+        description="Serve the set-up of one mode of the MLPerf Tiny runner on pseudo-terminals, on one "
+        "emulated clock: accuracy and performance, the device alone; energy, the device behind a virtual "
+        "enhanced interface board and powered by a virtual LPM01A energy monitor. Writes the runner's "
+        "devices file; `python -m tinyinterp.rig.launch RUNNER_DIR DEVICES_FILE -m a|p|e ...` runs the "
+        "runner on it.",
+        epilog="Exit codes: 0 stopped (Ctrl-C); 2 bad usage or input.",
+    )
+    rig.add_argument("--benchmark", required=True, choices=MODELS)
+    rig.add_argument("--mode", required=True, choices=RIG_MODES, help="which set-up (the firmware differs)")
+    rig.add_argument("--model", help=".tflite file or zoo:NAME (default: reference model, else stand-in)")
+    _add_device_options(rig)
+    rig.add_argument("--models-dir", type=Path, help="where to look for the reference model")
+    rig.add_argument(
+        "--devices-file",
+        type=Path,
+        default=DEFAULT_DEVICES_FILE,
+        help=f"the runner's devices file to write (default {DEFAULT_DEVICES_FILE})",
+    )
+    rig.add_argument(
+        "--dut-baud",
+        type=int,
+        default=DUT_ENERGY_BAUD,
+        help=f"energy mode: the device's baud rate behind the interface board (default {DUT_ENERGY_BAUD})",
+    )
+    rig.add_argument("--sd-card", type=Path, help="energy mode: the interface board's SD card (a folder)")
+    rig.add_argument(
+        "--realtime", action="store_true", help="pace the device's replies to its emulated time (performance)"
+    )
+    rig.set_defaults(handler=_rig)
+
+
+def _rig(args: argparse.Namespace) -> int:
+    from tinyinterp.rig.rig import RigPorts, serve_energy_rig, write_devices_file
+    from tinyinterp.suite.dut import DeviceClock, VirtualDut
+    from tinyinterp.suite.transport import serve_pty
+
+    _check_model_options(args)
+    _check_folder(args.sd_card, "--sd-card")
+    if args.dut_baud <= 0:
+        raise TinyInterpError(f"--dut-baud {args.dut_baud}: a baud rate is a positive number")
+    if not args.devices_file.parent.is_dir():
+        raise TinyInterpError(
+            f"--devices-file {args.devices_file}: folder {args.devices_file.parent} does not exist"
+        )
+    device = _open_device(args, allow_stand_in=True)
+    print(
+        f"tinyinterp rig: {args.mode} set-up, {device.benchmark} running {device.model_name} on "
+        f"{device.cost.label}, {device.cost.latency_us:.0f} us and {device.cost.energy_uj:.3f} uJ "
+        "per inference",
+        file=sys.stderr,
+    )
+    dut_name = f"tinyinterp-{device.cost.board}"
+
+    def announce(ports: RigPorts) -> None:
+        write_devices_file(args.devices_file, ports, dut_name, args.dut_baud)
+        for kind, path in (("interface", ports.interface), ("power", ports.power), ("dut", ports.dut)):
+            if path:
+                print(f"{kind} {path}", flush=True)
+        print(f"devices file {args.devices_file}", flush=True)
+
+    def make_dut(write: Callable[[str], None]) -> VirtualDut:
+        return VirtualDut(device, write, DeviceClock(args.realtime))
+
+    try:
+        if args.mode == "energy":
+            serve_energy_rig(device, announce, args.sd_card)
+        else:
+            serve_pty(make_dut, lambda path: announce(RigPorts(None, None, path)))
+    except KeyboardInterrupt:
+        pass
+    return EXIT_OK

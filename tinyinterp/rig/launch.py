@@ -1,0 +1,71 @@
+"""Run the unmodified MLPerf Tiny runner (`benchmark/runner` of mlcommons/tiny) against `tinyinterp rig`.
+
+    python -m tinyinterp.rig.launch RUNNER_DIR DEVICES_FILE [runner arguments...]
+
+The runner finds its boards by USB vendor and product id (`DeviceManager.scan`: pyserial's
+`list_ports.comports()` and pyusb's `usb.core.find()`), which pseudo-terminals do not have. This is the
+one thing answered for it: the serial ports listed are the `port`s of the devices file the rig wrote,
+with that entry's USB ids, and no USB-only device (Joulescope) is present. Everything else is the
+runner's own `main.py`, run as a script with `-d DEVICES_FILE` and the given arguments, in the current
+folder (where it writes `sessions/<time>/`).
+"""
+
+from __future__ import annotations
+
+import runpy
+import sys
+import types
+from pathlib import Path
+
+
+def rig_ports(devices_file: Path) -> list[object]:
+    """pyserial port descriptions of the entries of the devices file that have a `port`."""
+    import yaml
+    from serial.tools.list_ports_common import ListPortInfo
+
+    ports = []
+    for entry in yaml.safe_load(devices_file.read_text()) or []:
+        if entry.get("port"):
+            info = ListPortInfo(entry["port"], skip_link_detection=True)
+            vid, pid = next(iter(entry["usb"].items()))
+            info.vid, info.pid = vid, pid[0] if isinstance(pid, list) else pid
+            info.description = f"{entry['name']} (tinyinterp rig)"
+            ports.append(info)
+    return ports
+
+
+def _answer_discovery(devices_file: Path) -> None:
+    import serial.tools.list_ports
+
+    ports = rig_ports(devices_file)
+    serial.tools.list_ports.comports = lambda include_links=False: list(ports)
+    try:
+        import usb.core
+    except ImportError:  # pyusb is only needed for a Joulescope; the runner imports it regardless
+        usb = types.ModuleType("usb")
+        usb.core = types.ModuleType("usb.core")  # type: ignore[attr-defined]
+        sys.modules["usb"], sys.modules["usb.core"] = usb, usb.core  # type: ignore[attr-defined]
+    sys.modules["usb.core"].find = lambda **_: iter(())  # type: ignore[attr-defined]
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 2:
+        print(
+            "usage: python -m tinyinterp.rig.launch RUNNER_DIR DEVICES_FILE [runner arguments...]",
+            file=sys.stderr,
+        )
+        return 2
+    runner, devices_file = Path(argv[0]), Path(argv[1])
+    for required in (runner / "main.py", devices_file):
+        if not required.is_file():
+            print(f"tinyinterp.rig.launch: {required} not found", file=sys.stderr)
+            return 2
+    _answer_discovery(devices_file)
+    sys.path.insert(0, str(runner))
+    sys.argv = [str(runner / "main.py"), "-d", str(devices_file), *argv[2:]]
+    runpy.run_path(str(runner / "main.py"), run_name="__main__")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
