@@ -87,10 +87,9 @@ def _rig(args: argparse.Namespace) -> int:
 
     def announce(ports: RigPorts) -> None:
         write_devices_file(args.devices_file, ports, dut_name, args.dut_baud)
-        for kind, path in (("interface", ports.interface), ("power", ports.power), ("dut", ports.dut)):
-            if path:
-                print(f"{kind} {path}", flush=True)
-        print(f"devices file {args.devices_file}", flush=True)
+        served = (("interface", ports.interface), ("power", ports.power), ("dut", ports.dut))
+        lines = [f"{kind} {path}" for kind, path in served if path]
+        print("\n".join([*lines, f"devices file {args.devices_file}"]), flush=True)  # one write, then serve
 
     def make_dut(write: Callable[[str], None]) -> VirtualDut:
         return VirtualDut(device, write, DeviceClock(args.realtime))
