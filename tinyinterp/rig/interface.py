@@ -78,7 +78,7 @@ class InterfaceBoard:
         self._timer_zero_us = 0
         self._write = write
         self._send_to_dut = send_to_dut
-        self._command = bytearray()
+        self._command = b""  # received since the last %
         self._menu: dict[str, Callable[[str], None]] = {
             "dut": self._passthrough,
             "name": self._name,
@@ -93,8 +93,7 @@ class InterfaceBoard:
 
     def feed(self, data: bytes) -> None:
         """Process incoming bytes; every `%` ends a command."""
-        *commands, self._command = (bytes(self._command) + data).split(TERMINATOR)
-        self._command = bytearray(self._command)
+        *commands, self._command = (self._command + data).split(TERMINATOR)
         for command in commands:
             self._handle(command.decode("latin-1"))
 
@@ -157,9 +156,8 @@ class InterfaceBoard:
 
     def _set_baud(self, args: str) -> None:
         # The firmware saves the rate and resets itself; here the DUT link simply changes speed.
-        baud = int(args.split()[0]) if args.split() and args.split()[0].isdigit() else 0
-        if baud > 0:
-            self.dut_baud = baud
+        if args.strip().isdigit() and int(args) > 0:
+            self.dut_baud = int(args)
         self._text(f"set baud to: {args}\n")
         self._line(READY)
 

@@ -40,12 +40,13 @@ def _answer_discovery(devices_file: Path) -> None:
     ports = rig_ports(devices_file)
     serial.tools.list_ports.comports = lambda include_links=False: list(ports)
     try:
-        import usb.core
+        import usb.core as usb_core
     except ImportError:  # pyusb is only needed for a Joulescope; the runner imports it regardless
-        usb = types.ModuleType("usb")
-        usb.core = types.ModuleType("usb.core")  # type: ignore[attr-defined]
-        sys.modules["usb"], sys.modules["usb.core"] = usb, usb.core  # type: ignore[attr-defined]
-    sys.modules["usb.core"].find = lambda **_: iter(())  # type: ignore[attr-defined]
+        usb_core = types.ModuleType("usb.core")
+        package = types.ModuleType("usb")
+        package.core = usb_core  # type: ignore[attr-defined]
+        sys.modules["usb"], sys.modules["usb.core"] = package, usb_core
+    usb_core.find = lambda **_: iter(())
 
 
 def main(argv: list[str]) -> int:

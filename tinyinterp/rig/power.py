@@ -56,7 +56,7 @@ class PowerMonitor:
     ) -> None:
         self.device_watts = device_watts
         self.powered = False
-        self.voltage_mv = MAX_VOLT_MV
+        self.voltage_mv: float = MAX_VOLT_MV
         self.acquiring = False
         self._write = write
         self._on_power = on_power
