@@ -9,8 +9,10 @@ The runner's source is not part of this project and is not fetched: point TINYIN
 
 It needs the runner's own dependencies (pyserial, PyYAML, numpy, scikit-learn, matplotlib; pyusb is
 answered by the launcher if missing) and the reference data (`data_dir`). Without the runner these tests
-are skipped, except on CI (CI=true), where a missing runner is a failure. They take about two minutes:
-performance mode runs in real time (the runner checks that its timed loops last 10 s of wall-clock time).
+are skipped, except on CI (CI=true), where a missing runner is a failure. The ic01 tests take about two
+minutes: performance mode runs in real time (the runner checks that its timed loops last 10 s of
+wall-clock time). kws01, vww01 and ad01 with the runner's own performance and energy scripts take about
+ten more: `pytest -m slow tests/test_rig_runner.py`.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pathlib import Path
 import pytest
 from conftest import import_required
 
-from tinyinterp.suite.runner import SuiteOptions, run_suite
+from tinyinterp.suite.runner import Outcome, SuiteOptions, run_suite
 
 START_TIMEOUT_S = 120  # a cold numba cache compiles the kernels first
 RUNNER_TIMEOUT_S = 600
@@ -79,23 +81,24 @@ def datasets(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+MODELS = {
+    "ic01": "pretrainedResnet_quant.tflite",
+    "kws01": "kws_ref_model.tflite",
+    "vww01": "vww_96_int8.tflite",
+    "ad01": "ad01_int8.tflite",
+}
+SCRIPTS = {"a": "tests_accuracy.yaml", "p": "tests_performance.yaml", "e": "tests_energy.yaml"}
+RIG_MODES = {"a": ("accuracy",), "p": ("performance", "--realtime"), "e": ("energy", "--dut-baud", "115200")}
+
+
 @contextmanager
-def rig(folder: Path, model: Path, mode: str, *options: str) -> Iterator[Path]:
-    """`tinyinterp rig` serving ic01 in `mode`; yields the devices file it wrote."""
+def rig(folder: Path, benchmark: str, model: Path, mode: str) -> Iterator[Path]:
+    """`tinyinterp rig` serving the set-up of runner mode `mode`; yields the devices file it wrote."""
     devices = folder / "devices.yaml"
-    command = [
-        "rig",
-        "--benchmark",
-        "ic01",
-        "--mode",
-        mode,
-        "--model",
-        str(model),
-        "--devices-file",
-        str(devices),
-    ]
+    rig_mode, *options = RIG_MODES[mode]
+    command = ["rig", "--benchmark", benchmark, "--model", str(model), "--devices-file", str(devices)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "tinyinterp.cli", *command, *options],
+        [sys.executable, "-m", "tinyinterp.cli", *command, "--mode", rig_mode, *options],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -129,11 +132,20 @@ def run_runner(runner: Path, folder: Path, devices: Path, mode: str, script: Pat
     return text
 
 
-def suite_outcome(data_dir: Path, datasets: Path, mode: str, out: Path):
+def runner_and_suite(
+    benchmark: str, mode: str, runner: Path, data_dir: Path, datasets: Path, folder: Path, script: Path
+) -> tuple[str, Outcome]:
+    """The runner's results.txt against the rig, and `tinyinterp suite`'s outcome, of one mode."""
+    with rig(folder, benchmark, data_dir / "models" / MODELS[benchmark], mode) as devices:
+        text = run_runner(runner, folder, devices, mode, script, datasets)
     options = SuiteOptions(
-        benchmarks=("ic01",), modes=(mode,), models_dir=data_dir / "models", datasets_dir=datasets, out=out
+        benchmarks=(benchmark,),
+        modes=(mode,),
+        models_dir=data_dir / "models",
+        datasets_dir=datasets,
+        out=folder / "suite",
     )
-    return run_suite(options)[1][0]
+    return text, run_suite(options)[1][0]
 
 
 def number(pattern: str, text: str) -> float:
@@ -142,30 +154,43 @@ def number(pattern: str, text: str) -> float:
     return float(match.group(1))
 
 
-def test_accuracy_mode(tiny_runner: Path, data_dir: Path, datasets: Path, tmp_path: Path) -> None:
-    model = data_dir / "models" / "pretrainedResnet_quant.tflite"
-    with rig(tmp_path, model, "accuracy") as devices:
-        text = run_runner(tiny_runner, tmp_path, devices, "a", tiny_runner / "tests_accuracy.yaml", datasets)
-    score = suite_outcome(data_dir, datasets, "a", tmp_path / "suite").score
-    assert number(r"Top 1% = ([\d.]+)", text) == round(score.top1, 1)
+def check_throughput(text: str, outcome: Outcome) -> None:
+    runner = number(r"Median throughput is\s+([\d.]+) inf\./sec\.", text)
+    assert outcome.throughput is not None and runner == pytest.approx(outcome.throughput, abs=1e-3)
 
 
-def test_performance_mode(tiny_runner: Path, data_dir: Path, datasets: Path, tmp_path: Path) -> None:
-    model = data_dir / "models" / "pretrainedResnet_quant.tflite"
+def check_energy(text: str, outcome: Outcome) -> None:
+    """The runner integrates whole 1 ms samples between the pulses: equal within 1 ms of the timed run."""
+    assert len(re.findall(r"Energy data for trial", text)) == 5
+    seconds = min(float(s) for s in re.findall(r"Elapsed time\s+: ([\d.]+)", text))
+    runner = number(r"Median energy cost is\s+([\d.]+) uJ/inf\.", text)
+    assert outcome.energy_uj is not None and runner == pytest.approx(outcome.energy_uj, rel=1e-3 / seconds)
+
+
+def test_ic01_accuracy_mode(tiny_runner: Path, data_dir: Path, datasets: Path, tmp_path: Path) -> None:
+    script = tiny_runner / SCRIPTS["a"]
+    text, outcome = runner_and_suite("ic01", "a", tiny_runner, data_dir, datasets, tmp_path, script)
+    assert outcome.score is not None and number(r"Top 1% = ([\d.]+)", text) == round(outcome.score.top1, 1)
+
+
+def test_ic01_performance_mode(tiny_runner: Path, data_dir: Path, datasets: Path, tmp_path: Path) -> None:
     script = tmp_path / "tests_performance.yaml"
     script.write_text(PERFORMANCE_SCRIPT)
-    with rig(tmp_path, model, "performance", "--realtime") as devices:
-        text = run_runner(tiny_runner, tmp_path, devices, "p", script, datasets)
-    throughput = suite_outcome(data_dir, datasets, "p", tmp_path / "suite").throughput
-    assert number(r"Median throughput is\s+([\d.]+) inf\./sec\.", text) == pytest.approx(throughput, abs=1e-3)
+    check_throughput(*runner_and_suite("ic01", "p", tiny_runner, data_dir, datasets, tmp_path, script))
 
 
-def test_energy_mode(tiny_runner: Path, data_dir: Path, datasets: Path, tmp_path: Path) -> None:
-    model = data_dir / "models" / "pretrainedResnet_quant.tflite"
-    with rig(tmp_path, model, "energy", "--dut-baud", "115200") as devices:
-        text = run_runner(tiny_runner, tmp_path, devices, "e", tiny_runner / "tests_energy.yaml", datasets)
-    energy_uj = suite_outcome(data_dir, datasets, "e", tmp_path / "suite").energy_uj
-    assert len(re.findall(r"Energy data for trial", text)) == 5
-    # The runner integrates whole 1 ms samples between the pulses: within 1 ms of the 20-inference run.
-    runner_uj = number(r"Median energy cost is\s+([\d.]+) uJ/inf\.", text)
-    assert runner_uj == pytest.approx(energy_uj, rel=1e-3 / 11.9)
+def test_ic01_energy_mode(tiny_runner: Path, data_dir: Path, datasets: Path, tmp_path: Path) -> None:
+    script = tiny_runner / SCRIPTS["e"]
+    check_energy(*runner_and_suite("ic01", "e", tiny_runner, data_dir, datasets, tmp_path, script))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["p", "e"])
+@pytest.mark.parametrize("benchmark", ["kws01", "vww01", "ad01"])
+def test_the_other_benchmarks_with_the_runners_scripts(
+    benchmark: str, mode: str, tiny_runner: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    script = tiny_runner / SCRIPTS[mode]
+    datasets = data_dir / "datasets"
+    text, outcome = runner_and_suite(benchmark, mode, tiny_runner, data_dir, datasets, tmp_path, script)
+    (check_throughput if mode == "p" else check_energy)(text, outcome)

@@ -39,9 +39,9 @@ from tinyinterp.suite.transport import READ_SIZE, _Output
 
 POLL_S = 0.2
 GATE_POLL_S = 0.005
-# After the monitor's last byte has left the pty, how long the host's reader thread gets to queue it
-# before the device's reply (on another port) reaches the host: the runner reads the samples of an
-# `infer` as soon as its reply arrives.
+# After the monitor's last byte of a timestamp pulse has left the pty, how long the host's reader thread
+# gets to queue it before the device's reply (on another port) reaches the host: the runner reads the
+# samples and pulses of an `infer` as soon as its reply arrives.
 DELIVERY_GRACE_S = 0.05
 DUT_ENERGY_BAUD = 9600  # the runner's devices_kws_ic_vww.yaml (and EEMBC's energy firmware)
 HOST_BAUD = 115200
@@ -104,6 +104,7 @@ class EnergyRig:
         self.device = device
         self.clock = DeviceClock()
         self.link: LocalLink | None = None  # the device, while powered
+        self.pulses = 0  # timestamp pulses seen by the monitor
         self.monitor = PowerMonitor(
             write_monitor, device.cost.energy_uj / device.cost.latency_us, self._power
         )
@@ -131,6 +132,7 @@ class EnergyRig:
         reply = self.link.send(command)
         for pulse_us in self.link.dut.pulses[pulses:]:
             self.monitor.pulse(pulse_us)
+            self.pulses += 1
         return reply
 
 
@@ -160,20 +162,28 @@ def _pump(ports: list[Pty], held: Callable[[Pty], bool]) -> None:
 
 
 class _DeliveryGate:
-    """Holds the interface board's replies until the host has read everything the monitor sent before."""
+    """Holds the interface board's replies until the host has read everything the monitor sent before,
+    and, after a timestamp pulse, for DELIVERY_GRACE_S more."""
 
-    def __init__(self, monitor: Pty) -> None:
+    def __init__(self, monitor: Pty, pulses: Callable[[], int]) -> None:
         self.monitor = monitor
+        self._pulses = pulses
+        self._released_pulses = 0
         self._delivered_at: float | None = None
 
-    def held(self, _: Pty) -> bool:
+    def held(self) -> bool:
         if self.monitor.unread():
             self._delivered_at = None
             return True
+        if self._pulses() == self._released_pulses:
+            return False
         now = time.monotonic()
         if self._delivered_at is None:
             self._delivered_at = now
-        return now - self._delivered_at < DELIVERY_GRACE_S
+        if now - self._delivered_at < DELIVERY_GRACE_S:
+            return True
+        self._released_pulses = self._pulses()
+        return False
 
 
 @dataclass(frozen=True)
@@ -192,10 +202,10 @@ def serve_energy_rig(
     board, monitor = Pty.open(), Pty.open()
     rig = EnergyRig(device, board.output.write, monitor.output.write, sd_card, listener)
     board.feed, monitor.feed = rig.feed_board, rig.feed_monitor
-    gate = _DeliveryGate(monitor)
+    gate = _DeliveryGate(monitor, lambda: rig.pulses)
     try:
         announce(RigPorts(board.path, monitor.path, None))
-        _pump([board, monitor], lambda port: port is board and gate.held(port))
+        _pump([board, monitor], lambda port: port is board and gate.held())
     finally:
         board.close()
         monitor.close()
