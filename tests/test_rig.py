@@ -11,10 +11,13 @@ import wave
 from pathlib import Path
 
 import pytest
+from conftest import import_required
 from test_dut import random_load, zoo_device
 
 from tinyinterp.cli import main
-from tinyinterp.rig.interface import InterfaceBoard
+from tinyinterp.rig.interface import InterfaceBoard, RigError
+from tinyinterp.rig.launch import main as launch_main
+from tinyinterp.rig.launch import rig_ports
 from tinyinterp.rig.power import PowerMonitor, ascii_dec, ascii_dec_value
 from tinyinterp.rig.rig import EnergyRig, RigPorts, devices_yaml
 from tinyinterp.suite.dut import DeviceClock
@@ -295,3 +298,22 @@ def test_cli_refuses_bad_options(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "does not exist" in capsys.readouterr().err
     assert main([*base, "--devices-file", str(tmp_path / "no" / "devices.yaml")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_launcher_lists_the_rigs_ports_with_their_usb_ids(tmp_path: Path) -> None:
+    import_required("serial")
+    import_required("yaml")
+    devices = tmp_path / "devices.yaml"
+    devices.write_text(devices_yaml(RigPorts("/dev/pts/7", "/dev/pts/8", None), "dut", 9600))
+    ports = rig_ports(devices)
+    assert [(p.device, p.vid, p.pid) for p in ports] == [
+        ("/dev/pts/7", 0x0483, 0x374E),
+        ("/dev/pts/8", 0x0483, 0x5740),
+    ]
+    devices.write_text("- name: x\n  port: /dev/pts/1\n")
+    with pytest.raises(RigError, match="device 'x' has a port but no usb ids"):
+        rig_ports(devices)
+    devices.write_text("{unclosed")
+    with pytest.raises(RigError, match="not YAML"):
+        rig_ports(devices)
+    assert launch_main([str(tmp_path), str(devices)]) == 2  # no runner there

@@ -17,20 +17,30 @@ import sys
 import types
 from pathlib import Path
 
+from tinyinterp.rig.interface import RigError
+
 
 def rig_ports(devices_file: Path) -> list[object]:
     """pyserial port descriptions of the entries of the devices file that have a `port`."""
     import yaml
     from serial.tools.list_ports_common import ListPortInfo
 
+    try:
+        entries = yaml.safe_load(devices_file.read_text())
+    except yaml.YAMLError as error:
+        raise RigError(f"{devices_file}: not YAML ({error})") from error
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise RigError(f"{devices_file}: a devices file is a list of devices")
     ports = []
-    for entry in yaml.safe_load(devices_file.read_text()) or []:
-        if entry.get("port"):
-            info = ListPortInfo(entry["port"], skip_link_detection=True)
-            vid, pid = next(iter(entry["usb"].items()))
-            info.vid, info.pid = vid, pid[0] if isinstance(pid, list) else pid
-            info.description = f"{entry['name']} (tinyinterp rig)"
-            ports.append(info)
+    for entry in (e for e in entries if e.get("port")):
+        usb = entry.get("usb")
+        if not isinstance(usb, dict) or not usb:
+            raise RigError(f"{devices_file}: device {entry.get('name')!r} has a port but no usb ids")
+        info = ListPortInfo(str(entry["port"]), skip_link_detection=True)
+        vid, pid = next(iter(usb.items()))
+        info.vid, info.pid = vid, pid[0] if isinstance(pid, list) else pid
+        info.description = f"{entry.get('name')} (tinyinterp rig)"
+        ports.append(info)
     return ports
 
 
@@ -61,7 +71,11 @@ def main(argv: list[str]) -> int:
         if not required.is_file():
             print(f"tinyinterp.rig.launch: {required} not found", file=sys.stderr)
             return 2
-    _answer_discovery(devices_file)
+    try:
+        _answer_discovery(devices_file)
+    except RigError as error:
+        print(f"tinyinterp.rig.launch: error: {error}", file=sys.stderr)
+        return 2
     sys.path.insert(0, str(runner))
     sys.argv = [str(runner / "main.py"), "-d", str(devices_file), *argv[2:]]
     runpy.run_path(str(runner / "main.py"), run_name="__main__")
