@@ -298,6 +298,11 @@ def test_cli_refuses_bad_options(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "does not exist" in capsys.readouterr().err
     assert main([*base, "--devices-file", str(tmp_path / "no" / "devices.yaml")]) == 2
     assert "does not exist" in capsys.readouterr().err
+    assert main([*base, "--realtime"]) == 2
+    assert "--realtime: the energy set-up needs no pacing" in capsys.readouterr().err
+    performance = ["rig", "--benchmark", "kws01", "--mode", "performance", "--model", "zoo:kws"]
+    assert main([*performance, "--dut-baud", "9600"]) == 2
+    assert "--dut-baud: only the energy set-up has an interface board" in capsys.readouterr().err
 
 
 def test_launcher_lists_the_rigs_ports_with_their_usb_ids(tmp_path: Path) -> None:

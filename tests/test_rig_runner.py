@@ -186,11 +186,11 @@ def test_ic01_energy_mode(tiny_runner: Path, data_dir: Path, datasets: Path, tmp
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["p", "e"])
-@pytest.mark.parametrize("benchmark", ["kws01", "vww01", "ad01"])
+@pytest.mark.parametrize("name", ["kws01", "vww01", "ad01"])
 def test_the_other_benchmarks_with_the_runners_scripts(
-    benchmark: str, mode: str, tiny_runner: Path, data_dir: Path, tmp_path: Path
+    name: str, mode: str, tiny_runner: Path, data_dir: Path, tmp_path: Path
 ) -> None:
     script = tiny_runner / SCRIPTS[mode]
     datasets = data_dir / "datasets"
-    text, outcome = runner_and_suite(benchmark, mode, tiny_runner, data_dir, datasets, tmp_path, script)
+    text, outcome = runner_and_suite(name, mode, tiny_runner, data_dir, datasets, tmp_path, script)
     (check_throughput if mode == "p" else check_energy)(text, outcome)

@@ -53,7 +53,6 @@ def register_commands(commands: argparse._SubParsersAction) -> None:
     rig.add_argument(
         "--dut-baud",
         type=int,
-        default=DUT_ENERGY_BAUD,
         help=f"energy mode: the device's baud rate behind the interface board (default {DUT_ENERGY_BAUD})",
     )
     rig.add_argument("--sd-card", type=Path, help="energy mode: the interface board's SD card (a folder)")
@@ -63,15 +62,33 @@ def register_commands(commands: argparse._SubParsersAction) -> None:
     rig.set_defaults(handler=_rig)
 
 
+def _check_mode_options(args: argparse.Namespace) -> None:
+    """Options of another mode's set-up are refused rather than ignored."""
+    energy = args.mode == "energy"
+    ignored = [
+        name
+        for name, given in (("--dut-baud", args.dut_baud is not None), ("--sd-card", args.sd_card))
+        if given
+    ]
+    if not energy and ignored:
+        raise TinyInterpError(f"{', '.join(ignored)}: only the energy set-up has an interface board")
+    if energy and args.realtime:
+        raise TinyInterpError(
+            "--realtime: the energy set-up needs no pacing (the runner times it by its samples)"
+        )
+
+
 def _rig(args: argparse.Namespace) -> int:
-    from tinyinterp.rig.rig import RigPorts, serve_energy_rig, write_devices_file
+    from tinyinterp.rig.rig import DUT_ENERGY_BAUD, RigPorts, serve_energy_rig, write_devices_file
     from tinyinterp.suite.dut import DeviceClock, VirtualDut
     from tinyinterp.suite.transport import serve_pty
 
     _check_model_options(args)
+    _check_mode_options(args)
     _check_folder(args.sd_card, "--sd-card")
-    if args.dut_baud <= 0:
-        raise TinyInterpError(f"--dut-baud {args.dut_baud}: a baud rate is a positive number")
+    dut_baud = DUT_ENERGY_BAUD if args.dut_baud is None else args.dut_baud
+    if dut_baud <= 0:
+        raise TinyInterpError(f"--dut-baud {dut_baud}: a baud rate is a positive number")
     if not args.devices_file.parent.is_dir():
         raise TinyInterpError(
             f"--devices-file {args.devices_file}: folder {args.devices_file.parent} does not exist"
@@ -86,7 +103,7 @@ def _rig(args: argparse.Namespace) -> int:
     dut_name = f"tinyinterp-{device.cost.board}"
 
     def announce(ports: RigPorts) -> None:
-        write_devices_file(args.devices_file, ports, dut_name, args.dut_baud)
+        write_devices_file(args.devices_file, ports, dut_name, dut_baud)
         served = (("interface", ports.interface), ("power", ports.power), ("dut", ports.dut))
         lines = [f"{kind} {path}" for kind, path in served if path]
         print("\n".join([*lines, f"devices file {args.devices_file}"]), flush=True)  # one write, then serve
