@@ -16,6 +16,7 @@ import numpy as np
 from tinyinterp.cost import cli as cost_commands
 from tinyinterp.cost import rank_cli as rank_commands
 from tinyinterp.errors import TinyInterpError
+from tinyinterp.rig import cli as rig_commands
 from tinyinterp.suite import cli as suite_commands
 from tinyinterp.suite.protocol import MODELS
 from tinyinterp.zoo import open_model
@@ -188,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     cost_commands.register_commands(commands)
     rank_commands.register_commands(commands)
     suite_commands.register_commands(commands)
+    rig_commands.register_commands(commands)
     return parser
 
 
