@@ -7,8 +7,10 @@ Heavy modules (interpreter, numba kernels, cost model) are imported inside the h
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from tinyinterp.suite.device import EmulatedDevice
     from tinyinterp.suite.dut import VirtualDut
     from tinyinterp.suite.runner import Outcome
+    from tinyinterp.suite.validate import ParsedLog, Summary, Validation
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -124,11 +127,15 @@ def register_commands(commands: argparse._SubParsersAction) -> None:
     check = commands.add_parser(
         "validate-log",
         help="recompute the results of an EEMBC or MLPerf Tiny runner log with tinyinterp",
-        epilog="Exit codes: 0 every result matches; 1 a result differs, cannot be parsed, its stimulus is "
-        "missing, or the log is truncated; 2 not a runner log, or bad usage or input.",
+        epilog="Exit codes (the first that holds): 1 logged outputs differ from tinyinterp's; 4 the log is "
+        "unreadable or truncated; 3 some of the log's stimuli are not in the dataset given; 0 every logged "
+        "result reproduced; 2 not a runner log, a benchmark not validated, or bad usage or input.",
     )
     check.add_argument("log", type=Path, help="log.txt of an accuracy or performance run")
-    check.add_argument("--benchmark", required=True, choices=MODELS)
+    check.add_argument("--benchmark", choices=MODELS, help="default: the one the log names (m-model-[...])")
+    output = check.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="the summary and per-file reports as JSON")
+    output.add_argument("--quiet", action="store_true", help="print the verdict line only")
     check.add_argument("--model", help="the model the log was made with (default: the reference model)")
     check.add_argument("--models-dir", type=Path, help="where to look for the reference model")
     check.add_argument("--datasets-dir", type=Path, help="folder with the runner's dataset folders")
@@ -322,48 +329,78 @@ def _dut(args: argparse.Namespace) -> int:
 
 
 def _validate_log(args: argparse.Namespace) -> int:
-    from tinyinterp.suite.models import find_dataset
-    from tinyinterp.suite.validate import parse_log, validate
+    from tinyinterp.suite.validate import parse_log
 
-    # Bytes, not text mode: universal newlines would split `dut: \rm-results-[...]` (Andes' logs).
-    log_text = args.log.read_bytes().decode("utf-8", errors="replace")
     _check_model_options(args)
     _check_folder(args.datasets_dir, "--datasets-dir")
+    # Bytes, not text mode: universal newlines would split `dut: \rm-results-[...]` (Andes' logs).
+    parsed = parse_log(args.log.read_bytes().decode("utf-8", errors="replace"))
+    benchmark = args.benchmark or parsed.model
+    if benchmark is None:
+        raise TinyInterpError(
+            f"{args.log}: the log does not name its benchmark (m-model-[...]): give --benchmark"
+        )
+    summary, result = _validate_parsed(parsed, argparse.Namespace(**{**vars(args), "benchmark": benchmark}))
+    if args.json:
+        print(
+            json.dumps({"log": str(args.log), **asdict(summary), "files": [asdict(f) for f in result.files]})
+        )
+    elif args.quiet:
+        print(f"{args.log}: {summary.verdict}")
+    else:
+        _print_validation(args.log, summary, result, parsed.summary)
+    return summary.exit_code
+
+
+def _validate_parsed(parsed: ParsedLog, args: argparse.Namespace) -> tuple[Summary, Validation]:
+    from tinyinterp.suite.models import find_dataset
+    from tinyinterp.suite.validate import summarize, validate
+
     dataset = find_dataset(args.benchmark, args.datasets_dir)
     if dataset is None:
         where = args.datasets_dir or "the default places ($TINYINTERP_DATA/datasets, the cache's datasets/)"
         raise TinyInterpError(
             f"no {args.benchmark} dataset folder (with y_labels.csv) in {where}: give --datasets-dir"
         )
-    parsed = parse_log(log_text)
     device = _open_device(args, allow_stand_in=False)
     result = validate(parsed, device, dataset)
-    print(
-        f"{args.log}: {parsed.runner} log, {args.benchmark}, {len(parsed.entries)} results of "
-        f"{len(result.files)} files, recomputed with {device.model_name}"
-    )
+    return summarize(parsed, result, args.benchmark, dataset), result
+
+
+def _print_validation(log: Path, summary: Summary, result: Validation, logged_summary: list[str]) -> None:
+    print(f"{log}: {summary.runner} log, {summary.benchmark}, {summary.files_logged} files logged")
     for report in result.files:
         detail = f": {'; '.join(report.details)}" if report.details else ""
         print(f"{report.status:11} {report.file}{detail}")
-    for problem in parsed.problems:
+    for problem in summary.problems:
         print(f"problem     {problem}")
     statuses = ("match", "mismatch", "unparseable", "missing")
     counts = {s: sum(r.status == s for r in result.files) for s in statuses}
     print(", ".join(f"{n} {s}" for s, n in counts.items()))
-    if result.logged is not None and result.recomputed is not None:
-        name, logged = result.logged.headline(args.benchmark)
-        _, mine = result.recomputed.headline(args.benchmark)
-        unit = "%" if name == "top-1" else ""
-        way = (
-            "normalised to sum 1, as the MLPerf Tiny runner"
-            if result.normalised
-            else "raw, as the EEMBC runner"
+    print(
+        f"coverage: {summary.files_in_dataset} of {summary.files_logged} logged files in the dataset "
+        f"({summary.coverage:.0%})"
+        + (f"; the log's files are {summary.stimulus_set}" if summary.stimulus_set else "")
+    )
+    print(
+        f"results: {summary.results_equal} equal, {summary.results_different} different, "
+        f"{summary.results_unreadable} unreadable, {summary.results_missing} missing; "
+        f"max {summary.max_lsb} LSB, mean {summary.mean_lsb:.2f} LSB over differing values, "
+        f"{summary.flips} top-class flips"
+    )
+    if summary.score_name is not None:
+        unit = "%" if summary.score_name == "top-1" else ""
+        partial = (
+            f"only {summary.scored_files} of {summary.files_logged}"
+            if summary.scored_files < summary.files_logged
+            else summary.scored_files
         )
-        scored = f"{name} over {result.scored_files} files (scored {way})"
-        print(f"{scored}: logged {_fmt(logged)}{unit}, tinyinterp {_fmt(mine)}{unit}")
-    for line in parsed.summary:
+        scored = f"{summary.score_name} over {partial} files (scored {summary.scored_as})"
+        logged, mine = _fmt(summary.logged_score), _fmt(summary.recomputed_score)
+        print(f"{scored}: logged {logged}{unit}, tinyinterp {mine}{unit}")
+    for line in logged_summary:
         print(f"logged summary: {line}")
-    return EXIT_OK if result.ok and not parsed.problems else EXIT_FAILED
+    print(f"verdict: {summary.verdict}")
 
 
 def _fmt(value: float | None) -> str:
