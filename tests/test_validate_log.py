@@ -400,3 +400,34 @@ def test_a_benchmark_not_validated_is_named(
     assert code == 2
     assert "a sww01 log: validate-log validates ic01, kws01, vww01, ad01 logs, not sww01" in out
     assert "not an EEMBC or MLPerf Tiny runner log" not in out
+
+
+def test_a_results_tree_gets_one_row_per_log_and_a_markdown_report(
+    ic01_case: tuple[EmulatedDevice, list[str], list[np.ndarray]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    device, files, outputs = ic01_case
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "pretrainedResnet_quant.tflite").write_bytes(save_model(stand_in("ic01")))  # as the reference
+    edited = [q.astype(np.int16) for q in outputs]
+    edited[1][0] += 1 if edited[1][0] < 127 else -1
+    tree = tmp_path / "tree"
+    logs = {"board_a": outputs, "board_b": edited}
+    for system, results in logs.items():
+        folder = tree / "closed" / "org" / "results" / system / "ic" / "accuracy"
+        folder.mkdir(parents=True)
+        (folder / "log.txt").write_text(hand_written_log(files, [printed(q, device) for q in results]))
+    report = tmp_path / "report.md"
+    options = ["--datasets-dir", str(tmp_path), "--models-dir", str(models), "--out", str(report)]
+    code = main(["validate-log", str(tree), *options])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert re.search(
+        rf"^board_a\s+ic01\s+reproduced\s+{FILES}/{FILES}\s+0\s+0\s+0\s+tflm$", out, re.MULTILINE
+    )
+    assert re.search(
+        rf"^board_b\s+ic01\s+outputs differ\s+{FILES}/{FILES}\s+1\s+1\s+\d\s+tflm$", out, re.MULTILINE
+    )
+    assert f"| board_a | ic01 | reproduced | {FILES}/{FILES} | 0 | 0 | 0 | tflm |" in report.read_text()

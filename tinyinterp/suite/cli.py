@@ -131,11 +131,17 @@ def register_commands(commands: argparse._SubParsersAction) -> None:
         "unreadable or truncated; 3 some of the log's stimuli are not in the dataset given; 0 every logged "
         "result reproduced; 2 not a runner log, a benchmark not validated, or bad usage or input.",
     )
-    check.add_argument("log", type=Path, help="log.txt of an accuracy or performance run")
+    check.add_argument(
+        "log",
+        type=Path,
+        help="log.txt of an accuracy or performance run, or a results tree "
+        "(<system>/<benchmark>/accuracy/log.txt below it) for a reviewer's table",
+    )
     check.add_argument("--benchmark", choices=MODELS, help="default: the one the log names (m-model-[...])")
     output = check.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="the summary and per-file reports as JSON")
     output.add_argument("--quiet", action="store_true", help="print the verdict line only")
+    check.add_argument("--out", type=Path, help="with a results tree: also write the table as Markdown here")
     check.add_argument("--model", help="the model the log was made with (default: the reference model)")
     check.add_argument("--models-dir", type=Path, help="where to look for the reference model")
     check.add_argument("--datasets-dir", type=Path, help="folder with the runner's dataset folders")
@@ -333,6 +339,10 @@ def _validate_log(args: argparse.Namespace) -> int:
 
     _check_model_options(args)
     _check_folder(args.datasets_dir, "--datasets-dir")
+    if args.log.is_dir():
+        return _validate_tree(args)
+    if args.out is not None:
+        raise TinyInterpError("--out writes the report over a results tree: give a folder, not a log file")
     # Bytes, not text mode: universal newlines would split `dut: \rm-results-[...]` (Andes' logs).
     parsed = parse_log(args.log.read_bytes().decode("utf-8", errors="replace"))
     benchmark = args.benchmark or parsed.model
@@ -340,7 +350,8 @@ def _validate_log(args: argparse.Namespace) -> int:
         raise TinyInterpError(
             f"{args.log}: the log does not name its benchmark (m-model-[...]): give --benchmark"
         )
-    summary, result = _validate_parsed(parsed, argparse.Namespace(**{**vars(args), "benchmark": benchmark}))
+    device = _open_device(argparse.Namespace(**{**vars(args), "benchmark": benchmark}), allow_stand_in=False)
+    summary, result = _validate_parsed(parsed, device, args.datasets_dir)
     if args.json:
         print(
             json.dumps({"log": str(args.log), **asdict(summary), "files": [asdict(f) for f in result.files]})
@@ -352,19 +363,61 @@ def _validate_log(args: argparse.Namespace) -> int:
     return summary.exit_code
 
 
-def _validate_parsed(parsed: ParsedLog, args: argparse.Namespace) -> tuple[Summary, Validation]:
+def _validate_parsed(
+    parsed: ParsedLog, device: EmulatedDevice, datasets_dir: Path | None
+) -> tuple[Summary, Validation]:
     from tinyinterp.suite.models import find_dataset
     from tinyinterp.suite.validate import summarize, validate
 
-    dataset = find_dataset(args.benchmark, args.datasets_dir)
+    dataset = find_dataset(device.benchmark, datasets_dir)
     if dataset is None:
-        where = args.datasets_dir or "the default places ($TINYINTERP_DATA/datasets, the cache's datasets/)"
+        where = datasets_dir or "the default places ($TINYINTERP_DATA/datasets, the cache's datasets/)"
         raise TinyInterpError(
-            f"no {args.benchmark} dataset folder (with y_labels.csv) in {where}: give --datasets-dir"
+            f"no {device.benchmark} dataset folder (with y_labels.csv) in {where}: give --datasets-dir"
         )
-    device = _open_device(args, allow_stand_in=False)
     result = validate(parsed, device, dataset)
-    return summarize(parsed, result, args.benchmark, dataset), result
+    return summarize(parsed, result, device.benchmark, dataset), result
+
+
+def _validate_tree(args: argparse.Namespace) -> int:
+    """The reviewer's table over every accuracy log of a results tree; exit code as for one log, the first
+    in VERDICTS' order that any log gets (2 if a log could not be validated at all)."""
+    from tinyinterp.suite.validate import (
+        VERDICTS,
+        markdown_table,
+        parse_log,
+        report_row,
+        text_table,
+        tree_logs,
+    )
+
+    if args.model or args.benchmark:
+        raise TinyInterpError(
+            "a results tree is validated with each benchmark's reference model: drop --model/--benchmark"
+        )
+    logs = tree_logs(args.log)
+    if not logs:
+        raise TinyInterpError(f"{args.log}: no <system>/<benchmark>/accuracy/log.txt below it")
+    devices: dict[str, EmulatedDevice] = {}
+    rows, codes = [], []
+    for log in logs:
+        try:
+            parsed = parse_log(log.path.read_bytes().decode("utf-8", errors="replace"))
+            if log.benchmark not in devices:
+                options = argparse.Namespace(**{**vars(args), "benchmark": log.benchmark})
+                devices[log.benchmark] = _open_device(options, allow_stand_in=False)
+            summary, result = _validate_parsed(parsed, devices[log.benchmark], args.datasets_dir)
+        except TinyInterpError as error:  # one unusable log (or benchmark) does not stop the review
+            rows.append(report_row(log, None, 0, str(error)))
+            codes.append(2)
+            continue
+        rows.append(report_row(log, summary, sum(r.status == "mismatch" for r in result.files)))
+        codes.append(summary.exit_code)
+    print(text_table(rows))
+    if args.out is not None:
+        args.out.write_text(f"# validate-log: {args.log}\n\n" + markdown_table(rows))
+        print(f"report: {args.out}")
+    return next((code for code in (*VERDICTS, 2) if code in codes and code != 0), 0)
 
 
 def _print_validation(log: Path, summary: Summary, result: Validation, logged_summary: list[str]) -> None:

@@ -435,3 +435,75 @@ def _verdict(
             f"(the {checked} results checked are equal)"
         )
     return 0, f"all {checked} logged results equal tinyinterp's"
+
+
+# ---- a results tree: closed/<org>/results/<system>/<benchmark>/accuracy/<log> ------------------------------
+
+TREE_BENCHMARKS = {"kws": "kws01", "vww": "vww01", "ic": "ic01", "ad": "ad01"}
+TREE_LOG_NAMES = ("log.txt", "accuracy_log.txt")
+
+
+@dataclass(frozen=True)
+class TreeLog:
+    system: str  # the folders between results/ and the benchmark's
+    benchmark: str
+    path: Path
+
+
+def tree_logs(root: Path) -> list[TreeLog]:
+    """The accuracy logs of a results tree (a submission's, or `tinyinterp suite`'s output), sorted."""
+    logs = []
+    for path in sorted(root.rglob("accuracy/*")):
+        parts = path.relative_to(root).parts
+        if path.name not in TREE_LOG_NAMES or len(parts) < 3:
+            continue
+        benchmark = TREE_BENCHMARKS.get(parts[-3], parts[-3])
+        system_parts = parts[:-3]
+        if "results" in system_parts:
+            system_parts = system_parts[len(system_parts) - system_parts[::-1].index("results") :]
+        logs.append(TreeLog("/".join(system_parts) or ".", benchmark, path))
+    return logs
+
+
+REPORT_COLUMNS = (
+    "system",
+    "benchmark",
+    "verdict",
+    "coverage",
+    "differing files",
+    "max LSB",
+    "flips",
+    "profile",
+)
+
+
+def report_row(log: TreeLog, summary: Summary | None, differing_files: int, problem: str = "") -> list[str]:
+    """A row of the reviewer's table; without a summary, the reason the log was not validated."""
+    if summary is None:
+        return [log.system, log.benchmark, f"not validated: {problem}", "", "", "", "", ""]
+    coverage = f"{summary.files_in_dataset}/{summary.files_logged}"
+    verdict = VERDICTS[summary.exit_code]
+    return [
+        log.system,
+        log.benchmark,
+        verdict,
+        coverage,
+        str(differing_files),
+        str(summary.max_lsb),
+        str(summary.flips),
+        "tflm",
+    ]
+
+
+def markdown_table(rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(REPORT_COLUMNS) + " |", "|" + "---|" * len(REPORT_COLUMNS)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def text_table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[k]) for r in [list(REPORT_COLUMNS), *rows]) for k in range(len(REPORT_COLUMNS))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+        for row in [list(REPORT_COLUMNS), *rows]
+    )
