@@ -13,6 +13,7 @@ import pytest
 from test_dut import random_load, zoo_device
 
 import tinyinterp.suite.validate as validate_module
+from tinyinterp import Interpreter
 from tinyinterp.cli import main
 from tinyinterp.model import save_model
 from tinyinterp.suite.device import EmulatedDevice
@@ -431,3 +432,25 @@ def test_a_results_tree_gets_one_row_per_log_and_a_markdown_report(
         rf"^board_b\s+ic01\s+outputs differ\s+{FILES}/{FILES}\s+1\s+1\s+\d\s+tflm$", out, re.MULTILINE
     )
     assert f"| board_a | ic01 | reproduced | {FILES}/{FILES} | 0 | 0 | 0 | tflm |" in report.read_text()
+
+
+def test_numerics_auto_names_the_profile_that_reproduces_the_log(
+    ic01_case: tuple[EmulatedDevice, list[str], list[np.ndarray]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A log printed by a stack that rounds requantization once: TFLM's arithmetic does not reproduce it,
+    `--numerics auto` finds the profile that does and says how far the other is."""
+    device, files, tflm_outputs = ic01_case
+    single = Interpreter(model=stand_in("ic01"), numerics="single-rounding")
+    outputs = single.run(device.inputs([(tmp_path / "ic01" / f).read_bytes() for f in files]))[0]
+    differing = sum(not np.array_equal(a, b) for a, b in zip(outputs, tflm_outputs))
+    assert differing > 0  # the stand-in's outputs tell the two profiles apart
+    log = hand_written_log(files, [printed(q, device) for q in outputs])
+    code, out = run_cli(log, tmp_path, capsys)
+    assert code == 1
+    code, out = run_cli(log, tmp_path, capsys, "--numerics", "auto", "--json")
+    summary = json.loads(out)
+    assert code == 0 and summary["numerics"] == "single-rounding"
+    assert [name for name, _, _ in summary["candidates"]] == ["tflm", "single-rounding"]
+    assert summary["candidates"][0][1] == differing and summary["candidates"][1][1:] == [0, 0]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from tinyinterp.cost.cli import add_set_option, board_with_settings
 from tinyinterp.errors import TinyInterpError
+from tinyinterp.numerics import PROFILES as NUMERICS_PROFILES
 from tinyinterp.suite.protocol import MODELS
 
 if TYPE_CHECKING:
@@ -141,6 +142,13 @@ def register_commands(commands: argparse._SubParsersAction) -> None:
     output = check.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="the summary and per-file reports as JSON")
     output.add_argument("--quiet", action="store_true", help="print the verdict line only")
+    check.add_argument(
+        "--numerics",
+        default="tflm",
+        choices=[*NUMERICS_PROFILES, "auto"],
+        help="recompute with this numerics profile (tinyinterp.numerics; default tflm), or with each "
+        "and keep the one that explains the log best (auto)",
+    )
     check.add_argument("--out", type=Path, help="with a results tree: also write the table as Markdown here")
     check.add_argument("--model", help="the model the log was made with (default: the reference model)")
     check.add_argument("--models-dir", type=Path, help="where to look for the reference model")
@@ -296,7 +304,7 @@ def _open_device(args: argparse.Namespace, allow_stand_in: bool) -> EmulatedDevi
     name = Path(str(spec)).name if spec is not None else f"zoo stand-in for {args.benchmark}"
     board, core = _device_location(args)
     cost = device_cost(model, board, core, getattr(args, "mhz", None), getattr(args, "stack", "tflm-cmsisnn"))
-    return EmulatedDevice(args.benchmark, model, cost, name)
+    return EmulatedDevice(args.benchmark, model, cost, name, getattr(args, "numerics", "tflm"))
 
 
 def _dut(args: argparse.Namespace) -> int:
@@ -350,8 +358,7 @@ def _validate_log(args: argparse.Namespace) -> int:
         raise TinyInterpError(
             f"{args.log}: the log does not name its benchmark (m-model-[...]): give --benchmark"
         )
-    device = _open_device(argparse.Namespace(**{**vars(args), "benchmark": benchmark}), allow_stand_in=False)
-    summary, result = _validate_parsed(parsed, device, args.datasets_dir)
+    summary, result = _best_validation(parsed, benchmark, args, {})
     if args.json:
         print(
             json.dumps({"log": str(args.log), **asdict(summary), "files": [asdict(f) for f in result.files]})
@@ -363,8 +370,34 @@ def _validate_log(args: argparse.Namespace) -> int:
     return summary.exit_code
 
 
+Devices = dict[tuple[str, str], "EmulatedDevice"]  # by (benchmark, numerics profile)
+
+
+def _best_validation(
+    parsed: ParsedLog, benchmark: str, args: argparse.Namespace, devices: Devices
+) -> tuple[Summary, Validation]:
+    """The log validated with --numerics, or with each profile (auto): the one with the fewest differing
+    results (then the smallest max LSB; on a tie the earlier profile, TFLM's first)."""
+    from dataclasses import replace
+
+    from tinyinterp.numerics import PROFILES
+
+    names = list(PROFILES) if args.numerics == "auto" else [args.numerics]
+    tried = []
+    for name in names:
+        if (benchmark, name) not in devices:
+            options = argparse.Namespace(**{**vars(args), "benchmark": benchmark, "numerics": name})
+            devices[benchmark, name] = _open_device(options, allow_stand_in=False)
+        tried.append(_validate_parsed(parsed, devices[benchmark, name], args.datasets_dir, name))
+    summary, result = min(tried, key=lambda t: (t[0].results_different, t[0].max_lsb))
+    if args.numerics != "auto":
+        return summary, result
+    candidates = tuple((s.numerics, s.results_different, s.max_lsb) for s, _ in tried)
+    return replace(summary, candidates=candidates), result
+
+
 def _validate_parsed(
-    parsed: ParsedLog, device: EmulatedDevice, datasets_dir: Path | None
+    parsed: ParsedLog, device: EmulatedDevice, datasets_dir: Path | None, numerics: str
 ) -> tuple[Summary, Validation]:
     from tinyinterp.suite.models import find_dataset
     from tinyinterp.suite.validate import summarize, validate
@@ -376,7 +409,7 @@ def _validate_parsed(
             f"no {device.benchmark} dataset folder (with y_labels.csv) in {where}: give --datasets-dir"
         )
     result = validate(parsed, device, dataset)
-    return summarize(parsed, result, device.benchmark, dataset), result
+    return summarize(parsed, result, device.benchmark, dataset, numerics), result
 
 
 def _validate_tree(args: argparse.Namespace) -> int:
@@ -398,15 +431,12 @@ def _validate_tree(args: argparse.Namespace) -> int:
     logs = tree_logs(args.log)
     if not logs:
         raise TinyInterpError(f"{args.log}: no <system>/<benchmark>/accuracy/log.txt below it")
-    devices: dict[str, EmulatedDevice] = {}
+    devices: Devices = {}
     rows, codes = [], []
     for log in logs:
         try:
             parsed = parse_log(log.path.read_bytes().decode("utf-8", errors="replace"))
-            if log.benchmark not in devices:
-                options = argparse.Namespace(**{**vars(args), "benchmark": log.benchmark})
-                devices[log.benchmark] = _open_device(options, allow_stand_in=False)
-            summary, result = _validate_parsed(parsed, devices[log.benchmark], args.datasets_dir)
+            summary, result = _best_validation(parsed, log.benchmark, args, devices)
         except TinyInterpError as error:  # one unusable log (or benchmark) does not stop the review
             rows.append(report_row(log, None, 0, str(error)))
             codes.append(2)
@@ -453,6 +483,9 @@ def _print_validation(log: Path, summary: Summary, result: Validation, logged_su
         print(f"{scored}: logged {logged}{unit}, tinyinterp {mine}{unit}")
     for line in logged_summary:
         print(f"logged summary: {line}")
+    if summary.candidates:
+        tried = "; ".join(f"{name}: {n} differ, max {lsb} LSB" for name, n, lsb in summary.candidates)
+        print(f"numerics: {summary.numerics} explains the log best ({tried})")
     print(f"verdict: {summary.verdict}")
 
 

@@ -367,13 +367,18 @@ class Summary:
     problems: tuple[str, ...]
     exit_code: int
     verdict: str
+    numerics: str  # the profile the results were recomputed with
+    # --numerics auto: each profile tried, with its differing results and max LSB
+    candidates: tuple[tuple[str, int, int], ...] = ()
 
     @property
     def coverage(self) -> float:
         return self.files_in_dataset / self.files_logged if self.files_logged else 0.0
 
 
-def summarize(parsed: ParsedLog, result: Validation, benchmark: str, dataset: Path) -> Summary:
+def summarize(
+    parsed: ParsedLog, result: Validation, benchmark: str, dataset: Path, numerics: str = "tflm"
+) -> Summary:
     comparisons = result.comparisons
     different = [c for c in comparisons if c.difference is not None]
     lsb = [v for c in different for v in c.lsb]
@@ -408,6 +413,7 @@ def summarize(parsed: ParsedLog, result: Validation, benchmark: str, dataset: Pa
         problems=tuple(parsed.problems),
         exit_code=code,
         verdict=f"{VERDICTS[code]}: {reason}",
+        numerics=numerics,
     )
 
 
@@ -491,7 +497,7 @@ def report_row(log: TreeLog, summary: Summary | None, differing_files: int, prob
         str(differing_files),
         str(summary.max_lsb),
         str(summary.flips),
-        "tflm",
+        summary.numerics,
     ]
 
 
