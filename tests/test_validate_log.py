@@ -426,12 +426,12 @@ def test_a_results_tree_gets_one_row_per_log_and_a_markdown_report(
     out = capsys.readouterr().out
     assert code == 1, out
     assert re.search(
-        rf"^board_a\s+ic01\s+reproduced\s+{FILES}/{FILES}\s+0\s+0\s+0\s+tflm$", out, re.MULTILINE
+        rf"^org/board_a\s+ic01\s+reproduced\s+{FILES}/{FILES}\s+0\s+0\s+0\s+tflm$", out, re.MULTILINE
     )
     assert re.search(
-        rf"^board_b\s+ic01\s+outputs differ\s+{FILES}/{FILES}\s+1\s+1\s+\d\s+tflm$", out, re.MULTILINE
+        rf"^org/board_b\s+ic01\s+outputs differ\s+{FILES}/{FILES}\s+1\s+1\s+\d\s+tflm$", out, re.MULTILINE
     )
-    assert f"| board_a | ic01 | reproduced | {FILES}/{FILES} | 0 | 0 | 0 | tflm |" in report.read_text()
+    assert f"| org/board_a | ic01 | reproduced | {FILES}/{FILES} | 0 | 0 | 0 | tflm |" in report.read_text()
 
 
 def test_numerics_auto_names_the_profile_that_reproduces_the_log(

@@ -451,7 +451,7 @@ TREE_LOG_NAMES = ("log.txt", "accuracy_log.txt")
 
 @dataclass(frozen=True)
 class TreeLog:
-    system: str  # the folders between results/ and the benchmark's
+    system: str  # <org>/<system> of closed/<org>/results/<system>/<benchmark>/, else the folders above
     benchmark: str
     path: Path
 
@@ -465,8 +465,9 @@ def tree_logs(root: Path) -> list[TreeLog]:
             continue
         benchmark = TREE_BENCHMARKS.get(parts[-3], parts[-3])
         system_parts = parts[:-3]
-        if "results" in system_parts:
-            system_parts = system_parts[len(system_parts) - system_parts[::-1].index("results") :]
+        if "results" in system_parts:  # keep the organisation: systems of different ones share names
+            at = len(system_parts) - 1 - system_parts[::-1].index("results")
+            system_parts = system_parts[max(at - 1, 0) : at] + system_parts[at + 1 :]
         logs.append(TreeLog("/".join(system_parts) or ".", benchmark, path))
     return logs
 
