@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from pathlib import Path
+from types import ModuleType
 
+import numpy as np
 import pytest
 from test_dut import random_load, zoo_device
 
+import tinyinterp.suite.validate as validate_module
+from tinyinterp import Interpreter
 from tinyinterp.cli import main
+from tinyinterp.model import save_model
 from tinyinterp.suite.device import EmulatedDevice
 from tinyinterp.suite.host import Host, LocalLink
 from tinyinterp.suite.protocol import parse_payload, requantize
 from tinyinterp.suite.runner import Setup, run_accuracy
+from tinyinterp.zoo import stand_in
 
 FILES = 6
 LOGGED_RESULTS = re.compile(r"(?:dut: m-results-\[|m-results    : \[)([^\]]*)\]")  # EEMBC, MLPerf Tiny runner
@@ -122,17 +130,17 @@ def test_logs_of_the_virtual_dut_validate_and_an_edited_result_is_named(
     assert f"{FILES - 1} match, 1 mismatch" in out
 
 
-def test_truncated_and_unparseable_logs_fail_with_reasons(
+def test_truncated_and_unparseable_logs_of_the_virtual_dut_give_exit_4_with_reasons(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     device = zoo_device("ic01")
     log = eembc_log(make_dataset(tmp_path, device), device)
     cut = log[: log.rindex('parser: Command "bload')] + 'parser: Command "bload dut "x/stimulus_5.bin""\n'
     code, out = validate(cut, tmp_path, device, capsys)
-    assert code == 1 and "truncated: the log ends after loading stimulus_5.bin" in out
+    assert code == 4 and "truncated: the log ends after loading stimulus_5.bin" in out
     garbled = re.sub(r"m-results-\[[^\]]*\]", "m-results-[0.1,zz]", log, count=1)
     code, out = validate(garbled, tmp_path, device, capsys)
-    assert code == 1 and re.search(r"^unparseable\s+stimulus_0\.bin", out, re.MULTILINE)
+    assert code == 4 and re.search(r"^unparseable\s+stimulus_0\.bin", out, re.MULTILINE)
 
 
 def test_a_log_cut_between_two_files_fails_on_the_announced_count(
@@ -144,7 +152,7 @@ def test_a_log_cut_between_two_files_fails_on_the_announced_count(
     cut = log[: log.index("ulp-mlperf: Loading file stimulus_2.bin")]
     cut = cut[: cut.rindex("\n") + 1]  # the whole lines before the third file's load
     code, out = validate(cut, tmp_path, device, capsys)
-    assert code == 1
+    assert code == 4
     assert re.search(
         rf"^problem\s+line \d+: the log announces {FILES} test files, it has results for 2 \(truncated\)",
         out,
@@ -209,3 +217,241 @@ def test_raw_scores_of_an_eembc_log_are_scored_as_that_runner_did(
     code, out = validate(log, tmp_path, device, capsys)
     assert code == 1  # the values are not the model's
     assert f"top-1 over {FILES} files (scored raw, as the EEMBC runner): logged 100%" in out
+
+
+# ---- hand-written logs in the published EEMBC runner format, results computed by TFLM ----------------------
+
+EEMBC_HEAD = """00001.001 session: m-session-start-id[20220301103012]
+00001.002 parser: m-bmark-run-name[ML Performance 1.0.1]-code[ulp-mlperf]
+00001.003 parser: Command "dut profile"
+00001.004 dut: m-profile-[ULPMark for tinyML Firmware V0.0.1]
+00001.005 dut: m-model-[{model}]
+"""
+DATASET_PATH = r"C:\Users\eembc\runner\benchmarks\ulp-mlperf\datasets\ic01"  # as in Renesas' v0.7 logs
+EEMBC_STIMULUS = """00002.{k:03d} sequencer: m-sequencing-i[{k}]-command[bload dut "{path}\\{file}"]-ack[\
+/parser: m-ready/]-ms[3072]-acc[0]-total_ms[0]
+00002.{k:03d} parser: Command "bload dut "{path}\\{file}""
+00002.{k:03d} parser: File size is 3072, loading...
+00002.{k:03d} parser: m-bload-done
+00003.{k:03d} parser: Command "dut infer 1 0"
+00003.{k:03d} dut: m-warmup-start-0
+00003.{k:03d} dut: m-warmup-done
+00003.{k:03d} dut: m-infer-start-1
+00003.{k:03d} dut: m-lap-us-1000
+00003.{k:03d} dut: m-lap-us-2000
+00003.{k:03d} dut: m-infer-done
+00003.{k:03d} dut: m-results-[{results}]
+00003.{k:03d} dut: m-ready
+"""
+
+
+def tflm_int8_outputs(tflm: ModuleType, model: bytes, loads: list[bytes]) -> list[np.ndarray]:
+    """TFLM's int8 outputs for ic01 loads (uint8 RGB, each byte - 128 as th_load_tensor does)."""
+    interpreter = tflm.Interpreter.from_bytes(model)
+    outputs = []
+    for load in loads:
+        image = (np.frombuffer(load, np.uint8).astype(np.int16) - 128).astype(np.int8)
+        interpreter.set_input(image.reshape(1, 32, 32, 3), 0)
+        interpreter.invoke()
+        outputs.append(interpreter.get_output(0).reshape(-1).copy())
+    return outputs
+
+
+def printed(q: np.ndarray, device: EmulatedDevice) -> list[float]:
+    """The values th_results prints for int8 outputs: float32 (q - zero point) * scale."""
+    quant = device.output_quant
+    return [float(np.float32(int(v) - quant.zero_point) * np.float32(quant.scale)) for v in q]
+
+
+def hand_written_log(files: list[str], results: list[list[float]], model: str = "ic01") -> str:
+    stimuli = [
+        EEMBC_STIMULUS.format(k=k, path=DATASET_PATH, file=file, results=",".join(f"{v:.3f}" for v in values))
+        for k, (file, values) in enumerate(zip(files, results))
+    ]
+    return EEMBC_HEAD.format(model=model) + "".join(stimuli)
+
+
+@pytest.fixture
+def ic01_case(tmp_path: Path, tflm: ModuleType) -> tuple[EmulatedDevice, list[str], list[np.ndarray]]:
+    """The zoo ic01 stand-in, a dataset of FILES random images, and TFLM's outputs for them."""
+    device = zoo_device("ic01")
+    folder = make_dataset(tmp_path, device)
+    files = [f"stimulus_{k}.bin" for k in range(FILES)]
+    model = save_model(stand_in("ic01"))
+    return device, files, tflm_int8_outputs(tflm, model, [(folder / f).read_bytes() for f in files])
+
+
+def run_cli(log: str, root: Path, capsys: pytest.CaptureFixture[str], *options: str) -> tuple[int, str]:
+    (root / "log.txt").write_bytes(log.encode())
+    code = main(
+        ["validate-log", str(root / "log.txt"), "--model", "zoo:ic", "--datasets-dir", str(root), *options]
+    )
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_a_hand_written_eembc_log_of_tflm_results_is_reproduced(
+    ic01_case: tuple[EmulatedDevice, list[str], list[np.ndarray]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    device, files, outputs = ic01_case
+    log = hand_written_log(files, [printed(q, device) for q in outputs])
+    code, out = run_cli(log, tmp_path, capsys)  # no --benchmark: the log's m-model-[ic01] names it
+    assert code == 0, out
+    assert f"verdict: reproduced: all {FILES} logged results equal tinyinterp's" in out
+    assert f"results: {FILES} equal, 0 different, 0 unreadable, 0 missing" in out
+    # Andes' layout (a carriage return before m-results, CRLF line ends) and lines without the runner's
+    # `dut: ` prefix read the same.
+    andes = log.replace("dut: m-results-", "dut: \rm-results-").replace("\n", "\r\n")
+    unprefixed = re.sub(r"^(\d+\.\d+) dut: (m-results-)", r"\1 \2", log, flags=re.MULTILINE)
+    for variant in (andes, unprefixed):
+        assert run_cli(variant, tmp_path, capsys)[0] == 0
+
+
+@pytest.mark.parametrize("changed_class", range(10))
+def test_a_hand_edited_result_is_caught_whichever_class_it_changes(
+    changed_class: int,
+    ic01_case: tuple[EmulatedDevice, list[str], list[np.ndarray]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One output LSB added to (or taken from) one class of one result: exit 1, 1 LSB, no flip unless the
+    edit made another class the top one."""
+    device, files, outputs = ic01_case
+    edited = [q.astype(np.int16) for q in outputs]
+    step = 1 if edited[2][changed_class] < 127 else -1
+    edited[2][changed_class] += step
+    flipped = int(np.argmax(edited[2]) != np.argmax(outputs[2]))
+    log = hand_written_log(files, [printed(q, device) for q in edited])
+    code, out = run_cli(log, tmp_path, capsys)
+    assert code == 1, out
+    assert re.search(rf"^mismatch\s+stimulus_2\.bin: line \d+: class {changed_class}: ", out, re.MULTILINE)
+    assert (
+        f"verdict: outputs differ: 1 of {FILES} checked results differ (up to 1 LSB, {flipped} top-class"
+        in out
+    )
+
+
+def test_a_result_that_changes_the_top_class_is_counted_as_a_flip(
+    ic01_case: tuple[EmulatedDevice, list[str], list[np.ndarray]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    device, files, outputs = ic01_case
+    edited = [q.astype(np.int16) for q in outputs]
+    top = int(np.argmax(edited[0]))
+    other = (top + 1) % 10
+    edited[0][other], edited[0][top] = edited[0][top], edited[0][other]
+    log = hand_written_log(files, [printed(q, device) for q in edited])
+    code, out = run_cli(log, tmp_path, capsys, "--json")
+    assert code == 1
+    summary = json.loads(out)
+    lsb = abs(int(outputs[0][top]) - int(outputs[0][other]))
+    assert (summary["results_different"], summary["flips"], summary["max_lsb"]) == (1, 1, lsb)
+    assert summary["exit_code"] == 1 and summary["verdict"].startswith("outputs differ")
+
+
+def test_stimuli_outside_the_dataset_give_exit_3_and_a_known_set_is_named(
+    ic01_case: tuple[EmulatedDevice, list[str], list[np.ndarray]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    device, files, outputs = ic01_case
+    renamed = [*files[:-2], "emu_s_002009.bin", "taxi_s_001241.bin"]
+    log = hand_written_log(renamed, [printed(q, device) for q in outputs])
+    code, out = run_cli(log, tmp_path, capsys, "--quiet")
+    assert code == 3
+    assert out.strip().endswith(
+        f"stimuli not in the dataset: 2 of {FILES} logged files are not in {tmp_path / 'ic01'} "
+        f"(the {FILES - 2} results checked are equal)"
+    )
+    digest = hashlib.sha256("\n".join(sorted(renamed)).encode()).hexdigest()
+    monkeypatch.setitem(validate_module.KNOWN_STIMULUS_SETS, digest, "a set for this test")
+    code, out = run_cli(log, tmp_path, capsys)
+    assert code == 3 and "the log's files are a set for this test" in out
+    assert f"top-1 over only {FILES - 2} of {FILES} files" in out
+
+
+def test_truncated_and_unreadable_logs_give_exit_4(
+    ic01_case: tuple[EmulatedDevice, list[str], list[np.ndarray]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    device, files, outputs = ic01_case
+    log = hand_written_log(files, [printed(q, device) for q in outputs])
+    cut = log[: log.rindex("dut: m-warmup-start-0")]
+    code, out = run_cli(cut, tmp_path, capsys, "--quiet")
+    assert code == 4
+    assert "unreadable or truncated: truncated: the log ends after loading stimulus_5.bin" in out
+    garbled = log.replace("dut: m-results-[", "dut: m-results-[zz,", 1)
+    code, out = run_cli(garbled, tmp_path, capsys)
+    assert code == 4 and "verdict: unreadable or truncated: 1 results cannot be read" in out
+
+
+def test_a_benchmark_not_validated_is_named(
+    ic01_case: tuple[EmulatedDevice, list[str], list[np.ndarray]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    device, files, outputs = ic01_case
+    log = hand_written_log(files, [printed(q, device) for q in outputs], model="sww01")
+    code, out = run_cli(log, tmp_path, capsys, "--benchmark", "ic01")
+    assert code == 2
+    assert "a sww01 log: this reads kws01, vww01, ic01, ad01 result logs, not sww01" in out
+    assert "give --benchmark sww01" in out
+    assert "not an EEMBC or MLPerf Tiny runner log" not in out
+
+
+def test_a_results_tree_gets_one_row_per_log_and_a_markdown_report(
+    ic01_case: tuple[EmulatedDevice, list[str], list[np.ndarray]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    device, files, outputs = ic01_case
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "pretrainedResnet_quant.tflite").write_bytes(save_model(stand_in("ic01")))  # as the reference
+    edited = [q.astype(np.int16) for q in outputs]
+    edited[1][0] += 1 if edited[1][0] < 127 else -1
+    tree = tmp_path / "tree"
+    logs = {"board_a": outputs, "board_b": edited}
+    for system, results in logs.items():
+        folder = tree / "closed" / "org" / "results" / system / "ic" / "accuracy"
+        folder.mkdir(parents=True)
+        (folder / "log.txt").write_text(hand_written_log(files, [printed(q, device) for q in results]))
+    report = tmp_path / "report.md"
+    options = ["--datasets-dir", str(tmp_path), "--models-dir", str(models), "--out", str(report)]
+    code = main(["validate-log", str(tree), *options])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert re.search(
+        rf"^org/board_a\s+ic01\s+reproduced\s+{FILES}/{FILES}\s+0\s+0\s+0\s+tflm$", out, re.MULTILINE
+    )
+    assert re.search(
+        rf"^org/board_b\s+ic01\s+outputs differ\s+{FILES}/{FILES}\s+1\s+1\s+\d\s+tflm$", out, re.MULTILINE
+    )
+    assert f"| org/board_a | ic01 | reproduced | {FILES}/{FILES} | 0 | 0 | 0 | tflm |" in report.read_text()
+
+
+def test_numerics_auto_names_the_profile_that_reproduces_the_log(
+    ic01_case: tuple[EmulatedDevice, list[str], list[np.ndarray]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A log printed by a stack that rounds requantization once: TFLM's arithmetic does not reproduce it,
+    `--numerics auto` finds the profile that does and says how far the other is."""
+    device, files, tflm_outputs = ic01_case
+    single = Interpreter(model=stand_in("ic01"), numerics="single-rounding")
+    outputs = single.run(device.inputs([(tmp_path / "ic01" / f).read_bytes() for f in files]))[0]
+    differing = sum(not np.array_equal(a, b) for a, b in zip(outputs, tflm_outputs))
+    assert differing > 0  # the stand-in's outputs tell the two profiles apart
+    log = hand_written_log(files, [printed(q, device) for q in outputs])
+    code, out = run_cli(log, tmp_path, capsys)
+    assert code == 1
+    code, out = run_cli(log, tmp_path, capsys, "--numerics", "auto", "--json")
+    summary = json.loads(out)
+    assert code == 0 and summary["numerics"] == "single-rounding"
+    assert [name for name, _, _ in summary["candidates"]] == ["tflm", "single-rounding"]
+    assert summary["candidates"][0][1] == differing and summary["candidates"][1][1:] == [0, 0]

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from tinyinterp import numerics as numerics_module
 from tinyinterp.errors import InputError, ModelError, TinyInterpError, UnsupportedOpError
 from tinyinterp.kernels.gemm import single_threaded_blas
 from tinyinterp.model.ir import Model, Operator, Subgraph, Tensor, TensorType
@@ -95,9 +96,12 @@ class Interpreter:
         model: Model | None = None,
         *,
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
+        numerics: str = numerics_module.DEFAULT,
     ) -> None:
         """`memory_budget`: bytes of activations one inference may declare; a model over it is
-        refused (ModelError) before anything is allocated."""
+        refused (ModelError) before anything is allocated. `numerics`: the arithmetic's profile
+        (tinyinterp.numerics; the default, "tflm", is TFLM's, bit for bit)."""
+        self.numerics = numerics_module.numerics_profile(numerics)
         self.model: Model = _model_from(model_path, model_content, model)
         self.subgraph = self.model.main
         missing = unsupported_ops(self.subgraph)
@@ -144,7 +148,7 @@ class Interpreter:
         """One op's prepare step; any failure becomes a ModelError naming the operator (an error
         that is not ours means a check is missing: the original stays chained for a bug report)."""
         try:
-            return OPS[node.opcode](OpContext(self.subgraph, node))
+            return OPS[node.opcode](OpContext(self.subgraph, node, self.numerics.rounding))
         except (MemoryError, KeyboardInterrupt):
             raise
         except Exception as error:

@@ -20,6 +20,7 @@ import numpy as np
 
 from tinyinterp.errors import ModelError
 from tinyinterp.jit import jit
+from tinyinterp.numerics import SINGLE_ROUNDING
 
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
@@ -142,6 +143,22 @@ def multiply_by_quantized_multiplier(x: int, multiplier: int, shift: int) -> int
     return rounding_divide_by_pot(
         saturating_rounding_doubling_high_mul(wrap_int32(x * (1 << left_shift)), multiplier), right_shift
     )
+
+
+@jit
+def multiply_by_quantized_multiplier_single_rounding(x: int, multiplier: int, shift: int) -> int:
+    """CMSIS-NN's arm_nn_requantize with CMSIS_NN_USE_SINGLE_ROUNDING: (x * multiplier) >> (31 - shift),
+    rounded half up, once."""
+    result = (wrap_int32(x) * multiplier) >> (30 - shift)
+    return (result + 1) >> 1
+
+
+@jit
+def requantize_with(x: int, multiplier: int, shift: int, rounding: int) -> int:
+    """multiply_by_quantized_multiplier, or its single-rounding variant (`rounding`: SINGLE_ROUNDING)."""
+    if rounding == SINGLE_ROUNDING:
+        return multiply_by_quantized_multiplier_single_rounding(x, multiplier, shift)
+    return multiply_by_quantized_multiplier(x, multiplier, shift)
 
 
 @jit

@@ -12,8 +12,8 @@ import numpy as np
 from tinyinterp.quant import (
     clamp_float,
     jit,
-    multiply_by_quantized_multiplier,
     multiply_by_quantized_multiplier_int64,
+    requantize_with,
     wrap_int32,
 )
 
@@ -83,10 +83,12 @@ def depthwise_conv(
     pad_top,
     pad_left,
     out,
+    rounding=0,
 ):
     """DepthwiseConvPerChannel: filters [kh, kw, out_channels]; out channel = c * multiplier + m.
 
     The channel loop is innermost and the accumulator int32 (as in TFLM), so it vectorizes.
+    `rounding`: see quant.requantize_with (0, TFLM's, by default).
     """
     batches, height, width, channels = x.shape
     _, out_h, out_w, out_channels = out.shape
@@ -115,7 +117,7 @@ def depthwise_conv(
                             acc[oc] += shifted[oc] * filters[ky, kx, oc]
                 for oc in range(out_channels):
                     total = wrap_int32(np.int64(acc[oc]) + bias[oc])
-                    scaled = multiply_by_quantized_multiplier(total, multipliers[oc], shifts[oc])
+                    scaled = requantize_with(total, multipliers[oc], shifts[oc], rounding)
                     out[n, oy, ox, oc] = min(max(scaled + output_offset, act_min), act_max)
 
 

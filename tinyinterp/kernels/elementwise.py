@@ -3,7 +3,7 @@ with 20 or 15 bits of headroom), float32."""
 
 from __future__ import annotations
 
-from tinyinterp.quant import clamp_float, jit, multiply_by_quantized_multiplier, wrap_int32
+from tinyinterp.quant import clamp_float, jit, requantize_with, wrap_int32
 
 
 @jit
@@ -23,15 +23,18 @@ def add(
     act_min,
     act_max,
     out,
+    rounding=0,
 ):
-    """All arrays flat and of one length; `a`, `b` and `out` are int8, or all int16."""
+    """All arrays flat and of one length; `a`, `b` and `out` are int8, or all int16. `rounding`: see
+    quant.requantize_with (0, TFLM's, by default; CMSIS-NN's arm_elementwise_add_s8 rounds each of the
+    three requantizations as its arm_nn_requantize is built)."""
     for i in range(out.size):
         shifted_a = wrap_int32((a[i] + a_offset) * (1 << left_shift))
         shifted_b = wrap_int32((b[i] + b_offset) * (1 << left_shift))
-        scaled_a = multiply_by_quantized_multiplier(shifted_a, a_multiplier, a_shift)
-        scaled_b = multiply_by_quantized_multiplier(shifted_b, b_multiplier, b_shift)
+        scaled_a = requantize_with(shifted_a, a_multiplier, a_shift, rounding)
+        scaled_b = requantize_with(shifted_b, b_multiplier, b_shift, rounding)
         raw_sum = wrap_int32(scaled_a + scaled_b)
-        raw_out = multiply_by_quantized_multiplier(raw_sum, out_multiplier, out_shift) + out_offset
+        raw_out = requantize_with(raw_sum, out_multiplier, out_shift, rounding) + out_offset
         out[i] = min(max(raw_out, act_min), act_max)
 
 

@@ -20,8 +20,8 @@ from threadpoolctl import ThreadpoolController
 from tinyinterp.quant import (
     clamp_float,
     jit,
-    multiply_by_quantized_multiplier,
     multiply_by_quantized_multiplier_int64,
+    requantize_with,
     wrap_int32,
 )
 
@@ -58,17 +58,18 @@ def single_threaded_blas() -> Iterator[None]:
 
 
 @jit
-def requantize_rows(acc, bias, multipliers, shifts, output_offset, act_min, act_max, out):
+def requantize_rows(acc, bias, multipliers, shifts, output_offset, act_min, act_max, out, rounding=0):
     """out[m, c] = clamp(MultiplyByQuantizedMultiplier(acc[m, c] + bias[c]) + output_offset).
 
     `acc` holds exact integer sums in floating point; TFLM accumulates in int32, so the
-    sum is wrapped to int32 first (equal to TFLM's wrap-around on overflow).
+    sum is wrapped to int32 first (equal to TFLM's wrap-around on overflow). `rounding`: see
+    quant.requantize_with (0, TFLM's, by default).
     """
     rows, channels = acc.shape
     for m in range(rows):
         for c in range(channels):
             total = wrap_int32(np.int64(acc[m, c]) + bias[c])
-            value = multiply_by_quantized_multiplier(total, multipliers[c], shifts[c]) + output_offset
+            value = requantize_with(total, multipliers[c], shifts[c], rounding) + output_offset
             out[m, c] = min(max(value, act_min), act_max)
 
 

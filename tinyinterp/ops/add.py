@@ -47,6 +47,7 @@ class Add(Op):
             self.act_min, self.act_max = float_activation_range(activation)
             return
         self.left_shift = LEFT_SHIFT[output.dtype]
+        self.rounding = ctx.rounding
         (a_scale, a_zero), (b_scale, b_zero) = ctx.quantization(a), ctx.quantization(b)
         out_scale, self.out_offset = ctx.quantization(output)
         # CalculateOpDataAdd: both inputs rescaled to twice the larger scale, with headroom bits.
@@ -80,6 +81,7 @@ class Add(Op):
             self.act_min,
             self.act_max,
             out.reshape(-1),
+            self.rounding,
         )
         return [out]
 

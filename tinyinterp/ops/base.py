@@ -18,6 +18,7 @@ import numpy as np
 from tinyinterp.errors import ModelError
 from tinyinterp.model import schema
 from tinyinterp.model.ir import Operator, Subgraph, Tensor, TensorType
+from tinyinterp.numerics import TFLM_ROUNDING
 
 Array = np.ndarray
 
@@ -25,9 +26,10 @@ Array = np.ndarray
 class OpContext:
     """Read access to one operator's tensors and options, with errors that name them."""
 
-    def __init__(self, subgraph: Subgraph, op: Operator) -> None:
+    def __init__(self, subgraph: Subgraph, op: Operator, rounding: int = TFLM_ROUNDING) -> None:
         self.subgraph = subgraph
         self.op = op
+        self.rounding = rounding  # of int8/int16 requantization (a numerics profile's; tinyinterp.numerics)
 
     def fail(self, message: str) -> NoReturn:
         raise ModelError(f"operator {self.op.index} ({self.op.opcode}): {message}")

@@ -111,20 +111,16 @@ class ConvRequantization:
         self.input_offset = 0 if int16 else -ctx.quantization(input_)[1]
         self.output_offset = 0 if int16 else output_zero_point
         self.int64 = int64_sums
+        self.rounding = ctx.rounding
 
     def requantize(self, acc: Array, columns: slice, out: Array) -> None:
         """out = clamp(multiplier * (acc + bias) + output offset), for the output channels `columns`."""
-        requantize = requantize_rows_int64 if self.int64 else requantize_rows
-        requantize(
-            acc,
-            self.bias[columns],
-            self.multipliers[columns],
-            self.shifts[columns],
-            self.output_offset,
-            self.act_min,
-            self.act_max,
-            out,
-        )
+        arguments = (acc, self.bias[columns], self.multipliers[columns], self.shifts[columns])
+        limits = (self.output_offset, self.act_min, self.act_max, out)
+        if self.int64:
+            requantize_rows_int64(*arguments, *limits)
+        else:
+            requantize_rows(*arguments, *limits, self.rounding)
 
 
 @register("CONV_2D", dtypes=("int8", "int16", "float32"))
@@ -298,5 +294,6 @@ class DepthwiseConv2D(Op):
             self.depth_multiplier,
             *window,
             out,
+            q.rounding,
         )
         return [out]

@@ -74,6 +74,7 @@ class FullyConnected(Op):
         self.input_offset = -ctx.quantization(input_)[1]
         output_scale, self.output_offset = ctx.quantization(output)
         self.out_dtype = output.dtype.numpy
+        self.rounding = ctx.rounding
         self.act_min, self.act_max = activation_range(
             activation, output_scale, self.output_offset, self.out_dtype
         )
@@ -110,17 +111,11 @@ class FullyConnected(Op):
         else:
             acc = (rows.astype(self.weights_t.dtype) + self.input_offset) @ self.weights_t
             out = np.empty((rows.shape[0], self.out_channels), self.out_dtype)
-            requantize = requantize_rows_int64 if self.int64 else requantize_rows
-            requantize(
-                acc,
-                self.bias,
-                self.multipliers,
-                self.shifts,
-                self.output_offset,
-                self.act_min,
-                self.act_max,
-                out,
-            )
+            arguments = (acc, self.bias, self.multipliers, self.shifts, self.output_offset)
+            if self.int64:
+                requantize_rows_int64(*arguments, self.act_min, self.act_max, out)
+            else:
+                requantize_rows(*arguments, self.act_min, self.act_max, out, self.rounding)
         if self.keep_dims:
             return [out.reshape(*x.shape[:-1], self.out_channels)]
         return [out]

@@ -10,11 +10,13 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tinyinterp.cost.cli import add_set_option, board_with_settings
 from tinyinterp.errors import TinyInterpError
+from tinyinterp.numerics import PROFILES as NUMERICS_PROFILES
 from tinyinterp.suite.benchmarks import BENCHMARKS
 from tinyinterp.suite.protocol import MODELS
 
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from tinyinterp.suite.dut import VirtualDut
     from tinyinterp.suite.runner import Outcome
     from tinyinterp.suite.sww.detection import DetectionScore
+    from tinyinterp.suite.validate import ParsedLog, Summary, Validation
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -139,11 +142,30 @@ def register_commands(commands: argparse._SubParsersAction) -> None:
     check = commands.add_parser(
         "validate-log",
         help="recompute the results of an EEMBC or MLPerf Tiny runner log with tinyinterp",
-        epilog="Exit codes: 0 every result matches; 1 a result differs, cannot be parsed, its stimulus is "
-        "missing, or the log is truncated; 2 not a runner log, or bad usage or input.",
+        epilog="Exit codes (the first that holds): 1 logged outputs differ from tinyinterp's; 4 the log is "
+        "unreadable or truncated; 3 some of the log's stimuli are not in the dataset given; 0 every logged "
+        "result reproduced; 2 not a runner log, a benchmark not validated, or bad usage or input.",
     )
-    check.add_argument("log", type=Path, help="log.txt of an accuracy or performance run (sww01: or energy)")
-    check.add_argument("--benchmark", required=True, choices=list(BENCHMARKS))
+    check.add_argument(
+        "log",
+        type=Path,
+        help="log.txt of an accuracy or performance run (sww01: or energy), or a results tree "
+        "(<system>/<benchmark>/accuracy/log.txt below it) for a reviewer's table",
+    )
+    check.add_argument(
+        "--benchmark", choices=list(BENCHMARKS), help="default: the one the log names (m-model-[...])"
+    )
+    output = check.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="the summary and per-file reports as JSON")
+    output.add_argument("--quiet", action="store_true", help="print the verdict line only")
+    check.add_argument(
+        "--numerics",
+        default="tflm",
+        choices=[*NUMERICS_PROFILES, "auto"],
+        help="recompute with this numerics profile (tinyinterp.numerics; default tflm), or with each "
+        "and keep the one that explains the log best (auto)",
+    )
+    check.add_argument("--out", type=Path, help="with a results tree: also write the table as Markdown here")
     check.add_argument("--model", help="the model the log was made with (default: the reference model)")
     check.add_argument("--models-dir", type=Path, help="where to look for the reference model")
     check.add_argument("--datasets-dir", type=Path, help="folder with the runner's dataset folders")
@@ -409,7 +431,7 @@ def _open_device(args: argparse.Namespace, allow_stand_in: bool) -> EmulatedDevi
     name = Path(str(spec)).name if spec is not None else f"zoo stand-in for {args.benchmark}"
     board, core = _device_location(args)
     cost = device_cost(model, board, core, getattr(args, "mhz", None), getattr(args, "stack", "tflm-cmsisnn"))
-    return EmulatedDevice(args.benchmark, model, cost, name)
+    return EmulatedDevice(args.benchmark, model, cost, name, getattr(args, "numerics", "tflm"))
 
 
 def _dut(args: argparse.Namespace) -> int:
@@ -448,50 +470,159 @@ def _dut(args: argparse.Namespace) -> int:
 
 
 def _validate_log(args: argparse.Namespace) -> int:
-    from tinyinterp.suite.models import find_dataset
-    from tinyinterp.suite.validate import parse_log, validate
+    from tinyinterp.suite.validate import parse_log
 
-    # Bytes, not text mode: universal newlines would split `dut: \rm-results-[...]` (Andes' logs).
-    log_text = args.log.read_bytes().decode("utf-8", errors="replace")
     _check_model_options(args)
     _check_folder(args.datasets_dir, "--datasets-dir")
-    dataset = find_dataset(args.benchmark, args.datasets_dir)
-    if dataset is None:
-        where = args.datasets_dir or "the default places ($TINYINTERP_DATA/datasets, the cache's datasets/)"
-        raise TinyInterpError(
-            f"no {args.benchmark} dataset folder (with y_labels.csv) in {where}: give --datasets-dir"
-        )
-    if BENCHMARKS[args.benchmark].streaming:
-        return _validate_stream_log(args, log_text, dataset)
+    if args.log.is_dir():
+        return _validate_tree(args)
+    if args.out is not None:
+        raise TinyInterpError("--out writes the report over a results tree: give a folder, not a log file")
+    # Bytes, not text mode: universal newlines would split `dut: \rm-results-[...]` (Andes' logs).
+    log_text = args.log.read_bytes().decode("utf-8", errors="replace")
+    if args.benchmark and BENCHMARKS[args.benchmark].streaming:
+        return _validate_stream_log(args, log_text, _dataset(args.benchmark, args.datasets_dir))
     parsed = parse_log(log_text)
-    device = _open_device(args, allow_stand_in=False)
+    benchmark = args.benchmark or parsed.model
+    if benchmark is None:
+        raise TinyInterpError(
+            f"{args.log}: the log does not name its benchmark (m-model-[...]): give --benchmark"
+        )
+    summary, result = _best_validation(parsed, benchmark, args, {})
+    if args.json:
+        print(
+            json.dumps({"log": str(args.log), **asdict(summary), "files": [asdict(f) for f in result.files]})
+        )
+    elif args.quiet:
+        print(f"{args.log}: {summary.verdict}")
+    else:
+        _print_validation(args.log, summary, result, parsed.summary)
+    return summary.exit_code
+
+
+Devices = dict[tuple[str, str], "EmulatedDevice"]  # by (benchmark, numerics profile)
+
+
+def _best_validation(
+    parsed: ParsedLog, benchmark: str, args: argparse.Namespace, devices: Devices
+) -> tuple[Summary, Validation]:
+    """The log validated with --numerics, or with each profile (auto): the one with the fewest differing
+    results (then the smallest max LSB; on a tie the earlier profile, TFLM's first)."""
+    from dataclasses import replace
+
+    from tinyinterp.numerics import PROFILES
+
+    names = list(PROFILES) if args.numerics == "auto" else [args.numerics]
+    tried = []
+    for name in names:
+        if (benchmark, name) not in devices:
+            options = argparse.Namespace(**{**vars(args), "benchmark": benchmark, "numerics": name})
+            devices[benchmark, name] = _open_device(options, allow_stand_in=False)
+        tried.append(_validate_parsed(parsed, devices[benchmark, name], args.datasets_dir, name))
+    summary, result = min(tried, key=lambda t: (t[0].results_different, t[0].max_lsb))
+    if args.numerics != "auto":
+        return summary, result
+    candidates = tuple((s.numerics, s.results_different, s.max_lsb) for s, _ in tried)
+    return replace(summary, candidates=candidates), result
+
+
+def _validate_parsed(
+    parsed: ParsedLog, device: EmulatedDevice, datasets_dir: Path | None, numerics: str
+) -> tuple[Summary, Validation]:
+    from tinyinterp.suite.validate import summarize, validate
+
+    dataset = _dataset(device.benchmark, datasets_dir)
     result = validate(parsed, device, dataset)
-    print(
-        f"{args.log}: {parsed.runner} log, {args.benchmark}, {len(parsed.entries)} results of "
-        f"{len(result.files)} files, recomputed with {device.model_name}"
+    return summarize(parsed, result, device.benchmark, dataset, numerics), result
+
+
+def _dataset(benchmark: str, datasets_dir: Path | None) -> Path:
+    from tinyinterp.suite.models import find_dataset
+
+    dataset = find_dataset(benchmark, datasets_dir)
+    if dataset is None:
+        where = datasets_dir or "the default places ($TINYINTERP_DATA/datasets, the cache's datasets/)"
+        raise TinyInterpError(
+            f"no {benchmark} dataset folder (with y_labels.csv) in {where}: give --datasets-dir"
+        )
+    return dataset
+
+
+def _validate_tree(args: argparse.Namespace) -> int:
+    """The reviewer's table over every accuracy log of a results tree; exit code as for one log, the first
+    in VERDICTS' order that any log gets (2 if a log could not be validated at all)."""
+    from tinyinterp.suite.validate import (
+        VERDICTS,
+        markdown_table,
+        parse_log,
+        report_row,
+        text_table,
+        tree_logs,
     )
+
+    if args.model or args.benchmark:
+        raise TinyInterpError(
+            "a results tree is validated with each benchmark's reference model: drop --model/--benchmark"
+        )
+    logs = tree_logs(args.log)
+    if not logs:
+        raise TinyInterpError(f"{args.log}: no <system>/<benchmark>/accuracy/log.txt below it")
+    devices: Devices = {}
+    rows, codes = [], []
+    for log in logs:
+        try:
+            parsed = parse_log(log.path.read_bytes().decode("utf-8", errors="replace"))
+            summary, result = _best_validation(parsed, log.benchmark, args, devices)
+        except TinyInterpError as error:  # one unusable log (or benchmark) does not stop the review
+            rows.append(report_row(log, None, 0, str(error)))
+            codes.append(2)
+            continue
+        rows.append(report_row(log, summary, sum(r.status == "mismatch" for r in result.files)))
+        codes.append(summary.exit_code)
+    print(text_table(rows))
+    if args.out is not None:
+        args.out.write_text(f"# validate-log: {args.log}\n\n" + markdown_table(rows))
+        print(f"report: {args.out}")
+    return next((code for code in (*VERDICTS, 2) if code in codes and code != 0), 0)
+
+
+def _print_validation(log: Path, summary: Summary, result: Validation, logged_summary: list[str]) -> None:
+    print(f"{log}: {summary.runner} log, {summary.benchmark}, {summary.files_logged} files logged")
     for report in result.files:
         detail = f": {'; '.join(report.details)}" if report.details else ""
         print(f"{report.status:11} {report.file}{detail}")
-    for problem in parsed.problems:
+    for problem in summary.problems:
         print(f"problem     {problem}")
     statuses = ("match", "mismatch", "unparseable", "missing")
     counts = {s: sum(r.status == s for r in result.files) for s in statuses}
     print(", ".join(f"{n} {s}" for s, n in counts.items()))
-    if result.logged is not None and result.recomputed is not None:
-        name, logged = result.logged.headline(args.benchmark)
-        _, mine = result.recomputed.headline(args.benchmark)
-        unit = "%" if name == "top-1" else ""
-        way = (
-            "normalised to sum 1, as the MLPerf Tiny runner"
-            if result.normalised
-            else "raw, as the EEMBC runner"
+    print(
+        f"coverage: {summary.files_in_dataset} of {summary.files_logged} logged files in the dataset "
+        f"({summary.coverage:.0%})"
+        + (f"; the log's files are {summary.stimulus_set}" if summary.stimulus_set else "")
+    )
+    print(
+        f"results: {summary.results_equal} equal, {summary.results_different} different, "
+        f"{summary.results_unreadable} unreadable, {summary.results_missing} missing; "
+        f"max {summary.max_lsb} LSB, mean {summary.mean_lsb:.2f} LSB over differing values, "
+        f"{summary.flips} top-class flips"
+    )
+    if summary.score_name is not None:
+        unit = "%" if summary.score_name == "top-1" else ""
+        partial = (
+            f"only {summary.scored_files} of {summary.files_logged}"
+            if summary.scored_files < summary.files_logged
+            else summary.scored_files
         )
-        scored = f"{name} over {result.scored_files} files (scored {way})"
-        print(f"{scored}: logged {_fmt(logged)}{unit}, tinyinterp {_fmt(mine)}{unit}")
-    for line in parsed.summary:
+        scored = f"{summary.score_name} over {partial} files (scored {summary.scored_as})"
+        logged, mine = _fmt(summary.logged_score), _fmt(summary.recomputed_score)
+        print(f"{scored}: logged {logged}{unit}, tinyinterp {mine}{unit}")
+    for line in logged_summary:
         print(f"logged summary: {line}")
-    return EXIT_OK if result.ok and not parsed.problems else EXIT_FAILED
+    if summary.candidates:
+        tried = "; ".join(f"{name}: {n} differ, max {lsb} LSB" for name, n, lsb in summary.candidates)
+        print(f"numerics: {summary.numerics} explains the log best ({tried})")
+    print(f"verdict: {summary.verdict}")
 
 
 def _validate_stream_log(args: argparse.Namespace, log_text: str, dataset: Path) -> int:

@@ -85,7 +85,9 @@ def _single_int8(details: list[dict], kind: str, model_name: str) -> tuple[tuple
 class EmulatedDevice:
     """One benchmark's firmware: input conversion, bit-exact inference and results printing."""
 
-    def __init__(self, benchmark: str, model: Model, cost: DeviceCost, model_name: str) -> None:
+    def __init__(
+        self, benchmark: str, model: Model, cost: DeviceCost, model_name: str, numerics: str = "tflm"
+    ) -> None:
         if benchmark not in BENCHMARKS:
             raise ModelError(
                 f"no MLPerf Tiny firmware for {benchmark!r}; choose one of {', '.join(BENCHMARKS)}"
@@ -93,7 +95,7 @@ class EmulatedDevice:
         self.benchmark = benchmark
         self.model_name = model_name
         self.cost = cost
-        self.interpreter = Interpreter(model=model)
+        self.interpreter = Interpreter(model=model, numerics=numerics)
         inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
         self.input_shape, self.input_quant = _single_int8(inputs, "input", model_name)
         output_shape, self.output_quant = _single_int8(outputs, "output", model_name)

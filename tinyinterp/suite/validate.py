@@ -5,31 +5,45 @@ Both runners log which stimulus was loaded, then what the device printed:
 - MLPerf Tiny runner (benchmark/runner): `ulp-mlperf: Loading file <file> segment <k>` then
   `ulp-mlperf:   m-results    : [<values>]` (ad01 segment k = the k-th sliding window of the file).
 Each logged result is compared with tinyinterp's after re-quantizing the printed values with the output
-scale and zero point (ad01's anomaly score is compared as printed, to 3 decimals).
+scale and zero point (ad01's anomaly score is compared as printed, to 3 decimals). `summarize` turns the
+comparison into a reviewer's verdict with its exit code (VERDICTS).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from tinyinterp.errors import TinyInterpError
 from tinyinterp.suite.datasets import Stimulus, read_labels, stimulus_loads
 from tinyinterp.suite.device import EmulatedDevice, batches
-from tinyinterp.suite.protocol import parse_payload, parse_results_line, requantize
+from tinyinterp.suite.protocol import MODELS, parse_payload, parse_results_line, requantize
 from tinyinterp.suite.scoring import FileResults, Score, score_files
 
 EEMBC_LOAD = re.compile(r'Command "bload dut "(?P<path>[^"]*)"(?:\s+(?P<offset>\d+)\s+(?P<length>\d+))?"')
-EEMBC_RESULT = re.compile(r"\bdut: (m-results-.*)$")
-EEMBC_MODEL = re.compile(r"\bdut: m-model-\[([^\]]*)\]")
+# `dut: m-results-[...]`, or the DUT's line captured without the runner's prefix (timestamp optional).
+EEMBC_RESULT = re.compile(r"(?:\bdut: |^(?:[\d.]+ )?)(m-results-.*)$")
+EEMBC_MODEL = re.compile(r"(?:\bdut: m-model-\[|key\[model\]-val\[)([^\]]*)\]")
 MLC_LOAD = re.compile(r"ulp-mlperf: Loading file (?P<file>.+?) segment (?P<segment>\d+)\s*$")
 MLC_RESULT = re.compile(r"ulp-mlperf:\s+m-results\s+: (.*)$")
 MLC_MODEL = re.compile(r"Device model retrieved: (\S+)")
 ANNOUNCED_FILES = re.compile(r"Using full set \((\d+) test files\)")  # MLPerf Tiny runner, accuracy mode
 SUMMARY = re.compile(r"(Top[- ]1%?\s?[:=] [\d.]+%?|AUC\s?[:=] [\d.]+)")
 MAX_DETAILS = 3
+# Stimulus sets other than the datasets' own, known by the SHA-256 of their sorted file names joined by
+# newlines. ic01 "official balanced": mlcommons/tiny benchmark/evaluation/datasets/ic01/y_labels.csv (200
+# CIFAR-10 test images, 20 per class; the images are not published beside it), used by most ic01 logs since
+# v0.7; 3 of its files are in the v0.5 set.
+KNOWN_STIMULUS_SETS = {
+    "ec193750e3532a4c2c411d10cc056205a2004dbc3367ebcab5022b43698558b9": (
+        "the ic01 'official balanced' 200-image set (mlcommons/tiny benchmark/evaluation/datasets/ic01)"
+    ),
+}
 
 
 class LogFormatError(TinyInterpError):
@@ -167,6 +181,8 @@ class Validation:
     recomputed: Score | None
     scored_files: int
     normalised: bool = True  # scored on vectors normalised to sum 1 (the MLPerf Tiny runner's way)
+    comparisons: list[Comparison] = field(default_factory=list)  # one per checked result
+    stimulus_set: str | None = None  # a known set the log's files are, when it is not the dataset's
 
     @property
     def ok(self) -> bool:
@@ -203,24 +219,35 @@ class _Stimuli:
         return piece
 
 
-def _difference(device: EmulatedDevice, logged: list[float], expected: list[float]) -> str | None:
-    """Why a logged result differs from tinyinterp's, or None when they match."""
+@dataclass(frozen=True)
+class Comparison:
+    """One logged result against tinyinterp's: why they differ (None when equal) and by how much."""
+
+    difference: str | None
+    lsb: tuple[int, ...] = ()  # |logged - tinyinterp| per differing value, in output LSB (int8 steps)
+    flipped: bool = False  # the top class changed
+
+
+def _compare(device: EmulatedDevice, logged: list[float], expected: list[float]) -> Comparison:
     if len(logged) != len(expected):
-        return f"{len(logged)} values logged, tinyinterp prints {len(expected)}"
+        return Comparison(f"{len(logged)} values logged, tinyinterp prints {len(expected)}")
     if device.benchmark == "ad01":
         same = [round(a, 3) == round(b, 3) for a, b in zip(logged, expected)]
-        return None if all(same) else f"anomaly score logged {logged[0]:.3f}, tinyinterp {expected[0]:.3f}"
+        text = f"anomaly score logged {logged[0]:.3f}, tinyinterp {expected[0]:.3f}"
+        return Comparison(None if all(same) else text)
     quant = device.output_quant
     q_logged = requantize(logged, quant.scale, quant.zero_point)
     q_expected = requantize(expected, quant.scale, quant.zero_point)
     classes = [c for c in range(len(logged)) if q_logged[c] != q_expected[c]]
     if not classes:
-        return None
-    return "; ".join(
+        return Comparison(None)
+    text = "; ".join(
         f"class {c}: logged {logged[c]:.3f} (int8 {q_logged[c]}), "
         f"tinyinterp {expected[c]:.3f} (int8 {q_expected[c]})"
         for c in classes
     )
+    lsb = tuple(int(abs(q_logged[c] - q_expected[c])) for c in classes)
+    return Comparison(text, lsb, int(np.argmax(q_logged)) != int(np.argmax(q_expected)))
 
 
 def _describe(entry: Entry) -> str:
@@ -232,6 +259,11 @@ def _describe(entry: Entry) -> str:
 
 def validate(parsed: ParsedLog, device: EmulatedDevice, dataset: Path) -> Validation:
     """Recompute every parsed result; report per file; score the logged and the recomputed results."""
+    if parsed.model and parsed.model not in MODELS:
+        streaming = " (a streaming log: give --benchmark sww01)" if parsed.model == "sww01" else ""
+        raise LogFormatError(
+            f"a {parsed.model} log: this reads {', '.join(MODELS)} result logs, not {parsed.model}{streaming}"
+        )
     if parsed.model and parsed.model != device.benchmark:
         raise LogFormatError(f"the log is for {parsed.model}, not {device.benchmark}")
     stimuli = _Stimuli(dataset, device)
@@ -256,17 +288,24 @@ def validate(parsed: ParsedLog, device: EmulatedDevice, dataset: Path) -> Valida
         for batch in batches(checkable)
         for payload in device.results([load for _, load in batch])
     ]
+    comparisons = []
     for (entry, _), mine in zip(checkable, expected):
-        difference = _difference(device, entry.values or [], mine)
+        comparison = _compare(device, entry.values or [], mine)
+        comparisons.append(comparison)
         report = reports[entry.load.file]
-        if difference is not None:
+        if comparison.difference is not None:
             if report.status == "match":
                 report.status = "mismatch"
             if len(report.details) < MAX_DETAILS:
-                report.details.append(f"{_describe(entry)}: {difference}")
+                report.details.append(f"{_describe(entry)}: {comparison.difference}")
     normalise = parsed.runner != EEMBC_RUNNER
     logged, recomputed, scored = _scores(checkable, expected, stimuli.labels, reports, normalise)
-    return Validation(list(reports.values()), logged, recomputed, scored, normalise)
+    known = KNOWN_STIMULUS_SETS.get(_names_digest(reports))
+    return Validation(list(reports.values()), logged, recomputed, scored, normalise, comparisons, known)
+
+
+def _names_digest(reports: dict[str, FileReport]) -> str:
+    return hashlib.sha256("\n".join(sorted(reports)).encode()).hexdigest()
 
 
 def _scores(
@@ -293,3 +332,186 @@ def _scores(
     except ValueError:  # result vectors of different lengths cannot be scored together
         return None, None, 0
     return score_logged, score_mine, len(files)
+
+
+# The reviewer's verdicts by exit code; when several hold, the first listed here wins: a difference in the
+# outputs is evidence whatever else is wrong with the log, an unreadable log cannot be complete evidence.
+VERDICTS = {
+    1: "outputs differ",
+    4: "unreadable or truncated",
+    3: "stimuli not in the dataset",
+    0: "reproduced",
+}
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One log's verdict and the counts behind it (counts of results: one per logged m-results)."""
+
+    runner: str
+    benchmark: str
+    files_logged: int
+    files_in_dataset: int
+    results_equal: int
+    results_different: int
+    results_unreadable: int
+    results_missing: int
+    max_lsb: int
+    mean_lsb: float  # over the values that differ
+    flips: int  # results whose top class differs
+    score_name: str | None
+    logged_score: float | None
+    recomputed_score: float | None
+    scored_files: int
+    scored_as: str
+    stimulus_set: str | None
+    problems: tuple[str, ...]
+    exit_code: int
+    verdict: str
+    numerics: str  # the profile the results were recomputed with
+    # --numerics auto: each profile tried, with its differing results and max LSB
+    candidates: tuple[tuple[str, int, int], ...] = ()
+
+    @property
+    def coverage(self) -> float:
+        return self.files_in_dataset / self.files_logged if self.files_logged else 0.0
+
+
+def summarize(
+    parsed: ParsedLog, result: Validation, benchmark: str, dataset: Path, numerics: str = "tflm"
+) -> Summary:
+    comparisons = result.comparisons
+    different = [c for c in comparisons if c.difference is not None]
+    lsb = [v for c in different for v in c.lsb]
+    missing_files = [r for r in result.files if r.status == "missing"]
+    missing = sum(r.results for r in missing_files)
+    unreadable = len(parsed.entries) - len(comparisons) - missing
+    name, logged, mine = None, None, None
+    if result.logged is not None and result.recomputed is not None:
+        name, logged = result.logged.headline(benchmark)
+        mine = result.recomputed.headline(benchmark)[1]
+    code, reason = _verdict(parsed, len(comparisons), different, unreadable, missing_files, result, dataset)
+    return Summary(
+        runner=parsed.runner,
+        benchmark=benchmark,
+        files_logged=len(result.files),
+        files_in_dataset=len(result.files) - len(missing_files),
+        results_equal=len(comparisons) - len(different),
+        results_different=len(different),
+        results_unreadable=unreadable,
+        results_missing=missing,
+        max_lsb=max(lsb, default=0),
+        mean_lsb=float(np.mean(lsb)) if lsb else 0.0,
+        flips=sum(c.flipped for c in different),
+        score_name=name,
+        logged_score=logged,
+        recomputed_score=mine,
+        scored_files=result.scored_files,
+        scored_as="normalised to sum 1, as the MLPerf Tiny runner"
+        if result.normalised
+        else "raw, as the EEMBC runner",
+        stimulus_set=result.stimulus_set,
+        problems=tuple(parsed.problems),
+        exit_code=code,
+        verdict=f"{VERDICTS[code]}: {reason}",
+        numerics=numerics,
+    )
+
+
+def _verdict(
+    parsed: ParsedLog,
+    checked: int,
+    different: list[Comparison],
+    unreadable: int,
+    missing_files: list[FileReport],
+    result: Validation,
+    dataset: Path,
+) -> tuple[int, str]:
+    if different:
+        flips = sum(c.flipped for c in different)
+        most = max((v for c in different for v in c.lsb), default=0)
+        by = f"up to {most} LSB" if most else "in value count or anomaly score"
+        return 1, f"{len(different)} of {checked} checked results differ ({by}, {flips} top-class flips)"
+    if parsed.problems or unreadable:
+        first = parsed.problems[0] if parsed.problems else f"{unreadable} results cannot be read"
+        return 4, first
+    if missing_files:
+        known = f"; the log's files are {result.stimulus_set}" if result.stimulus_set else ""
+        return 3, (
+            f"{len(missing_files)} of {len(result.files)} logged files are not in {dataset}{known} "
+            f"(the {checked} results checked are equal)"
+        )
+    return 0, f"all {checked} logged results equal tinyinterp's"
+
+
+# ---- a results tree: closed/<org>/results/<system>/<benchmark>/accuracy/<log> ------------------------------
+
+TREE_BENCHMARKS = {"kws": "kws01", "vww": "vww01", "ic": "ic01", "ad": "ad01"}
+TREE_LOG_NAMES = ("log.txt", "accuracy_log.txt")
+
+
+@dataclass(frozen=True)
+class TreeLog:
+    system: str  # <org>/<system> of closed/<org>/results/<system>/<benchmark>/, else the folders above
+    benchmark: str
+    path: Path
+
+
+def tree_logs(root: Path) -> list[TreeLog]:
+    """The accuracy logs of a results tree (a submission's, or `tinyinterp suite`'s output), sorted."""
+    logs = []
+    for path in sorted(root.rglob("accuracy/*")):
+        parts = path.relative_to(root).parts
+        if path.name not in TREE_LOG_NAMES or len(parts) < 3:
+            continue
+        benchmark = TREE_BENCHMARKS.get(parts[-3], parts[-3])
+        system_parts = parts[:-3]
+        if "results" in system_parts:  # keep the organisation: systems of different ones share names
+            at = len(system_parts) - 1 - system_parts[::-1].index("results")
+            system_parts = system_parts[max(at - 1, 0) : at] + system_parts[at + 1 :]
+        logs.append(TreeLog("/".join(system_parts) or ".", benchmark, path))
+    return logs
+
+
+REPORT_COLUMNS = (
+    "system",
+    "benchmark",
+    "verdict",
+    "coverage",
+    "differing files",
+    "max LSB",
+    "flips",
+    "profile",
+)
+
+
+def report_row(log: TreeLog, summary: Summary | None, differing_files: int, problem: str = "") -> list[str]:
+    """A row of the reviewer's table; without a summary, the reason the log was not validated."""
+    if summary is None:
+        return [log.system, log.benchmark, f"not validated: {problem}", "", "", "", "", ""]
+    coverage = f"{summary.files_in_dataset}/{summary.files_logged}"
+    verdict = VERDICTS[summary.exit_code]
+    return [
+        log.system,
+        log.benchmark,
+        verdict,
+        coverage,
+        str(differing_files),
+        str(summary.max_lsb),
+        str(summary.flips),
+        summary.numerics,
+    ]
+
+
+def markdown_table(rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(REPORT_COLUMNS) + " |", "|" + "---|" * len(REPORT_COLUMNS)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def text_table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[k]) for r in [list(REPORT_COLUMNS), *rows]) for k in range(len(REPORT_COLUMNS))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+        for row in [list(REPORT_COLUMNS), *rows]
+    )
