@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tinyinterp.errors import TinyInterpError
+from tinyinterp.rig import DUT_ENERGY_BAUD
 from tinyinterp.suite.cli import (
     EXIT_OK,
     _add_device_options,
@@ -27,8 +28,6 @@ DEFAULT_DEVICES_FILE = Path("devices.yaml")
 
 
 def register_commands(commands: argparse._SubParsersAction) -> None:
-    from tinyinterp.rig.rig import DUT_ENERGY_BAUD
-
     rig = commands.add_parser(
         "rig",
         help="a virtual MLPerf Tiny test set-up (device, interface board, power monitor) on pseudo-terminals",
@@ -79,7 +78,7 @@ def _check_mode_options(args: argparse.Namespace) -> None:
 
 
 def _rig(args: argparse.Namespace) -> int:
-    from tinyinterp.rig.rig import DUT_ENERGY_BAUD, RigPorts, serve_energy_rig, write_devices_file
+    from tinyinterp.rig.rig import RigPorts, serve_energy_rig, write_devices_file
     from tinyinterp.suite.dut import DeviceClock, VirtualDut
     from tinyinterp.suite.transport import serve_pty
 

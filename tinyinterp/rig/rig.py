@@ -43,7 +43,6 @@ GATE_POLL_S = 0.005
 # gets to queue it before the device's reply (on another port) reaches the host: the runner reads the
 # samples and pulses of an `infer` as soon as its reply arrives.
 DELIVERY_GRACE_S = 0.05
-DUT_ENERGY_BAUD = 9600  # the runner's devices_kws_ic_vww.yaml (and EEMBC's energy firmware)
 HOST_BAUD = 115200
 LPM_BAUD = 3686400
 LPM_VOLTS = 3.3
