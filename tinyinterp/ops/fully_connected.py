@@ -127,7 +127,9 @@ class FullyConnected(Op):
                 out,
             )
         else:
-            acc = (rows.astype(self.weights_t.dtype) + self.input_offset) @ self.weights_t
+            shifted = rows.astype(self.weights_t.dtype)
+            shifted += self.input_offset  # in place: one float copy of the rows, not two
+            acc = shifted @ self.weights_t
             out = np.empty((rows.shape[0], self.out_channels), self.out_dtype)
             requantize = requantize_rows_int64 if self.int64 else requantize_rows
             requantize(
