@@ -6,7 +6,8 @@ Per reference model, in the scenarios of MLPerf Inference's LoadGen:
 - single-stream: the median batch-1 latency (set input, invoke, get output) of tinyinterp, LiteRT
   with XNNPACK on 1 thread and with its default threads, LiteRT BUILTIN_REF and TFLM Python;
 - offline: tinyinterp's throughput through `Interpreter.run` over `--items` random inputs at once,
-  on 1 and 2 threads, in inferences/s and GMAC/s, next to XNNPACK's batch-1 rate (default threads);
+  on 1 and 2 threads, in inferences/s and GMAC/s, next to XNNPACK's rate over the same inputs
+  invoked one by one (1 thread and default threads), each the median of 3 whole passes;
 - the ratios issue 11 targets: tinyinterp's batch-1 latency over XNNPACK's (at most 2x, 3x for
   ad01) and tinyinterp's batched throughput over XNNPACK's batch-1 rate (at least 1x).
 Every engine is warmed up first (numba's compile or cache load is not timed) and all run in this
@@ -42,6 +43,7 @@ from tinyinterp.testing.vectors import random_inputs
 
 SEED = 7
 THREADS = (1, 2)
+XNNPACK = ("XNNPACK 1 thread", "XNNPACK default")  # the last is the one issue 11 compares with
 
 
 def median_seconds(step: Callable[[np.ndarray], object], inputs: np.ndarray, repeat: int) -> float:
@@ -94,16 +96,30 @@ def litert_step(path: Path, resolver: str, threads: int | None = None) -> Callab
     return litert_api_step(interpreter)
 
 
-def throughput(path: Path, inputs: np.ndarray, threads: int, repeat: int = 3) -> float:
-    """Inferences per second of one `run` over all inputs: the median of `repeat` runs."""
-    interpreter = Interpreter(model_path=path, num_threads=threads)
-    interpreter.run(inputs[:64])
+def items_per_second(process_all: Callable[[], object], items: int, repeat: int = 3) -> float:
+    """Inferences per second of `process_all` (all items, once), over the median of `repeat` runs."""
+    process_all()  # warm-up: numba's cache load, BLAS and LiteRT buffers
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        interpreter.run(inputs)
+        process_all()
         times.append(time.perf_counter() - start)
-    return len(inputs) / statistics.median(times)
+    return items / statistics.median(times)
+
+
+def batched(path: Path, inputs: np.ndarray, threads: int) -> Callable[[], object]:
+    interpreter = Interpreter(model_path=path, num_threads=threads)
+    return lambda: interpreter.run(inputs)
+
+
+def one_by_one(step: Callable[[np.ndarray], object], inputs: np.ndarray) -> Callable[[], object]:
+    """An engine without batched runs: its batch-1 steps, one after the other."""
+
+    def process_all() -> None:
+        for item in inputs:
+            step(item[np.newaxis])
+
+    return process_all
 
 
 def first_call_seconds(path: Path, cache: Path) -> float:
@@ -125,12 +141,12 @@ def first_call_seconds(path: Path, cache: Path) -> float:
 
 @dataclass
 class Row:
-    """One model's measurements: batch-1 latencies (s) per engine, batched rates (inf/s) per thread count."""
+    """One model's measurements: batch-1 latencies (s) per engine, rates over all inputs (inf/s)."""
 
     name: str
     macs: int
     latency: dict[str, float]
-    rates: dict[int, float]
+    rates: dict[str, float]
     first_call: tuple[float, float] | None = None  # (cold, warm) seconds
 
 
@@ -140,13 +156,18 @@ def measure(path: Path, name: str, repeat: int, items: int, first_call: bool) ->
     inputs = random_inputs(tuple(detail["shape"][1:]), items, detail["dtype"], seed=SEED)
     engines = {
         "tinyinterp": lambda: litert_api_step(interpreter),
-        "XNNPACK 1 thread": lambda: litert_step(path, "AUTO", 1),
-        "XNNPACK default": lambda: litert_step(path, "AUTO"),
+        XNNPACK[0]: lambda: litert_step(path, "AUTO", 1),
+        XNNPACK[1]: lambda: litert_step(path, "AUTO"),
         "BUILTIN_REF": lambda: litert_step(path, "BUILTIN_REF"),
         "TFLM": lambda: tflm_step(path),
     }
-    latency = {engine: median_seconds(make(), inputs, repeat) for engine, make in engines.items()}
-    rates = {threads: throughput(path, inputs, threads) for threads in THREADS}
+    steps = {engine: make() for engine, make in engines.items()}
+    latency = {engine: median_seconds(step, inputs, repeat) for engine, step in steps.items()}
+    # Long runs side by side: a busy machine takes its share of each alike (short median runs
+    # would dodge it, and flatter the batch-1 engines).
+    processes = {f"tinyinterp run, {t} thread{'s' * (t > 1)}": batched(path, inputs, t) for t in THREADS}
+    processes |= {f"{engine}, batch-1 loop": one_by_one(steps[engine], inputs) for engine in XNNPACK}
+    rates = {label: items_per_second(process_all, items) for label, process_all in processes.items()}
     row = Row(
         name, sum(op_macs(interpreter.subgraph, op) for op in interpreter.subgraph.operators), latency, rates
     )
@@ -167,31 +188,25 @@ def latency_table(rows: list[Row], repeat: int, load: str) -> Table:
         table.add_row(
             row.name,
             *(f"{row.latency[e] * 1e3:.3f}" for e in engines),
-            f"{ours / row.latency['XNNPACK default']:.2f}x",
+            f"{ours / row.latency[XNNPACK[-1]]:.2f}x",
             f"{row.latency['TFLM'] / ours:.1f}x",
         )
     return table
 
 
 def throughput_table(rows: list[Row], items: int, load: str) -> Table:
-    table = Table(
-        title=f"offline: tinyinterp's Interpreter.run over {items:,} random inputs (higher is better); {load}"
-    )
-    columns = ["model", "MMAC/inf"]
-    columns += [f"{t} thread{'s' * (t > 1)} inf/s (GMAC/s)" for t in THREADS]
-    columns += ["XNNPACK default batch-1 inf/s (GMAC/s)", "best / XNNPACK"]
+    table = Table(title=f"offline: {items:,} random inputs, inf/s (GMAC/s) (higher is better); {load}")
+    processes = list(rows[0].rates)
+    columns = ["model", "MMAC/inf", *processes, "best tinyinterp / XNNPACK default"]
     if rows[0].first_call is not None:
         columns += ["first result, fresh process, s: empty cache", "warm cache"]
     for column in columns:
         table.add_column(column, justify="right")
     for row in rows:
-        xnnpack = 1 / row.latency["XNNPACK default"]
         cells = [row.name, f"{row.macs / 1e6:.2f}"]
         cells += [f"{rate:,.0f} ({rate * row.macs / 1e9:.1f})" for rate in row.rates.values()]
-        cells += [
-            f"{xnnpack:,.0f} ({xnnpack * row.macs / 1e9:.1f})",
-            f"{max(row.rates.values()) / xnnpack:.2f}x",
-        ]
+        ours = max(rate for label, rate in row.rates.items() if label.startswith("tinyinterp"))
+        cells.append(f"{ours / row.rates[f'{XNNPACK[-1]}, batch-1 loop']:.2f}x")
         if row.first_call is not None:
             cells += [f"{row.first_call[0]:.2f}", f"{row.first_call[1]:.2f}"]
         table.add_row(*cells)

@@ -180,7 +180,7 @@ class Conv2D(Op):
         patch_row = kernel_h * kernel_w * group_channels * self.weights.itemsize
         item_patches = self.window.out_h * self.window.out_w * patch_row
         padded_item = self.padded_size[0] * self.padded_size[1] * group_channels * self.weights.itemsize
-        self.scratch_bytes = item_patches + padded_item
+        self.scratch_bytes = padded_item + (0 if self.pointwise else item_patches)
         self.tile_items = max(1, TILE_BYTES // max(item_patches, 1))
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
@@ -211,7 +211,11 @@ class Conv2D(Op):
         out_rows = out.reshape(items * out_h * out_w, -1)
         tile = max(1, min(self.tile_items, items))
         padded = np.empty((tile, *self.padded_size, self.group_channels), self.float_dtype)
-        patches = np.empty((tile * out_h * out_w, self.weights.shape[1]), self.float_dtype)
+        patches = (
+            None
+            if self.pointwise
+            else np.empty((tile * out_h * out_w, self.weights.shape[1]), self.float_dtype)
+        )
         acc = np.empty((tile * out_h * out_w, self.weights.shape[2]), self.float_dtype)
         offset = self.float_dtype.type(q.input_offset)
         per_group = self.weights.shape[2]
@@ -227,17 +231,19 @@ class Conv2D(Op):
                     self.window.pad_left,
                     padded[:count],
                 )
-                matrix = self._patches(padded[:count], patches[: count * out_h * out_w], out_h, out_w)
+                matrix = self._patches(padded[:count], patches, out_h, out_w)
                 products = np.matmul(matrix, self.weights[g], out=acc[: count * out_h * out_w])
                 columns = slice(g * per_group, (g + 1) * per_group)
                 q.requantize(products, columns, out_rows[rows, columns])
         return out
 
-    def _patches(self, padded: Array, patches: Array, out_h: int, out_w: int) -> Array:
-        if self.pointwise:
+    def _patches(self, padded: Array, patches: Array | None, out_h: int, out_w: int) -> Array:
+        """The patch matrix of the items in `padded`, gathered into `patches` unless pointwise."""
+        if patches is None:
             return padded.reshape(-1, self.group_channels)
-        patches_from_padded(padded, *self.kernel, *self.strides, *self.dilations, out_h, out_w, patches)
-        return patches
+        rows = patches[: len(padded) * out_h * out_w]
+        patches_from_padded(padded, *self.kernel, *self.strides, *self.dilations, out_h, out_w, rows)
+        return rows
 
 
 @register("DEPTHWISE_CONV_2D", dtypes=("int8", "int16", "float32"))
