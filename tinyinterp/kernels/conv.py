@@ -98,13 +98,13 @@ def depthwise_conv(
 ):
     """DepthwiseConvPerChannel: filters [kh, kw, out_channels]; out channel = c * multiplier + m.
 
-    The channel loop is innermost and the accumulator int32 (as in TFLM), so it vectorizes.
+    The channel loop is innermost and the accumulator int32 (as in TFLM, wrapping alike), so it
+    vectorizes; each tap's products go straight into it.
     """
     batches, height, width, channels = x.shape
     _, out_h, out_w, out_channels = out.shape
     kernel_h, kernel_w, _ = filters.shape
     acc = np.empty(out_channels, np.int32)
-    shifted = np.empty(out_channels, np.int32)
     for n in range(batches):
         for oy in range(out_h):
             for ox in range(out_w):
@@ -119,12 +119,11 @@ def depthwise_conv(
                             continue
                         if depth_multiplier == 1:
                             for c in range(channels):
-                                shifted[c] = x[n, iy, ix, c] + input_offset
+                                acc[c] += (x[n, iy, ix, c] + input_offset) * filters[ky, kx, c]
                         else:
                             for oc in range(out_channels):
-                                shifted[oc] = x[n, iy, ix, oc // depth_multiplier] + input_offset
-                        for oc in range(out_channels):
-                            acc[oc] += shifted[oc] * filters[ky, kx, oc]
+                                shifted = x[n, iy, ix, oc // depth_multiplier] + input_offset
+                                acc[oc] += shifted * filters[ky, kx, oc]
                 for oc in range(out_channels):
                     total = wrap_int32(np.int64(acc[oc]) + bias[oc])
                     scaled = multiply_by_quantized_multiplier(total, multipliers[oc], shifts[oc])
