@@ -119,3 +119,27 @@ def test_batched_add_of_a_lower_rank_input_equals_item_by_item() -> None:
     assert batched.shape == (2, 1, 3)
     for k in range(2):
         np.testing.assert_array_equal(interpreter.run(inputs[k : k + 1])[0], batched[k : k + 1])
+
+
+def test_run_on_two_threads_equals_one_thread_and_invoke() -> None:
+    """Chunks computed side by side land in their own items; the IC stand-in's 3x3 convolutions
+    take one item per tile, so tile boundaries fall inside every chunk."""
+    model = save_model(stand_in("ic"))
+    inputs = random_inputs((32, 32, 3), 40, np.int8, seed=11)
+    one_thread = Interpreter(model_content=model, num_threads=1).run(inputs)[0]
+    two_threads = Interpreter(model_content=model, num_threads=2).run(inputs)[0]
+    np.testing.assert_array_equal(two_threads, one_thread)
+    interpreter = Interpreter(model_content=model)
+    interpreter.allocate_tensors()
+    for k in (0, 19, 20, 39):
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], inputs[k : k + 1])
+        interpreter.invoke()
+        np.testing.assert_array_equal(
+            interpreter.get_tensor(interpreter.get_output_details()[0]["index"]), one_thread[k : k + 1]
+        )
+
+
+@pytest.mark.parametrize("threads", [0, -2, 1.5, True, "2"])
+def test_num_threads_must_be_a_positive_integer(threads: object) -> None:
+    with pytest.raises(InputError, match=r"num_threads must be a positive integer or None, got "):
+        Interpreter(model_content=save_model(stand_in("kws")), num_threads=threads)  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,17 @@ from tinyinterp.ops.base import required
 BATCH_CHUNK = 64
 # Activation bytes a batched pass may hold at once (im2col buffers come on top).
 CHUNK_MEMORY = 256 << 20
+# Fewest items worth a thread of their own.
+MIN_THREAD_ITEMS = 8
+
+
+def _thread_count(num_threads: int | None) -> int:
+    """Threads for batched runs: the number asked for, else one per CPU this process may use."""
+    if num_threads is None:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
+        raise InputError(f"num_threads must be a positive integer or None, got {num_threads!r}")
+    return num_threads
 
 
 def unsupported_ops(subgraph: Subgraph) -> list[str]:
@@ -97,11 +109,14 @@ class Interpreter:
         *,
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
         numerics: str = numerics_module.DEFAULT,
+        num_threads: int | None = None,
     ) -> None:
         """`memory_budget`: bytes of activations one inference may declare; a model over it is
         refused (ModelError) before anything is allocated. `numerics`: the arithmetic's profile
-        (tinyinterp.numerics; the default, "tflm", is TFLM's, bit for bit)."""
+        (tinyinterp.numerics; the default, "tflm", is TFLM's, bit for bit). `num_threads`: threads a
+        batched `run()` computes its chunks on (by default, one per CPU this process may use)."""
         self.numerics = numerics_module.numerics_profile(numerics)
+        self.num_threads = _thread_count(num_threads)
         self.model: Model = _model_from(model_path, model_content, model)
         self.subgraph = self.model.main
         missing = unsupported_ops(self.subgraph)
@@ -109,27 +124,27 @@ class Interpreter:
             raise UnsupportedOpError(f"unsupported operators: {', '.join(missing)}")
         validate_subgraph(self.subgraph, memory_budget)
         self.memory_budget = memory_budget
-        self._ops: list[Op] | None = None
         self._values: list[np.ndarray | None] = [_fixed_value(t) for t in self.subgraph.tensors]
         self._batchable = False
         self._chunk_items = 1
-        self._nothing_to_compute: set[int] = set()  # operators whose every output has no element
+        self._plan: list[tuple[Operator, Op]] | None = None  # the operators invoke() runs, in order
         self.reset_all_variables()
 
     # ---- LiteRT API ------------------------------------------------------------------
 
     def allocate_tensors(self) -> None:
         """Prepare every operator (shapes, multipliers, weights layout), once."""
-        if self._ops is None:
+        if self._plan is None:
             ops = [self._prepare(node) for node in self.subgraph.operators]
-            self._nothing_to_compute = {
-                node.index
-                for node in self.subgraph.operators
-                if all(self.subgraph.tensors[i].empty for i in node.outputs)
-            }
             self._batchable = _is_batchable(self.subgraph, ops)
             self._chunk_items = max(1, min(BATCH_CHUNK, CHUNK_MEMORY // self._item_bytes(ops)))
-            self._ops = ops
+            # An op whose every output has no element computes nothing (TFLM's kernels loop over
+            # no element): its outputs keep the empty values they start with.
+            self._plan = [
+                (node, op)
+                for node, op in zip(self.subgraph.operators, ops)
+                if not all(self.subgraph.tensors[i].empty for i in node.outputs)
+            ]
 
     def _item_bytes(self, ops: list[Op]) -> int:
         """Memory one item needs: its activations and the largest op scratch (refused over budget)."""
@@ -171,13 +186,14 @@ class Interpreter:
         self._values[tensor_index] = np.array(_as_array(tensor, value, tensor.shape), order="C", copy=True)
 
     def invoke(self) -> None:
-        if self._ops is None:
+        if self._plan is None:
             raise InputError("call allocate_tensors() before invoke()")
         for index in self.subgraph.inputs:
             if self._values[index] is None:
                 tensor = self.subgraph.tensors[index]
                 raise InputError(f"input tensor {index} '{tensor.name}' was not set")
-        self._execute(self._values)
+        with single_threaded_blas():
+            self._execute(self._values)
 
     def reset_all_variables(self) -> None:
         """Put every variable tensor (the state of SVDF, LSTM, ...) back to its initial value.
@@ -218,13 +234,30 @@ class Interpreter:
             np.empty(batch_shape(t.shape, items), t.dtype.numpy)
             for t in (self.subgraph.tensors[i] for i in self.subgraph.outputs)
         ]
-        step = self._chunk_items if self._batchable else 1
-        for start in range(0, items, step):
-            stop = min(start + step, items)
-            chunk = [self._chunk(t, x, start, stop) for t, x in zip(self._input_tensors(), arrays)]
-            for output, tensor, value in zip(outputs, self._output_tensors(), self._run_chunk(chunk)):
-                output[start:stop] = _as_items(value, tensor.shape, stop - start)
+        if not self._batchable:  # item by item, in order: a state may carry from one to the next
+            with single_threaded_blas():
+                for start in range(items):
+                    self._run_items(arrays, outputs, start, start + 1)
+            return outputs
+        threads = min(self.num_threads, max(1, items // MIN_THREAD_ITEMS))
+        # Enough chunks for every thread, each small enough to stay in cache.
+        step = min(self._chunk_items, -(-items // threads)) if items else 1
+        bounds = [(start, min(start + step, items)) for start in range(0, items, step)]
+        with single_threaded_blas():
+            if threads == 1 or len(bounds) == 1:
+                for start, stop in bounds:
+                    self._run_items(arrays, outputs, start, stop)
+            else:
+                # The kernels release the GIL (numba nogil, BLAS), so chunks run side by side.
+                with ThreadPoolExecutor(threads) as pool:
+                    list(pool.map(lambda b: self._run_items(arrays, outputs, *b), bounds))
         return outputs
+
+    def _run_items(self, arrays: list[np.ndarray], outputs: list[np.ndarray], start: int, stop: int) -> None:
+        """Items start..stop of the inputs through the model, into the same items of the outputs."""
+        chunk = [self._chunk(t, x, start, stop) for t, x in zip(self._input_tensors(), arrays)]
+        for output, tensor, value in zip(outputs, self._output_tensors(), self._run_chunk(chunk)):
+            output[start:stop] = _as_items(value, tensor.shape, stop - start)
 
     def _input_tensors(self) -> list[Tensor]:
         return [self.subgraph.tensors[i] for i in self.subgraph.inputs]
@@ -261,23 +294,17 @@ class Interpreter:
     # ---- Internals ---------------------------------------------------------------------
 
     def _execute(self, values: list[np.ndarray | None]) -> None:
-        assert self._ops is not None
-        with single_threaded_blas():
-            for node, op in zip(self.subgraph.operators, self._ops):
-                if node.index in self._nothing_to_compute:
-                    # Nothing to compute (TFLM's kernels loop over no element): the empty outputs.
-                    for index in node.outputs:
-                        values[index] = _fixed_value(self.subgraph.tensors[index])
-                    continue
-                try:
-                    outputs = op([values[i] if i >= 0 else None for i in node.inputs])
-                except (MemoryError, KeyboardInterrupt):
-                    raise
-                except Exception as error:
-                    kind = InputError if isinstance(error, InputError) else ModelError
-                    raise kind(_op_context(node, error)) from error
-                for index, value in zip(node.outputs, outputs):
-                    values[index] = value
+        assert self._plan is not None
+        for node, op in self._plan:
+            try:
+                outputs = op([values[i] if i >= 0 else None for i in node.inputs])
+            except (MemoryError, KeyboardInterrupt):
+                raise
+            except Exception as error:
+                kind = InputError if isinstance(error, InputError) else ModelError
+                raise kind(_op_context(node, error)) from error
+            for index, value in zip(node.outputs, outputs):
+                values[index] = value
 
     def _tensor(self, index: int) -> Tensor:
         if not isinstance(index, (int, np.integer)) or not 0 <= index < len(self.subgraph.tensors):

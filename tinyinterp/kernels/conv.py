@@ -1,7 +1,7 @@
 """CONV_2D and DEPTHWISE_CONV_2D as TFLM's reference kernels (NHWC layout): int8 and 16x8
 (reference_integer_ops), float32 (reference_ops).
 
-Padding positions contribute nothing to the sums (TFLM skips them), which im2col
+Padding positions contribute nothing to the sums (TFLM skips them), which `pad_with_offset`
 reproduces by writing zeros after the input offset has been added.
 """
 
@@ -19,48 +19,60 @@ from tinyinterp.quant import (
 
 
 @jit
-def im2col(
-    x,
-    input_offset,
-    channel_start,
-    channels,
-    kernel_h,
-    kernel_w,
-    stride_h,
-    stride_w,
-    dilation_h,
-    dilation_w,
-    pad_top,
-    pad_left,
-    out_h,
-    out_w,
-    patches,
-):
-    """patches[(n, oy, ox), (ky, kx, c)] = x[n, iy, ix, channel_start + c] + input_offset (0 in padding).
+def pad_with_offset(x, input_offset, channel_start, pad_top, pad_left, padded):
+    """padded[n, y, x, c] = x[n, y - pad_top, x - pad_left, channel_start + c] + input_offset, and 0
+    where that position is outside x (TFLM skips padding, so it must add nothing to the sums).
 
-    Flat unsigned indices spare numba's negative-index wrap-around checks, and `input_offset`
-    has the patches' float dtype (int8 + float needs no int64, which AVX2 cannot convert to
-    float), so the channel loop vectorizes.
+    Each input value is converted once; the patches are then plain float copies. Flat unsigned
+    indices spare numba's negative-index wrap-around checks, and `input_offset` has the padded
+    array's float dtype (int8 + float needs no int64, which AVX2 cannot convert), so the channel
+    loop vectorizes.
     """
     batches, height, width, depth = x.shape
+    _, rows, columns, channels = padded.shape
     source = x.reshape(-1)
-    target = patches.reshape(-1)
+    target = padded.reshape(-1)
     run = np.uint64(channels)
+    position = np.uint64(0)
+    for n in range(batches):
+        for y in range(rows):
+            iy = y - pad_top
+            for column in range(columns):
+                ix = column - pad_left
+                if 0 <= iy < height and 0 <= ix < width:
+                    start = np.uint64(((n * height + iy) * width + ix) * depth + channel_start)
+                    for c in range(run):
+                        target[position + c] = source[start + c] + input_offset
+                else:
+                    for c in range(run):
+                        target[position + c] = 0
+                position += run
+
+
+@jit
+def patches_from_padded(
+    padded, kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w, out_h, out_w, patches
+):
+    """im2col of a `pad_with_offset` array: patches[(n, oy, ox), (ky, kx, c)] = padded[n, oy * stride_h
+    + ky * dilation_h, ox * stride_w + kx * dilation_w, c]. Without dilation along the width, a
+    kernel row's (kx, c) values are adjacent in `padded`, so they are copied as one run."""
+    batches, rows, columns, channels = padded.shape
+    source = padded.reshape(-1)
+    target = patches.reshape(-1)
+    pieces = 1 if dilation_w == 1 else kernel_w
+    run = np.uint64(kernel_w * channels // pieces)
+    piece_step = np.uint64(dilation_w * channels)
     position = np.uint64(0)
     for n in range(batches):
         for oy in range(out_h):
             for ox in range(out_w):
                 for ky in range(kernel_h):
-                    iy = oy * stride_h - pad_top + ky * dilation_h
-                    for kx in range(kernel_w):
-                        ix = ox * stride_w - pad_left + kx * dilation_w
-                        if 0 <= iy < height and 0 <= ix < width:
-                            start = np.uint64(((n * height + iy) * width + ix) * depth + channel_start)
-                            for c in range(run):
-                                target[position + c] = source[start + c] + input_offset
-                        else:
-                            for c in range(run):
-                                target[position + c] = 0
+                    y = n * rows + oy * stride_h + ky * dilation_h
+                    start = np.uint64((y * columns + ox * stride_w) * channels)
+                    for piece in range(pieces):
+                        begin = start + np.uint64(piece) * piece_step
+                        for c in range(run):
+                            target[position + c] = source[begin + c]
                         position += run
 
 
@@ -87,14 +99,14 @@ def depthwise_conv(
 ):
     """DepthwiseConvPerChannel: filters [kh, kw, out_channels]; out channel = c * multiplier + m.
 
-    The channel loop is innermost and the accumulator int32 (as in TFLM), so it vectorizes.
-    `rounding`: see quant.requantize_with (0, TFLM's, by default).
+    The channel loop is innermost and the accumulator int32 (as in TFLM, wrapping alike), so it
+    vectorizes; each tap's products go straight into it. `rounding`: see quant.requantize_with (0,
+    TFLM's, by default).
     """
     batches, height, width, channels = x.shape
     _, out_h, out_w, out_channels = out.shape
     kernel_h, kernel_w, _ = filters.shape
     acc = np.empty(out_channels, np.int32)
-    shifted = np.empty(out_channels, np.int32)
     for n in range(batches):
         for oy in range(out_h):
             for ox in range(out_w):
@@ -109,12 +121,11 @@ def depthwise_conv(
                             continue
                         if depth_multiplier == 1:
                             for c in range(channels):
-                                shifted[c] = x[n, iy, ix, c] + input_offset
+                                acc[c] += (x[n, iy, ix, c] + input_offset) * filters[ky, kx, c]
                         else:
                             for oc in range(out_channels):
-                                shifted[oc] = x[n, iy, ix, oc // depth_multiplier] + input_offset
-                        for oc in range(out_channels):
-                            acc[oc] += shifted[oc] * filters[ky, kx, oc]
+                                shifted = x[n, iy, ix, oc // depth_multiplier] + input_offset
+                                acc[oc] += shifted * filters[ky, kx, oc]
                 for oc in range(out_channels):
                     total = wrap_int32(np.int64(acc[oc]) + bias[oc])
                     scaled = requantize_with(total, multipliers[oc], shifts[oc], rounding)

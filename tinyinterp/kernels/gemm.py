@@ -45,15 +45,15 @@ def _blas_libraries() -> list[Any]:
 @contextmanager
 def single_threaded_blas() -> Iterator[None]:
     """Run BLAS on one thread: our matrices are small, and a second BLAS thread that has to wait
-    for a busy core costs milliseconds per product (seen at 0.3 instead of 30 GMAC/s)."""
-    libraries = _blas_libraries()
-    previous = [library.num_threads for library in libraries]
-    for library in libraries:
+    for a busy core costs milliseconds per product (seen at 0.3 instead of 30 GMAC/s). Libraries
+    already on one thread are left alone (this runs around every invoke)."""
+    changed = [(library, library.num_threads) for library in _blas_libraries() if library.num_threads != 1]
+    for library, _ in changed:
         library.set_num_threads(1)
     try:
         yield
     finally:
-        for library, threads in zip(libraries, previous):
+        for library, threads in changed:
             library.set_num_threads(threads)
 
 
@@ -104,3 +104,26 @@ def ordered_matmul_float(x, weights_t, bias, act_min, act_max, out):
                 acc[c] += value * weights_t[d, c]
         for c in range(channels):
             out[m, c] = clamp_float(acc[c] + bias[c], act_min, act_max)
+
+
+@jit
+def fully_connected_int8(
+    x, weights_t, bias, multipliers, shifts, input_offset, output_offset, act_min, act_max, out, rounding=0
+):
+    """FullyConnectedPerChannel (int8) in one pass, for few rows where a BLAS call and its float
+    copies cost more than the products: int32 sums as TFLM's (wrapping alike), across output
+    channels so the channel loop vectorizes, then bias and requantization per channel (`rounding`:
+    see quant.requantize_with)."""
+    rows, depth = x.shape
+    channels = weights_t.shape[1]
+    acc = np.empty(channels, np.int32)
+    for m in range(rows):
+        acc[:] = 0
+        for d in range(depth):
+            value = np.int32(x[m, d] + input_offset)
+            for c in range(channels):
+                acc[c] += value * weights_t[d, c]
+        for c in range(channels):
+            total = wrap_int32(np.int64(acc[c]) + bias[c])
+            scaled = requantize_with(total, multipliers[c], shifts[c], rounding) + output_offset
+            out[m, c] = min(max(scaled, act_min), act_max)

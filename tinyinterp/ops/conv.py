@@ -16,7 +16,8 @@ from tinyinterp.kernels.conv import (
     depthwise_conv,
     depthwise_conv_16x8,
     depthwise_conv_float,
-    im2col,
+    pad_with_offset,
+    patches_from_padded,
 )
 from tinyinterp.kernels.gemm import exact_float_dtype, requantize_rows, requantize_rows_int64
 from tinyinterp.model.ir import Tensor, TensorType
@@ -35,6 +36,8 @@ INT8, INT16, INT32, INT64, FLOAT32 = (
 WEIGHT_DTYPES = {INT8: INT8, INT16: INT8, FLOAT32: FLOAT32}
 # Largest |input + input offset| of each quantized kernel, which bounds its exact BLAS sums.
 MAX_ABS_INPUT = {INT8: 255, INT16: 32768}
+# Bytes of patches a quantized conv gathers at once: with their products, they stay in L2.
+TILE_BYTES = 1 << 20
 
 
 def kernel_dtype(ctx: OpContext, input_: Tensor, weights: Tensor, output: Tensor) -> TensorType:
@@ -163,8 +166,18 @@ class Conv2D(Op):
         matrix = filters.reshape(self.groups, per_group, -1).transpose(0, 2, 1)
         self.float_dtype = exact_float_dtype(matrix, reduce_axis=1, max_abs_input=MAX_ABS_INPUT[self.dtype])
         self.weights = np.ascontiguousarray(matrix, dtype=self.float_dtype)
+        # The input rows and columns the windows read (the input, its padding, maybe less).
+        self.padded_size = (
+            (self.window.out_h - 1) * self.strides[0] + (kernel_h - 1) * self.dilations[0] + 1,
+            (self.window.out_w - 1) * self.strides[1] + (kernel_w - 1) * self.dilations[1] + 1,
+        )
+        # A 1x1 kernel at stride 1 reads every input position once: the padded input is the patches.
+        self.pointwise = self.kernel == (1, 1) and self.strides == (1, 1)
         patch_row = kernel_h * kernel_w * group_channels * self.weights.itemsize
-        self.scratch_bytes = self.window.out_h * self.window.out_w * patch_row
+        item_patches = self.window.out_h * self.window.out_w * patch_row
+        padded_item = self.padded_size[0] * self.padded_size[1] * group_channels * self.weights.itemsize
+        self.scratch_bytes = padded_item + (0 if self.pointwise else item_patches)
+        self.tile_items = max(1, TILE_BYTES // max(item_patches, 1))
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
         x = required(inputs[0])
@@ -186,34 +199,47 @@ class Conv2D(Op):
         return [self._quantized(x, out_shape)]
 
     def _quantized(self, x: Array, out_shape: tuple[int, ...]) -> Array:
-        rows = out_shape[0] * out_shape[1] * out_shape[2]
+        """Tile by tile of items (sized to stay in cache): pad and offset the input, gather its
+        patches (a pointwise conv's padded input already is its patch matrix), multiply, requantize."""
         q = self.quant
+        items, out_h, out_w, _ = out_shape
         out = np.empty(out_shape, q.dtype)
-        out_rows = out.reshape(rows, -1)
-        (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.strides, self.dilations
-        patches = np.empty((rows, kh * kw * self.group_channels), self.float_dtype)
+        out_rows = out.reshape(items * out_h * out_w, -1)
+        tile = max(1, min(self.tile_items, items))
+        padded = np.empty((tile, *self.padded_size, self.group_channels), self.float_dtype)
+        patches = (
+            None
+            if self.pointwise
+            else np.empty((tile * out_h * out_w, self.weights.shape[1]), self.float_dtype)
+        )
+        acc = np.empty((tile * out_h * out_w, self.weights.shape[2]), self.float_dtype)
+        offset = self.float_dtype.type(q.input_offset)
         per_group = self.weights.shape[2]
-        for g in range(self.groups):
-            im2col(
-                x,
-                q.input_offset,
-                g * self.group_channels,
-                self.group_channels,
-                kh,
-                kw,
-                sh,
-                sw,
-                dh,
-                dw,
-                self.window.pad_top,
-                self.window.pad_left,
-                out_shape[1],
-                out_shape[2],
-                patches,
-            )
-            columns = slice(g * per_group, (g + 1) * per_group)
-            q.requantize(patches @ self.weights[g], columns, out_rows[:, columns])
+        for start in range(0, items, tile):
+            count = min(tile, items - start)
+            rows = slice(start * out_h * out_w, (start + count) * out_h * out_w)
+            for g in range(self.groups):
+                pad_with_offset(
+                    x[start : start + count],
+                    offset,
+                    g * self.group_channels,
+                    self.window.pad_top,
+                    self.window.pad_left,
+                    padded[:count],
+                )
+                matrix = self._patches(padded[:count], patches, out_h, out_w)
+                products = np.matmul(matrix, self.weights[g], out=acc[: count * out_h * out_w])
+                columns = slice(g * per_group, (g + 1) * per_group)
+                q.requantize(products, columns, out_rows[rows, columns])
         return out
+
+    def _patches(self, padded: Array, patches: Array | None, out_h: int, out_w: int) -> Array:
+        """The patch matrix of the items in `padded`, gathered into `patches` unless pointwise."""
+        if patches is None:
+            return padded.reshape(-1, self.group_channels)
+        rows = patches[: len(padded) * out_h * out_w]
+        patches_from_padded(padded, *self.kernel, *self.strides, *self.dilations, out_h, out_w, rows)
+        return rows
 
 
 @register("DEPTHWISE_CONV_2D", dtypes=("int8", "int16", "float32"))

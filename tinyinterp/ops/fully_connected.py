@@ -11,6 +11,7 @@ import numpy as np
 
 from tinyinterp.kernels.gemm import (
     exact_float_dtype,
+    fully_connected_int8,
     ordered_matmul_float,
     requantize_rows,
     requantize_rows_int64,
@@ -29,6 +30,8 @@ from tinyinterp.quant import (
 MAX_BIAS_SCALE_MISMATCH = 0.02
 # Largest |input + input offset| per activation dtype, which bounds the exact BLAS sums.
 MAX_ABS_INPUT = {INT8: 255, INT16: 65535}
+# Rows from which BLAS's float products beat the fused int8 kernel (its call and copies amortized).
+BLAS_ROWS = 8
 
 
 @register("FULLY_CONNECTED", dtypes=("int8", "int16", "float32"))
@@ -80,6 +83,8 @@ class FullyConnected(Op):
         )
         float_dtype = exact_float_dtype(matrix, reduce_axis=1, max_abs_input=MAX_ABS_INPUT[self.dtype])
         self.weights_t = np.ascontiguousarray(matrix.T, dtype=float_dtype)
+        # int8 sums fit int32 lanes, as in TFLM (16x8 ones may need 64 bits).
+        self.int32_weights_t = np.ascontiguousarray(matrix.T, dtype=np.int32) if self.dtype == INT8 else None
 
     @staticmethod
     def _multipliers(ctx, input_, weights, output, bias, channels):
@@ -108,8 +113,25 @@ class FullyConnected(Op):
         if self.dtype == FLOAT32:
             out = np.empty((rows.shape[0], self.out_channels), np.float32)
             ordered_matmul_float(rows, self.weights_t, self.bias, *self.float_range, out)
+        elif self.int32_weights_t is not None and rows.shape[0] < BLAS_ROWS:
+            out = np.empty((rows.shape[0], self.out_channels), self.out_dtype)
+            fully_connected_int8(
+                rows,
+                self.int32_weights_t,
+                self.bias,
+                self.multipliers,
+                self.shifts,
+                self.input_offset,
+                self.output_offset,
+                self.act_min,
+                self.act_max,
+                out,
+                self.rounding,
+            )
         else:
-            acc = (rows.astype(self.weights_t.dtype) + self.input_offset) @ self.weights_t
+            shifted = rows.astype(self.weights_t.dtype)
+            shifted += self.input_offset  # in place: one float copy of the rows, not two
+            acc = shifted @ self.weights_t
             out = np.empty((rows.shape[0], self.out_channels), self.out_dtype)
             arguments = (acc, self.bias, self.multipliers, self.shifts, self.output_offset)
             if self.int64:
