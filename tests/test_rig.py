@@ -302,7 +302,16 @@ def test_cli_refuses_bad_options(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "--realtime: the energy set-up needs no pacing" in capsys.readouterr().err
     performance = ["rig", "--benchmark", "kws01", "--mode", "performance", "--model", "zoo:kws"]
     assert main([*performance, "--dut-baud", "9600"]) == 2
-    assert "--dut-baud: only the energy set-up has an interface board" in capsys.readouterr().err
+    assert "--dut-baud: only the energy set-up has the device behind" in capsys.readouterr().err
+    assert main([*performance, "--sd-card", str(tmp_path)]) == 2
+    assert "--sd-card: only the energy set-up and sww01 have an interface board" in capsys.readouterr().err
+    streaming = ["rig", "--benchmark", "sww01", "--model", "zoo:sww"]
+    assert main([*streaming, "--mode", "accuracy"]) == 2
+    assert "--mode accuracy: the runner scores sww01 in its performance and energy modes" in (
+        capsys.readouterr().err
+    )
+    assert main([*streaming, "--mode", "performance", "--realtime"]) == 2
+    assert "--realtime: sww01 needs no pacing" in capsys.readouterr().err
 
 
 def test_launcher_lists_the_rigs_ports_with_their_usb_ids(tmp_path: Path) -> None:
