@@ -265,6 +265,29 @@ def test_energy_rig_sets_the_streaming_device_as_the_boards_listener_while_power
     assert rig.board.listener is None
 
 
+def test_energy_rig_lets_the_monitor_keep_up_while_the_board_plays(tmp_path: Path) -> None:
+    """Samples are written (and drained to the host) as the audio plays, not piled up until it ends."""
+    streaming_board(tmp_path, 10_000.0, {})  # writes ww.wav
+    monitor_text: list[str] = []
+    drained_at: list[int] = []  # samples written when the rig drained the monitor
+    rig = EnergyRig(
+        zoo_device("sww01"),
+        lambda _: None,
+        monitor_text.append,
+        tmp_path,
+        lambda: drained_at.append(sum(bool(SAMPLE_RE.fullmatch(t.strip())) for t in monitor_text)),
+    )
+    for command in RUNNER_SETUP:
+        rig.feed_monitor(command.encode() + b"\r\n")
+    rig.feed_board(b"dut start%")
+    rig.feed_board(b"record_detections%")
+    started_ms = rig.clock.now() // 1000
+    rig.feed_board(b"play ww.wav%")
+    # one block of frames: drained after its last frame, 45 + 8 x 32 ms and a frame time after `play`
+    assert len(drained_at) == 1
+    assert drained_at[0] >= started_ms + 45 + 8 * 32
+
+
 # ---- Power monitor -------------------------------------------------------------------------
 
 # LPMCommands.setup(), then configure_voltage from the devices file, power_on(), start().
