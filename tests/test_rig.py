@@ -233,6 +233,21 @@ def test_a_device_not_started_hears_nothing(tmp_path: Path) -> None:
     assert board.clock.now() == 365_000
 
 
+def test_the_board_refuses_a_wav_the_streaming_device_cannot_hear(tmp_path: Path) -> None:
+    board, dut, _ = streaming_board(tmp_path, 10_000.0, {})
+    with wave.open(str(tmp_path / "mono.wav"), "wb") as audio:
+        audio.setnchannels(1)
+        audio.setsampwidth(2)
+        audio.setframerate(16000)
+        audio.writeframes(bytes(4096))
+    dut.feed(b"start%")
+    assert board.ask("play mono.wav%") == (
+        "Attempting to play mono.wav\n"
+        "Error playing file. Check that the file exists and is a 2-channel wav file.\nm-ready\r\n"
+    )
+    assert dut.activations == []
+
+
 def test_activations_print_16_to_a_line() -> None:
     values = list(range(-8, 10))
     assert activation_lines(values) == [
