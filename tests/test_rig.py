@@ -1,8 +1,8 @@
 """The virtual rig's protocols against transcripts written by hand from their sources in mlcommons/tiny:
 the enhanced interface board (`benchmark/interface/Application/CLI/InterfaceMenu.cpp`, `Menu.cpp`,
-`Test/DeviceUnderTest.cpp`) and the LPM01A as the runner drives and parses it
-(`benchmark/runner/power_manager/power_manager_lpm.py`, `script.py`, `main.py`). Then the energy set-up in
-one process, read as the runner reads it."""
+`Test/DeviceUnderTest.cpp`), the sww01 firmware listening to it (`sww_ref_util.c`, `specs/sww01.md` 5.2)
+and the LPM01A as the runner drives and parses it (`benchmark/runner/power_manager/power_manager_lpm.py`,
+`script.py`, `main.py`). Then the energy set-up in one process, read as the runner reads it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import re
 import wave
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import import_required
 from test_dut import random_load, zoo_device
@@ -20,7 +21,10 @@ from tinyinterp.rig.launch import main as launch_main
 from tinyinterp.rig.launch import rig_ports
 from tinyinterp.rig.power import PowerMonitor, ascii_dec, ascii_dec_value
 from tinyinterp.rig.rig import EnergyRig, RigPorts, devices_yaml
+from tinyinterp.rig.streaming import StreamingDut, activation_lines
 from tinyinterp.suite.dut import DeviceClock
+from tinyinterp.suite.sww.run import FrameCost
+from tinyinterp.suite.sww.stream import stream_blocks, stream_samples
 
 # ---- Interface board -----------------------------------------------------------------------
 
@@ -133,6 +137,170 @@ def test_play_hands_the_file_to_the_listener_or_spends_its_length(tmp_path: Path
     board.ask("record_detections%")
     board.ask("play ww.wav%")
     assert board.ask("print_detections%") == "Detection Timestamps (ms)\r\n700,\r\nm-ready\r\n"
+
+
+# ---- The streaming device (sww01) as the board's listener -----------------------------------
+
+
+class ScriptedModel:
+    """The sww01 model's interface with class-0 outputs given per frame (the rest of the stream: -128)."""
+
+    def __init__(self, interpreter: object, class0: dict[int, int]) -> None:
+        self.get_input_details = interpreter.get_input_details  # type: ignore[attr-defined]
+        self.class0 = class0
+        self.frames = 0
+
+    def run(self, windows: np.ndarray) -> list[np.ndarray]:
+        outputs = np.full((len(windows), 3), -128, np.int8)
+        for row in range(len(windows)):
+            outputs[row, 0] = self.class0.get(self.frames + row, -128)
+        self.frames += len(windows)
+        return [outputs]
+
+
+def streaming_board(
+    tmp_path: Path, frame_us: float, class0: dict[int, int]
+) -> tuple[Board, StreamingDut, list[str]]:
+    """A board whose listener is a started sww01 device with the given frame time and outputs; its SD card
+    holds `ww.wav`: 5 blocks of 4096 bytes, so the device hears 8 chunks (the last block never reaches it)."""
+    with wave.open(str(tmp_path / "ww.wav"), "wb") as audio:
+        audio.setnchannels(2)
+        audio.setsampwidth(2)
+        audio.setframerate(16000)
+        audio.writeframes(bytes(5 * 4096))
+    board = Board(sd_card=tmp_path)
+    said: list[str] = []
+    device = zoo_device("sww01")
+    device.interpreter = ScriptedModel(device.interpreter, class0)  # type: ignore[assignment]
+    dut = StreamingDut(device, said.append, board.clock)
+    dut.frame = FrameCost(frontend_us=2_000.0, model_us=frame_us - 2_000.0, power_mw=40.0)
+    board.board.listener = dut
+    return board, dut, said
+
+
+@pytest.mark.parametrize(
+    ("frame_us", "detections_ms", "stop_ticks_after_start"),
+    [
+        (10_000.0, "87,\r\n183,\r\n215,", 1000),  # frame k completes at 45 + 32 (k + 1) ms
+        (40_000.0, "117,\r\n213,\r\n245,", 4000),  # longer than the hop: the next frame starts anyway
+    ],
+)
+def test_listener_pulses_the_boards_pins_on_the_stream_schedule(
+    tmp_path: Path, frame_us: float, detections_ms: str, stop_ticks_after_start: int
+) -> None:
+    board, dut, said = streaming_board(tmp_path, frame_us, {3: 120, 4: 116, 5: 115})  # above 115 detects
+    dut.feed(b"start%")
+    board.ask("record_detections%")
+    assert board.ask("play ww.wav%") == "Attempting to play ww.wav\nsucceeded.\nm-ready\r\n"
+    assert board.clock.now() == 45_000 + 320_000  # playback start, then 5 x 1024 frames at 16 kHz
+    # frame 0 (the sync pulse), 3 and 4
+    assert board.ask("print_detections%") == f"Detection Timestamps (ms)\r\n{detections_ms}\r\nm-ready\r\n"
+    starts = [7700 + 3200 * k for k in range(8)]
+    assert board.board.duty_starts == starts
+    assert board.board.duty_stops == [start + stop_ticks_after_start for start in starts]
+    said.clear()
+    dut.feed(b"stop%")
+    assert "".join(said) == (  # the performance firmware's timestamp is a line, as ST's v1.3 binaries print
+        "m-lap-us-365000\r\nStreaming stopped.\r\ntarget activations: \r\n"
+        "[-128, -128, -128, 120, 116, 115, -128, -128 ]\r\nm-ready\r\n"
+    )
+
+
+def test_streaming_firmware_start_and_stop(tmp_path: Path) -> None:
+    board, dut, said = streaming_board(tmp_path, 10_000.0, {})
+    dut.energy_mode = True
+    dut.feed(b"stop%")
+    assert said == ["I2S is already idle.  Ignoring stop request\r\n", "m-ready\r\n"]
+    said.clear()
+    board.clock.spend(1234)
+    dut.feed(b"start%start%")
+    assert "".join(said) == (
+        "Listening for I2S data ... \r\nDMA receive initiated.\r\nm-ready\r\n"
+        "I2S Rx currently in progress. Ignoring request\r\nm-ready\r\n"
+    )
+    assert dut.pulses == [1234]  # the energy window's start
+    said.clear()
+    dut.feed(b"stop%")
+    assert dut.pulses == [1234, 1234]
+    assert "".join(said) == "Streaming stopped.\r\ntarget activations: \r\n[]\r\nm-ready\r\n"
+
+
+def test_a_device_not_started_hears_nothing(tmp_path: Path) -> None:
+    board, dut, _ = streaming_board(tmp_path, 10_000.0, {})
+    board.ask("record_detections%")
+    board.ask("play ww.wav%")
+    assert board.board.detections_ms == [] and board.board.duty_starts == [] and dut.activations == []
+    assert board.clock.now() == 365_000
+
+
+def test_the_board_refuses_a_wav_the_streaming_device_cannot_hear(tmp_path: Path) -> None:
+    board, dut, _ = streaming_board(tmp_path, 10_000.0, {})
+    with wave.open(str(tmp_path / "mono.wav"), "wb") as audio:
+        audio.setnchannels(1)
+        audio.setsampwidth(2)
+        audio.setframerate(16000)
+        audio.writeframes(bytes(4096))
+    dut.feed(b"start%")
+    assert board.ask("play mono.wav%") == (
+        "Attempting to play mono.wav\n"
+        "Error playing file. Check that the file exists and is a 2-channel wav file.\nm-ready\r\n"
+    )
+    assert dut.activations == []
+
+
+def test_activations_print_16_to_a_line() -> None:
+    values = list(range(-8, 10))
+    assert activation_lines(values) == [
+        "[-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7,",
+        "8, 9 ]",
+    ]
+
+
+def test_a_stream_in_blocks_equals_it_whole() -> None:
+    """The rig streams a long wav block by block: each block picks up the pre-emphasis, the last frame's
+    samples and the model window where the previous one stopped."""
+    device = zoo_device("sww01")
+    samples = np.random.default_rng(5).integers(-3000, 3000, 40 * 512).astype(np.int16)
+    whole = stream_samples(samples, device.interpreter)
+    for block_frames in (1, 2, 7):
+        blocks = list(stream_blocks(samples, device.interpreter, block_frames=block_frames))
+        assert len(blocks) == -(-40 // block_frames)
+        for name in ("features", "outputs", "detections"):
+            joined = np.concatenate([getattr(block, name) for block in blocks])
+            np.testing.assert_array_equal(joined, getattr(whole, name))
+
+
+def test_energy_rig_sets_the_streaming_device_as_the_boards_listener_while_powered() -> None:
+    rig = EnergyRig(zoo_device("sww01"), lambda _: None, lambda _: None)
+    assert rig.board.listener is None
+    rig.feed_monitor(b"pwr on\r\n")
+    assert rig.link is not None and isinstance(rig.link.dut, StreamingDut)
+    assert rig.board.listener is rig.link.dut
+    rig.feed_monitor(b"pwr off\r\n")
+    assert rig.board.listener is None
+
+
+def test_energy_rig_lets_the_monitor_keep_up_while_the_board_plays(tmp_path: Path) -> None:
+    """Samples are written (and drained to the host) as the audio plays, not piled up until it ends."""
+    streaming_board(tmp_path, 10_000.0, {})  # writes ww.wav
+    monitor_text: list[str] = []
+    drained_at: list[int] = []  # samples written when the rig drained the monitor
+    rig = EnergyRig(
+        zoo_device("sww01"),
+        lambda _: None,
+        monitor_text.append,
+        tmp_path,
+        lambda: drained_at.append(sum(bool(SAMPLE_RE.fullmatch(t.strip())) for t in monitor_text)),
+    )
+    for command in RUNNER_SETUP:
+        rig.feed_monitor(command.encode() + b"\r\n")
+    rig.feed_board(b"dut start%")
+    rig.feed_board(b"record_detections%")
+    started_ms = rig.clock.now() // 1000
+    rig.feed_board(b"play ww.wav%")
+    # one block of frames: drained after its last frame, 45 + 8 x 32 ms and a frame time after `play`
+    assert len(drained_at) == 1
+    assert drained_at[0] >= started_ms + 45 + 8 * 32
 
 
 # ---- Power monitor -------------------------------------------------------------------------
@@ -302,7 +470,16 @@ def test_cli_refuses_bad_options(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "--realtime: the energy set-up needs no pacing" in capsys.readouterr().err
     performance = ["rig", "--benchmark", "kws01", "--mode", "performance", "--model", "zoo:kws"]
     assert main([*performance, "--dut-baud", "9600"]) == 2
-    assert "--dut-baud: only the energy set-up has an interface board" in capsys.readouterr().err
+    assert "--dut-baud: only the energy set-up has the device behind" in capsys.readouterr().err
+    assert main([*performance, "--sd-card", str(tmp_path)]) == 2
+    assert "--sd-card: only the energy set-up and sww01 have an interface board" in capsys.readouterr().err
+    streaming = ["rig", "--benchmark", "sww01", "--model", "zoo:sww"]
+    assert main([*streaming, "--mode", "accuracy"]) == 2
+    assert "--mode accuracy: the runner scores sww01 in its performance and energy modes" in (
+        capsys.readouterr().err
+    )
+    assert main([*streaming, "--mode", "performance", "--realtime"]) == 2
+    assert "--realtime: sww01 needs no pacing" in capsys.readouterr().err
 
 
 def test_launcher_lists_the_rigs_ports_with_their_usb_ids(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """The official MLPerf Tiny runner, unmodified, against `tinyinterp rig` in accuracy, performance and energy
-modes of ic01; its results equal `tinyinterp suite`'s.
+modes of ic01, and in performance and energy modes of sww01 (streaming); its results equal
+`tinyinterp suite`'s.
 
 The runner's source is not part of this project and is not fetched: point TINYINTERP_TINY_RUNNER at its
 `benchmark/runner` folder (or at a checkout of mlcommons/tiny), e.g.
@@ -19,6 +20,7 @@ ten more (also marked `slow`).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import select
@@ -50,6 +52,14 @@ ic01:
       - download
       - infer 4 1
 """  # tests_performance.yaml's loop with fewer inferences: the same throughput in 15 s instead of 75 s
+STREAM_SCRIPT = """\
+sww01:
+  name: streaming_wakeword
+  model: sww01
+  truth_file: sww_short_test.json
+  script:
+    - stream
+"""  # tests_performance.yaml's and tests_energy.yaml's sww01 on the 10 s wav instead of the 20 min one
 
 
 @pytest.fixture(scope="module")
@@ -90,16 +100,21 @@ MODELS = {
     "kws01": "kws_ref_model.tflite",
     "vww01": "vww_96_int8.tflite",
     "ad01": "ad01_int8.tflite",
+    "sww01": "str_ww_ref_model.tflite",
 }
 SCRIPTS = {"a": "tests_accuracy.yaml", "p": "tests_performance.yaml", "e": "tests_energy.yaml"}
 RIG_MODES = {"a": ("accuracy",), "p": ("performance", "--realtime"), "e": ("energy", "--dut-baud", "115200")}
 
 
 @contextmanager
-def rig(folder: Path, benchmark: str, model: Path, mode: str) -> Iterator[Path]:
+def rig(folder: Path, benchmark: str, model: Path, mode: str, sd_card: Path | None = None) -> Iterator[Path]:
     """`tinyinterp rig` serving the set-up of runner mode `mode`; yields the devices file it wrote."""
     devices = folder / "devices.yaml"
     rig_mode, *options = RIG_MODES[mode]
+    if sd_card is not None:
+        options += ["--sd-card", str(sd_card)]
+    if benchmark == "sww01":
+        options = [o for o in options if o != "--realtime"]  # the board's timer times the stream
     command = ["rig", "--benchmark", benchmark, "--model", str(model), "--devices-file", str(devices)]
     process = subprocess.Popen(
         [sys.executable, "-m", "tinyinterp.cli", *command, "--mode", rig_mode, *options],
@@ -140,7 +155,8 @@ def runner_and_suite(
     benchmark: str, mode: str, runner: Path, data_dir: Path, datasets: Path, folder: Path, script: Path
 ) -> tuple[str, Outcome]:
     """The runner's results.txt against the rig, and `tinyinterp suite`'s outcome, of one mode."""
-    with rig(folder, benchmark, data_dir / "models" / MODELS[benchmark], mode) as devices:
+    sd_card = datasets / benchmark if benchmark == "sww01" else None
+    with rig(folder, benchmark, data_dir / "models" / MODELS[benchmark], mode, sd_card) as devices:
         text = run_runner(runner, folder, devices, mode, script, datasets)
     options = SuiteOptions(
         benchmarks=(benchmark,),
@@ -198,3 +214,32 @@ def test_the_other_benchmarks_with_the_runners_scripts(
     datasets = data_dir / "datasets"
     text, outcome = runner_and_suite(name, mode, tiny_runner, data_dir, datasets, tmp_path, script)
     (check_throughput if mode == "p" else check_energy)(text, outcome)
+
+
+@pytest.mark.parametrize("mode", ["p", "e"])
+def test_sww01_streams_through_the_interface_board(
+    mode: str, tiny_runner: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    """The runner's detections, counts, duty cycle and power are the suite's, on the 10 s wav."""
+    script = tmp_path / "tests_sww.yaml"
+    script.write_text(STREAM_SCRIPT)
+    datasets = data_dir / "datasets"
+    text, outcome = runner_and_suite("sww01", mode, tiny_runner, data_dir, datasets, tmp_path, script)
+    stream = outcome.stream
+    assert stream is not None and stream.timed is not None and stream.duty is not None
+    (results,) = json.loads(next((tmp_path / "sessions").glob("*/results.json")).read_text())
+    assert results["infer"]["detections"] == list(stream.timed.timestamps_ms)
+    duty = results["dutycycle"]
+    assert (duty["start_times_s"], duty["stop_times_s"]) == (
+        [count * 1e-5 for count in stream.duty.start_counts],
+        [count * 1e-5 for count in stream.duty.stop_counts],
+    )
+    assert results["activations"] == stream.timed.result.outputs[:, 0].tolist()
+    assert "Accuracy: 2 True positives, 1 False negatives, 0 False positives" in text
+    suite_text = next((tmp_path / "suite").rglob("results.txt")).read_text()
+    for line in ("Accuracy:", "Average duty cycle:", "Average period:", "Estimated throughput:"):
+        assert re.search(f"^{line}.*$", text, re.M)[0] == re.search(f"^{line}.*$", suite_text, re.M)[0]
+    if mode == "e":
+        assert stream.power_mw is not None
+        power = number(r"Power\s+: ([\d.]+) mW\.", text)
+        assert power == pytest.approx(stream.power_mw, rel=1e-4)  # 4-digit samples

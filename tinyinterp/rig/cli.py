@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from tinyinterp.errors import TinyInterpError
 from tinyinterp.rig import DUT_ENERGY_BAUD
+from tinyinterp.suite.benchmarks import BENCHMARKS
 from tinyinterp.suite.cli import (
     EXIT_OK,
     _add_device_options,
@@ -17,7 +18,6 @@ from tinyinterp.suite.cli import (
     _check_model_options,
     _open_device,
 )
-from tinyinterp.suite.protocol import MODELS
 
 if TYPE_CHECKING:
     from tinyinterp.rig.rig import RigPorts
@@ -33,12 +33,13 @@ def register_commands(commands: argparse._SubParsersAction) -> None:
         help="a virtual MLPerf Tiny test set-up (device, interface board, power monitor) on pseudo-terminals",
         description="Serve the set-up of one mode of the MLPerf Tiny runner on pseudo-terminals, on one "
         "emulated clock: accuracy and performance, the device alone; energy, the device behind a virtual "
-        "enhanced interface board and powered by a virtual LPM01A energy monitor. Writes the runner's "
+        "enhanced interface board and powered by a virtual LPM01A energy monitor; sww01 (performance and "
+        "energy) streams the board's audio (--sd-card) to the device. Writes the runner's "
         "devices file; `python -m tinyinterp.rig.launch RUNNER_DIR DEVICES_FILE -m a|p|e ...` runs the "
         "runner on it.",
         epilog="Exit codes: 0 stopped (Ctrl-C); 2 bad usage or input.",
     )
-    rig.add_argument("--benchmark", required=True, choices=MODELS)
+    rig.add_argument("--benchmark", required=True, choices=list(BENCHMARKS))
     rig.add_argument("--mode", required=True, choices=RIG_MODES, help="which set-up (the firmware differs)")
     rig.add_argument("--model", help=".tflite file or zoo:NAME (default: reference model, else stand-in)")
     _add_device_options(rig)
@@ -54,7 +55,9 @@ def register_commands(commands: argparse._SubParsersAction) -> None:
         type=int,
         help=f"energy mode: the device's baud rate behind the interface board (default {DUT_ENERGY_BAUD})",
     )
-    rig.add_argument("--sd-card", type=Path, help="energy mode: the interface board's SD card (a folder)")
+    rig.add_argument(
+        "--sd-card", type=Path, help="energy mode and sww01: the interface board's SD card (a folder of wavs)"
+    )
     rig.add_argument(
         "--realtime", action="store_true", help="pace the device's replies to its emulated time (performance)"
     )
@@ -64,13 +67,18 @@ def register_commands(commands: argparse._SubParsersAction) -> None:
 def _check_mode_options(args: argparse.Namespace) -> None:
     """Options of another mode's set-up are refused rather than ignored."""
     energy = args.mode == "energy"
-    ignored = [
-        name
-        for name, given in (("--dut-baud", args.dut_baud is not None), ("--sd-card", args.sd_card))
-        if given
-    ]
-    if not energy and ignored:
-        raise TinyInterpError(f"{', '.join(ignored)}: only the energy set-up has an interface board")
+    streaming = BENCHMARKS[args.benchmark].streaming
+    if streaming and args.mode == "accuracy":
+        raise TinyInterpError(
+            f"--benchmark {args.benchmark} --mode accuracy: the runner scores {args.benchmark} in its "
+            "performance and energy modes (its accuracy script cannot stream); use --mode performance"
+        )
+    if args.dut_baud is not None and not energy:
+        raise TinyInterpError("--dut-baud: only the energy set-up has the device behind the interface board")
+    if args.sd_card and not (energy or streaming):
+        raise TinyInterpError("--sd-card: only the energy set-up and sww01 have an interface board")
+    if streaming and args.realtime:
+        raise TinyInterpError(f"--realtime: {args.benchmark} needs no pacing (the board's timer times it)")
     if energy and args.realtime:
         raise TinyInterpError(
             "--realtime: the energy set-up needs no pacing (the runner times it by its samples)"
@@ -78,7 +86,7 @@ def _check_mode_options(args: argparse.Namespace) -> None:
 
 
 def _rig(args: argparse.Namespace) -> int:
-    from tinyinterp.rig.rig import RigPorts, serve_energy_rig, write_devices_file
+    from tinyinterp.rig.rig import RigPorts, serve_energy_rig, serve_streaming_rig, write_devices_file
     from tinyinterp.suite.dut import DeviceClock, VirtualDut
     from tinyinterp.suite.transport import serve_pty
 
@@ -113,6 +121,8 @@ def _rig(args: argparse.Namespace) -> int:
     try:
         if args.mode == "energy":
             serve_energy_rig(device, announce, args.sd_card)
+        elif BENCHMARKS[args.benchmark].streaming:
+            serve_streaming_rig(device, announce, args.sd_card)
         else:
             serve_pty(make_dut, lambda path: announce(RigPorts(None, None, path)))
     except KeyboardInterrupt:

@@ -6,11 +6,14 @@ mlcommons/tiny do: commands end with `%`, a command matches by prefix (`dut`, `n
 bare `m-ready`, and `dut CMD` forwards CMD to the device: `m-dut-passthrough(CMD)`, `m-ready`, then the
 device's reply lines prefixed with `[dut]: ` (its last one `[dut]: m-ready`). Its timer counts 10 us ticks
 of the rig's clock from `record_detections`; detections (falling edges of the wake-word pin, recorded in
-ms, not within 10 ms of the previous one) and duty-cycle edges come from whatever plays the audio.
+ms, not within 10 ms of the previous one, at most 10,000) and duty-cycle edges (the first 100 of each)
+come from whatever plays the audio.
 
 Audio is a hook: `play FILE` hands the file of the board's SD-card folder to a `Listener` (the streaming
-wake-word device, once there is one), which runs it on the rig's clock and reports pin edges back through
-`detection` and `duty_cycle`. Without a listener the file plays to nobody: the clock advances by its length.
+wake-word device, `tinyinterp.rig.streaming.StreamingDut`), which runs it on the rig's clock, reports pin
+edges back through `detection` and `duty_cycle`, and calls `playing` as the audio advances (so the rig's
+other devices, the power monitor, keep up with a long file). Without a listener the file plays to nobody:
+the clock advances by its length.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Protocol
 from tinyinterp.errors import TinyInterpError
 from tinyinterp.suite.dut import DeviceClock
 from tinyinterp.suite.protocol import READY, TERMINATOR
+from tinyinterp.suite.sww.stream import WavError
 
 NAME = "tinyML Enhanced Interface Board"
 PREFIX = "[dut]: "
@@ -30,7 +34,10 @@ BITS_PER_BYTE = 10  # a UART frame: start bit, 8 data bits, stop bit
 TICK_US = 10  # htim2's period
 DEDUP_MS = 10  # RecordDetection ignores a detection within 10 ms of the previous one
 EDGES_PER_LINE = 8
+MAX_DETECTIONS = 10_000  # RecordDetection's array
+MAX_DUTY_EDGES = 100  # MAX_FRAMES: the processing pin's edges recorded
 DEFAULT_DUT_BAUD = 115200
+PLAY_ERROR = "Error playing file. Check that the file exists and is a 2-channel wav file.\n"
 
 
 class RigError(TinyInterpError):
@@ -67,6 +74,7 @@ class InterfaceBoard:
         send_to_dut: Callable[[str], list[str]],
         sd_card: Path | None = None,
         listener: Listener | None = None,
+        progress: Callable[[], None] | None = None,
     ) -> None:
         self.clock = clock
         self.sd_card = sd_card
@@ -78,6 +86,7 @@ class InterfaceBoard:
         self._timer_zero_us = 0
         self._write = write
         self._send_to_dut = send_to_dut
+        self._progress = progress or (lambda: None)
         self._command = b""  # received since the last %
         self._menu: dict[str, Callable[[str], None]] = {
             "dut": self._passthrough,
@@ -104,11 +113,18 @@ class InterfaceBoard:
 
     def detection(self) -> None:
         now_ms = self.ticks() * TICK_US // 1000
-        if not self.detections_ms or self.detections_ms[-1] < now_ms - DEDUP_MS:
+        fresh = not self.detections_ms or self.detections_ms[-1] < now_ms - DEDUP_MS
+        if fresh and len(self.detections_ms) < MAX_DETECTIONS:
             self.detections_ms.append(now_ms)
 
     def duty_cycle(self, rising: bool) -> None:
-        (self.duty_starts if rising else self.duty_stops).append(self.ticks())
+        edges = self.duty_starts if rising else self.duty_stops
+        if len(edges) < MAX_DUTY_EDGES:
+            edges.append(self.ticks())
+
+    def playing(self) -> None:
+        """The listener has heard audio up to the clock's time."""
+        self._progress()
 
     # ---- Commands (Menu::HandleCommand: the first command that prefixes the text) --------
 
@@ -145,10 +161,13 @@ class InterfaceBoard:
         path = self.sd_card / name if self.sd_card and name else None
         self._text(f"Attempting to play {name}\n")
         if path is None or not path.is_file():
-            self._text("Error playing file. Check that the file exists and is a 2-channel wav file.\n")
+            self._text(PLAY_ERROR)
         elif self.listener is not None:
-            self.listener.hear(path, self)
-            self._text("succeeded.\n")
+            try:
+                self.listener.hear(path, self)
+                self._text("succeeded.\n")
+            except WavError:
+                self._text(PLAY_ERROR)
         else:
             self.clock.spend(wav_seconds(path) * 1e6)
             self._text("succeeded.\n")

@@ -5,6 +5,9 @@
 - Energy: the device (the energy firmware: timestamps are pulses) behind a virtual interface board, which
   forwards `dut CMD` to it at the DUT link's baud rate, and powered by a virtual LPM01A, which samples its
   energy on the same clock and sees its timestamp pulses.
+- sww01 (streaming wake word): the device runs the streaming firmware (`tinyinterp.rig.streaming`) and
+  listens to the interface board's audio; in performance mode too the board is there (the runner's
+  `stream` step plays the wav on it), next to the device on its own port, on the same clock.
 
 The device time of every inference is the cost model's and its power is the cost model's energy per
 inference over its latency, so the runner's results equal `tinyinterp suite`'s: throughput from the same
@@ -29,8 +32,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tinyinterp.rig.interface import InterfaceBoard, Listener
+from tinyinterp.rig.interface import InterfaceBoard
 from tinyinterp.rig.power import PowerMonitor
+from tinyinterp.rig.streaming import StreamingDut, firmware_for
 from tinyinterp.suite.device import EmulatedDevice
 from tinyinterp.suite.dut import DeviceClock
 from tinyinterp.suite.host import LocalLink
@@ -43,6 +47,9 @@ GATE_POLL_S = 0.005
 # gets to queue it before the device's reply (on another port) reaches the host: the runner reads the
 # samples and pulses of an `infer` as soon as its reply arrives.
 DELIVERY_GRACE_S = 0.05
+# While the board plays a long wav, the monitor's samples wait for the host beyond this many bytes (about
+# 10 s of samples), so a 20-minute file does not pile up its 1.2 million samples in memory.
+MONITOR_BACKLOG_BYTES = 100_000
 HOST_BAUD = 115200
 LPM_BAUD = 3686400
 LPM_VOLTS = 3.3
@@ -98,7 +105,7 @@ class EnergyRig:
         write_board: Callable[[str], None],
         write_monitor: Callable[[str], None],
         sd_card: Path | None = None,
-        listener: Listener | None = None,
+        drain_monitor: Callable[[], None] | None = None,
     ) -> None:
         self.device = device
         self.clock = DeviceClock()
@@ -107,7 +114,8 @@ class EnergyRig:
         self.monitor = PowerMonitor(
             write_monitor, device.cost.energy_uj / device.cost.latency_us, self._power
         )
-        self.board = InterfaceBoard(self.clock, write_board, self._to_dut, sd_card, listener)
+        self._drain_monitor = drain_monitor or (lambda: None)
+        self.board = InterfaceBoard(self.clock, write_board, self._to_dut, sd_card, progress=self._playing)
 
     def feed_board(self, data: bytes) -> None:
         self.board.feed(data)
@@ -119,10 +127,16 @@ class EnergyRig:
 
     def _power(self, on: bool) -> None:
         """Switched on, the device boots (its banner goes nowhere: the board reads it only after a
-        command); switched off, it forgets everything."""
-        self.link = LocalLink(self.device, self.clock, energy_mode=True) if on else None
+        command); switched off, it forgets everything. A streaming device listens to the board's audio."""
+        self.link = LocalLink(self.device, self.clock, True, firmware_for(self.device)) if on else None
         if self.link is not None:
             self.link.take()
+        listener = self.link.dut if self.link is not None else None
+        self.board.listener = listener if isinstance(listener, StreamingDut) else None
+
+    def _playing(self) -> None:
+        self.monitor.advance(self.clock.now())
+        self._drain_monitor()
 
     def _to_dut(self, command: str) -> list[str]:
         if self.link is None:
@@ -185,6 +199,40 @@ class _DeliveryGate:
         return False
 
 
+def _drain(port: Pty) -> None:
+    """Write `port`'s output until at most MONITOR_BACKLOG_BYTES wait, or until the host stops reading."""
+    port.output.flush()
+    while len(port.output.pending) > MONITOR_BACKLOG_BYTES:
+        _, writable, _ = select.select([], [port.master], [], POLL_S)
+        if not writable:
+            return  # nobody reads the monitor: keep its samples rather than stall the rig
+        port.output.flush()
+
+
+def serve_streaming_rig(
+    device: EmulatedDevice, announce: Callable[[RigPorts], None], sd_card: Path | None = None
+) -> None:
+    """The performance set-up of sww01: the device on its own port (performance firmware) and the
+    interface board, which plays the audio to it, on one clock. The board's `dut` passthrough has no
+    device behind it: the device's UART is the host's here."""
+    board_port, dut_port = Pty.open(), Pty.open()
+    clock = DeviceClock()
+    dut = StreamingDut(device, dut_port.output.write, clock)
+    board = InterfaceBoard(clock, board_port.output.write, _no_passthrough, sd_card, dut)
+    board_port.feed, dut_port.feed = board.feed, dut.feed
+    dut.boot()
+    try:
+        announce(RigPorts(board_port.path, None, dut_port.path))
+        _pump([board_port, dut_port], lambda _: False)
+    finally:
+        board_port.close()
+        dut_port.close()
+
+
+def _no_passthrough(command: str) -> list[str]:
+    return [f"e-[dut {command}: in the performance set-up the device is on its own port]", READY]
+
+
 @dataclass(frozen=True)
 class RigPorts:
     interface: str | None
@@ -193,13 +241,10 @@ class RigPorts:
 
 
 def serve_energy_rig(
-    device: EmulatedDevice,
-    announce: Callable[[RigPorts], None],
-    sd_card: Path | None = None,
-    listener: Listener | None = None,
+    device: EmulatedDevice, announce: Callable[[RigPorts], None], sd_card: Path | None = None
 ) -> None:
     board, monitor = Pty.open(), Pty.open()
-    rig = EnergyRig(device, board.output.write, monitor.output.write, sd_card, listener)
+    rig = EnergyRig(device, board.output.write, monitor.output.write, sd_card, lambda: _drain(monitor))
     board.feed, monitor.feed = rig.feed_board, rig.feed_monitor
     gate = _DeliveryGate(monitor, lambda: rig.pulses)
     try:

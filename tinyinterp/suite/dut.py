@@ -72,6 +72,12 @@ class DeviceClock:
             time.sleep(max(0.0, self._wall + microseconds / 1e6 - time.monotonic()))
             self._wall = time.monotonic()  # the host's oversleep is not device time
 
+    def advance_to(self, microseconds: float) -> None:
+        """Spend the time until `microseconds` (nothing if it has passed)."""
+        if microseconds > self._us:
+            self.spend(microseconds - self._us)
+            self._us = microseconds  # exactly: the sum may round
+
     def idle(self) -> None:
         """Count the wall-clock time since the device last worked (realtime only)."""
         if self.realtime:

@@ -70,10 +70,14 @@ class LocalLink:
     """A virtual DUT in this process, booted, as a host sees it over a wire: bytes in, reply lines out."""
 
     def __init__(
-        self, device: EmulatedDevice, clock: DeviceClock | None = None, energy_mode: bool = False
+        self,
+        device: EmulatedDevice,
+        clock: DeviceClock | None = None,
+        energy_mode: bool = False,
+        firmware: type[VirtualDut] = VirtualDut,
     ) -> None:
         self._pending: list[str] = []
-        self.dut = VirtualDut(device, self._pending.append, clock, energy_mode)
+        self.dut = firmware(device, self._pending.append, clock, energy_mode)
         self.dut.boot()
 
     def take(self) -> list[str]:

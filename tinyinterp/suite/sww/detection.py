@@ -61,10 +61,11 @@ def read_test(path: Path) -> StreamTest:
         ) from None
 
 
-def detected_frames(outputs: np.ndarray) -> np.ndarray:
-    """Indices of the frames that pulse WW_DETECTED: class 0 above the threshold, and frame 0 (sync)."""
+def detected_frames(outputs: np.ndarray, sync: bool = True) -> np.ndarray:
+    """Indices of the frames that pulse WW_DETECTED: class 0 above the threshold, and with `sync` (the
+    stream's first frames) frame 0."""
     pulses = outputs[:, 0].astype(np.int32) > DETECT_THRESHOLD
-    pulses[:1] = True
+    pulses[:1] |= sync
     return np.flatnonzero(pulses)
 
 

@@ -8,6 +8,7 @@ and the frames that pulse the detection pin.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,12 +17,13 @@ import numpy as np
 from tinyinterp.errors import TinyInterpError
 from tinyinterp.interpreter import Interpreter
 from tinyinterp.suite.sww.detection import detected_frames
-from tinyinterp.suite.sww.frontend import HOP, MEL_FILTERS, SAMPLE_RATE, Tables, features
+from tinyinterp.suite.sww.frontend import BLOCK_FRAMES, HOP, MEL_FILTERS, SAMPLE_RATE, Tables, features
 
 WINDOW_FRAMES = 30  # rows of g_model_input (SWW_MODEL_INPUT_SIZE 1200 = 30 x 40)
 HEADER_BYTES = 44  # canonical RIFF header: the board's WaveSource::Open reads exactly this layout
 CHANNELS = 2  # the board plays 2-channel files only; the DUT keeps slot 0
 BOARD_BLOCK_BYTES = 4096  # half of the board's circular DMA buffer
+FRONT_END_CONTEXT = 2  # chunks a block's front end starts early (see stream_blocks)
 
 
 class WavError(TinyInterpError):
@@ -99,19 +101,51 @@ def stream_samples(
     samples: np.ndarray,
     interpreter: Interpreter,
     tables: Tables | None = None,
-    last_value: float = 0.0,
 ) -> StreamResult:
     """The DUT on int16 mono samples (whole 512-sample chunks): features, outputs and detections."""
+    if len(samples) < HOP:
+        raise WavError(f"{len(samples)} samples: the DUT would process no {HOP}-sample chunk")
+    blocks = list(stream_blocks(samples, interpreter, tables))
+    return StreamResult(
+        np.concatenate([b.features for b in blocks]),
+        np.concatenate([b.outputs for b in blocks]),
+        np.concatenate([b.detections for b in blocks]),
+    )
+
+
+def stream_blocks(
+    samples: np.ndarray,
+    interpreter: Interpreter,
+    tables: Tables | None = None,
+    block_frames: int = BLOCK_FRAMES,
+) -> Iterator[StreamResult]:
+    """`stream_samples` block by block of `block_frames` frames, in memory bounded by the block: each
+    block's features, outputs and detections (frame indices of the whole stream).
+
+    A block starts its front end two chunks early and drops their rows: the first frame of a front-end
+    run starts with zeros, the second pre-emphasises its first sample against that zero, the third is
+    the stream's own. Its model windows start with the previous block's last 29 feature rows."""
+    scale = _input_scale(interpreter)
+    chunks = len(samples) // HOP
+    history = np.zeros((WINDOW_FRAMES - 1, MEL_FILTERS), np.int8)
+    for first in range(0, chunks, block_frames):
+        skipped = min(first, FRONT_END_CONTEXT)
+        end = min(first + block_frames, chunks)
+        rows = features(samples[(first - skipped) * HOP : end * HOP], scale, tables)[skipped:]
+        windows = model_windows(np.concatenate([history, rows]))[WINDOW_FRAMES - 1 :]
+        outputs = interpreter.run(windows)[0].reshape(len(rows), -1)
+        yield StreamResult(rows, outputs, detected_frames(outputs, sync=first == 0) + first)
+        history = np.concatenate([history, rows])[-(WINDOW_FRAMES - 1) :]
+
+
+def _input_scale(interpreter: Interpreter) -> float:
     detail = interpreter.get_input_details()[0]
     if tuple(detail["shape"]) != (1, WINDOW_FRAMES, 1, MEL_FILTERS) or detail["dtype"] is not np.int8:
         raise TinyInterpError(
             f"the sww01 firmware feeds int8 [1, {WINDOW_FRAMES}, 1, {MEL_FILTERS}]; the model's input is "
             f"{np.dtype(detail['dtype']).name} {list(detail['shape'])}"
         )
-    scale = detail["quantization"][0]
-    rows = features(samples, scale, tables, last_value)
-    outputs = interpreter.run(model_windows(rows))[0].reshape(len(rows), -1)
-    return StreamResult(rows, outputs, detected_frames(outputs))
+    return detail["quantization"][0]
 
 
 def stream_wav(
