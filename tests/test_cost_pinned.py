@@ -1,0 +1,120 @@
+"""The cost model's memory, power and energy figures for the reference models, pinned to values derived by
+hand, so that changing a constant or a rule is a conscious update of this file.
+
+How each value was derived (not by running the code under test):
+- persistent bytes: TFLM's tail as `tinyinterp/cost/arena.py` models it, 810 fixed + 24 per tensor
+  (TfLiteEvalTensor) + 82 per operator (NodeAndRegistration) + each kernel's OpData (CONV_2D and
+  DEPTHWISE_CONV_2D 64, FULLY_CONNECTED 80, SOFTMAX 240, AVERAGE_POOL_2D 48, others 32) + 8 bytes (an int32
+  multiplier and shift) per output channel of every convolution, counted from `tinyinterp info` of each model;
+- scratch bytes: CMSIS-NN's arm_*_get_buffer_size (GCC): arm_convolve_s8 on a DSP or plain core,
+  2 * 2 * (kernel_h * kernel_w * in_c rounded up to 4) (two s16 im2col columns), on MVE
+  4 * (kernel_h * kernel_w * in_c rounded up to 16); arm_depthwise_conv_s8_opt on a DSP core 2 * ch * kernel_h
+  * kernel_w (none for 3x3, which arm_depthwise_conv_3x3_s8 runs), on MVE 4 * 124 * kernel_h * kernel_w;
+  arm_avgpool_s8 on DSP 4 * channels; arm_fully_connected_s8 on MVE 4 * units (kernel sums);
+- arena head: TFLM's greedy planner by hand (see each case);
+- power: the board file's [power] at a clock f, static_mw + (active_mw - static_mw) * f / clock_mhz;
+  energy per inference = that power x the estimated latency (cycles and latency are pinned elsewhere).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tinyinterp.cost import arena, profiles
+from tinyinterp.cost.estimate import estimate
+from tinyinterp.model import load_model
+
+PERSISTENT_BYTES = {
+    # 810 + 24 * tensors + 82 * operators + OpData + 8 * convolution output channels
+    # kws: 35 tensors, 13 ops (5 CONV_2D, 4 DEPTHWISE_CONV_2D, AVERAGE_POOL_2D, RESHAPE, FULLY_CONNECTED,
+    # SOFTMAX),
+    # OpData 5*64 + 4*64 + 48 + 32 + 80 + 240 = 976, channels 9 * 64 = 576.
+    "kws_ref_model.tflite": 810 + 24 * 35 + 82 * 13 + 976 + 8 * 576,  # 8300
+    # ad01: 31 tensors, 10 per-tensor FULLY_CONNECTED (no per-channel data).
+    "ad01_int8.tflite": 810 + 24 * 31 + 82 * 10 + 10 * 80,  # 3174
+    # vww: 89 tensors, 31 ops (14 CONV_2D, 13 DEPTHWISE_CONV_2D, AVERAGE_POOL_2D, RESHAPE, FULLY_CONNECTED,
+    # SOFTMAX), OpData 27*64 + 48 + 32 + 80 + 240 = 2128, channels 2736 (MobileNet 0.25: 8, 16, 32, ... 256).
+    "vww_96_int8.tflite": 810 + 24 * 89 + 82 * 31 + 2128 + 8 * 2736,  # 29504
+    # ic: 38 tensors, 16 ops (9 CONV_2D, 3 ADD, AVERAGE_POOL_2D, RESHAPE, FULLY_CONNECTED, SOFTMAX),
+    # OpData 9*64 + 3*60 + 48 + 32 + 80 + 240 = 1156, channels 16*3 + 32*3 + 64*3 = 336.
+    "pretrainedResnet_quant.tflite": 810 + 24 * 38 + 82 * 16 + 1156 + 8 * 336,  # 6878
+    # sww: 31 tensors, 11 ops (4 DEPTHWISE_CONV_2D, 4 CONV_2D, RESHAPE, FULLY_CONNECTED, SOFTMAX),
+    # OpData 8*64 + 32 + 80 + 240 = 864, channels 40 + 3 * 128 + 40 + 3 * 128 = 840.
+    "str_ww_ref_model.tflite": 810 + 24 * 31 + 82 * 11 + 864 + 8 * 840,  # 10040
+}
+
+
+@pytest.mark.parametrize("name", sorted(PERSISTENT_BYTES))
+def test_persistent_bytes(name: str, data_dir: Path) -> None:
+    assert arena.persistent_bytes(load_model(data_dir / "models" / name)) == PERSISTENT_BYTES[name]
+
+
+def _scratch(data_dir: Path, name: str, core: str) -> list[tuple[str, list[int]]]:
+    """Each operator's CMSIS-NN scratch requests, in execution order, for the operators that ask."""
+    subgraph = load_model(data_dir / "models" / name).main
+    rule = arena.cmsis_nn(profiles.core(core))
+    return [(op.opcode, rule(subgraph, op)) for op in subgraph.operators if rule(subgraph, op)]
+
+
+def test_kws_scratch(data_dir: Path) -> None:
+    kws = "kws_ref_model.tflite"
+    # First conv 10x4 over 1 channel: 40 columns. Depthwise convs are 3x3 (no buffer on DSP, no _opt path on
+    # the M0+), the pointwise convs 1x1 (none); the pool averages 64 channels; the classifier has 12 units.
+    assert _scratch(data_dir, kws, "cortex-m4") == [("CONV_2D", [2 * 2 * 40]), ("AVERAGE_POOL_2D", [4 * 64])]
+    assert _scratch(data_dir, kws, "cortex-m0plus") == [("CONV_2D", [2 * 2 * 40])]
+    depthwise = [("DEPTHWISE_CONV_2D", [4 * 124 * 3 * 3])] * 4
+    mve = [("CONV_2D", [4 * 48]), *depthwise, ("FULLY_CONNECTED", [4 * 12])]
+    assert _scratch(data_dir, kws, "cortex-m55") == mve
+
+
+def test_sww_depthwise_scratch(data_dir: Path) -> None:
+    # Depthwise kernels 3x1 over 40 channels, then 5x1, 10x1 and 15x1 over 128: the _opt path's s16 im2col.
+    m4 = [("DEPTHWISE_CONV_2D", [2 * c * k]) for c, k in ((40, 3), (128, 5), (128, 10), (128, 15))]
+    assert _scratch(data_dir, "str_ww_ref_model.tflite", "cortex-m4") == m4
+    mve = [("DEPTHWISE_CONV_2D", [4 * 124 * k]) for k in (3, 5, 10, 15)] + [("FULLY_CONNECTED", [4 * 3])]
+    assert _scratch(data_dir, "str_ww_ref_model.tflite", "cortex-m55") == mve
+
+
+def test_ic_conv_scratch(data_dir: Path) -> None:
+    # 3x3 convs over 3, 16, 16, 16, 32, 32, 64 input channels; the 1x1 shortcut convs ask for nothing.
+    convs = [("CONV_2D", [2 * 2 * (9 * c + -(9 * c) % 4)]) for c in (3, 16, 16, 16, 32, 32, 64)]
+    pool = ("AVERAGE_POOL_2D", [4 * 64])
+    assert _scratch(data_dir, "pretrainedResnet_quant.tflite", "cortex-m4") == [*convs, pool]
+
+
+ARENA_HEAD = {
+    # kws: the 25x5x64 activations (8,000 bytes) of consecutive layers live two at a time, at offsets 0 and
+    # 8,000; the input (496 aligned), the scratch buffers and the small tail outputs fit in the free slot.
+    ("kws_ref_model.tflite", "nucleo-l4r5zi"): 2 * 25 * 5 * 64,
+    ("kws_ref_model.tflite", "nucleo-g0b1re"): 2 * 25 * 5 * 64,
+    # On the M85 a depthwise step holds its input, its output and 4,464 bytes of scratch: 8,000 * 2 + 4,464.
+    ("kws_ref_model.tflite", "ek-ra8d1"): 2 * 25 * 5 * 64 + 4 * 124 * 9,
+    # ad01: a 640-byte input and 128-unit layers: the input with the first layer's output (640 + 128).
+    ("ad01_int8.tflite", "nucleo-l4r5zi"): 640 + 128,
+    # On the M85 each layer also asks 4 * units of kernel sums; the last (640 units) holds 128 + 640 + 2,560.
+    ("ad01_int8.tflite", "ek-ra8d1"): 128 + 640 + 4 * 640,
+}
+
+
+@pytest.mark.parametrize(("name", "board"), sorted(ARENA_HEAD))
+def test_arena_head(name: str, board: str, data_dir: Path) -> None:
+    assert estimate(data_dir / "models" / name, board=board).totals.arena_bytes == ARENA_HEAD[name, board]
+
+
+POWER_MW = {
+    # (board, MHz): static + (active - static) * MHz / default MHz, from the board's [power] table
+    ("nucleo-l4r5zi", None): 40.0,  # active 40 mW at 120 MHz
+    ("nucleo-l4r5zi", 80): 4 + (40 - 4) * 80 / 120,  # 28 mW
+    ("nucleo-h7a3zi-q", 140): 25 + (150 - 25) * 140 / 280,  # 87.5 mW
+    ("nucleo-g0b1re", 16): 2 + (20 - 2) * 16 / 64,  # 6.5 mW
+    ("ek-ra8d1", 240): 30 + (200 - 30) * 240 / 480,  # 115 mW
+}
+
+
+@pytest.mark.parametrize(("board", "mhz"), sorted(POWER_MW, key=str))
+def test_power_and_energy(board: str, mhz: int | None, data_dir: Path) -> None:
+    found = estimate(data_dir / "models" / "kws_ref_model.tflite", board=board, clock_mhz=mhz).totals
+    assert found.power_mw == pytest.approx(POWER_MW[board, mhz], rel=1e-12)
+    assert found.energy_uj == pytest.approx(POWER_MW[board, mhz] * found.latency_ms, rel=1e-12)
