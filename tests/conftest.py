@@ -22,6 +22,13 @@ import pytest
 from hypothesis import settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# mutmut (CONTRIBUTING.md, "Mutation testing") runs the tests in a copy of the project, <checkout>/mutants/.
+UNDER_MUTMUT = PROJECT_ROOT.name == "mutants"
+CHECKOUT = PROJECT_ROOT.parent if UNDER_MUTMUT else PROJECT_ROOT
+if UNDER_MUTMUT:  # the processes tests start (the CLI, the DUT) must import the mutated copy too
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])
+    )
 REFERENCE_MODELS = (
     "ad01_int8.tflite",
     "kws_ref_model.tflite",
@@ -33,7 +40,7 @@ REFERENCE_MODELS = (
 
 def _data_dir() -> Path:
     configured = os.environ.get("TINYINTERP_DATA")
-    return Path(configured) if configured else PROJECT_ROOT.parent / "shared" / "mlperf-tiny"
+    return Path(configured) if configured else CHECKOUT.parent / "shared" / "mlperf-tiny"
 
 
 MISSING_DATA = "MLPerf Tiny reference data not found at {} (set TINYINTERP_DATA; README, Data)"
