@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -136,3 +137,29 @@ def test_stack_files_round_trip(stack: profiles.StackProfile, tmp_path: Path) ->
     again = profiles.read_stack(path)
     assert again.efficiency == pytest.approx(stack.efficiency, rel=1e-3)
     assert (again.name, again.aliases, again.kernels) == (stack.name, stack.aliases, stack.kernels)
+
+
+def test_stack_files_round_trip_every_field(tmp_path: Path) -> None:
+    """format_stack then read_stack gives the same profile, the Helium table included (written only
+    when some of its values differ from 1)."""
+    shipped = profiles.stack("tflm-cmsisnn")
+    helium = dict.fromkeys(profiles.OP_CLASSES, 1.0) | {"conv": 0.75, "fc": 1.25}
+    for stack in (shipped, replace(shipped, mve_efficiency=helium, folds_constant_channels=True)):
+        path = tmp_path / "stack.toml"
+        path.write_text(profiles.format_stack(stack))
+        assert profiles.read_stack(path) == stack
+    assert "[efficiency_mve]" not in profiles.format_stack(shipped)
+
+
+@pytest.mark.parametrize("value", [0, -1.5])
+def test_stack_efficiencies_must_be_positive(value: float, tmp_path: Path) -> None:
+    text = profiles.format_stack(profiles.stack("tflm-cmsisnn")).replace(
+        "depthwise = ", f"depthwise = {value}  #"
+    )
+    path = tmp_path / "stack.toml"
+    path.write_text(text)
+    with pytest.raises(CostModelError, match=rf"\[efficiency\]: 'depthwise' must be positive, got {value}"):
+        profiles.read_stack(path)
+    path.write_text(text.replace(f"depthwise = {value}  #", "depthwise = ") + "[efficiency_mve]\nfc = 0\n")
+    with pytest.raises(CostModelError, match=r"\[efficiency_mve\]: 'fc' must be positive, got 0"):
+        profiles.read_stack(path)

@@ -230,6 +230,8 @@ def test_input_radius_and_log2() -> None:
     assert quant.checked_log2(2.0**-15) == (True, -15)
     assert quant.checked_log2(2.0**-12 * 1.0001) == (True, -12)  # within 1e-3 of a power of two in log2
     assert quant.checked_log2(3.0) == (False, 2)
+    for not_positive in (0.0, -0.0, -4.0, math.nan):  # TFLM's log of these is NaN or -inf: never a power
+        assert quant.checked_log2(not_positive) == (False, 0)
 
 
 # ---- the whole int32 range ----------------------------------------------------------------
