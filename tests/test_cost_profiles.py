@@ -163,3 +163,35 @@ def test_stack_efficiencies_must_be_positive(value: float, tmp_path: Path) -> No
     path.write_text(text.replace(f"depthwise = {value}  #", "depthwise = ") + "[efficiency_mve]\nfc = 0\n")
     with pytest.raises(CostModelError, match=r"\[efficiency_mve\]: 'fc' must be positive, got 0"):
         profiles.read_stack(path)
+
+
+MINIMAL_STACK = """name = "mine"
+kernels = "cmsis-nn"
+overhead_cycles = 900
+[efficiency]
+conv = 1.5
+pointwise = 1.25
+depthwise = 2
+fc = 1
+elementwise = 0.5
+"""
+
+
+def test_a_minimal_stack_file_gets_the_documented_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text(MINIMAL_STACK)
+    efficiency = {"conv": 1.5, "pointwise": 1.25, "depthwise": 2.0, "fc": 1.0, "elementwise": 0.5}
+    assert profiles.read_stack(path) == profiles.StackProfile(
+        name="mine",
+        kernels="cmsis-nn",
+        efficiency=efficiency,
+        overhead_cycles=900.0,
+        folds_constant_channels=False,
+        aliases=(),
+        description="",
+        fitted_on="",
+        mve_efficiency=dict.fromkeys(profiles.OP_CLASSES, 1.0),
+    )
+    path.write_text(MINIMAL_STACK.replace('"cmsis-nn"', '"tvm"'))
+    with pytest.raises(CostModelError, match="'kernels' must be \"cmsis-nn\" or \"reference\", got 'tvm'"):
+        profiles.read_stack(path)
