@@ -52,6 +52,7 @@ REFERENCE_FILES = {
     "kws01": "kws_ref_model.tflite",
     "vww01": "vww_96_int8.tflite",
     "ic01": "pretrainedResnet_quant.tflite",
+    "ad01": "ad01_int8.tflite",
 }
 # What the reference firmware prints for the first stimuli of each dataset: TFLM's int8 outputs for those
 # files (golden/golden.npz; every model's output scale is 1/256, its zero point -128) dequantized by hand,

@@ -28,18 +28,28 @@ FILES += ("tst_000004_On_5.bin",)
 STAMP = re.compile(r"^\d{4}\.\d{6} ", re.MULTILINE)
 
 
+def small_dataset(data_dir: Path, benchmark: str, labels: list[str], folder: Path) -> Path:
+    """A dataset folder with the given rows of the benchmark's y_labels.csv and their files."""
+    (folder / "y_labels.csv").write_text("".join(f"{row}\n" for row in labels))
+    for row in labels:
+        shutil.copy(data_dir / "datasets" / benchmark / row.split(",")[0], folder)
+    return folder
+
+
+def run(data_dir: Path, benchmark: str, dataset: Path, out: Path, modes: tuple[str, ...]) -> Path:
+    """The benchmark's results folder after a suite run of `modes` on the hand-timed device."""
+    device = reference_device(data_dir, benchmark)
+    setup = Setup(benchmark, device, device.model_name, False, dataset)
+    run_benchmark(setup, SuiteOptions(out=out, modes=modes), "emulated", no_progress)
+    return out / "results" / "emulated" / benchmark[:-2]
+
+
 @pytest.fixture(scope="module")
 def run_folders(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The suite's kws01 folder (accuracy/, performance/, energy/) after one run of every mode."""
-    dataset = tmp_path_factory.mktemp("kws01")
-    labels = (data_dir / "datasets" / "kws01" / "y_labels.csv").read_text().splitlines()
-    (dataset / "y_labels.csv").write_text("\n".join(labels[: len(FILES)]) + "\n")
-    for name in FILES:
-        shutil.copy(data_dir / "datasets" / "kws01" / name, dataset / name)
-    setup = Setup("kws01", reference_device(data_dir, "kws01"), "kws_ref_model.tflite", False, dataset)
-    out = tmp_path_factory.mktemp("out")
-    run_benchmark(setup, SuiteOptions(out=out), "emulated", no_progress)
-    return out / "results" / "emulated" / "kws"
+    labels = (data_dir / "datasets" / "kws01" / "y_labels.csv").read_text().splitlines()[: len(FILES)]
+    dataset = small_dataset(data_dir, "kws01", labels, tmp_path_factory.mktemp("kws01"))
+    return run(data_dir, "kws01", dataset, tmp_path_factory.mktemp("out"), ("a", "p", "e"))
 
 
 def differences(written: list[str], expected: list[str]) -> str:
@@ -69,3 +79,34 @@ def test_every_file_of_every_mode(run_folders: Path) -> None:
             [json.dumps(r, sort_keys=True) for r in expected_json],
         )
     assert {path: where for path, where in wrong.items() if where} == {}
+
+
+def test_ad01_accuracy_has_a_record_and_a_log_entry_per_window(data_dir: Path, tmp_path: Path) -> None:
+    # Two 102,400-byte files cut as their y_labels.csv rows say, 2,560-byte windows every 512 bytes:
+    # (102,400 - 2,560) / 512 + 1 = 196 windows each, 0.25 s apiece back to back.
+    labels = ["normal_id_01_00000003_hist_librosa.bin,2,0,2560,512"]
+    labels += ["anomaly_id_01_00000003_hist_librosa.bin,2,1,2560,512"]
+    folder = run(
+        data_dir, "ad01", small_dataset(data_dir, "ad01", labels, tmp_path), tmp_path / "out", ("a",)
+    )
+    records = json.loads((folder / "accuracy" / "results.json").read_text())
+    expected = []
+    for k in range(2 * 196):
+        file, label = labels[k // 196].split(",")[:3:2]
+        infer = {"start_time": 250_000 * k, "end_time": 250_000 * (k + 1), "elapsed_time": 250_000}
+        infer |= {"total_inferences": 1, "iterations": 1, "warmups": 0}
+        expected.append(
+            {"file": file, "class": label, "bytes_to_send": 2560, "stride": 512, "infer": infer, "mode": "a"}
+        )
+    assert [
+        r | {"infer": {k: v for k, v in r["infer"].items() if k != "results"}} for r in records
+    ] == expected
+    assert all(len(r["infer"]["results"]) == 1 for r in records)  # one anomaly score per window
+    loading = [
+        line.split("ulp-mlperf: ")[1]
+        for line in (folder / "accuracy" / "log.txt").read_text().splitlines()
+        if "Loading file" in line
+    ]
+    assert loading == [
+        f"Loading file {labels[k // 196].split(',')[0]} segment {k % 196}" for k in range(2 * 196)
+    ]
