@@ -18,12 +18,14 @@ How each value was derived (not by running the code under test):
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 
-from tinyinterp.cost import arena, profiles
+from tinyinterp.cost import arena, energy, profiles
 from tinyinterp.cost.estimate import estimate
+from tinyinterp.errors import CostModelError
 from tinyinterp.model import load_model
 
 PERSISTENT_BYTES = {
@@ -118,3 +120,34 @@ def test_power_and_energy(board: str, mhz: int | None, data_dir: Path) -> None:
     found = estimate(data_dir / "models" / "kws_ref_model.tflite", board=board, clock_mhz=mhz).totals
     assert found.power_mw == pytest.approx(POWER_MW[board, mhz], rel=1e-12)
     assert found.energy_uj == pytest.approx(POWER_MW[board, mhz] * found.latency_ms, rel=1e-12)
+
+
+def test_duty_cycle_by_hand() -> None:
+    # 100 inferences/s of 10 ms fill the second exactly; 2 mJ each is 200 mW, and no time is left to sleep.
+    full = energy.duty_cycle(2000.0, 10.0, 100.0, sleep_mw=0.0)
+    assert (full.busy_fraction, full.average_mw, full.battery_hours) == (1.0, 200.0, None)
+    # 1/s of 10 ms and 2 mJ: 2 mW + 0.99 x 1 mW asleep; a 0.5 mAh battery at 0.5 V holds 0.25 mWh.
+    small = energy.duty_cycle(2000.0, 10.0, 1.0, sleep_mw=1.0, battery_mah=0.5, battery_v=0.5)
+    assert small.average_mw == pytest.approx(2.99, rel=1e-12)
+    assert small.battery_hours == pytest.approx(0.25 / 2.99, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"inferences_per_s": 0.0}, "inferences per second must be positive and finite, got 0"),
+        (
+            {"inferences_per_s": 101.0},
+            r"101 inferences/s of 10 ms each do not fit in a second \(at most 100/s\)",
+        ),
+        ({"sleep_mw": -0.5}, "sleep power must be non-negative and finite, got -0.5 mW"),
+        ({"battery_mah": 0.0}, "battery capacity must be positive and finite, got 0 mAh"),
+        ({"battery_mah": math.inf}, "battery capacity must be positive and finite, got inf mAh"),
+        ({"battery_v": 0.0}, "battery voltage must be positive and finite, got 0 V"),
+        ({"battery_v": math.inf}, "battery voltage must be positive and finite, got inf V"),
+    ],
+)
+def test_duty_cycle_refusals(arguments: dict[str, float], message: str) -> None:
+    given = {"energy_uj": 2000.0, "latency_ms": 10.0, "inferences_per_s": 1.0, "sleep_mw": 0.0} | arguments
+    with pytest.raises(CostModelError, match=f"^{message}$"):
+        energy.duty_cycle(**given)
