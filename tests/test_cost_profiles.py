@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import re
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -195,3 +197,66 @@ def test_a_minimal_stack_file_gets_the_documented_defaults(tmp_path: Path) -> No
     path.write_text(MINIMAL_STACK.replace('"cmsis-nn"', '"tvm"'))
     with pytest.raises(CostModelError, match="'kernels' must be \"cmsis-nn\" or \"reference\", got 'tvm'"):
         profiles.read_stack(path)
+
+
+MINIMAL_BOARD = """name = "mine"
+core = "cortex-m4"
+clock_mhz = 48
+max_clock_mhz = 64
+flash_kb = 512
+sram_kb = 96
+flash_access_ns = 40
+flash_line_bytes = 16
+cache_kb = 0
+[power]
+active_mw = 12
+static_mw = 12
+sleep_mw = 0.5
+"""
+
+
+def test_a_minimal_board_file_gets_the_documented_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text(MINIMAL_BOARD)
+    assert profiles.read_board(path) == profiles.BoardProfile(
+        name="mine",
+        core="cortex-m4",
+        clock_mhz=48.0,
+        max_clock_mhz=64.0,
+        flash_kb=512,
+        sram_kb=96,
+        flash_access_ns=40.0,
+        flash_line_bytes=16,
+        cache_kb=0.0,
+        power=profiles.PowerProfile(active_mw=12.0, static_mw=12.0, sleep_mw=0.5),  # static may equal active
+        mcu="",
+        aliases=(),
+        description="",
+        source=str(path),
+        dcache=True,
+        weights_in="flash",
+        flash_bus_mhz=0.0,
+        cache_line_bytes=0,
+    )
+    assert profiles.read_board(path, source="shipped").source == "shipped"
+
+
+def test_a_board_names_its_core_file_relative_to_itself_or_a_known_core(tmp_path: Path) -> None:
+    (tmp_path / "cores").mkdir()
+    shutil.copy(profiles.DATA_DIR / "cores" / "cortex-m4.toml", tmp_path / "cores" / "my-core.toml")
+    path = tmp_path / "mine.toml"
+    path.write_text(MINIMAL_BOARD.replace('"cortex-m4"', '"cores/my-core.toml"'))
+    assert profiles.read_board(path).core == str(tmp_path / "cores" / "my-core.toml")
+    path.write_text(MINIMAL_BOARD.replace('"cortex-m4"', '"cortex-m5"'))
+    with pytest.raises(CostModelError, match=f"^{path}: core: unknown core 'cortex-m5'"):
+        profiles.read_board(path)
+
+
+@pytest.mark.parametrize(
+    "key", ["clock_mhz", "max_clock_mhz", "flash_kb", "sram_kb", "flash_line_bytes", "active_mw"]
+)
+def test_board_sizes_clocks_and_power_must_be_positive(key: str, tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text(re.sub(rf"^{key} = .*$", f"{key} = 0", MINIMAL_BOARD, flags=re.MULTILINE))
+    with pytest.raises(CostModelError, match=f"'{key}' must be positive, got 0"):
+        profiles.read_board(path)
