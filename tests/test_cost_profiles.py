@@ -260,3 +260,33 @@ def test_board_sizes_clocks_and_power_must_be_positive(key: str, tmp_path: Path)
     path.write_text(re.sub(rf"^{key} = .*$", f"{key} = 0", MINIMAL_BOARD, flags=re.MULTILINE))
     with pytest.raises(CostModelError, match=f"'{key}' must be positive, got 0"):
         profiles.read_board(path)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "[power]\n",
+            'aliases = "mine"\n[power]\n',
+            "mine.toml: 'aliases' must be a list of strings, got 'mine'",
+        ),
+        (
+            "[power]\n",
+            "aliases = [1]\n[power]\n",
+            r"mine.toml: 'aliases' must be a list of strings, got \[1\]",
+        ),
+        ("[power]\nactive_mw = 12\nstatic_mw = 12\nsleep_mw = 0.5\n", "", "mine.toml: missing key 'power'"),
+        (
+            "[power]\nactive_mw = 12\nstatic_mw = 12\nsleep_mw = 0.5\n",
+            "power = 3\n",
+            r"'power' must be a table",
+        ),
+        ("active_mw = 12", "active_mw = 0", r"mine.toml \[power\]: 'active_mw' must be positive, got 0"),
+    ],
+)
+def test_board_tables_and_lists_are_checked(old: str, new: str, message: str, tmp_path: Path) -> None:
+    assert old in MINIMAL_BOARD
+    path = tmp_path / "mine.toml"
+    path.write_text(MINIMAL_BOARD.replace(old, new))
+    with pytest.raises(CostModelError, match=message):
+        profiles.read_board(path)

@@ -217,7 +217,17 @@ def test_int16_helpers_edges() -> None:
     edges16 = (-(2**15), -(2**15) + 1, -(2**14), -1, 0, 1, 2**14, 2**15 - 1)
     for a, b in itertools.product(edges16, repeat=2):
         assert quant.saturating_rounding_doubling_high_mul_int16(a, b) == srdhm16(a, b), (a, b)
-    for multiplier in (0, 1, 2**30, 0x7FFEFFFF, 0x7FFF0000, INT32_MAX):
+    # INT32_MAX - 2**15 + 1 and above would round to 2**15 without the saturation.
+    for multiplier in (
+        0,
+        1,
+        2**30,
+        0x7FFEFFFF,
+        0x7FFF0000,
+        INT32_MAX - 2**15,
+        INT32_MAX - 2**15 + 1,
+        INT32_MAX,
+    ):
         expected = 32767 if multiplier >= INT32_MAX - 2**15 else (multiplier + 2**15) >> 16
         assert quant.downscale_int32_to_int16_multiplier(multiplier) == expected
 
