@@ -65,7 +65,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> Iterat
     message = MISSING_DATA.format(_data_dir())
     skipped = [r for r in terminalreporter.stats.get("skipped", []) if message in str(r.longrepr)]
     if skipped:
-        terminalreporter.write_line(f"{len(skipped)} test{'s' * (len(skipped) != 1)} did not run: {message}", yellow=True, bold=True)
+        count = f"{len(skipped)} test{'s' * (len(skipped) != 1)}"
+        terminalreporter.write_line(f"{count} did not run: {message}", yellow=True, bold=True)
 
 
 @pytest.fixture(scope="session", params=REFERENCE_MODELS)
