@@ -290,3 +290,71 @@ def test_board_tables_and_lists_are_checked(old: str, new: str, message: str, tm
     path.write_text(MINIMAL_BOARD.replace(old, new))
     with pytest.raises(CostModelError, match=message):
         profiles.read_board(path)
+
+
+MINIMAL_CORE = """name = "mine"
+architecture = "armv7e-m"
+dsp = true
+mve = false
+dual_issue = false
+issue_rate = 1
+alu = 1
+load = 2
+store = 1
+mul = 1
+dual_mac = 1
+branch = 3
+requantize = 20
+registers = 12
+"""
+
+
+def test_a_core_file_is_read_field_by_field(tmp_path: Path) -> None:
+    """read_core directly (profiles.core() caches the shipped ones): every field, and the defaults of
+    the fields a core without DSP or MVE leaves out."""
+    path = tmp_path / "mine.toml"
+    path.write_text(MINIMAL_CORE)
+    found = profiles.read_core(path)
+    assert found == profiles.CoreProfile(
+        name="mine",
+        architecture="armv7e-m",
+        dsp=True,
+        mve=False,
+        dual_issue=False,
+        issue_rate=1.0,
+        alu=1.0,
+        load=2.0,
+        store=1.0,
+        mul=1.0,
+        dual_mac=1.0,
+        branch=3.0,
+        vector=0.0,
+        requantize=20.0,
+        registers=12,
+        description="",
+    )
+    path.write_text(MINIMAL_CORE.replace("dsp = true", "dsp = false").replace("dual_mac = 1\n", ""))
+    assert profiles.read_core(path).dual_mac == 0.0
+    path.write_text(MINIMAL_CORE.replace("mve = false", "mve = true\nvector = 2"))
+    assert (profiles.read_core(path).mve, profiles.read_core(path).vector) == (True, 2.0)
+
+
+CORE_POSITIVE = ("issue_rate", "alu", "load", "store", "mul", "dual_mac", "branch", "requantize", "registers")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        *(
+            (f"{key} = ", f"{key} = 0  #", f"mine.toml: '{key}' must be positive, got 0")
+            for key in CORE_POSITIVE
+        ),
+        ("mve = false", "mve = true\nvector = 0", "'vector' must be positive, got 0"),
+        ("dsp = true\nmve = false", "dsp = false\nmve = true\nvector = 1", "MVE.*also has the DSP extension"),
+    ],
+)
+def test_bad_core_files_name_what_is_wrong(old: str, new: str, message: str, tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text(MINIMAL_CORE.replace(old, new, 1))
+    with pytest.raises(CostModelError, match=message):
+        profiles.read_core(path)
