@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from test_dut import reference_device
 
+from tinyinterp.suite.datasets import DatasetError
 from tinyinterp.suite.runner import Setup, SuiteOptions, no_progress, run_benchmark
 
 EXPECTED = Path(__file__).parent / "data" / "suite-kws01"
@@ -110,3 +111,12 @@ def test_ad01_accuracy_has_a_record_and_a_log_entry_per_window(data_dir: Path, t
     assert loading == [
         f"Loading file {labels[k // 196].split(',')[0]} segment {k % 196}" for k in range(2 * 196)
     ]
+
+
+def test_a_stimulus_that_cannot_be_read_is_named(data_dir: Path, tmp_path: Path) -> None:
+    dataset = small_dataset(data_dir, "kws01", [], tmp_path)
+    (dataset / "y_labels.csv").write_text("tst_missing.bin,12,7\n")
+    with pytest.raises(
+        DatasetError, match=f"^{dataset / 'tst_missing.bin'}: cannot read stimulus: No such file"
+    ):
+        run(data_dir, "kws01", dataset, tmp_path / "out", ("a",))
