@@ -151,3 +151,28 @@ def test_duty_cycle_refusals(arguments: dict[str, float], message: str) -> None:
     given = {"energy_uj": 2000.0, "latency_ms": 10.0, "inferences_per_s": 1.0, "sleep_mw": 0.0} | arguments
     with pytest.raises(CostModelError, match=f"^{message}$"):
         energy.duty_cycle(**given)
+
+
+def test_generic_board_by_hand(tmp_path: Path) -> None:
+    """`--core cortex-m33 --mhz 96`: only a core and a clock; its power is the table's 180 uW/MHz x 96 MHz,
+    all of it scaling with the clock."""
+    assert profiles.generic_board("cortex-m33", 96) == profiles.BoardProfile(
+        name="generic-cortex-m33",
+        core="cortex-m33",
+        clock_mhz=96,
+        max_clock_mhz=96,
+        flash_kb=0,
+        sram_kb=0,
+        flash_access_ns=0.0,
+        flash_line_bytes=16,
+        cache_kb=0.0,
+        power=profiles.PowerProfile(active_mw=180 * 96 / 1000, static_mw=0.0, sleep_mw=0.01),
+        description="generic board with a cortex-m33 at 96 MHz (no memory or power data)",
+        source="generic",
+    )
+    # A user's core file, unknown to the table: 150 uW/MHz.
+    path = tmp_path / "my-core.toml"
+    path.write_text(
+        (profiles.DATA_DIR / "cores" / "cortex-m4.toml").read_text().replace("cortex-m4", "my-core")
+    )
+    assert profiles.generic_board(str(path), 50).power.active_mw == 150 * 50 / 1000
