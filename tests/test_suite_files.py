@@ -120,3 +120,20 @@ def test_a_stimulus_that_cannot_be_read_is_named(data_dir: Path, tmp_path: Path)
         DatasetError, match=f"^{dataset / 'tst_missing.bin'}: cannot read stimulus: No such file"
     ):
         run(data_dir, "kws01", dataset, tmp_path / "out", ("a",))
+
+
+@pytest.mark.parametrize(
+    ("row", "windows", "stride"),
+    [
+        ("normal_id_01_00000003_hist_librosa.bin,2,0,2560,512", 196, 512),
+        # Without window and stride in the row: one model input (2,560 bytes), back to back: 40 windows.
+        ("normal_id_01_00000003_hist_librosa.bin,2,0", 40, None),
+    ],
+)
+def test_a_one_file_ad01_dataset(
+    row: str, windows: int, stride: int | None, data_dir: Path, tmp_path: Path
+) -> None:
+    folder = run(data_dir, "ad01", small_dataset(data_dir, "ad01", [row], tmp_path), tmp_path / "out", ("a",))
+    records = json.loads((folder / "accuracy" / "results.json").read_text())
+    assert len(records) == windows
+    assert {(r["stride"], r["bytes_to_send"], r["class"]) for r in records} == {(stride, 2560, "0")}
