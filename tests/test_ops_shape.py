@@ -83,8 +83,8 @@ def test_batched_run_equals_item_by_item(opcode: str, dtype: str) -> None:
     @given(batches(opcode, dtype))
     def check(batch: tuple[OpCase, list[np.ndarray]]) -> None:
         case, inputs = batch
-        interpreter = Interpreter(model=case.model)
-        try:
+        try:  # the strategies now and then draw a model TFLM refuses (e.g. a zero-size output)
+            interpreter = Interpreter(model=case.model)
             interpreter.allocate_tensors()
         except ModelError:
             assume(False)
