@@ -140,6 +140,10 @@ def test_duty_cycle_by_hand() -> None:
             {"inferences_per_s": 101.0},
             r"101 inferences/s of 10 ms each do not fit in a second \(at most 100/s\)",
         ),
+        (
+            {"latency_ms": 3.0, "inferences_per_s": 400.0},
+            r"400 inferences/s of 3 ms each do not fit in a second \(at most 333/s\)",
+        ),
         ({"sleep_mw": -0.5}, "sleep power must be non-negative and finite, got -0.5 mW"),
         ({"battery_mah": 0.0}, "battery capacity must be positive and finite, got 0 mAh"),
         ({"battery_mah": math.inf}, "battery capacity must be positive and finite, got inf mAh"),

@@ -284,6 +284,14 @@ def test_board_sizes_clocks_and_power_must_be_positive(key: str, tmp_path: Path)
             r"'power' must be a table",
         ),
         ("active_mw = 12", "active_mw = 0", r"mine.toml \[power\]: 'active_mw' must be positive, got 0"),
+        (
+            "static_mw = 12",
+            "static_mw = -1",
+            r"mine.toml \[power\]: 'static_mw' must be non-negative, got -1$",
+        ),
+        ('name = "mine"', 'name = "mine"\ncolor = 1\nsize = 2', r"mine.toml: unknown key\(s\) color, size$"),
+        ('name = "mine"', "name = 3", r"mine.toml: 'name' must be a string, got 3$"),
+        ('name = "mine"\n', "", r"mine.toml: missing key 'name'"),
     ],
 )
 def test_board_tables_and_lists_are_checked(old: str, new: str, message: str, tmp_path: Path) -> None:
@@ -352,7 +360,12 @@ CORE_POSITIVE = ("issue_rate", "alu", "load", "store", "mul", "dual_mac", "branc
             for key in CORE_POSITIVE
         ),
         ("mve = false", "mve = true\nvector = 0", "'vector' must be positive, got 0"),
-        ("dsp = true\nmve = false", "dsp = false\nmve = true\nvector = 1", "MVE.*also has the DSP extension"),
+        (
+            "dsp = true\nmve = false",
+            "dsp = false\nmve = true\nvector = 1",
+            r"mine.toml: a core with MVE \(Helium\) also has the DSP extension: set dsp = true$",
+        ),
+        ("dsp = true\n", "", "mine.toml: missing key 'dsp'"),
     ],
 )
 def test_bad_core_files_name_what_is_wrong(old: str, new: str, message: str, tmp_path: Path) -> None:
@@ -360,3 +373,8 @@ def test_bad_core_files_name_what_is_wrong(old: str, new: str, message: str, tmp
     path.write_text(MINIMAL_CORE.replace(old, new, 1))
     with pytest.raises(CostModelError, match=message):
         profiles.read_core(path)
+
+
+def test_format_stack_writes_the_shipped_file() -> None:
+    path = profiles.DATA_DIR / "stacks" / "tflm-cmsisnn.toml"
+    assert profiles.format_stack(profiles.read_stack(path)) == path.read_text()

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tinyinterp.model import load_model
 from tinyinterp.suite.device import DeviceCost, EmulatedDevice, device_cost
-from tinyinterp.suite.dut import DeviceClock
+from tinyinterp.suite.dut import DeviceClock, printable
 from tinyinterp.suite.host import Host, LocalLink, ProtocolError
 from tinyinterp.suite.protocol import LAP_RE, MAX_COMMAND, READY, RESULTS_RE
 from tinyinterp.zoo import stand_in
@@ -284,3 +284,7 @@ def test_realtime_clock_paces_work_and_counts_idle_time() -> None:
     time.sleep(0.03)
     clock.idle()
     assert clock.now() >= 90_000
+
+
+def test_unprintable_characters_are_shown_as_question_marks() -> None:
+    assert printable(" a~\x7f\x1f\u00e9") == " a~???"

@@ -355,3 +355,10 @@ def test_multipliers_no_int64_shift_holds_are_refused(real: float) -> None:
     with pytest.raises(ModelError, match="out of fixed-point range"):
         quant.quantize_multiplier(real)
     assert quant.quantize_multiplier(2.0**61) == (1 << 30, 62)
+
+
+@pytest.mark.parametrize("real", [0.0, 1.0, -0.5, 1.5])
+def test_multipliers_outside_zero_one_are_refused(real: float) -> None:
+    with pytest.raises(ModelError, match=rf"^input scale: multiplier {real!r} must be in \(0, 1\)$"):
+        quant.quantize_multiplier_smaller_than_one(real, "input scale")
+    assert quant.quantize_multiplier_smaller_than_one(0.5, "x") == (2**30, 0)

@@ -49,6 +49,7 @@ def test_ad01_windows_by_hand() -> None:
     # Without window and stride in the label row: one load's size, stride equal to it.
     assert stimulus_loads("ad01", data, 5, Stimulus("x.bin", 0)) == [data[:5], data[5:]]
     assert stimulus_loads("ad01", data, 10) == [data]  # a file exactly one window long
+    assert stimulus_loads("ad01", data, 8, Stimulus("x.bin", 0, 1, 1)) == [bytes([b]) for b in data]
     assert stimulus_loads("kws01", data, 4, Stimulus("x.bin", 0, 4, 3)) == [data]  # only ad01 is cut
 
 

@@ -15,12 +15,14 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from test_dut import reference_device
 
 from tinyinterp.suite.datasets import DatasetError
+from tinyinterp.suite.results import RunInfo, Window, write_energy, write_performance
 from tinyinterp.suite.runner import Setup, SuiteOptions, no_progress, run_benchmark
 
 EXPECTED = Path(__file__).parent / "data" / "suite-kws01"
@@ -137,3 +139,17 @@ def test_a_one_file_ad01_dataset(
     records = json.loads((folder / "accuracy" / "results.json").read_text())
     assert len(records) == windows
     assert {(r["stride"], r["bytes_to_send"], r["class"]) for r in records} == {(stride, 2560, "0")}
+
+
+def test_the_ten_second_rule_at_its_edge(tmp_path: Path) -> None:
+    """A timed loop of exactly 10 s: the performance run has not "met" the rule (more than 10 s), the
+    energy run is not flagged (at least 10 s); 9.999999 s is flagged."""
+    info = RunInfo("kws01", "p", ())
+    window = Window("a.bin", 0, 0, 40, 1, "0.5,0.5", 0, 10_000_000, energy_uj=200_000.0)
+    write_performance(tmp_path / "p", info, [window], 490)
+    assert "requirements have been met" not in (tmp_path / "p" / "results.txt").read_text()
+    write_energy(tmp_path / "e", info, [window, replace(window, end_us=9_999_999)], 490)
+    elapsed = [
+        line for line in (tmp_path / "e" / "results.txt").read_text().splitlines() if "Elapsed" in line
+    ]
+    assert elapsed == ["  Elapsed time  : 10.0", "  Elapsed time  : 9.999999  <<<< below minimum duration"]

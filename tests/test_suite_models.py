@@ -24,6 +24,7 @@ def test_model_urls() -> None:
     upstream = "https://example.org/tiny/benchmark/training/"
     assert model_url("kws01", upstream) == f"{upstream}keyword_spotting/trained_models/{KWS}"
     assert model_url("kws01", "/up") == f"file:///up/keyword_spotting/trained_models/{KWS}"
+    assert model_url("kws01", "https://h/X/") == f"https://h/X/keyword_spotting/trained_models/{KWS}"
 
 
 def test_download_present_and_forced(kws_bytes: bytes, tmp_path: Path) -> None:
@@ -32,6 +33,7 @@ def test_download_present_and_forced(kws_bytes: bytes, tmp_path: Path) -> None:
     assert download_model("kws01", dest, str(upstream)) == Download("kws01", dest / KWS, "downloaded", url)
     assert (dest / KWS).read_bytes() == kws_bytes and not (dest / f"{KWS}.part").exists()
     assert download_model("kws01", dest, str(upstream)) == Download("kws01", dest / KWS, "present")
+    assert download_models(["kws01"], dest, str(upstream)) == [Download("kws01", dest / KWS, "present")]
     assert download_models(["kws01"], dest, str(upstream), force=True) == [
         Download("kws01", dest / KWS, "downloaded", url)
     ]
