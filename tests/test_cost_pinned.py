@@ -21,12 +21,14 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tinyinterp.cost import arena, energy, profiles
 from tinyinterp.cost.estimate import estimate
 from tinyinterp.errors import CostModelError
-from tinyinterp.model import load_model
+from tinyinterp.model import ModelBuilder, load_model
+from tinyinterp.model.ir import Operator, Subgraph
 
 PERSISTENT_BYTES = {
     # 810 + 24 * tensors + 82 * operators + OpData + 8 * convolution output channels
@@ -180,3 +182,62 @@ def test_generic_board_by_hand(tmp_path: Path) -> None:
         (profiles.DATA_DIR / "cores" / "cortex-m4.toml").read_text().replace("cortex-m4", "my-core")
     )
     assert profiles.generic_board(str(path), 50).power.active_mw == 150 * 50 / 1000
+
+
+def _reduction(opcode: str, dtype: str) -> tuple[Subgraph, Operator]:
+    b = ModelBuilder()
+    quantized = {} if dtype == "float32" else {"scale": 0.1, "zero_point": 0}
+    x = b.input("x", (1, 4, 4, 8), dtype, **quantized)
+    axis = b.constant("axis", np.array([1, 2], np.int32))
+    y = b.tensor("y", (1, 1, 1, 8), dtype, **quantized)
+    b.op(opcode, [x, axis], [y], keep_dims=True)
+    b.output(y)
+    subgraph = b.build().main
+    return subgraph, subgraph.operators[0]
+
+
+@pytest.mark.parametrize(
+    ("opcode", "dtype", "expected"),
+    [
+        # reduce_common.cc: an int32 accumulator per output (MEAN / SUM of int8, int16), then the input's
+        # dimensions (4 of them) and the axis entries (2), as int32 each.
+        ("MEAN", "int8", [4 * 8, 4 * 4, 4 * 2]),
+        ("SUM", "int16", [4 * 8, 4 * 4, 4 * 2]),
+        ("MEAN", "float32", [4 * 4, 4 * 2]),
+        ("REDUCE_MAX", "int8", [4 * 4, 4 * 2]),
+        ("REDUCE_MIN", "int8", [4 * 4, 4 * 2]),
+        ("REDUCE_PROD", "int8", [4 * 4, 4 * 2]),
+    ],
+)
+def test_reduction_scratch(opcode: str, dtype: str, expected: list[int]) -> None:
+    subgraph, op = _reduction(opcode, dtype)
+    assert arena.REFERENCE(subgraph, op) == expected
+    assert arena.cmsis_nn(profiles.core("cortex-m4"))(subgraph, op) == expected  # no CMSIS-NN kernel
+
+
+def test_depthwise_scratch_of_a_square_kernel() -> None:
+    # arm_depthwise_conv_s8_opt for a 5x5 kernel over 8 channels on a DSP core: 2 * 8 * 5 * 5 bytes.
+    b = ModelBuilder()
+    x = b.input("x", (1, 8, 8, 8), "int8", scale=0.1, zero_point=0)
+    w = b.constant("w", np.ones((1, 5, 5, 8)), "int8", scale=[0.01] * 8, zero_point=0, quantized_dimension=3)
+    y = b.tensor("y", (1, 4, 4, 8), "int8", scale=0.1, zero_point=0)
+    b.op("DEPTHWISE_CONV_2D", [x, w, -1], [y], padding="VALID", stride_w=1, stride_h=1, depth_multiplier=1)
+    b.output(y)
+    subgraph = b.build().main
+    assert arena.cmsis_nn(profiles.core("cortex-m4"))(subgraph, subgraph.operators[0]) == [2 * 8 * 5 * 5]
+    assert arena.REFERENCE(subgraph, subgraph.operators[0]) == []
+
+
+def test_ic_conv_scratch_on_helium(data_dir: Path) -> None:
+    # arm_convolve_s8 with MVE: four s8 im2col rows of 9 * channels columns, padded to 16 lanes.
+    convs = [("CONV_2D", [4 * (9 * c + -(9 * c) % 16)]) for c in (3, 16, 16, 16, 32, 32, 64)]
+    expected = [*convs, ("FULLY_CONNECTED", [4 * 10])]
+    assert _scratch(data_dir, "pretrainedResnet_quant.tflite", "cortex-m55") == expected
+
+
+def test_the_stack_chooses_the_scratch_rules(data_dir: Path) -> None:
+    m4 = profiles.core("cortex-m4")
+    assert arena.scratch_for("reference", m4) is arena.REFERENCE
+    kws = load_model(data_dir / "models" / "kws_ref_model.tflite").main
+    pool = next(op for op in kws.operators if op.opcode == "AVERAGE_POOL_2D")
+    assert arena.scratch_for("cmsis-nn", m4)(kws, pool) == [4 * 64]
