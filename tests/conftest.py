@@ -1,8 +1,13 @@
 """Shared fixtures. `data_dir` is the MLPerf Tiny reference material (models, datasets).
 
 It is found through the TINYINTERP_DATA environment variable, else at ../shared/mlperf-tiny
-relative to the project root. Tests that need it are skipped when it is missing, except on CI
-(CI=true), where a missing data directory is a failure.
+relative to the project root. Tests that need it are skipped when it is missing, and the run ends
+with one line saying how many did not run and why; on CI (CI=true) a missing data directory fails.
+
+Hypothesis profiles (HYPOTHESIS_PROFILE, or --hypothesis-profile): `ci`, the default, is derandomised
+(the same examples on every run, so a pass or a failure repeats); `thorough` draws 100 times as many,
+randomly. TINYINTERP_THOROUGH=1 selects `thorough` and the slow tests (10,000 random inputs per model):
+the scheduled run described in docs/testing.md.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import importlib
 import importlib.util
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -20,23 +26,45 @@ from hypothesis import settings
 from tinyinterp.suite.benchmarks import BENCHMARKS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# mutmut (CONTRIBUTING.md, "Mutation testing") runs the tests in a copy of the project, <checkout>/mutants/.
+UNDER_MUTMUT = PROJECT_ROOT.name == "mutants"
+CHECKOUT = PROJECT_ROOT.parent if UNDER_MUTMUT else PROJECT_ROOT
+if UNDER_MUTMUT:  # the processes tests start (the CLI, the DUT) must import the mutated copy too
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])
+    )
 REFERENCE_MODELS = tuple(sorted(b.model_file for b in BENCHMARKS.values()))
 
 
 def _data_dir() -> Path:
     configured = os.environ.get("TINYINTERP_DATA")
-    return Path(configured) if configured else PROJECT_ROOT.parent / "shared" / "mlperf-tiny"
+    return Path(configured) if configured else CHECKOUT.parent / "shared" / "mlperf-tiny"
+
+
+MISSING_DATA = "MLPerf Tiny reference data not found at {} (set TINYINTERP_DATA; README, Data)"
 
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     path = _data_dir()
     if not (path / "models").is_dir():
-        message = f"MLPerf Tiny reference data not found at {path} (set TINYINTERP_DATA)"
+        message = MISSING_DATA.format(path)
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> Iterator[None]:
+    """A closing line (after pytest's own summary) when tests did not run for want of the reference
+    data, so that a green run without it does not pass for a full one."""
+    yield
+    message = MISSING_DATA.format(_data_dir())
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if message in str(r.longrepr)]
+    if skipped:
+        count = f"{len(skipped)} test{'s' * (len(skipped) != 1)}"
+        terminalreporter.write_line(f"{count} did not run: {message}", yellow=True, bold=True)
 
 
 @pytest.fixture(scope="session", params=REFERENCE_MODELS)
@@ -65,9 +93,15 @@ def tflm() -> ModuleType:
     return import_required("tflite_micro.python.tflite_micro.runtime")
 
 
-settings.register_profile("ci", max_examples=100, deadline=None, print_blob=True)
+THOROUGH = os.environ.get("TINYINTERP_THOROUGH") == "1"
+settings.register_profile("ci", max_examples=100, deadline=None, print_blob=True, derandomize=True)
 settings.register_profile("thorough", max_examples=10_000, deadline=None, print_blob=True)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "thorough" if THOROUGH else "ci"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if THOROUGH and config.option.markexpr == "not slow and not fuzz":  # pyproject's default selection
+        config.option.markexpr = "not fuzz"
 
 
 def examples(share: float) -> int:

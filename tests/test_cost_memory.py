@@ -154,3 +154,48 @@ def test_estimate_command_takes_what_ifs(capsys: pytest.CaptureFixture[str]) -> 
     assert cached["totals"]["latency_ms"] < submitted["totals"]["latency_ms"]
     assert main([*base, "--set", "dcache=perhaps"]) == 2
     assert "--set dcache=perhaps: expected true or false" in capsys.readouterr().err
+
+
+def test_settings_by_hand() -> None:
+    """Each settable field through with_settings: dashes or underscores, the zero that four of them
+    allow, every spelling of a flag, the name that lists the changes, and a clock above the maximum."""
+    board = profiles.board("ek-ra8d1")  # 480 MHz at most
+    zeros = ["flash-access-ns=0", "cache_kb=0", "flash_bus_mhz = 0", "cache-line-bytes=0"]
+    changed = with_settings(board, [*zeros, "weights_in=sram", "dcache=off", "sram_kb=64", "clock_mhz=600"])
+    assert (changed.flash_access_ns, changed.cache_kb, changed.flash_bus_mhz, changed.cache_line_bytes) == (
+        0,
+        0,
+        0,
+        0,
+    )
+    assert (changed.weights_in, changed.dcache, changed.sram_kb) == ("sram", False, 64)
+    assert (changed.clock_mhz, changed.max_clock_mhz) == (600.0, 600.0)  # the maximum follows the clock
+    assert changed.name == (
+        "ek-ra8d1+flash-access-ns=0+cache_kb=0+flash_bus_mhz = 0+cache-line-bytes=0"
+        "+weights_in=sram+dcache=off+sram_kb=64+clock_mhz=600"
+    )
+    for spelling, value in [
+        ("true", True),
+        ("On", True),
+        ("yes", True),
+        ("1", True),
+        ("no", False),
+        ("0", False),
+    ]:
+        assert with_settings(board, [f"dcache={spelling}"]).dcache is value
+    assert with_settings(board, []) is board
+
+
+def test_a_bad_setting_lists_every_key() -> None:
+    keys = (
+        "clock_mhz, max_clock_mhz, flash_kb, sram_kb, flash_access_ns, flash_line_bytes, cache_kb, dcache, "
+    )
+    keys += "weights_in, flash_bus_mhz, cache_line_bytes"
+    with pytest.raises(
+        CostModelError, match=f"^--set 'colour=red': expected KEY=VALUE with KEY one of {keys}$"
+    ):
+        with_settings(profiles.board("ek-ra8d1"), ["colour=red"])
+    with pytest.raises(
+        CostModelError, match=r"^--set on board ek-ra8d1: 'clock_mhz' must be positive, got 0"
+    ):
+        with_settings(profiles.board("ek-ra8d1"), ["clock_mhz=0"])

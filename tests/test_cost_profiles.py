@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import re
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -125,7 +128,9 @@ def test_bad_board_files_name_what_is_wrong(tmp_path: Path, old: str, new: str, 
 
 
 def test_missing_board_file() -> None:
-    with pytest.raises(CostModelError, match="cannot read profile"):
+    with pytest.raises(
+        CostModelError, match=r"^cannot read profile /nonexistent/board\.toml: No such file or directory$"
+    ):
         profiles.board("/nonexistent/board.toml")
 
 
@@ -136,3 +141,240 @@ def test_stack_files_round_trip(stack: profiles.StackProfile, tmp_path: Path) ->
     again = profiles.read_stack(path)
     assert again.efficiency == pytest.approx(stack.efficiency, rel=1e-3)
     assert (again.name, again.aliases, again.kernels) == (stack.name, stack.aliases, stack.kernels)
+
+
+def test_stack_files_round_trip_every_field(tmp_path: Path) -> None:
+    """format_stack then read_stack gives the same profile, the Helium table included (written only
+    when some of its values differ from 1)."""
+    shipped = profiles.stack("tflm-cmsisnn")
+    helium = dict.fromkeys(profiles.OP_CLASSES, 1.0) | {"conv": 0.75, "fc": 1.25}
+    for stack in (shipped, replace(shipped, mve_efficiency=helium, folds_constant_channels=True)):
+        path = tmp_path / "stack.toml"
+        path.write_text(profiles.format_stack(stack))
+        assert profiles.read_stack(path) == stack
+    assert "[efficiency_mve]" not in profiles.format_stack(shipped)
+
+
+@pytest.mark.parametrize("value", [0, -1.5])
+def test_stack_efficiencies_must_be_positive(value: float, tmp_path: Path) -> None:
+    text = profiles.format_stack(profiles.stack("tflm-cmsisnn")).replace(
+        "depthwise = ", f"depthwise = {value}  #"
+    )
+    path = tmp_path / "stack.toml"
+    path.write_text(text)
+    with pytest.raises(CostModelError, match=rf"\[efficiency\]: 'depthwise' must be positive, got {value}"):
+        profiles.read_stack(path)
+    path.write_text(text.replace(f"depthwise = {value}  #", "depthwise = ") + "[efficiency_mve]\nfc = 0\n")
+    with pytest.raises(CostModelError, match=r"\[efficiency_mve\]: 'fc' must be positive, got 0"):
+        profiles.read_stack(path)
+
+
+MINIMAL_STACK = """name = "mine"
+kernels = "cmsis-nn"
+overhead_cycles = 900
+[efficiency]
+conv = 1.5
+pointwise = 1.25
+depthwise = 2
+fc = 1
+elementwise = 0.5
+"""
+
+
+def test_a_minimal_stack_file_gets_the_documented_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text(MINIMAL_STACK)
+    efficiency = {"conv": 1.5, "pointwise": 1.25, "depthwise": 2.0, "fc": 1.0, "elementwise": 0.5}
+    assert profiles.read_stack(path) == profiles.StackProfile(
+        name="mine",
+        kernels="cmsis-nn",
+        efficiency=efficiency,
+        overhead_cycles=900.0,
+        folds_constant_channels=False,
+        aliases=(),
+        description="",
+        fitted_on="",
+        mve_efficiency=dict.fromkeys(profiles.OP_CLASSES, 1.0),
+    )
+    path.write_text(MINIMAL_STACK.replace('"cmsis-nn"', '"tvm"'))
+    with pytest.raises(CostModelError, match="'kernels' must be \"cmsis-nn\" or \"reference\", got 'tvm'"):
+        profiles.read_stack(path)
+
+
+MINIMAL_BOARD = """name = "mine"
+core = "cortex-m4"
+clock_mhz = 48
+max_clock_mhz = 64
+flash_kb = 512
+sram_kb = 96
+flash_access_ns = 40
+flash_line_bytes = 16
+cache_kb = 0
+[power]
+active_mw = 12
+static_mw = 12
+sleep_mw = 0.5
+"""
+
+
+def test_a_minimal_board_file_gets_the_documented_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text(MINIMAL_BOARD)
+    assert profiles.read_board(path) == profiles.BoardProfile(
+        name="mine",
+        core="cortex-m4",
+        clock_mhz=48.0,
+        max_clock_mhz=64.0,
+        flash_kb=512,
+        sram_kb=96,
+        flash_access_ns=40.0,
+        flash_line_bytes=16,
+        cache_kb=0.0,
+        power=profiles.PowerProfile(active_mw=12.0, static_mw=12.0, sleep_mw=0.5),  # static may equal active
+        mcu="",
+        aliases=(),
+        description="",
+        source=str(path),
+        dcache=True,
+        weights_in="flash",
+        flash_bus_mhz=0.0,
+        cache_line_bytes=0,
+    )
+    assert profiles.read_board(path, source="shipped").source == "shipped"
+
+
+def test_a_board_names_its_core_file_relative_to_itself_or_a_known_core(tmp_path: Path) -> None:
+    (tmp_path / "cores").mkdir()
+    shutil.copy(profiles.DATA_DIR / "cores" / "cortex-m4.toml", tmp_path / "cores" / "my-core.toml")
+    path = tmp_path / "mine.toml"
+    path.write_text(MINIMAL_BOARD.replace('"cortex-m4"', '"cores/my-core.toml"'))
+    assert profiles.read_board(path).core == str(tmp_path / "cores" / "my-core.toml")
+    path.write_text(MINIMAL_BOARD.replace('"cortex-m4"', '"cortex-m5"'))
+    with pytest.raises(CostModelError, match=f"^{path}: core: unknown core 'cortex-m5'"):
+        profiles.read_board(path)
+
+
+@pytest.mark.parametrize(
+    "key", ["clock_mhz", "max_clock_mhz", "flash_kb", "sram_kb", "flash_line_bytes", "active_mw"]
+)
+def test_board_sizes_clocks_and_power_must_be_positive(key: str, tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text(re.sub(rf"^{key} = .*$", f"{key} = 0", MINIMAL_BOARD, flags=re.MULTILINE))
+    with pytest.raises(CostModelError, match=f"'{key}' must be positive, got 0"):
+        profiles.read_board(path)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "[power]\n",
+            'aliases = "mine"\n[power]\n',
+            "mine.toml: 'aliases' must be a list of strings, got 'mine'",
+        ),
+        (
+            "[power]\n",
+            "aliases = [1]\n[power]\n",
+            r"mine.toml: 'aliases' must be a list of strings, got \[1\]",
+        ),
+        ("[power]\nactive_mw = 12\nstatic_mw = 12\nsleep_mw = 0.5\n", "", "mine.toml: missing key 'power'"),
+        (
+            "[power]\nactive_mw = 12\nstatic_mw = 12\nsleep_mw = 0.5\n",
+            "power = 3\n",
+            r"'power' must be a table",
+        ),
+        ("active_mw = 12", "active_mw = 0", r"mine.toml \[power\]: 'active_mw' must be positive, got 0"),
+        (
+            "static_mw = 12",
+            "static_mw = -1",
+            r"mine.toml \[power\]: 'static_mw' must be non-negative, got -1$",
+        ),
+        ('name = "mine"', 'name = "mine"\ncolor = 1\nsize = 2', r"mine.toml: unknown key\(s\) color, size$"),
+        ('name = "mine"', "name = 3", r"mine.toml: 'name' must be a string, got 3$"),
+        ('name = "mine"\n', "", r"mine.toml: missing key 'name'"),
+    ],
+)
+def test_board_tables_and_lists_are_checked(old: str, new: str, message: str, tmp_path: Path) -> None:
+    assert old in MINIMAL_BOARD
+    path = tmp_path / "mine.toml"
+    path.write_text(MINIMAL_BOARD.replace(old, new))
+    with pytest.raises(CostModelError, match=message):
+        profiles.read_board(path)
+
+
+MINIMAL_CORE = """name = "mine"
+architecture = "armv7e-m"
+dsp = true
+mve = false
+dual_issue = false
+issue_rate = 1
+alu = 1
+load = 2
+store = 1
+mul = 1
+dual_mac = 1
+branch = 3
+requantize = 20
+registers = 12
+"""
+
+
+def test_a_core_file_is_read_field_by_field(tmp_path: Path) -> None:
+    """read_core directly (profiles.core() caches the shipped ones): every field, and the defaults of
+    the fields a core without DSP or MVE leaves out."""
+    path = tmp_path / "mine.toml"
+    path.write_text(MINIMAL_CORE)
+    found = profiles.read_core(path)
+    assert found == profiles.CoreProfile(
+        name="mine",
+        architecture="armv7e-m",
+        dsp=True,
+        mve=False,
+        dual_issue=False,
+        issue_rate=1.0,
+        alu=1.0,
+        load=2.0,
+        store=1.0,
+        mul=1.0,
+        dual_mac=1.0,
+        branch=3.0,
+        vector=0.0,
+        requantize=20.0,
+        registers=12,
+        description="",
+    )
+    path.write_text(MINIMAL_CORE.replace("dsp = true", "dsp = false").replace("dual_mac = 1\n", ""))
+    assert profiles.read_core(path).dual_mac == 0.0
+    path.write_text(MINIMAL_CORE.replace("mve = false", "mve = true\nvector = 2"))
+    assert (profiles.read_core(path).mve, profiles.read_core(path).vector) == (True, 2.0)
+
+
+CORE_POSITIVE = ("issue_rate", "alu", "load", "store", "mul", "dual_mac", "branch", "requantize", "registers")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        *(
+            (f"{key} = ", f"{key} = 0  #", f"mine.toml: '{key}' must be positive, got 0")
+            for key in CORE_POSITIVE
+        ),
+        ("mve = false", "mve = true\nvector = 0", "'vector' must be positive, got 0"),
+        (
+            "dsp = true\nmve = false",
+            "dsp = false\nmve = true\nvector = 1",
+            r"mine.toml: a core with MVE \(Helium\) also has the DSP extension: set dsp = true$",
+        ),
+        ("dsp = true\n", "", "mine.toml: missing key 'dsp'"),
+    ],
+)
+def test_bad_core_files_name_what_is_wrong(old: str, new: str, message: str, tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text(MINIMAL_CORE.replace(old, new, 1))
+    with pytest.raises(CostModelError, match=message):
+        profiles.read_core(path)
+
+
+def test_format_stack_writes_the_shipped_file() -> None:
+    path = profiles.DATA_DIR / "stacks" / "tflm-cmsisnn.toml"
+    assert profiles.format_stack(profiles.read_stack(path)) == path.read_text()

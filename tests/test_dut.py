@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import functools
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinyinterp.suite.device import EmulatedDevice, device_cost
-from tinyinterp.suite.dut import DeviceClock
+from tinyinterp.model import load_model
+from tinyinterp.suite.device import DeviceCost, EmulatedDevice, device_cost
+from tinyinterp.suite.dut import DeviceClock, printable
 from tinyinterp.suite.host import Host, LocalLink, ProtocolError
 from tinyinterp.suite.protocol import LAP_RE, MAX_COMMAND, READY, RESULTS_RE
 from tinyinterp.zoo import stand_in
@@ -34,8 +36,119 @@ def random_load(device: EmulatedDevice, seed: int) -> bytes:
     return rng.integers(0, 256, device.load_bytes, dtype=np.uint8).tobytes()
 
 
-def expected_line(device: EmulatedDevice, load: bytes) -> str:
-    return f"m-results-[{device.results([load])[0]}]"
+def clean_session_line(device: EmulatedDevice, load: bytes) -> str:
+    """The results line of a freshly booted device given only `load`: what a device that was sent errors or
+    garbage before must still print. (The printed values themselves are pinned by the transcripts below.)"""
+    link = LocalLink(device)
+    Host(link.send).load(load)
+    return next(line for line in link.send("infer 1 0") if RESULTS_RE.match(line))
+
+
+# A round device time and energy chosen for the transcripts, so that every timestamp is derived by hand.
+HAND_COST = DeviceCost(
+    "nucleo-l4r5zi", "cortex-m4", 120.0, "tflm-cmsisnn", latency_us=250_000.0, energy_uj=5_000.0
+)
+REFERENCE_FILES = {
+    "kws01": "kws_ref_model.tflite",
+    "vww01": "vww_96_int8.tflite",
+    "ic01": "pretrainedResnet_quant.tflite",
+    "ad01": "ad01_int8.tflite",
+}
+# What the reference firmware prints for the first stimuli of each dataset: TFLM's int8 outputs for those
+# files (golden/golden.npz; every model's output scale is 1/256, its zero point -128) dequantized by hand,
+# (q + 128) / 256, and printed as th_results does: kws01 truncates to 3 digits (0.%d%d%d: 254/256 =
+# 0.9921875 prints 0.992, 2/256 = 0.0078125 prints 0.007, 1/256 prints 0.003), ic01 and vww01 print %0.3f,
+# vww01 with a comma after each value.
+HAND_PAYLOADS = {
+    ("kws01", "tst_000000_Stop_7.bin"): (
+        "0.000,0.000,0.000,0.000,0.000,0.000,0.000,0.996,0.000,0.000,0.000,0.000"
+    ),
+    ("kws01", "tst_000001_Left_2.bin"): (
+        "0.000,0.000,0.992,0.000,0.000,0.000,0.000,0.000,0.000,0.000,0.000,0.007"
+    ),
+    ("kws01", "tst_000002_Right_6.bin"): (
+        "0.000,0.000,0.000,0.000,0.000,0.000,0.996,0.000,0.000,0.000,0.000,0.000"
+    ),
+    ("kws01", "tst_000003_Up_8.bin"): (
+        "0.000,0.000,0.000,0.000,0.003,0.000,0.000,0.000,0.996,0.000,0.000,0.000"
+    ),
+    ("kws01", "tst_000004_On_5.bin"): (
+        "0.000,0.000,0.000,0.000,0.000,0.996,0.000,0.000,0.000,0.000,0.000,0.000"
+    ),
+    ("vww01", "000000343218.bin"): "0.023,0.977,",  # int8 -122, 122
+    ("ic01", "lippizaner_s_000613.bin"): "0.000,0.000,0.000,0.000,0.000,0.000,0.000,0.996,0.000,0.000",
+}
+
+
+def reference_device(data_dir: Path, benchmark: str) -> EmulatedDevice:
+    model = load_model(data_dir / "models" / REFERENCE_FILES[benchmark])
+    return EmulatedDevice(benchmark, model, HAND_COST, REFERENCE_FILES[benchmark])
+
+
+def test_reference_firmware_transcript(data_dir: Path) -> None:
+    """A whole kws01 session, written by hand: boot banner, name, profile, the runner's 31-byte loads,
+    `infer 1` with the firmware's default of 10 warm-ups, `results`, `timestamp`, an error."""
+    link = LocalLink(reference_device(data_dir, "kws01"))
+    assert link.take() == ["m-timestamp-mode-performance", "m-lap-us-0", "m-init-done", "m-ready"]
+    assert link.send("name") == ["m-name-dut-[tinyinterp]", "m-ready"]
+    assert link.send("profile") == [
+        "m-profile-[ULPMark for tinyML Firmware V0.0.1]",
+        "m-model-[kws01]",
+        "m-ready",
+    ]
+    stimulus = (data_dir / "datasets" / "kws01" / "tst_000001_Left_2.bin").read_bytes()
+    assert link.send("db load 490") == ["m-[Expecting 490 bytes]", "m-ready"]
+    for start in range(0, 465, 31):  # 15 chunks of 31 bytes, then the last 25
+        assert link.send("db " + stimulus[start : start + 31].hex()) == ["m-ready"]
+    assert link.send("db " + stimulus[465:].hex()) == ["m-load-done", "m-ready"]
+    results = "m-results-[" + HAND_PAYLOADS["kws01", "tst_000001_Left_2.bin"] + "]"
+    # 10 warm-ups of 250 ms end at 2.5 s; one timed inference ends at 2.75 s.
+    assert link.send("infer 1") == [
+        "m-warmup-start-10",
+        "m-warmup-done",
+        "m-infer-start-1",
+        "m-lap-us-2500000",
+        "m-lap-us-2750000",
+        "m-infer-done",
+        results,
+        "m-ready",
+    ]
+    assert link.send("results") == [results, "m-ready"]
+    assert link.send("infer 4 2") == [
+        "m-warmup-start-2",
+        "m-warmup-done",
+        "m-infer-start-4",
+        "m-lap-us-3250000",
+        "m-lap-us-4250000",
+        "m-infer-done",
+        results,
+        "m-ready",
+    ]
+    assert link.send("timestamp") == ["m-lap-us-4250000", "m-ready"]
+    assert link.send("infer 0") == ["e-[Inference iterations must be >0]", "m-ready"]
+
+
+@pytest.mark.parametrize(("benchmark_name", "file"), sorted(HAND_PAYLOADS))
+def test_reference_results_lines(benchmark_name: str, file: str, data_dir: Path) -> None:
+    link = LocalLink(reference_device(data_dir, benchmark_name))
+    Host(link.send).load((data_dir / "datasets" / benchmark_name / file).read_bytes())
+    assert link.send("infer 1 0")[-2:] == [f"m-results-[{HAND_PAYLOADS[benchmark_name, file]}]", "m-ready"]
+
+
+def test_energy_mode_transcript(data_dir: Path) -> None:
+    """Energy mode: no m-lap-us lines; the timestamps are pulses at the hand-derived device times."""
+    link = LocalLink(reference_device(data_dir, "kws01"), energy_mode=True)
+    assert link.take() == ["m-timestamp-mode-energy", "m-init-done", "m-ready"]
+    Host(link.send).load((data_dir / "datasets" / "kws01" / "tst_000000_Stop_7.bin").read_bytes())
+    assert link.send("infer 2 1") == [
+        "m-warmup-start-1",
+        "m-warmup-done",
+        "m-infer-start-2",
+        "m-infer-done",
+        "m-results-[" + HAND_PAYLOADS["kws01", "tst_000000_Stop_7.bin"] + "]",
+        "m-ready",
+    ]
+    assert link.dut.pulses == [0, 250_000, 750_000]  # boot, then around the timed loop
 
 
 @pytest.mark.parametrize("benchmark_name", ["ic01", "kws01", "vww01", "ad01"])
@@ -56,8 +169,8 @@ def test_a_runner_session(benchmark_name: str) -> None:
     assert lines[:3] == ["m-warmup-start-2", "m-warmup-done", "m-infer-start-3"]
     laps = [int(m.group(1)) for m in map(LAP_RE.match, lines) if m]
     assert laps[1] - laps[0] == pytest.approx(3 * device.cost.latency_us, abs=1)
-    assert lines[-3:] == ["m-infer-done", expected_line(device, load), READY]
-    assert link.send("results") == [expected_line(device, load), READY]
+    assert lines[-3:-1] == ["m-infer-done", clean_session_line(device, load)]
+    assert link.send("results") == [lines[-2], READY]
 
 
 def test_db_print_shows_the_loaded_bytes() -> None:
@@ -93,7 +206,7 @@ def test_errors_are_reported_and_the_device_stays_usable(command: str, error: st
     assert link.send(command) == [error, READY]
     load = random_load(device, 2)
     Host(link.send).load(load)
-    assert expected_line(device, load) in link.send("infer 1 0")
+    assert clean_session_line(device, load) in link.send("infer 1 0")
 
 
 def test_host_raises_on_device_errors() -> None:
@@ -126,7 +239,7 @@ def test_garbage_always_gets_answers_and_leaves_the_device_usable(garbage: bytes
     assert link.send("")[-1] == READY  # ends any partial command, as the runner's reset does
     load = random_load(device, 3)
     Host(link.send).load(load)
-    assert expected_line(device, load) in link.send("infer 1 0")
+    assert clean_session_line(device, load) in link.send("infer 1 0")
 
 
 def test_huge_iteration_counts_advance_the_clock_without_computing_them() -> None:
@@ -171,3 +284,7 @@ def test_realtime_clock_paces_work_and_counts_idle_time() -> None:
     time.sleep(0.03)
     clock.idle()
     assert clock.now() >= 90_000
+
+
+def test_unprintable_characters_are_shown_as_question_marks() -> None:
+    assert printable(" a~\x7f\x1f\u00e9") == " a~???"

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import conv_softmax_model, import_required
+from conftest import conv_softmax_model, examples, import_required
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,8 +18,9 @@ from tinyinterp.model import load_model, save_model
 generated = import_required("tflite_micro.tensorflow.lite.micro.python.schema_py_generated")
 
 
-def fuzz(examples: int) -> settings:
-    return settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def fuzz(share: float) -> settings:
+    """`share` of the profile's examples (conftest.examples)."""
+    return settings(max_examples=examples(share), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 MAX_SECONDS = 2.0  # per load; loading a valid 300 KB model takes a few ms
@@ -63,14 +64,14 @@ def corpus(reference_bytes: dict[str, bytes]) -> list[tuple[bytes, np.ndarray]]:
 _model_choice = st.integers(0, 2**16)  # taken modulo the corpus size
 
 
-@fuzz(200)
+@fuzz(2)
 @given(choice=_model_choice, fraction=st.floats(0, 1, exclude_max=True))
 def test_truncated(corpus: list[tuple[bytes, np.ndarray]], choice: int, fraction: float) -> None:
     data, _ = corpus[choice % len(corpus)]
     load_checked(data[: int(fraction * len(data))])
 
 
-@fuzz(300)
+@fuzz(3)
 @given(
     choice=_model_choice,
     flips=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(1, 255)), min_size=1, max_size=8),
@@ -93,7 +94,7 @@ def _offset_values(draw: st.DrawFn, size: int) -> int:
     return draw(st.sampled_from([0, 1, 4, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0xFFFFFFFC, near_end % 2**32]))
 
 
-@fuzz(300)
+@fuzz(3)
 @given(
     choice=_model_choice,
     writes=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.data()), min_size=1, max_size=4),
@@ -110,7 +111,7 @@ def test_out_of_range_offsets(
     load_checked(bytes(corrupted))
 
 
-@fuzz(200)
+@fuzz(2)
 @given(garbage=st.binary(max_size=600), identified=st.booleans(), root=st.integers(0, 700))
 def test_garbage(garbage: bytes, identified: bool, root: int) -> None:
     if identified:  # get past the identifier check to exercise the table parsing
@@ -118,7 +119,7 @@ def test_garbage(garbage: bytes, identified: bool, root: int) -> None:
     load_checked(garbage)
 
 
-@fuzz(50)
+@fuzz(0.5)
 @given(choice=_model_choice, identifier=st.binary(min_size=4, max_size=4).filter(lambda b: b != b"TFL3"))
 def test_wrong_identifier(corpus: list[tuple[bytes, np.ndarray]], choice: int, identifier: bytes) -> None:
     data, _ = corpus[choice % len(corpus)]

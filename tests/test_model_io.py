@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import import_required
+from conftest import examples, import_required
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -365,7 +365,7 @@ def _operators_with_options(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
     return opcode, {f.name: draw(_option_value(f.kind)) for f in chosen}
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(3), deadline=None)
 @given(_operators_with_options())
 def test_every_option_round_trips(case: tuple[str, dict[str, Any]]) -> None:
     opcode, options = case

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import examples
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -76,12 +77,14 @@ def item_by_item(interpreter: Interpreter, inputs: list[np.ndarray]) -> list[np.
 
 @pytest.mark.parametrize(("opcode", "dtype"), BATCHED)
 def test_batched_run_equals_item_by_item(opcode: str, dtype: str) -> None:
-    @settings(max_examples=40, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+    @settings(
+        max_examples=examples(0.4), suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow]
+    )
     @given(batches(opcode, dtype))
     def check(batch: tuple[OpCase, list[np.ndarray]]) -> None:
         case, inputs = batch
-        interpreter = Interpreter(model=case.model)
-        try:
+        try:  # the strategies now and then draw a model TFLM refuses (e.g. a zero-size output)
+            interpreter = Interpreter(model=case.model)
             interpreter.allocate_tensors()
         except ModelError:
             assume(False)

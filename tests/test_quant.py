@@ -217,7 +217,17 @@ def test_int16_helpers_edges() -> None:
     edges16 = (-(2**15), -(2**15) + 1, -(2**14), -1, 0, 1, 2**14, 2**15 - 1)
     for a, b in itertools.product(edges16, repeat=2):
         assert quant.saturating_rounding_doubling_high_mul_int16(a, b) == srdhm16(a, b), (a, b)
-    for multiplier in (0, 1, 2**30, 0x7FFEFFFF, 0x7FFF0000, INT32_MAX):
+    # INT32_MAX - 2**15 + 1 and above would round to 2**15 without the saturation.
+    for multiplier in (
+        0,
+        1,
+        2**30,
+        0x7FFEFFFF,
+        0x7FFF0000,
+        INT32_MAX - 2**15,
+        INT32_MAX - 2**15 + 1,
+        INT32_MAX,
+    ):
         expected = 32767 if multiplier >= INT32_MAX - 2**15 else (multiplier + 2**15) >> 16
         assert quant.downscale_int32_to_int16_multiplier(multiplier) == expected
 
@@ -230,6 +240,8 @@ def test_input_radius_and_log2() -> None:
     assert quant.checked_log2(2.0**-15) == (True, -15)
     assert quant.checked_log2(2.0**-12 * 1.0001) == (True, -12)  # within 1e-3 of a power of two in log2
     assert quant.checked_log2(3.0) == (False, 2)
+    for not_positive in (0.0, -0.0, -4.0, math.nan):  # TFLM's log of these is NaN or -inf: never a power
+        assert quant.checked_log2(not_positive) == (False, 0)
 
 
 # ---- the whole int32 range ----------------------------------------------------------------
@@ -343,3 +355,10 @@ def test_multipliers_no_int64_shift_holds_are_refused(real: float) -> None:
     with pytest.raises(ModelError, match="out of fixed-point range"):
         quant.quantize_multiplier(real)
     assert quant.quantize_multiplier(2.0**61) == (1 << 30, 62)
+
+
+@pytest.mark.parametrize("real", [0.0, 1.0, -0.5, 1.5])
+def test_multipliers_outside_zero_one_are_refused(real: float) -> None:
+    with pytest.raises(ModelError, match=rf"^input scale: multiplier {real!r} must be in \(0, 1\)$"):
+        quant.quantize_multiplier_smaller_than_one(real, "input scale")
+    assert quant.quantize_multiplier_smaller_than_one(0.5, "x") == (2**30, 0)

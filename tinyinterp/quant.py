@@ -30,7 +30,8 @@ MAX_MULTIPLIER = 2.0**62
 # Prepare time (plain Python, runs once per model)
 
 
-def round_half_away(value: float) -> float:
+# Not mutated (mutmut): it is also jitted (round_half_away_jit), and numba cannot compile mutmut's wrapper.
+def round_half_away(value: float) -> float:  # pragma: no mutate block
     """C's std::round (TfLiteRound) of a finite value: halves go away from zero; Python's round()
     does not. The fraction is compared exactly: abs(value) + 0.5 would round 0.49999999999999994 to 1."""
     magnitude = abs(value)

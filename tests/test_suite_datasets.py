@@ -1,0 +1,62 @@
+"""Label files and ad01 windows as the runner reads and cuts them, on small files written here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tinyinterp.suite.datasets import DatasetError, Stimulus, label_file, read_labels, stimulus_loads
+
+
+def test_label_files_in_either_spelling(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match=f"^{tmp_path}: no y_labels.csv \\(or Y_labels.csv\\) label file$"):
+        label_file(tmp_path)
+    (tmp_path / "Y_labels.csv").write_text("a.bin,2,1\n")
+    assert label_file(tmp_path) == tmp_path / "Y_labels.csv"
+    (tmp_path / "y_labels.csv").write_text("b.bin,2,0\n")
+    assert label_file(tmp_path) == tmp_path / "y_labels.csv"
+
+
+def test_label_rows_by_hand(tmp_path: Path) -> None:
+    # Blank rows and rows with an empty file name are skipped (not the end); columns past the 5th ignored.
+    (tmp_path / "y_labels.csv").write_text(
+        'a.bin,10,3\r\n\r\n,,\r\n"b,c.bin",2,1,2560,512,99\r\nd.bin,2,0,2560\r\ng.bin,,2\r\n'
+    )
+    assert read_labels(tmp_path) == [
+        Stimulus("a.bin", 3),
+        Stimulus("b,c.bin", 1, 2560, 512),
+        Stimulus("d.bin", 0, 2560),
+        Stimulus("g.bin", 2),  # the class count is not read
+    ]
+
+
+@pytest.mark.parametrize(("row", "line"), [("e.bin,2", 1), ("f.bin,2,one", 1)])
+def test_bad_label_rows_are_named_with_their_line(row: str, line: int, tmp_path: Path) -> None:
+    (tmp_path / "y_labels.csv").write_text(f"{row}\n")
+    with pytest.raises(DatasetError, match=f"^{tmp_path / 'y_labels.csv'}:{line}: cannot parse"):
+        read_labels(tmp_path)
+    (tmp_path / "y_labels.csv").write_text(f"a.bin,2,1\n{row}\n")
+    with pytest.raises(DatasetError, match=f"^{tmp_path / 'y_labels.csv'}:{line + 1}: cannot parse"):
+        read_labels(tmp_path)
+
+
+def test_ad01_windows_by_hand() -> None:
+    data = bytes(range(10))
+    # Window 4, stride 3: offsets 0, 3, 6 (6 + 4 = 10 fits exactly; 9 would not).
+    cut = stimulus_loads("ad01", data, 8, Stimulus("x.bin", 0, 4, 3))
+    assert cut == [bytes([0, 1, 2, 3]), bytes([3, 4, 5, 6]), bytes([6, 7, 8, 9])]
+    # Without window and stride in the label row: one load's size, stride equal to it.
+    assert stimulus_loads("ad01", data, 5, Stimulus("x.bin", 0)) == [data[:5], data[5:]]
+    assert stimulus_loads("ad01", data, 10) == [data]  # a file exactly one window long
+    assert stimulus_loads("ad01", data, 8, Stimulus("x.bin", 0, 1, 1)) == [bytes([b]) for b in data]
+    assert stimulus_loads("kws01", data, 4, Stimulus("x.bin", 0, 4, 3)) == [data]  # only ad01 is cut
+
+
+@pytest.mark.parametrize(("window", "stride", "load"), [(11, 1, 8), (4, -1, 8)])
+def test_ad01_windows_that_cannot_be_cut_are_refused(window: int, stride: int, load: int) -> None:
+    with pytest.raises(
+        DatasetError,
+        match=f"^10 bytes cannot be cut into ad01 windows of {window} bytes with stride {stride}$",
+    ):
+        stimulus_loads("ad01", bytes(10), load, Stimulus("x.bin", 0, window, stride))
