@@ -13,7 +13,8 @@ How each value was derived (not by running the code under test):
   arm_avgpool_s8 on DSP 4 * channels; arm_fully_connected_s8 on MVE 4 * units (kernel sums);
 - arena head: TFLM's greedy planner by hand (see each case);
 - power: the board file's [power] at a clock f, static_mw + (active_mw - static_mw) * f / clock_mhz;
-  energy per inference = that power x the estimated latency (cycles and latency are pinned elsewhere).
+  energy per inference = that power x the estimated latency;
+- cycles: one layer by hand from the loop costs, the core profile and the stack (the last test).
 """
 
 from __future__ import annotations
@@ -241,3 +242,23 @@ def test_the_stack_chooses_the_scratch_rules(data_dir: Path) -> None:
     kws = load_model(data_dir / "models" / "kws_ref_model.tflite").main
     pool = next(op for op in kws.operators if op.opcode == "AVERAGE_POOL_2D")
     assert arena.scratch_for("cmsis-nn", m4)(kws, pool) == [4 * 64]
+
+
+def test_cycles_of_the_kws_softmax_by_hand(data_dir: Path) -> None:
+    """kws's SOFTMAX (1 row of 12) on nucleo-l4r5zi (Cortex-M4, DSP path, TFLM + CMSIS-NN), from data files:
+    arm_softmax_s8's loop bodies (tinyinterp/cost/data/loops/dsp.json) run once per call, once per row and
+    12 times per element; each priced with cortex-m4.toml (ALU, multiply and `other` 1 cycle, load 1.5,
+    store 1, branch 2):
+    - call: 7.4169 loads, 14 stores -> 11.12535 + 14 = 25.12535
+    - row: 78.8575 ALU, 20.6061 branches, 2.7095 loads, 6.0561 multiplies, 3 other, 13 stores
+      -> 78.8575 + 41.2122 + 4.06425 + 6.0561 + 3 + 13 = 146.19005
+    - element: 350.2224 ALU, 27.6483 branches, 64.953 loads, 32.9799 multiplies, 16 other, 29 stores
+      -> 350.2224 + 55.2966 + 97.4295 + 32.9799 + 16 + 29 = 580.9284, x 12 = 6971.1408
+    kernel 7142.45620 cycles x the stack's elementwise factor 1.8521 (tflm-cmsisnn.toml) = 13228.74, plus
+    the stack's 1500 cycles per operator, no flash (no weights): 14728.74 cycles."""
+    model = data_dir / "models" / "kws_ref_model.tflite"
+    layer = estimate(model, board="nucleo-l4r5zi").layers[12]
+    assert layer.kernel == "arm_softmax_s8"
+    assert layer.terms["mac"] == pytest.approx(7142.4562 * 1.8521, rel=1e-4)
+    assert layer.cycles == pytest.approx(7142.4562 * 1.8521 + 1500, rel=1e-4)
+    assert layer.latency_ms == pytest.approx(layer.cycles / 120e3)
