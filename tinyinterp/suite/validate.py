@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyinterp.errors import TinyInterpError
+from tinyinterp.suite.benchmarks import BENCHMARKS
 from tinyinterp.suite.datasets import Stimulus, read_labels, stimulus_loads
 from tinyinterp.suite.device import EmulatedDevice, batches
 from tinyinterp.suite.protocol import MODELS, parse_payload, parse_results_line, requantize
@@ -231,7 +232,7 @@ class Comparison:
 def _compare(device: EmulatedDevice, logged: list[float], expected: list[float]) -> Comparison:
     if len(logged) != len(expected):
         return Comparison(f"{len(logged)} values logged, tinyinterp prints {len(expected)}")
-    if device.benchmark == "ad01":
+    if BENCHMARKS[device.benchmark].payload == "anomaly score":  # printed with 3 decimals, not quantized
         same = [round(a, 3) == round(b, 3) for a, b in zip(logged, expected)]
         text = f"anomaly score logged {logged[0]:.3f}, tinyinterp {expected[0]:.3f}"
         return Comparison(None if all(same) else text)
@@ -260,9 +261,10 @@ def _describe(entry: Entry) -> str:
 def validate(parsed: ParsedLog, device: EmulatedDevice, dataset: Path) -> Validation:
     """Recompute every parsed result; report per file; score the logged and the recomputed results."""
     if parsed.model and parsed.model not in MODELS:
-        streaming = " (a streaming log: give --benchmark sww01)" if parsed.model == "sww01" else ""
+        named = BENCHMARKS.get(parsed.model)
+        hint = f" (a streaming log: give --benchmark {parsed.model})" if named and named.streaming else ""
         raise LogFormatError(
-            f"a {parsed.model} log: this reads {', '.join(MODELS)} result logs, not {parsed.model}{streaming}"
+            f"a {parsed.model} log: this reads {', '.join(MODELS)} result logs, not {parsed.model}{hint}"
         )
     if parsed.model and parsed.model != device.benchmark:
         raise LogFormatError(f"the log is for {parsed.model}, not {device.benchmark}")
