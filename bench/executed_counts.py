@@ -64,6 +64,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tinyinterp.cost.loops import CLASSES, price  # noqa: E402
 from tinyinterp.errors import TinyInterpError  # noqa: E402
 
 EXECUTED = ROOT / "bench" / "executed"
@@ -76,7 +77,6 @@ class ExecutedCountsError(TinyInterpError):
 
 # --- instruction classes -----------------------------------------------------------------------------------
 
-CLASSES = ("alu", "mul", "simd_mac", "load", "store", "branch", "other", "vector")
 _CONDITION = r"(?:eq|ne|cs|hs|cc|lo|mi|pl|vs|vc|hi|ls|ge|lt|gt|le|al)?"
 _BRANCH = re.compile(rf"^(?:b|bl|blx|bx){_CONDITION}$|^(?:cbz|cbnz|tbb|tbh|le|letp|wls|wlstp)$")
 _SIMD_MAC = re.compile(rf"^(?:smlal?d|smlsl?d|smuad|smusd)x?{_CONDITION}$")
@@ -1058,19 +1058,6 @@ def print_table(records: Sequence[Record]) -> None:
         )
 
 
-# The cost of a class in a core profile's terms.
-CLASS_COST = {
-    "alu": "alu", "mul": "mul", "simd_mac": "dual_mac", "load": "load", "store": "store",
-    "branch": "branch", "other": "alu", "vector": "vector",
-}  # fmt: skip
-
-
-def executed_cycles(instructions: dict[str, int], core: Any) -> float:
-    """Instructions x the core profile's cost per class (scalar classes at its issue rate)."""
-    scalar = sum(instructions[c] * getattr(core, CLASS_COST[c]) for c in CLASSES if c != "vector")
-    return scalar / core.issue_rate + instructions["vector"] * core.vector
-
-
 def one_layer_model(layer: Layer) -> Any:
     """A model of just this layer, to ask tinyinterp.cost what it predicts for it."""
     from tinyinterp.model.builder import ModelBuilder
@@ -1139,7 +1126,7 @@ def print_comparison(records: Sequence[Record], core_name: str) -> None:
         work = layers_work(model, core, board, 100.0, stack.kernels)[0]
         modelled = sum(work.terms.get(t, 0.0) for t in KERNEL_TERMS)
         layer = estimate(model, core=core_name, clock_mhz=100.0).layers[0]
-        executed = executed_cycles(r.counts.instructions, core)
+        executed = price({c: r.counts.instructions[c] for c in CLASSES}, core)
         ratios.setdefault(r.selected, []).append(modelled / executed)
         flag = "" if work.kernel == r.selected else "  (kernel differs)"
         print(

@@ -36,8 +36,8 @@ class Mix:
     """An instruction mix per unit of work (per MAC, per element, ...), priced by a core profile.
 
     `regs` is the number of registers the loop keeps live: beyond the core's general registers, each one is
-    spilled (a store and a reload per iteration of `iteration` units), which is what makes the 2x2 kernels
-    slow on Armv6-M with its 8 low registers.
+    spilled (a store and a reload per iteration of `iteration` units), as the reference kernels' index
+    arithmetic is on Armv6-M with its 8 low registers.
     """
 
     ld: float = 0.0
@@ -286,10 +286,11 @@ def conv_2d(ctx: Context) -> LayerWork:
             requant=w.pixels * out_c * ctx.core.requantize * REFERENCE_REQUANTIZE,
             flash=ctx.flash_stall(filter_bytes, w.pixels, filter_bytes),
         )
+    # The whole filter is re-read per 2 pixels (DSP, C) or 4 (MVE).
+    passes = w.pixels / (4 if ctx.path == PATH_MVE else 2)
     if one_by_one:
         fast = w.stride_h == w.stride_w == 1
-        # The whole filter is re-read per 2 pixels (DSP, C) or 4 (MVE); two filter rows live between uses.
-        passes = w.pixels / (4 if ctx.path == PATH_MVE else 2)
+        # Two filter rows live between uses of a weight on DSP and C.
         reuse = filter_bytes if ctx.path == PATH_MVE else 2 * w.in_c
         return _counted(
             ctx,
@@ -303,7 +304,6 @@ def conv_2d(ctx: Context) -> LayerWork:
     one_row = w.in_h == 1 and k_h == 1 and w.dilation_w == 1 and (w.stride_w * w.in_c) % 4 == 0
     # Grouped convolutions run the kernel's loops once per group, on that group's channels.
     shape = replace(w, in_c=group_c, out_c=out_c // max(groups, 1))
-    passes = w.pixels / (4 if ctx.path == PATH_MVE else 2)
     return _counted(
         ctx,
         "conv",
@@ -400,9 +400,7 @@ def _binary(
 
     def formula(ctx: Context) -> LayerWork:
         elements = _elements(ctx.tensor(0, output=True))
-        if ctx.path != PATH_REFERENCE and loops.has_counts(
-            kernel, loops.dataset(ctx.path, ctx.core.architecture)
-        ):
+        if ctx.path != PATH_REFERENCE and kernel in loops.TRIPS:  # measured on every path
             return _counted(ctx, "elementwise", kernel, 0, KernelShape(in_c=elements), 0.0)
         if ctx.path == PATH_MVE and vector is not None:
             return _layer(ctx, "elementwise", kernel, 0, data=elements * vector.cycles(ctx.core))

@@ -22,7 +22,7 @@ from pathlib import Path
 from tinyinterp.cost.profiles import CoreProfile
 from tinyinterp.errors import CostModelError
 
-# Instruction classes, as bench/executed_counts.py counts them.
+# Instruction classes of executed instructions (bench/executed_counts.py classifies mnemonics into these).
 CLASSES = ("alu", "mul", "simd_mac", "load", "store", "branch", "other", "vector")
 LOOP_DATA = Path(__file__).parent / "data" / "loops"
 
@@ -211,10 +211,10 @@ def _depthwise_opt(s: KernelShape, path: str) -> Trips:
     window is copied (see `_depthwise_opt_mve`). Plain C runs the generic kernel's loops."""
     if path == "c":
         return _depthwise_generic(s)
-    taps = s.k_h * s.k_w
     inside, padded = s.inside_taps(), s.padded_taps()
     if path == "mve":
         return _depthwise_opt_mve(s, inside, padded)
+    taps = s.k_h * s.k_w
     quads, rest = s.in_c // 4, s.in_c % 4
     return {
         "call": 1,
@@ -373,10 +373,6 @@ def dataset(path: str, architecture: str) -> str:
     """The loop costs measured for a path on an architecture: the plain-C path compiles to more instructions
     in Armv6-M's smaller Thumb set (8 low registers, no MLA) than in Armv7-M's, where it was measured."""
     return f"{path}-armv6m" if path == "c" and architecture == "armv6-m" else path
-
-
-def has_counts(kernel: str, data: str) -> bool:
-    return kernel in TRIPS and (LOOP_DATA / f"{data}.json").exists() and kernel in body_costs(data)
 
 
 # Loop bodies that move data (im2col copies and fills, s8->s16 widening), reported as the `data` term; the
