@@ -27,6 +27,10 @@ OUTLIERS = {
 }
 
 
+def tolerance(path: str, record: dict) -> float:
+    return 0.07 if (path, record["selected"], record["source"]) in OUTLIERS else 0.05
+
+
 def records(data: str) -> list[dict]:
     return fit.calls(data)
 
@@ -42,8 +46,7 @@ def test_modelled_instructions_agree_with_the_executed_ones_per_call(data: str) 
         shape, wrapped = fit.shape_of(r), r["function"] != r["selected"]
         modelled = sum(loops.executed(r["selected"], path, shape, wrapped, data).values())
         error = abs(modelled / r["instructions"]["total"] - 1)
-        allowed = 0.07 if (path, r["selected"], r["source"]) in OUTLIERS else 0.05
-        if error > allowed:
+        if error > tolerance(path, r):
             worst.append((r["selected"], r["source"], r["shape"], round(error, 3)))
     assert not worst
 
@@ -65,8 +68,7 @@ def test_a_one_layer_model_costs_what_its_kernel_call_executed(data: str) -> Non
         work = layers_work(model, core, board, 100.0, "cmsis-nn")[0]
         modelled = sum(work.terms.get(t, 0.0) for t in KERNEL_TERMS)
         executed = loops.price({c: r["instructions"][c] for c in loops.CLASSES}, core)
-        allowed = 0.07 if (path, r["selected"], r["source"]) in OUTLIERS else 0.05
-        if work.kernel != r["selected"] or abs(modelled / executed - 1) > allowed:
+        if work.kernel != r["selected"] or abs(modelled / executed - 1) > tolerance(path, r):
             off.append((r["source"], fields, work.kernel, r["selected"], round(modelled / executed, 3)))
     assert not off
 
