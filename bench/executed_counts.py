@@ -521,13 +521,13 @@ def model_layers(name: str, model: Any) -> Iterator[Layer]:
         kind = MODEL_OPS.get(op.opcode)
         if kind is None:
             continue
-        ctx = Context(subgraph, op, core, board, 100.0, PATH_DSP)
+        ctx: Context[Any] = Context(subgraph, op, core, board, 100.0, PATH_DSP)  # the options of `kind`
         x, y = ctx.tensor(0), ctx.tensor(0, output=True)
         assert x is not None and y is not None
         source = f"{name} op {op.index}"
         if kind in ("conv", "depthwise", "avgpool"):
             if kind == "avgpool":
-                k_h, k_w = int(ctx.option("filter_height")), int(ctx.option("filter_width"))
+                k_h, k_w = ctx.options.filter_height, ctx.options.filter_width
             else:
                 weights = ctx.tensor(1)
                 assert weights is not None

@@ -355,14 +355,14 @@ def test_vectors_of_tables_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_options_left_out_read_the_schema_defaults() -> None:
     """Every reader of an option sees the schema's default, never one of its own choosing."""
-    from tinyinterp.model import schema
+    from tinyinterp.model.options import options_record
 
     trimmed = edit_operator(dense(), 0, options={})
     x = np.arange(8, dtype=np.int8).reshape(1, 8)
     assert Interpreter(model=trimmed).run(x)[0].tolist() == Interpreter(model=dense()).run(x)[0].tolist()
-    assert schema.option("CONV_2D", {}, "stride_h") == 0 and schema.option("SOFTMAX", {}, "beta") == 0.0
-    with pytest.raises(ModelError, match="CONV_2D has no option 'stride'"):
-        schema.option("CONV_2D", {}, "stride")
+    assert options_record("CONV_2D", {}).stride_h == 0 and options_record("SOFTMAX", {}).beta == 0.0
+    with pytest.raises(ModelError, match=r"CONV_2D: unknown option\(s\) stride \(known: padding, "):
+        options_record("CONV_2D", {"stride": 1})
 
 
 def test_an_operator_with_only_empty_outputs_computes_nothing() -> None:

@@ -1,4 +1,4 @@
-"""Window geometry and MAC counts from shapes alone, as TFLM computes them (kernels/padding.h).
+"""Window geometry and MAC counts from shapes and options alone, as TFLM computes them (kernels/padding.h).
 
 One numba-free module for everything that needs them: the ops' prepare step (`ops/padding.py` adds
 the checks and errors), the cost model, `tinyinterp info`, the zoo stand-ins and the hypothesis
@@ -11,8 +11,15 @@ import math
 from dataclasses import dataclass
 
 from tinyinterp.model.ir import Operator, Subgraph
+from tinyinterp.model.options import (
+    Conv2DOptions,
+    DepthwiseConv2DOptions,
+    Pool2DOptions,
+    TransposeConvOptions,
+)
 
-PADDINGS = ("SAME", "VALID")
+# The options of the ops that slide a window: each has a padding and strides.
+WindowOptions = Conv2DOptions | DepthwiseConv2DOptions | Pool2DOptions | TransposeConvOptions
 
 
 def out_size(padding: str, size: int, kernel: int, stride: int, dilation: int = 1) -> int:
@@ -53,6 +60,13 @@ def window(
     return Window(
         out_h, out_w, pad_before(in_h, k_h, s_h, d_h, out_h), pad_before(in_w, k_w, s_w, d_w, out_w)
     )
+
+
+def dilations(options: WindowOptions) -> tuple[int, int]:
+    """(height, width) dilation factors; 1 for the ops without dilation options (pools, transpose conv)."""
+    if isinstance(options, (Conv2DOptions, DepthwiseConv2DOptions)):
+        return options.dilation_h_factor, options.dilation_w_factor
+    return 1, 1
 
 
 def op_macs(subgraph: Subgraph, op: Operator) -> int:

@@ -20,15 +20,21 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Generic, cast
 
 from tinyinterp.cost import loops
 from tinyinterp.cost.loops import KernelShape
 from tinyinterp.cost.profiles import BoardProfile, CoreProfile
 from tinyinterp.errors import ModelError
-from tinyinterp.geometry import op_macs, pad_before
-from tinyinterp.model import schema
+from tinyinterp.geometry import WindowOptions, dilations, op_macs, pad_before
 from tinyinterp.model.ir import Operator, Subgraph, Tensor, TensorType
+from tinyinterp.model.options import (
+    Conv2DOptions,
+    DepthwiseConv2DOptions,
+    OptionsT,
+    Pool2DOptions,
+    options_record,
+)
 
 
 @dataclass(frozen=True)
@@ -124,8 +130,9 @@ class LayerWork:
 
 
 @dataclass(frozen=True)
-class Context:
-    """What a formula needs: the op, its tensors, the core, the board's memory system and the kernel path."""
+class Context(Generic[OptionsT]):
+    """What a formula needs: the op, its tensors and options, the core, the board's memory system and the
+    kernel path. A formula declares the op's options record (`ctx: Context[Pool2DOptions]`) to read them."""
 
     subgraph: Subgraph
     op: Operator
@@ -146,9 +153,10 @@ class Context:
     def outputs(self) -> list[Tensor]:
         return [self.subgraph.tensors[i] for i in self.op.outputs if i >= 0]
 
-    def option(self, name: str) -> Any:
-        """The op's option `name` (the schema's default when the model leaves it out)."""
-        return schema.option(self.op.opcode, self.op.options, name)
+    @property
+    def options(self) -> OptionsT:
+        """The op's options (the schema's defaults for those the model leaves out)."""
+        return cast(OptionsT, options_record(self.op.opcode, self.op.options))
 
     def flash_stall(self, weight_bytes: int, passes: float, reuse_bytes: float) -> float:
         """Stall cycles of reading `weight_bytes` of flash `passes` times, `reuse_bytes` apart.
@@ -186,18 +194,16 @@ def _bytes(tensor: Tensor | None) -> int:
         return 0
 
 
-def window(ctx: Context, k_h: int, k_w: int) -> KernelShape:
+def window(ctx: Context[WindowOptions], k_h: int, k_w: int) -> KernelShape:
     """The op's geometry (NHWC), padding as TFLM's kernels/padding.h computes it."""
     x, y = ctx.tensor(0), ctx.tensor(0, output=True)
     assert x is not None and y is not None
     n, in_h, in_w, in_c = _nhwc(x)
     _, out_h, out_w, out_c = _nhwc(y)
-    sh, sw = int(ctx.option("stride_h")), int(ctx.option("stride_w"))
-    dilated = ctx.op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D")  # pools have no dilation options
-    dh, dw = (
-        (int(ctx.option("dilation_h_factor")), int(ctx.option("dilation_w_factor"))) if dilated else (1, 1)
-    )
-    same = ctx.option("padding") == "SAME"
+    options = ctx.options
+    sh, sw = options.stride_h, options.stride_w
+    dh, dw = dilations(options)
+    same = options.padding == "SAME"
     return KernelShape(
         n,
         in_h,
@@ -261,7 +267,7 @@ def _counted(
 # --- convolutions ------------------------------------------------------------------------------------------
 
 
-def conv_2d(ctx: Context) -> LayerWork:
+def conv_2d(ctx: Context[Conv2DOptions]) -> LayerWork:
     weights = ctx.tensor(1)
     assert weights is not None
     out_c, k_h, k_w, group_c = _nhwc(weights)
@@ -315,7 +321,7 @@ def conv_2d(ctx: Context) -> LayerWork:
     )
 
 
-def depthwise_conv_2d(ctx: Context) -> LayerWork:
+def depthwise_conv_2d(ctx: Context[DepthwiseConv2DOptions]) -> LayerWork:
     weights = ctx.tensor(1)
     assert weights is not None
     _, k_h, k_w, out_c = _nhwc(weights)
@@ -368,8 +374,8 @@ def fully_connected(ctx: Context) -> LayerWork:
 # --- element-wise and data ops -----------------------------------------------------------------------------
 
 
-def average_pool_2d(ctx: Context) -> LayerWork:
-    w = window(ctx, int(ctx.option("filter_height")), int(ctx.option("filter_width")))
+def average_pool_2d(ctx: Context[Pool2DOptions]) -> LayerWork:
+    w = window(ctx, ctx.options.filter_height, ctx.options.filter_width)
     if ctx.path != PATH_REFERENCE:
         return _counted(ctx, "elementwise", "arm_avgpool_s8", 0, w, 0.0)
     taps = w.inside_taps()
@@ -383,8 +389,8 @@ def average_pool_2d(ctx: Context) -> LayerWork:
     )
 
 
-def max_pool_2d(ctx: Context) -> LayerWork:
-    w = window(ctx, int(ctx.option("filter_height")), int(ctx.option("filter_width")))
+def max_pool_2d(ctx: Context[Pool2DOptions]) -> LayerWork:
+    w = window(ctx, ctx.options.filter_height, ctx.options.filter_width)
     taps = w.inside_taps()
     kernel = "arm_max_pool_s8" if ctx.path != PATH_REFERENCE else "reference_integer_ops::MaxPool"
     mix = POOL_MAX_MVE if ctx.path == PATH_MVE else POOL_MAX

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinyinterp.cost.registry import op_cost
-from tinyinterp.model import schema
 from tinyinterp.model.ir import Operator, Subgraph
+from tinyinterp.model.options import DepthwiseConv2DOptions, options_record
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,9 @@ def _depthwise(subgraph: Subgraph, op: Operator, constant: dict[int, np.ndarray]
     per_channel = weights.reshape(-1, weights.shape[-1])
     fixed_in = _input_constant(subgraph, op, constant)
     dead = ~np.any(per_channel != 0, axis=0)
-    if fixed_in.size == dead.size and schema.option(op.opcode, op.options, "padding") == "VALID":
+    options = options_record(op.opcode, op.options)
+    assert isinstance(options, DepthwiseConv2DOptions)  # live_work's dispatch
+    if fixed_in.size == dead.size and options.padding == "VALID":
         dead |= fixed_in
     constant[op.outputs[0]] = dead
     fraction = 1.0 - float(dead.mean())

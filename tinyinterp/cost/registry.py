@@ -59,5 +59,4 @@ def layer_work(
     subgraph: Subgraph, op: Operator, core: CoreProfile, board: BoardProfile, mhz: float, kernels: str
 ) -> LayerWork:
     """The kernel and cycle terms of one operator (its formula, else the documented generic fallback)."""
-    ctx = Context(subgraph, op, core, board, mhz, kernel_path(core, kernels))
-    return op_cost(op.opcode).cycles(ctx)
+    return op_cost(op.opcode).cycles(Context(subgraph, op, core, board, mhz, kernel_path(core, kernels)))

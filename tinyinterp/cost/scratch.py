@@ -6,8 +6,9 @@ from __future__ import annotations
 import math
 
 from tinyinterp.cost.profiles import CoreProfile
-from tinyinterp.model import schema
+from tinyinterp.geometry import WindowOptions, dilations
 from tinyinterp.model.ir import Operator, Subgraph, TensorType
+from tinyinterp.model.options import options_record
 
 
 def reference(subgraph: Subgraph, op: Operator) -> list[int]:
@@ -28,8 +29,9 @@ def reference(subgraph: Subgraph, op: Operator) -> list[int]:
 
 
 def _undilated(op: Operator) -> bool:
-    dilation = (schema.option(op.opcode, op.options, f"dilation_{a}_factor") for a in "hw")
-    return all(d == 1 for d in dilation)
+    options = options_record(op.opcode, op.options)
+    assert isinstance(options, WindowOptions)  # the rules of convolutions only
+    return dilations(options) == (1, 1)
 
 
 def cmsis_conv(core: CoreProfile, subgraph: Subgraph, op: Operator) -> list[int]:

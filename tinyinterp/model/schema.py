@@ -6,6 +6,8 @@ a scalar type ("bool", "int32", "uint32", "int64", "float32"), a vector type ("i
 "uint8[]", "float32[]"), "string", or the name of a byte-sized enum in `ENUMS`.
 In `Operator.options` enums are their names, bools bool, ints int, floats the Python float
 of the float32, vectors tuples and strings str. Defaults are given in that representation.
+Ops and the cost model read options through the typed records of `model/options.py`, which
+tools/gen_options.py generates from `_TABLES`: run it after changing a table.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from enum import Enum
-from functools import cache
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -335,23 +336,6 @@ def default_options(opcode: str) -> dict[str, Any]:
         return dict(CUSTOM_DEFAULTS)
     table = OPTIONS_BY_OPCODE.get(opcode)
     return {} if table is None else {f.name: f.default for f in table.fields}
-
-
-@cache
-def _defaults(opcode: str) -> Mapping[str, Any]:
-    return MappingProxyType(default_options(opcode))
-
-
-def option(opcode: str, options: Mapping[str, Any], name: str) -> Any:
-    """One option of an operator: its value, else the schema's default (the reader and the builder
-    fill every option in; a model made in memory may leave some out). The default is never the
-    caller's to choose, so every reader of an option sees the same value."""
-    if name in options:
-        return options[name]
-    defaults = _defaults(opcode)
-    if name not in defaults:
-        raise ModelError(f"{opcode} has no option {name!r}")
-    return defaults[name]
 
 
 def normalize_options(opcode: str, options: Mapping[str, Any]) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from tinyinterp.kernels.activations import (
 )
 from tinyinterp.kernels.quantize import requantize
 from tinyinterp.model.ir import Tensor, TensorType
+from tinyinterp.model.options import LeakyReluOptions
 from tinyinterp.ops.add import MAX_BROADCAST_RANK
 from tinyinterp.ops.arithmetic import Broadcast
 from tinyinterp.ops.base import Array, Op, OpContext, register, required
@@ -206,10 +207,10 @@ class LeakyRelu(Op):
     (doubles in the oracle's TFLM, older sources: float32; a negative alpha flips the sign);
     float32: x > 0 ? x : x * alpha."""
 
-    def __init__(self, ctx: OpContext) -> None:
+    def __init__(self, ctx: OpContext[LeakyReluOptions]) -> None:
         input_, output = _unary(ctx, INT8, INT16, FLOAT32)
         self.dtype = input_.dtype.numpy
-        alpha = np.float32(ctx.option("alpha"))
+        alpha = np.float32(ctx.options.alpha)
         if input_.dtype == FLOAT32:
             self.alpha = alpha
             return

@@ -13,6 +13,7 @@ import numpy as np
 
 from tinyinterp.kernels.elementwise import add, add_float
 from tinyinterp.model.ir import TensorType
+from tinyinterp.model.options import AddOptions
 from tinyinterp.ops.base import Array, Op, OpContext, register, required
 from tinyinterp.quant import activation_range, float_activation_range, quantize_multiplier_smaller_than_one
 
@@ -26,7 +27,7 @@ class Add(Op):
     act_min: np.float32 | int
     act_max: np.float32 | int
 
-    def __init__(self, ctx: OpContext) -> None:
+    def __init__(self, ctx: OpContext[AddOptions]) -> None:
         ctx.expect_count(2)
         a, b, output = ctx.input(0), ctx.input(1), ctx.output()
         ctx.expect_dtype(output, TensorType.INT8, TensorType.INT16, TensorType.FLOAT32)
@@ -42,7 +43,7 @@ class Add(Op):
         # A lower-rank input would broadcast a batch of items along the wrong axis: run item by item.
         self.batch_safe = len(a.shape) == len(b.shape)
         self.dtype = output.dtype.numpy
-        activation = ctx.option("fused_activation_function")
+        activation = ctx.options.fused_activation_function
         if output.dtype == TensorType.FLOAT32:
             self.act_min, self.act_max = float_activation_range(activation)
             return

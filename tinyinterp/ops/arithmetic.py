@@ -14,6 +14,7 @@ import numpy as np
 
 from tinyinterp.kernels.arithmetic import mul_float, mul_quantized, sub_float, sub_quantized
 from tinyinterp.model.ir import Tensor, TensorType
+from tinyinterp.model.options import MulOptions, SubOptions
 from tinyinterp.ops.add import MAX_BROADCAST_RANK
 from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register, required
 from tinyinterp.quant import (
@@ -76,11 +77,11 @@ class Mul(Op):
     act_min: np.float32 | int
     act_max: np.float32 | int
 
-    def __init__(self, ctx: OpContext) -> None:
+    def __init__(self, ctx: OpContext[MulOptions]) -> None:
         a, b, output = _same_dtype_operands(ctx, INT8, INT16, FLOAT32)
         self.broadcast = Broadcast(ctx, a, b, output, MAX_BROADCAST_RANK)
         self.dtype = output.dtype.numpy
-        activation = ctx.option("fused_activation_function")
+        activation = ctx.options.fused_activation_function
         if output.dtype == FLOAT32:
             self.act_min, self.act_max = float_activation_range(activation)
             return
@@ -117,11 +118,11 @@ class Sub(Op):
     act_min: np.float32 | int
     act_max: np.float32 | int
 
-    def __init__(self, ctx: OpContext) -> None:
+    def __init__(self, ctx: OpContext[SubOptions]) -> None:
         a, b, output = _same_dtype_operands(ctx, INT8, INT16, FLOAT32)
         self.broadcast = Broadcast(ctx, a, b, output, MAX_BROADCAST_RANK)
         self.dtype = output.dtype.numpy
-        activation = ctx.option("fused_activation_function")
+        activation = ctx.options.fused_activation_function
         if output.dtype == FLOAT32:
             self.act_min, self.act_max = float_activation_range(activation)
             return

@@ -11,20 +11,25 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, NoReturn
+from functools import cached_property
+from typing import ClassVar, Generic, NoReturn, cast
 
 import numpy as np
 
 from tinyinterp.errors import ModelError
-from tinyinterp.model import schema
 from tinyinterp.model.ir import Operator, Subgraph, Tensor, TensorType
+from tinyinterp.model.options import OptionsT, options_record
 from tinyinterp.numerics import TFLM_ROUNDING
 
 Array = np.ndarray
 
 
-class OpContext:
-    """Read access to one operator's tensors and options, with errors that name them."""
+class OpContext(Generic[OptionsT]):
+    """Read access to one operator's tensors and options, with errors that name them.
+
+    An op declares its options record in its annotation (`ctx: OpContext[Conv2DOptions]`), so mypy
+    types `ctx.options.stride_h`; tests/test_options.py checks each declared record is the opcode's.
+    """
 
     def __init__(self, subgraph: Subgraph, op: Operator, rounding: int = TFLM_ROUNDING) -> None:
         self.subgraph = subgraph
@@ -58,9 +63,10 @@ class OpContext:
         assert tensor is not None
         return tensor
 
-    def option(self, name: str) -> Any:
-        """The op's option `name` (the schema's default when the model leaves it out)."""
-        return schema.option(self.op.opcode, self.op.options, name)
+    @cached_property
+    def options(self) -> OptionsT:
+        """The op's options (the schema's defaults for those the model leaves out)."""
+        return cast(OptionsT, options_record(self.op.opcode, self.op.options))
 
     def expect_count(self, inputs: int | tuple[int, int], outputs: int = 1) -> None:
         low, high = (inputs, inputs) if isinstance(inputs, int) else inputs

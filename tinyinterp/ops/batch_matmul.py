@@ -13,6 +13,7 @@ import numpy as np
 
 from tinyinterp.kernels.gemm import ordered_matmul_float, requantize_rows, requantize_rows_int64
 from tinyinterp.model.ir import TensorType
+from tinyinterp.model.options import BatchMatMulOptions
 from tinyinterp.ops.base import Array, Op, OpContext, register, required
 from tinyinterp.quant import quantize_multiplier
 
@@ -34,7 +35,7 @@ class BatchMatMul(Op):
     # Batch dimensions broadcast against each other, so dimension 0 is not a batch of items.
     batch_safe = False
 
-    def __init__(self, ctx: OpContext) -> None:
+    def __init__(self, ctx: OpContext[BatchMatMulOptions]) -> None:
         ctx.expect_count(2)
         lhs, rhs, output = ctx.input(0), ctx.input(1), ctx.output()
         ctx.expect_dtype(lhs, INT8, INT16, FLOAT32)
@@ -43,7 +44,7 @@ class BatchMatMul(Op):
         for tensor in (lhs, rhs):
             if not MIN_RANK <= len(tensor.shape) <= MAX_RANK:
                 ctx.fail(f"{ctx.describe(tensor)} has rank {len(tensor.shape)}, expected 2 to 5")
-        self.adj_x, self.adj_y = bool(ctx.option("adj_x")), bool(ctx.option("adj_y"))
+        self.adj_x, self.adj_y = ctx.options.adj_x, ctx.options.adj_y
         rows, depth = _matrix_shape(lhs.shape, self.adj_x)
         rhs_depth, cols = _matrix_shape(rhs.shape, self.adj_y)
         if depth != rhs_depth:

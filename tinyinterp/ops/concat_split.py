@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tinyinterp.model.ir import Tensor, TensorType
+from tinyinterp.model.options import ConcatenationOptions, PackOptions, SplitOptions, UnpackOptions
 from tinyinterp.ops.base import Array, Op, OpContext, register, required
 from tinyinterp.ops.shape import DATA_TYPE_NAMES, constant_int, expect_data, expect_rank_within, resolve_axis
 
@@ -29,17 +30,17 @@ def _without(shape: tuple[int, ...], axis: int) -> tuple[int, ...]:
 
 @register("CONCATENATION", dtypes=DATA_TYPE_NAMES)
 class Concatenation(Op):
-    def __init__(self, ctx: OpContext) -> None:
+    def __init__(self, ctx: OpContext[ConcatenationOptions]) -> None:
         inputs, output = _inputs(ctx), ctx.output()
         if not 1 <= len(inputs) <= MAX_CONCATENATION_INPUTS:
             ctx.fail(f"has {len(inputs)} inputs; TFLM concatenates 1 to {MAX_CONCATENATION_INPUTS}")
         ctx.expect_count(len(inputs))
         expect_data(ctx, output, *inputs)
-        activation = ctx.option("fused_activation_function")
+        activation = ctx.options.fused_activation_function
         if activation != "NONE":
             ctx.fail(f"fused activation {activation} is not supported (TFLM requires NONE)")
         rank = expect_rank_within(ctx, output, 1, 6)
-        self.axis = resolve_axis(ctx, ctx.option("axis"), rank)
+        self.axis = resolve_axis(ctx, ctx.options.axis, rank)
         for tensor in inputs:
             if len(tensor.shape) != rank or _without(tensor.shape, self.axis) != _without(
                 output.shape, self.axis
@@ -81,7 +82,7 @@ class Concatenation(Op):
 class Split(Op):
     """The number of parts is the number of outputs (TFLM ignores `num_splits`)."""
 
-    def __init__(self, ctx: OpContext) -> None:
+    def __init__(self, ctx: OpContext[SplitOptions]) -> None:
         outputs = _outputs(ctx)
         if not outputs:
             ctx.fail("has no outputs")
@@ -109,9 +110,9 @@ class Split(Op):
 
 @register("PACK", dtypes=DATA_TYPE_NAMES)
 class Pack(Op):
-    def __init__(self, ctx: OpContext) -> None:
+    def __init__(self, ctx: OpContext[PackOptions]) -> None:
         inputs, output = _inputs(ctx), ctx.output()
-        count = ctx.option("values_count")
+        count = ctx.options.values_count
         if count < 1 or len(inputs) != count:
             ctx.fail(f"values_count is {count} but the op has {len(inputs)} inputs")
         ctx.expect_count(count)
@@ -119,7 +120,7 @@ class Pack(Op):
         shape = inputs[0].shape
         for tensor in inputs[1:]:
             ctx.expect_shape(tensor, shape)
-        self.axis = resolve_axis(ctx, ctx.option("axis"), len(shape) + 1, "output axis")
+        self.axis = resolve_axis(ctx, ctx.options.axis, len(shape) + 1, "output axis")
         ctx.expect_shape(output, (*shape[: self.axis], count, *shape[self.axis :]))
         self.batch_safe = self.axis != 0
 
@@ -129,16 +130,16 @@ class Pack(Op):
 
 @register("UNPACK", dtypes=DATA_TYPE_NAMES)
 class Unpack(Op):
-    def __init__(self, ctx: OpContext) -> None:
+    def __init__(self, ctx: OpContext[UnpackOptions]) -> None:
         outputs = _outputs(ctx)
-        count = ctx.option("num")
+        count = ctx.options.num
         if count < 1 or len(outputs) != count:
             ctx.fail(f"num is {count} but the op has {len(outputs)} outputs")
         ctx.expect_count(1, outputs=count)
         input_ = ctx.input(0)
         expect_data(ctx, input_, *outputs)
         shape = input_.shape
-        self.axis = resolve_axis(ctx, ctx.option("axis"), len(shape))
+        self.axis = resolve_axis(ctx, ctx.options.axis, len(shape))
         if shape[self.axis] != count:
             ctx.fail(
                 f"dimension {self.axis} of {ctx.describe(input_)} has size {shape[self.axis]}, "

@@ -21,6 +21,12 @@ from tinyinterp.kernels.conv import (
 )
 from tinyinterp.kernels.gemm import exact_float_dtype, requantize_rows, requantize_rows_int64
 from tinyinterp.model.ir import Tensor, TensorType
+from tinyinterp.model.options import (
+    Conv2DOptions,
+    DepthwiseConv2DOptions,
+    FullyConnectedOptions,
+    TransposeConvOptions,
+)
 from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register, required
 from tinyinterp.ops.padding import Window, window
 from tinyinterp.quant import activation_range, float_activation_range, quantize_multipliers
@@ -57,12 +63,12 @@ def float_bias(ctx: OpContext, bias: Tensor | None, channels: int) -> Array:
     return ctx.expect_constant(bias).astype(np.float32)
 
 
-def accumulates_in_int64(ctx: OpContext, bias: Tensor | None) -> bool:
+def accumulates_in_int64(ctx: OpContext[Conv2DOptions | FullyConnectedOptions], bias: Tensor | None) -> bool:
     """Whether a 16x8 conv or fully connected layer sums in 64 bits (its bias, else the option)."""
     if bias is not None:
         ctx.expect_dtype(bias, INT32, INT64)
         return bias.dtype == INT64
-    return ctx.option("quantized_bias_type") != "INT32"
+    return ctx.options.quantized_bias_type != "INT32"
 
 
 def _bias(ctx: OpContext, bias: Tensor | None, channels: int, *dtypes: TensorType) -> Array:
@@ -93,7 +99,7 @@ class ConvRequantization:
 
     def __init__(
         self,
-        ctx: OpContext,
+        ctx: OpContext[Conv2DOptions | DepthwiseConv2DOptions | TransposeConvOptions],
         input_: Tensor,
         weights: Tensor,
         output: Tensor,
@@ -107,7 +113,7 @@ class ConvRequantization:
         self.dtype = output.dtype.numpy
         output_scale, output_zero_point = ctx.quantization(output)
         self.act_min, self.act_max = activation_range(
-            ctx.option("fused_activation_function"), output_scale, output_zero_point, self.dtype
+            ctx.options.fused_activation_function, output_scale, output_zero_point, self.dtype
         )
         # TFLM's 16x8 kernels take no zero points.
         int16 = input_.dtype == INT16
@@ -128,7 +134,7 @@ class ConvRequantization:
 
 @register("CONV_2D", dtypes=("int8", "int16", "float32"))
 class Conv2D(Op):
-    def __init__(self, ctx: OpContext) -> None:
+    def __init__(self, ctx: OpContext[Conv2DOptions]) -> None:
         ctx.expect_count((2, 3))
         input_, weights, output = ctx.input(0), ctx.input(1), ctx.output()
         self.dtype = kernel_dtype(ctx, input_, weights, output)
@@ -142,18 +148,18 @@ class Conv2D(Op):
         self.groups = in_channels // group_channels
         if out_channels % self.groups:
             ctx.fail(f"{out_channels} output channels cannot be split into {self.groups} groups")
-        self.window: Window = window(ctx, in_h, in_w, kernel_h, kernel_w, dilation=True)
+        self.window: Window = window(ctx, in_h, in_w, kernel_h, kernel_w)
         ctx.expect_shape(output, (batch, self.window.out_h, self.window.out_w, out_channels))
         self.kernel = (kernel_h, kernel_w)
-        self.strides = (ctx.option("stride_h"), ctx.option("stride_w"))
-        self.dilations = (ctx.option("dilation_h_factor"), ctx.option("dilation_w_factor"))
+        self.strides = (ctx.options.stride_h, ctx.options.stride_w)
+        self.dilations = (ctx.options.dilation_h_factor, ctx.options.dilation_w_factor)
         self.group_channels = group_channels
         self.in_shape, self.out_shape = input_.shape, output.shape
         bias = ctx.optional_input(2)
         if self.dtype == FLOAT32:
             self.float_weights = np.ascontiguousarray(filters.transpose(1, 2, 3, 0), dtype=np.float32)
             self.float_bias = float_bias(ctx, bias, out_channels)
-            self.float_range = float_activation_range(ctx.option("fused_activation_function"))
+            self.float_range = float_activation_range(ctx.options.fused_activation_function)
             return
         int64_sums = self.dtype == INT16 and accumulates_in_int64(ctx, bias)
         bias_dtypes = (INT32,) if self.dtype == INT8 else (INT32, INT64)
@@ -244,7 +250,7 @@ class Conv2D(Op):
 
 @register("DEPTHWISE_CONV_2D", dtypes=("int8", "int16", "float32"))
 class DepthwiseConv2D(Op):
-    def __init__(self, ctx: OpContext) -> None:
+    def __init__(self, ctx: OpContext[DepthwiseConv2DOptions]) -> None:
         ctx.expect_count((2, 3))
         input_, weights, output = ctx.input(0), ctx.input(1), ctx.output()
         self.dtype = kernel_dtype(ctx, input_, weights, output)
@@ -260,19 +266,19 @@ class DepthwiseConv2D(Op):
         if in_channels == 0 or out_channels % in_channels:
             ctx.fail(f"output channels {out_channels} are not a multiple of input channels {in_channels}")
         self.depth_multiplier = out_channels // in_channels
-        declared = ctx.option("depth_multiplier")
+        declared = ctx.options.depth_multiplier
         if declared != self.depth_multiplier:
             ctx.fail(f"depth_multiplier option is {declared}, but the shapes imply {self.depth_multiplier}")
-        self.window = window(ctx, in_h, in_w, kernel_h, kernel_w, dilation=True)
+        self.window = window(ctx, in_h, in_w, kernel_h, kernel_w)
         ctx.expect_shape(output, (batch, self.window.out_h, self.window.out_w, out_channels))
-        self.strides = (ctx.option("stride_h"), ctx.option("stride_w"))
-        self.dilations = (ctx.option("dilation_h_factor"), ctx.option("dilation_w_factor"))
+        self.strides = (ctx.options.stride_h, ctx.options.stride_w)
+        self.dilations = (ctx.options.dilation_h_factor, ctx.options.dilation_w_factor)
         self.in_shape, self.out_shape = input_.shape, output.shape
         bias = ctx.optional_input(2)
         if self.dtype == FLOAT32:
             self.filters = np.ascontiguousarray(filters[0], dtype=np.float32)
             self.float_bias = float_bias(ctx, bias, out_channels)
-            self.float_range = float_activation_range(ctx.option("fused_activation_function"))
+            self.float_range = float_activation_range(ctx.options.fused_activation_function)
             return
         # TFLM's 16x8 depthwise kernel reads the bias as int64 whatever its type.
         bias_dtypes = (INT32,) if self.dtype == INT8 else (INT64,)

@@ -17,6 +17,7 @@ from tinyinterp.kernels.gemm import (
     requantize_rows_int64,
 )
 from tinyinterp.model.ir import TensorType
+from tinyinterp.model.options import FullyConnectedOptions
 from tinyinterp.ops.base import Array, Op, OpContext, register, required
 from tinyinterp.ops.conv import FLOAT32, INT8, INT16, accumulates_in_int64, float_bias, kernel_dtype
 from tinyinterp.quant import (
@@ -36,13 +37,13 @@ BLAS_ROWS = 8
 
 @register("FULLY_CONNECTED", dtypes=("int8", "int16", "float32"))
 class FullyConnected(Op):
-    def __init__(self, ctx: OpContext) -> None:
+    def __init__(self, ctx: OpContext[FullyConnectedOptions]) -> None:
         ctx.expect_count((2, 3))
         input_, weights, output = ctx.input(0), ctx.input(1), ctx.output()
         bias = ctx.optional_input(2)
         self.dtype = kernel_dtype(ctx, input_, weights, output)
-        if ctx.option("weights_format") != "DEFAULT":
-            ctx.fail(f"weights_format {ctx.option('weights_format')} is not supported")
+        if ctx.options.weights_format != "DEFAULT":
+            ctx.fail(f"weights_format {ctx.options.weights_format} is not supported")
         ctx.expect_rank(weights, 2)
         matrix = ctx.expect_constant(weights)
         out_channels, depth = matrix.shape
@@ -52,7 +53,7 @@ class FullyConnected(Op):
                 f"{ctx.describe(input_)} has {in_size} elements, not a multiple of the weights' depth {depth}"
             )
         rows = in_size // depth
-        keep_dims = ctx.option("keep_num_dims")
+        keep_dims = ctx.options.keep_num_dims
         if keep_dims and (not input_.shape or input_.shape[-1] != depth):
             ctx.fail(
                 f"keep_num_dims needs {ctx.describe(input_)}'s last dimension to be the weights' depth "
@@ -61,7 +62,7 @@ class FullyConnected(Op):
         expected = (*input_.shape[:-1], out_channels) if keep_dims else (rows, out_channels)
         ctx.expect_shape(output, expected)
         self.out_channels, self.depth, self.keep_dims = out_channels, depth, keep_dims
-        activation = ctx.option("fused_activation_function")
+        activation = ctx.options.fused_activation_function
         if self.dtype == FLOAT32:
             self.bias = float_bias(ctx, bias, out_channels)
             self.float_range = float_activation_range(activation)

@@ -19,6 +19,7 @@ import numpy as np
 
 from tinyinterp.kernels.lstm import lstm_float, lstm_integer
 from tinyinterp.model.ir import Tensor, TensorType
+from tinyinterp.model.options import UnidirectionalSequenceLSTMOptions
 from tinyinterp.ops.base import Array, Op, OpContext, register, required
 from tinyinterp.quant import checked_log2, quantize_multiplier
 
@@ -45,7 +46,7 @@ class UnidirectionalSequenceLstm(Op):
     # Time-major inputs put time in dimension 0, and the states are the model's batch.
     batch_safe = False
 
-    def __init__(self, ctx: OpContext) -> None:
+    def __init__(self, ctx: OpContext[UnidirectionalSequenceLSTMOptions]) -> None:
         ctx.expect_count(24)
         input_, output = ctx.input(0), ctx.output()
         hidden, cell = ctx.input(HIDDEN_STATE), ctx.input(CELL_STATE)
@@ -59,11 +60,11 @@ class UnidirectionalSequenceLstm(Op):
         for state in (hidden, cell):
             if not state.is_variable:
                 ctx.fail(f"{ctx.describe(state)} (a state) must be a variable tensor")
-        if ctx.option("fused_activation_function") != "TANH":
-            ctx.fail(f"the cell gate activation must be TANH, got {ctx.option('fused_activation_function')}")
+        if ctx.options.fused_activation_function != "TANH":
+            ctx.fail(f"the cell gate activation must be TANH, got {ctx.options.fused_activation_function}")
         ctx.expect_rank(input_, 3)
         ctx.expect_rank(hidden, 2)
-        self.time_major = bool(ctx.option("time_major"))
+        self.time_major = ctx.options.time_major
         batch = input_.shape[1] if self.time_major else input_.shape[0]
         cells = hidden.shape[1]
         ctx.expect_shape(hidden, (batch, cells))
@@ -73,7 +74,7 @@ class UnidirectionalSequenceLstm(Op):
         self.input_weights = self._stack(ctx, INPUT_WEIGHTS, (cells, input_.shape[2]))
         self.recurrent_weights = self._stack(ctx, RECURRENT_WEIGHTS, (cells, cells))
         self.biases = self._stack(ctx, BIASES, (cells,))
-        self.cell_clip = float(ctx.option("cell_clip"))
+        self.cell_clip = ctx.options.cell_clip
         if self.dtype != FLOAT32:
             self._quantize(ctx, input_, hidden, cell)
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from tinyinterp.kernels.max_pool import max_pool
 from tinyinterp.model.ir import Tensor, TensorType
+from tinyinterp.model.options import Pool2DOptions
 from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register, required
 from tinyinterp.ops.padding import window
 from tinyinterp.ops.shape import DATA_TYPE_NAMES, expect_data
@@ -17,27 +18,29 @@ from tinyinterp.quant import activation_range, float_activation_range
 
 @register("MAX_POOL_2D", dtypes=DATA_TYPE_NAMES)
 class MaxPool2D(Op):
-    def __init__(self, ctx: OpContext) -> None:
+    def __init__(self, ctx: OpContext[Pool2DOptions]) -> None:
         ctx.expect_count(1)
         input_, output = ctx.input(0), ctx.output()
         expect_data(ctx, input_, output)
         for tensor in (input_, output):
             ctx.expect_rank(tensor, 4)
-        self.filter = (ctx.option("filter_height"), ctx.option("filter_width"))
+        self.filter = (ctx.options.filter_height, ctx.options.filter_width)
         if min(self.filter) <= 0:
             ctx.fail(f"filter size {list(self.filter)} must be positive")
         batch, in_h, in_w, channels = input_.shape
-        self.window = window(ctx, in_h, in_w, *self.filter, dilation=False)
+        self.window = window(ctx, in_h, in_w, *self.filter)
         ctx.expect_shape(output, (batch, self.window.out_h, self.window.out_w, channels))
-        self.strides = (ctx.option("stride_h"), ctx.option("stride_w"))
+        self.strides = (ctx.options.stride_h, ctx.options.stride_w)
         dtype = input_.dtype.numpy
         self.lowest = dtype.type(np.finfo(dtype).min if dtype.kind == "f" else np.iinfo(dtype).min)
         self.act_min, self.act_max = self._activation_range(ctx, input_, output)
         self.in_shape, self.out_shape = input_.shape, output.shape
 
     @staticmethod
-    def _activation_range(ctx: OpContext, input_: Tensor, output: Tensor) -> tuple[np.generic, np.generic]:
-        activation = ctx.option("fused_activation_function")
+    def _activation_range(
+        ctx: OpContext[Pool2DOptions], input_: Tensor, output: Tensor
+    ) -> tuple[np.generic, np.generic]:
+        activation = ctx.options.fused_activation_function
         if input_.dtype == TensorType.FLOAT32:
             return float_activation_range(activation)
         (input_scale, input_zero_point), (output_scale, output_zero_point) = (

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-from tinyinterp.geometry import PADDINGS, Window
+from tinyinterp.geometry import Window, WindowOptions, dilations
 from tinyinterp.geometry import window as geometry_window
 from tinyinterp.ops.base import OpContext
 
 __all__ = ["Window", "window"]
 
 
-def window(ctx: OpContext, in_h: int, in_w: int, kernel_h: int, kernel_w: int, *, dilation: bool) -> Window:
-    """Reads padding, strides (and dilation if the op has it) from the options."""
-    padding = ctx.option("padding")
-    strides = (ctx.option("stride_h"), ctx.option("stride_w"))
-    dilations = (ctx.option("dilation_h_factor"), ctx.option("dilation_w_factor")) if dilation else (1, 1)
-    if padding not in PADDINGS:
-        ctx.fail(f"padding {padding!r} is not SAME or VALID")
-    for stride, factor in zip(strides, dilations):
+def window(ctx: OpContext[WindowOptions], in_h: int, in_w: int, kernel_h: int, kernel_w: int) -> Window:
+    """Reads padding, strides and dilations (if the op has them) from the options."""
+    options = ctx.options
+    padding, strides, factors = options.padding, (options.stride_h, options.stride_w), dilations(options)
+    for stride, factor in zip(strides, factors):
         if stride <= 0 or factor <= 0:
             ctx.fail(f"stride {stride} and dilation {factor} must be positive")
-    found = geometry_window(padding, (in_h, in_w), (kernel_h, kernel_w), strides, dilations)
+    found = geometry_window(padding, (in_h, in_w), (kernel_h, kernel_w), strides, factors)
     if found.out_h <= 0 or found.out_w <= 0:
         ctx.fail(f"a {kernel_h}x{kernel_w} window does not fit a {in_h}x{in_w} input with {padding} padding")
     return found

@@ -8,6 +8,7 @@ import numpy as np
 
 from tinyinterp.kernels.pooling import average_pool, average_pool_float
 from tinyinterp.model.ir import TensorType
+from tinyinterp.model.options import Pool2DOptions
 from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register, required
 from tinyinterp.ops.padding import window
 from tinyinterp.quant import activation_range, float_activation_range
@@ -22,21 +23,21 @@ class AveragePool2D(Op):
     act_min: np.float32 | int
     act_max: np.float32 | int
 
-    def __init__(self, ctx: OpContext) -> None:
+    def __init__(self, ctx: OpContext[Pool2DOptions]) -> None:
         ctx.expect_count(1)
         input_, output = ctx.input(0), ctx.output()
         ctx.expect_dtype(input_, TensorType.INT8, TensorType.INT16, TensorType.FLOAT32)
         ctx.expect_dtype(output, input_.dtype)
         for tensor in (input_, output):
             ctx.expect_rank(tensor, 4)
-        self.filter = (ctx.option("filter_height"), ctx.option("filter_width"))
+        self.filter = (ctx.options.filter_height, ctx.options.filter_width)
         if min(self.filter) <= 0:
             ctx.fail(f"filter size {list(self.filter)} must be positive")
         batch, in_h, in_w, channels = input_.shape
-        self.window = window(ctx, in_h, in_w, *self.filter, dilation=False)
+        self.window = window(ctx, in_h, in_w, *self.filter)
         ctx.expect_shape(output, (batch, self.window.out_h, self.window.out_w, channels))
-        self.strides = (ctx.option("stride_h"), ctx.option("stride_w"))
-        activation = ctx.option("fused_activation_function")
+        self.strides = (ctx.options.stride_h, ctx.options.stride_w)
+        activation = ctx.options.fused_activation_function
         self.dtype = output.dtype.numpy
         if input_.dtype == TensorType.FLOAT32:
             self.act_min, self.act_max = float_activation_range(activation)

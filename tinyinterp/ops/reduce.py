@@ -25,6 +25,7 @@ import numpy as np
 
 from tinyinterp.kernels.reduce import requantize_sums, sum_rows_float32
 from tinyinterp.model.ir import Tensor, TensorType
+from tinyinterp.model.options import ReducerOptions
 from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register, required
 from tinyinterp.ops.shape import DATA_TYPE_NAMES, constant_ints, expect_data, resolve_axis
 from tinyinterp.quant import quantize_multiplier
@@ -40,14 +41,14 @@ def mean_multiplier(multiplier: int, shift: int, count: int) -> tuple[int, int]:
 class _Reduce(Op):
     compute_sum: ClassVar[bool]
 
-    def __init__(self, ctx: OpContext) -> None:
+    def __init__(self, ctx: OpContext[ReducerOptions]) -> None:
         ctx.expect_count(2)
         input_, output = ctx.input(0), ctx.output()
         expect_data(ctx, input_, output)
         shape = input_.shape
         axes = constant_ints(ctx, ctx.input(1))
         reduced = sorted({resolve_axis(ctx, axis, len(shape)) for axis in axes}) if shape else []
-        keep_dims = ctx.option("keep_dims")
+        keep_dims = ctx.options.keep_dims
         ctx.expect_shape(
             output, [1 if a in reduced else d for a, d in enumerate(shape) if keep_dims or a not in reduced]
         )

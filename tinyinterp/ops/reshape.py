@@ -6,12 +6,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from tinyinterp.model.options import ReshapeOptions
 from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register, required
 
 
 @register("RESHAPE", dtypes=("int8", "int16", "float32"))
 class Reshape(Op):
-    def __init__(self, ctx: OpContext) -> None:
+    def __init__(self, ctx: OpContext[ReshapeOptions]) -> None:
         ctx.expect_count((1, 2))
         input_, output = ctx.input(0), ctx.output()
         ctx.expect_dtype(output, input_.dtype)

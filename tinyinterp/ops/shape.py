@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tinyinterp.model.ir import Tensor, TensorType
+from tinyinterp.model.options import SqueezeOptions
 from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register, required
 
 DATA_TYPES = (TensorType.INT8, TensorType.INT16, TensorType.FLOAT32)
@@ -92,13 +93,13 @@ class _Reshaping(Op):
 
 @register("SQUEEZE", dtypes=DATA_TYPE_NAMES)
 class Squeeze(_Reshaping):
-    def __init__(self, ctx: OpContext) -> None:
+    def __init__(self, ctx: OpContext[SqueezeOptions]) -> None:
         ctx.expect_count(1)
         input_, output = ctx.input(0), ctx.output()
         expect_data(ctx, input_, output)
         rank = expect_rank_within(ctx, input_, 0, 8)
         shape = input_.shape
-        dims = ctx.option("squeeze_dims")
+        dims = ctx.options.squeeze_dims
         if dims:
             squeezed = {resolve_axis(ctx, d, rank, "squeeze dimension") for d in dims}
         else:  # every dimension of size 1

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tinyinterp.model.ir import TensorType
+from tinyinterp.model.options import StridedSliceOptions
 from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register, required
 from tinyinterp.ops.shape import DATA_TYPE_NAMES, constant_ints, expect_data, expect_rank_within
 
@@ -50,7 +51,7 @@ def _as_slice(indices: range) -> slice:
 
 @register("STRIDED_SLICE", dtypes=DATA_TYPE_NAMES)
 class StridedSlice(Op):
-    def __init__(self, ctx: OpContext) -> None:
+    def __init__(self, ctx: OpContext[StridedSliceOptions]) -> None:
         ctx.expect_count(4)
         input_, output = ctx.input(0), ctx.output()
         expect_data(ctx, input_, output)
@@ -58,8 +59,8 @@ class StridedSlice(Op):
         begin, end, strides = (
             self._indices(ctx, k, name, rank) for k, name in enumerate(("begin", "end", "strides"), 1)
         )
-        shrink_mask = ctx.option("shrink_axis_mask")
-        begin_mask, end_mask = ctx.option("begin_mask"), ctx.option("end_mask")
+        shrink_mask = ctx.options.shrink_axis_mask
+        begin_mask, end_mask = ctx.options.begin_mask, ctx.options.end_mask
         slices, out_shape = [], []
         for axis, size in enumerate(input_.shape):
             stride = strides[axis]

@@ -13,6 +13,7 @@ import numpy as np
 
 from tinyinterp.kernels.softmax import SCALED_DIFF_INTEGER_BITS, softmax, softmax_float, softmax_int16
 from tinyinterp.model.ir import Tensor, TensorType
+from tinyinterp.model.options import SoftmaxOptions
 from tinyinterp.ops.base import Array, Op, OpContext, register, required
 from tinyinterp.quant import (
     calculate_input_radius,
@@ -64,7 +65,7 @@ def _check_output_quantization(ctx: OpContext, input_: Tensor, output: Tensor) -
 
 @register("SOFTMAX", dtypes=("int8", "int16", "float32"))
 class Softmax(Op):
-    def __init__(self, ctx: OpContext) -> None:
+    def __init__(self, ctx: OpContext[SoftmaxOptions]) -> None:
         ctx.expect_count(1)
         input_, output = ctx.input(0), ctx.output()
         ctx.expect_dtype(input_, *OUTPUT_DTYPES)
@@ -73,7 +74,7 @@ class Softmax(Op):
         if not input_.shape:
             ctx.fail(f"{ctx.describe(input_)} must have at least one dimension")
         self.in_dtype, self.out_dtype = input_.dtype, output.dtype.numpy
-        beta = float(ctx.option("beta"))
+        beta = ctx.options.beta
         if input_.dtype == FLOAT32:
             self.beta = np.float32(beta)
             return

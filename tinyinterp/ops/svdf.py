@@ -15,6 +15,7 @@ import numpy as np
 
 from tinyinterp.kernels.svdf import svdf_float, svdf_integer
 from tinyinterp.model.ir import Tensor, TensorType
+from tinyinterp.model.options import SVDFOptions
 from tinyinterp.model.schema import ENUMS
 from tinyinterp.ops.base import Array, Op, OpContext, register, required
 from tinyinterp.quant import quantize_multiplier
@@ -29,7 +30,7 @@ class Svdf(Op):
     # The state rows are the model's batch: items of a run cannot share one call.
     batch_safe = False
 
-    def __init__(self, ctx: OpContext) -> None:
+    def __init__(self, ctx: OpContext[SVDFOptions]) -> None:
         ctx.expect_count(5)
         input_, feature, time, state, output = (
             ctx.input(0),
@@ -43,7 +44,7 @@ class Svdf(Op):
             ctx.expect_rank(tensor, 2)
         batch, input_size = input_.shape
         filters, memory = time.shape
-        self.rank = int(ctx.option("rank"))
+        self.rank = ctx.options.rank
         if self.rank <= 0 or filters % self.rank:
             ctx.fail(f"rank {self.rank} does not divide the {filters} filters")
         units = filters // self.rank
@@ -59,7 +60,7 @@ class Svdf(Op):
             for tensor in (feature, time, state, output):
                 ctx.expect_dtype(tensor, FLOAT32)
             self.bias = self._bias(ctx, bias, units, FLOAT32)
-            self.activation = ENUMS["ActivationFunctionType"].index(ctx.option("fused_activation_function"))
+            self.activation = ENUMS["ActivationFunctionType"].index(ctx.options.fused_activation_function)
             return
         ctx.expect_dtype(feature, INT8)
         ctx.expect_dtype(time, INT8, INT16)

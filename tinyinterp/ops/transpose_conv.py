@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tinyinterp.kernels.transpose_conv import bias_and_clamp_float, transpose_conv_scatter
+from tinyinterp.model.options import TransposeConvOptions
 from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register, required
 from tinyinterp.ops.conv import (
     FLOAT32,
@@ -29,7 +30,7 @@ from tinyinterp.quant import float_activation_range
 
 @register("TRANSPOSE_CONV", dtypes=("int8", "int16", "float32"))
 class TransposeConv(Op):
-    def __init__(self, ctx: OpContext) -> None:
+    def __init__(self, ctx: OpContext[TransposeConvOptions]) -> None:
         ctx.expect_count((3, 4))
         shape_tensor, weights, input_, output = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output()
         self.dtype = kernel_dtype(ctx, input_, weights, output)
@@ -48,14 +49,14 @@ class TransposeConv(Op):
             expected = f"[{batch}, h, w, {in_channels}]"
             ctx.fail(f"{ctx.describe(input_)} has shape {list(input_.shape)}, expected {expected}")
         ctx.expect_shape(output, (batch, out_h, out_w, out_channels))
-        self.window = window(ctx, out_h, out_w, kernel_h, kernel_w, dilation=False)
-        self.strides = (ctx.option("stride_h"), ctx.option("stride_w"))
+        self.window = window(ctx, out_h, out_w, kernel_h, kernel_w)
+        self.strides = (ctx.options.stride_h, ctx.options.stride_w)
         self.in_shape, self.out_shape = input_.shape, output.shape
         self.filters = np.ascontiguousarray(filters.transpose(1, 2, 3, 0))  # [kh, kw, in, out]: out innermost
         bias = ctx.optional_input(3)
         if self.dtype == FLOAT32:
             self.bias = float_bias(ctx, bias, out_channels)
-            self.float_range = float_activation_range(ctx.option("fused_activation_function"))
+            self.float_range = float_activation_range(ctx.options.fused_activation_function)
             return
         # TFLM's 16x8 kernel widens an int16 bias to int64 and reads any other as int64.
         bias_dtypes = (INT32,) if self.dtype == INT8 else (INT16, INT64)
