@@ -521,7 +521,7 @@ def model_layers(name: str, model: Any) -> Iterator[Layer]:
         kind = MODEL_OPS.get(op.opcode)
         if kind is None:
             continue
-        ctx: Context[Any] = Context(subgraph, op, core, board, 100.0, PATH_DSP)  # the options of `kind`
+        ctx: Context[Any] = Context(subgraph, op, core, board, 100.0, PATH_DSP)  # any op of MODEL_OPS
         x, y = ctx.tensor(0), ctx.tensor(0, output=True)
         assert x is not None and y is not None
         source = f"{name} op {op.index}"
