@@ -119,21 +119,29 @@ def write_stacks(results: Sequence[Result], shipped: dict[str, StackProfile]) ->
 
 
 def print_executed_agreement() -> None:
-    """How closely the shipped loop counts reproduce the instructions CMSIS-NN executed (bench/fit_loops.py
-    prints every call)."""
-    print("Instructions per kernel call: loop counts (tinyinterp/cost/loops.py) against executed (emulated)")
-    print(f"{'measurements':14} {'core':8} {'calls':>5} {'within 5%':>9} {'max err %':>9} {'mean err %':>10}")
+    """How closely the shipped loop counts reproduce the instructions CMSIS-NN executed and the weight bytes
+    it loaded (bench/fit_loops.py prints every call)."""
+    print("Per kernel call: loop counts (tinyinterp/cost/loops.py) against executed (emulated)")
+    print(
+        f"{'measurements':14} {'core':8} {'what':18} {'calls':>5} {'within 5%':>9} {'max err %':>9} "
+        f"{'mean err %':>10}"
+    )
     for data, (path, file) in sorted(fit_loops.SOURCES.items()):
-        errors = []
+        instructions, weight_bytes = [], []
         for r in fit_loops.calls(data):
-            wrapped = r["function"] != r["selected"]
-            counts = loops.executed(r["selected"], path, fit_loops.shape_of(r), wrapped, data)
-            errors.append(abs(sum(counts.values()) / r["instructions"]["total"] - 1))
+            shape, wrapped = fit_loops.shape_of(r), r["function"] != r["selected"]
+            counts = loops.executed(r["selected"], path, shape, wrapped, data)
+            instructions.append(abs(sum(counts.values()) / r["instructions"]["total"] - 1))
+            read = loops.weight_reads(r["selected"], path, shape, wrapped, data)
+            if read is not None:
+                weight_bytes.append(abs(read / fit_loops.weights_read(r) - 1))
         core = file.removeprefix("executed_counts_").removesuffix(".json")
-        print(
-            f"{data:14} {core:8} {len(errors):5} {sum(e <= 0.05 for e in errors):9} "
-            f"{100 * max(errors):9.1f} {100 * sum(errors) / len(errors):10.2f}"
-        )
+        for what, errors in (("instructions", instructions), ("weight bytes read", weight_bytes)):
+            if errors:  # the MVE measurements count no data accesses
+                print(
+                    f"{data:14} {core:8} {what:18} {len(errors):5} {sum(e <= 0.05 for e in errors):9} "
+                    f"{100 * max(errors):9.1f} {100 * sum(errors) / len(errors):10.2f}"
+                )
     print()
 
 

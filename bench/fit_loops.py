@@ -92,6 +92,25 @@ def fit(records: list[dict], path: str) -> dict[str, dict[str, float]]:
     return {name: costs for name, costs in bodies.items() if costs}
 
 
+def weights_read(record: dict) -> int:
+    return record["memory"].get("weights", {}).get("read_bytes", 0)
+
+
+def reads_weights(records: list[dict]) -> bool:
+    """Whether the calls read weights and the measurements count data accesses by region (qemu, which runs
+    the MVE path, does not)."""
+    return all(r.get("memory") for r in records) and any(weights_read(r) for r in records)
+
+
+def fit_weight_reads(records: list[dict], path: str) -> dict[str, float]:
+    """Bytes of filter (or FC weights) each loop body reads, fitted on `records` (calls of one kernel)."""
+    names, a = features(records, path)
+    b = np.array([weights_read(r) for r in records], dtype=float)
+    weights = 1.0 / np.maximum(b, 1.0)
+    x = nnls(a * weights[:, None], b * weights)
+    return {name: round(float(value), 4) for name, value in zip(names, x, strict=True) if value > 1e-6}
+
+
 def modelled_total(bodies: dict[str, dict[str, float]], record: dict, path: str) -> float:
     t = loops.trips(
         record["selected"], path, shape_of(record), wrapped=record["function"] != record["selected"]
@@ -99,14 +118,23 @@ def modelled_total(bodies: dict[str, dict[str, float]], record: dict, path: str)
     return sum(times * sum(bodies.get(body, {}).values()) for body, times in t.items())
 
 
-def fit_path(data: str, leave_one_out: bool = True) -> tuple[dict, list[tuple[str, str, int, float, float]]]:
-    """Bodies per kernel and, per call, (kernel, shape, executed, modelled, leave-one-out) totals."""
+Rows = list[tuple[str, str, int, float, float]]  # kernel, shape, executed, modelled, leave-one-out
+
+
+def fit_path(data: str, leave_one_out: bool = True) -> tuple[dict, dict, Rows, Rows]:
+    """Bodies per kernel, weight bytes per body (empty without memory counts) and, per call, the
+    instruction totals and the weight bytes read, executed against modelled."""
     records, path = calls(data), SOURCES[data][0]
     kernels: dict[str, dict] = {}
-    rows = []
+    reads: dict[str, dict[str, float]] = {}
+    rows: Rows = []
+    read_rows: Rows = []
     for kernel in sorted({r["selected"] for r in records}):
         mine = [r for r in records if r["selected"] == kernel]
         kernels[kernel] = fit(mine, path)
+        if reads_weights(mine):
+            reads[kernel] = fit_weight_reads(mine, path)
+            read_rows += _weight_rows(kernel, mine, reads[kernel], path)
         for i, r in enumerate(mine):
             others = mine[:i] + mine[i + 1 :]
             left_out = (
@@ -114,16 +142,32 @@ def fit_path(data: str, leave_one_out: bool = True) -> tuple[dict, list[tuple[st
                 if leave_one_out and len(others) > 1
                 else float("nan")
             )
-            fields = {k: v for k, v in r["shape"].items() if k in SHAPE_FIELDS and v not in (0, 1)}
-            shape = " ".join(f"{k}={v}" for k, v in fields.items())
+            shape = shape_label(r)
             label = kernel if r["function"] == kernel else f"{kernel} (wrapper)"
             rows.append(
                 (label, shape, r["instructions"]["total"], modelled_total(kernels[kernel], r, path), left_out)
             )
-    return kernels, rows
+    return kernels, {k: v for k, v in reads.items() if v}, rows, read_rows
 
 
-def document(data: str, kernels: dict) -> dict:
+def _weight_rows(kernel: str, records: list[dict], per_body: dict[str, float], path: str) -> Rows:
+    """Per call: executed and modelled weight bytes read (no leave-one-out: the bodies' bytes are exact
+    counts of the source's loads, not estimates)."""
+    rows: Rows = []
+    for r in records:
+        executed = weights_read(r)
+        t = loops.trips(kernel, path, shape_of(r), wrapped=r["function"] != r["selected"])
+        modelled = sum(times * per_body.get(body, 0.0) for body, times in t.items())
+        rows.append((kernel, shape_label(r), executed, modelled, float("nan")))
+    return rows
+
+
+def shape_label(record: dict) -> str:
+    fields = {k: v for k, v in record["shape"].items() if k in SHAPE_FIELDS and v not in (0, 1)}
+    return " ".join(f"{k}={v}" for k, v in fields.items())
+
+
+def document(data: str, kernels: dict, reads: dict) -> dict:
     path, file = SOURCES[data]
     source = json.loads((DATA / file).read_text())
     return {
@@ -135,11 +179,14 @@ def document(data: str, kernels: dict) -> dict:
         "core": source["core"],
         "versions": source["versions"],
         "kernels": kernels,
+        # Bytes of weights read per execution of each loop body (from the emulator's counts of data accesses
+        # by region): what flash stalls are counted on. Absent for measurements without memory counts.
+        **({"weight_read_bytes": reads} if reads else {}),
     }
 
 
-def report(path: str, rows: list[tuple[str, str, int, float, float]]) -> None:
-    print(f"\n{path}: executed instructions per call against trip counts x fitted body costs")
+def report(path: str, rows: Rows, what: str = "instructions") -> None:
+    print(f"\n{path}: executed {what} per call against trip counts x fitted body costs")
     print(f"{'kernel':44} {'shape':60} {'executed':>10} {'model':>10} {'m/e':>6} {'LOO/e':>6}")
     for label, shape, executed, modelled, left_out in rows:
         print(
@@ -150,8 +197,8 @@ def report(path: str, rows: list[tuple[str, str, int, float, float]]) -> None:
     loo = [abs(x / e - 1) for _, _, e, _, x in rows if x == x]
     held_out = f"; leave-one-out max {max(loo):.1%}, mean {np.mean(loo):.2%}" if loo else ""
     print(
-        f"{path}: {len(rows)} calls, |model/executed - 1| max {max(errors):.1%}, mean {np.mean(errors):.2%}"
-        f"{held_out}; within 5%: {sum(e <= 0.05 for e in errors)}/{len(errors)}"
+        f"{path} {what}: {len(rows)} calls, |model/executed - 1| max {max(errors):.1%}, "
+        f"mean {np.mean(errors):.2%}{held_out}; within 5%: {sum(e <= 0.05 for e in errors)}/{len(errors)}"
     )
 
 
@@ -162,10 +209,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     stale = []
     for data in args.data or sorted(SOURCES):
-        kernels, rows = fit_path(data, leave_one_out=not args.check)
+        kernels, reads, rows, read_rows = fit_path(data, leave_one_out=not args.check)
         report(data, rows)
+        if read_rows:
+            report(data, read_rows, "weight bytes read")
         file = loops.LOOP_DATA / f"{data}.json"
-        text = json.dumps(document(data, kernels), indent=1, sort_keys=True) + "\n"
+        text = json.dumps(document(data, kernels, reads), indent=1, sort_keys=True) + "\n"
         if args.check:
             if not file.exists() or file.read_text() != text:
                 stale.append(str(file))

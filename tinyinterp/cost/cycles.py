@@ -158,19 +158,31 @@ class Context(Generic[OptionsT]):
         """The op's options (the schema's defaults for those the model leaves out)."""
         return cast(OptionsT, options_record(self.op.opcode, self.op.options))
 
-    def flash_stall(self, weight_bytes: int, passes: float, reuse_bytes: float) -> float:
-        """Stall cycles of reading `weight_bytes` of flash `passes` times, `reuse_bytes` apart.
+    def flash_stall(self, weight_bytes: int, read_bytes: float, reuse_bytes: float) -> float:
+        """Stall cycles of a kernel's `read_bytes` of loads from `weight_bytes` of flash, a weight's uses
+        `reuse_bytes` apart.
 
-        The first pass always comes from flash; later passes hit the board's data cache only when it is
-        enabled and what the kernel touches between two uses of a weight fits in it. Each flash line
+        The first read of a byte always comes from flash; later ones hit the board's data cache only when
+        it is enabled and what the kernel touches between two uses of a weight fits in it. Each flash line
         costs the board's line stall (wait states at the flash bus clock, in core cycles). Weights placed
         in SRAM or TCM cost none.
         """
         board = self.board
         if weight_bytes == 0 or board.weights_in != "flash" or board.flash_access_ns == 0:
             return 0.0
-        fetched = weight_bytes * (1.0 if board.weights_cached(reuse_bytes) else max(passes, 1.0))
+        fetched = weight_bytes if board.weights_cached(reuse_bytes) else max(read_bytes, weight_bytes)
         return fetched * board.flash_line_stall(self.mhz) / board.weight_line_bytes()
+
+
+@dataclass(frozen=True)
+class Weights:
+    """A CMSIS-NN kernel's constant operand in flash: its bytes, the passes its loops make over it (what
+    the kernel reads where the loads of its loops were not measured: the MVE path) and the bytes read
+    between two uses of a weight (whether a data cache keeps it)."""
+
+    size: int
+    passes: float
+    reuse_bytes: float
 
 
 def _scalar(ctx: Context) -> Context:
@@ -252,15 +264,27 @@ def _layer(ctx: Context, op_class: str, kernel: str, macs: int, **terms: float) 
 
 
 def _counted(
-    ctx: Context, op_class: str, kernel: str, macs: int, shape: KernelShape, flash: float, calls: int = 1
+    ctx: Context,
+    op_class: str,
+    kernel: str,
+    macs: int,
+    shape: KernelShape,
+    weights: Weights | None = None,
+    calls: int = 1,
 ) -> LayerWork:
     """A CMSIS-NN kernel costed by its loops (`calls` calls of `shape`): trip counts x the instructions
-    by class per loop body measured under emulation (loops.py), priced with the core's cost per class.
+    by class per loop body measured under emulation (loops.py), priced with the core's cost per class;
+    flash stalls on the weight bytes its loops load (measured the same way; else `weights`' passes).
     Conv and depthwise are called through CMSIS-NN's wrapper, as TFLM calls them."""
     wrapped = op_class in ("conv", "pointwise", "depthwise")
     data = loops.dataset(ctx.path, ctx.core.architecture)
     counts = loops.executed_by_term(kernel, ctx.path, shape, wrapped, data)
     terms = {term: calls * loops.price(by_class, ctx.core) for term, by_class in counts.items()}
+    flash = 0.0
+    if weights is not None:
+        counted = loops.weight_reads(kernel, ctx.path, shape, wrapped, data)
+        read = calls * counted if counted is not None else weights.size * weights.passes
+        flash = ctx.flash_stall(weights.size, read, weights.reuse_bytes)
     return _layer(ctx, op_class, kernel, macs, **terms, flash=flash)
 
 
@@ -290,7 +314,7 @@ def conv_2d(ctx: Context[Conv2DOptions]) -> LayerWork:
             mac=macs * REFERENCE_MAC.cycles(ctx.core),
             data=taps * Mix(alu=6, br=1).cycles(ctx.core),
             requant=w.pixels * out_c * ctx.core.requantize * REFERENCE_REQUANTIZE,
-            flash=ctx.flash_stall(filter_bytes, w.pixels, filter_bytes),
+            flash=ctx.flash_stall(filter_bytes, filter_bytes * w.pixels, filter_bytes),
         )
     # The whole filter is re-read per 2 pixels (DSP, C) or 4 (MVE).
     passes = w.pixels / (4 if ctx.path == PATH_MVE else 2)
@@ -304,7 +328,7 @@ def conv_2d(ctx: Context[Conv2DOptions]) -> LayerWork:
             "arm_convolve_1x1_s8_fast" if fast else "arm_convolve_1x1_s8",
             macs,
             w,
-            ctx.flash_stall(filter_bytes, passes, reuse),
+            Weights(filter_bytes, passes, reuse),
         )
     groups = w.in_c // max(group_c, 1)
     one_row = w.in_h == 1 and k_h == 1 and w.dilation_w == 1 and (w.stride_w * w.in_c) % 4 == 0
@@ -316,7 +340,7 @@ def conv_2d(ctx: Context[Conv2DOptions]) -> LayerWork:
         "arm_convolve_1_x_n_s8" if one_row and groups == 1 else "arm_convolve_s8",
         macs,
         shape,
-        ctx.flash_stall(filter_bytes, passes, filter_bytes),
+        Weights(filter_bytes, passes, filter_bytes),
         calls=max(groups, 1),
     )
 
@@ -328,7 +352,8 @@ def depthwise_conv_2d(ctx: Context[DepthwiseConv2DOptions]) -> LayerWork:
     w = window(ctx, k_h, k_w)
     macs = op_macs(ctx.subgraph, ctx.op)
     filter_bytes = _elements(weights)
-    flash = ctx.flash_stall(filter_bytes, w.pixels, filter_bytes)
+    # The filter is read once per output pixel.
+    filter_reads = Weights(filter_bytes, w.pixels, filter_bytes)
     if ctx.path == PATH_REFERENCE:
         return _layer(
             ctx,
@@ -337,7 +362,7 @@ def depthwise_conv_2d(ctx: Context[DepthwiseConv2DOptions]) -> LayerWork:
             macs,
             mac=macs * REFERENCE_MAC.cycles(ctx.core),
             requant=w.pixels * out_c * ctx.core.requantize * REFERENCE_REQUANTIZE,
-            flash=flash,
+            flash=ctx.flash_stall(filter_bytes, filter_bytes * w.pixels, filter_bytes),
         )
     unit = w.in_c == out_c and w.n == 1 and w.dilation_h == w.dilation_w == 1
     three_by_three = k_h == k_w == 3 and w.pad_h <= 1 and w.pad_w <= 1 and ctx.path != PATH_MVE
@@ -345,7 +370,7 @@ def depthwise_conv_2d(ctx: Context[DepthwiseConv2DOptions]) -> LayerWork:
         kernel = "arm_depthwise_conv_s8"
     else:
         kernel = "arm_depthwise_conv_3x3_s8" if three_by_three else "arm_depthwise_conv_s8_opt"
-    return _counted(ctx, "depthwise", kernel, macs, w, flash)
+    return _counted(ctx, "depthwise", kernel, macs, w, filter_reads)
 
 
 def fully_connected(ctx: Context) -> LayerWork:
@@ -356,7 +381,7 @@ def fully_connected(ctx: Context) -> LayerWork:
     macs = op_macs(ctx.subgraph, ctx.op)
     weight_bytes = _elements(weights)
     # Each batch row streams the whole weight matrix once: no reuse within a row.
-    flash = ctx.flash_stall(weight_bytes, rows, weight_bytes)
+    matrix_reads = Weights(weight_bytes, rows, weight_bytes)
     if ctx.path == PATH_REFERENCE:
         return _layer(
             ctx,
@@ -365,10 +390,10 @@ def fully_connected(ctx: Context) -> LayerWork:
             macs,
             mac=macs * REFERENCE_FC_MAC.cycles(ctx.core),
             requant=rows * units * ctx.core.requantize * REFERENCE_REQUANTIZE,
-            flash=flash,
+            flash=ctx.flash_stall(weight_bytes, weight_bytes * rows, weight_bytes),
         )
     shape = KernelShape(n=rows, in_c=depth, out_c=units)
-    return _counted(ctx, "fc", "arm_fully_connected_s8", macs, shape, flash)
+    return _counted(ctx, "fc", "arm_fully_connected_s8", macs, shape, matrix_reads)
 
 
 # --- element-wise and data ops -----------------------------------------------------------------------------
@@ -377,7 +402,7 @@ def fully_connected(ctx: Context) -> LayerWork:
 def average_pool_2d(ctx: Context[Pool2DOptions]) -> LayerWork:
     w = window(ctx, ctx.options.filter_height, ctx.options.filter_width)
     if ctx.path != PATH_REFERENCE:
-        return _counted(ctx, "elementwise", "arm_avgpool_s8", 0, w, 0.0)
+        return _counted(ctx, "elementwise", "arm_avgpool_s8", 0, w)
     taps = w.inside_taps()
     return _layer(
         ctx,
@@ -407,7 +432,7 @@ def _binary(
     def formula(ctx: Context) -> LayerWork:
         elements = _elements(ctx.tensor(0, output=True))
         if ctx.path != PATH_REFERENCE and kernel in loops.TRIPS:  # measured on every path
-            return _counted(ctx, "elementwise", kernel, 0, KernelShape(in_c=elements), 0.0)
+            return _counted(ctx, "elementwise", kernel, 0, KernelShape(in_c=elements))
         if ctx.path == PATH_MVE and vector is not None:
             return _layer(ctx, "elementwise", kernel, 0, data=elements * vector.cycles(ctx.core))
         per_element = Mix(ld=2.0, alu=4.0, st=1.0).cycles(ctx.core) + requantizations * ctx.core.requantize
@@ -423,7 +448,7 @@ def softmax(ctx: Context) -> LayerWork:
     if ctx.path != PATH_REFERENCE:
         row = x.shape[-1] if x is not None and x.shape else 1
         shape = KernelShape(n=elements // max(row, 1), in_c=row, out_c=row)
-        return _counted(ctx, "elementwise", "arm_softmax_s8", 0, shape, 0.0)
+        return _counted(ctx, "elementwise", "arm_softmax_s8", 0, shape)
     return _layer(
         ctx, "elementwise", "reference_ops::Softmax", 0, data=elements * SOFTMAX_ELEMENT.cycles(ctx.core)
     )

@@ -359,14 +359,32 @@ def trips(kernel: str, path: str, shape: KernelShape, wrapped: bool = False) -> 
 
 
 @cache
+def _loop_data(data: str) -> dict:
+    file = LOOP_DATA / f"{data}.json"
+    try:
+        loaded = json.loads(file.read_text())
+        loaded["kernels"]
+    except (OSError, ValueError, KeyError) as error:
+        raise CostModelError(f"{file}: cannot read the loop costs ({error})") from error
+    return loaded
+
+
 def body_costs(data: str) -> dict[str, dict[str, dict[str, float]]]:
     """Instructions by class per execution of each loop body, {kernel: {body: {class: count}}}, of the
     measurements `data` (a path, or a path on an architecture: `dataset`)."""
-    file = LOOP_DATA / f"{data}.json"
-    try:
-        return json.loads(file.read_text())["kernels"]
-    except (OSError, ValueError, KeyError) as error:
-        raise CostModelError(f"{file}: cannot read the loop costs ({error})") from error
+    return _loop_data(data)["kernels"]
+
+
+def weight_reads(
+    kernel: str, path: str, shape: KernelShape, wrapped: bool = False, data: str | None = None
+) -> float | None:
+    """Bytes of weights one call reads (each byte as often as the loops load it), from the bytes each loop
+    body loads as measured (`weight_read_bytes` of the data file); None where the measurements did not
+    count data accesses (the MVE path) or the kernel reads no weights."""
+    per_body = _loop_data(data or path).get("weight_read_bytes", {}).get(kernel)
+    if per_body is None:
+        return None
+    return sum(times * per_body.get(body, 0.0) for body, times in trips(kernel, path, shape, wrapped).items())
 
 
 def dataset(path: str, architecture: str) -> str:
