@@ -31,7 +31,6 @@ from tinyinterp.cost import arena
 from tinyinterp.errors import ModelError
 from tinyinterp.model import schema
 from tinyinterp.model.ir import Model, Operator, Subgraph, Tensor
-from tinyinterp.ops import OPS, OpContext
 
 NO_ARENA = "none"  # every invocation on the loaded input (a stack that keeps its input apart)
 
@@ -160,6 +159,8 @@ class ArenaReplay:
             raise ModelError(
                 f"replaying invocations on one arena does not keep state: variable {variables[0]}"
             )
+        from tinyinterp.ops import OPS, OpContext  # the kernels (numba): not for the CLI's --arena choices
+
         self.ops = [
             (node, OPS[node.opcode](OpContext(subgraph, node, rounding))) for node in subgraph.operators
         ]
