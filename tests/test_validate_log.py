@@ -539,6 +539,20 @@ REFERENCE_IC_PERFORMANCE = eembc_lines(
 )
 
 
+# closed/renesas/results/EK-RA6M4/kws/performance/log.txt (mlcommons/tiny_results_v0.7), lines 21, 29, 39,
+# 47, 50, 60, 68: TFLM with CMSIS-NN of 2021 on a Cortex-M33 (the runner on Windows).
+RENESAS = "C:\\Users\\a5095317\\eembc\\runner\\benchmarks\\ulp-mlperf\\datasets"
+RENESAS_KWS_PERFORMANCE = eembc_lines(
+    "00089.268 dut: m-model-[kws01]",
+    f'00089.284 parser: Command "bload dut "{RENESAS}\\kws01\\tst_000000_Stop_7.bin""',
+    '00089.555 parser: Command "dut infer 200 1"',
+    "00099.752 dut: m-results-[0.000,0.000,0.000,0.000,0.000,0.003,0.000,0.000,0.000,0.000,0.000,0.996]",
+    f'00099.753 parser: Command "bload dut "{RENESAS}\\kws01\\tst_000001_Left_2.bin""',
+    '00100.024 parser: Command "dut infer 200 1"',
+    "00110.220 dut: m-results-[0.000,0.000,0.000,0.000,0.000,0.191,0.000,0.000,0.000,0.000,0.000,0.808]",
+)
+
+
 def validate_published(
     log: str, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], *options: str
 ) -> tuple[int, str]:
@@ -554,15 +568,16 @@ def validate_published(
         (PCL_KWS_PERFORMANCE, "tflm", "none"),
         (REFERENCE_IC_PERFORMANCE, "tflm", "none"),
         (REFERENCE_VWW_PERFORMANCE, "tflm-2020", "tflm"),
+        (RENESAS_KWS_PERFORMANCE, "tflm-2021", "tflm-2020"),
     ],
-    ids=["pcl-kws", "reference-ic", "reference-vww"],
+    ids=["pcl-kws", "reference-ic", "reference-vww", "renesas-kws"],
 )
 def test_published_performance_logs_validate_on_the_arena_of_their_build(
     log: str, arena: str, other: str, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The board printed the last of N + W invocations on an input that later tensors (and, in the 2020
-    CMSIS-NN build, kernels' scratch buffers) overwrite: replayed on its build's arena layout the logged
-    results are reproduced, on another layout (or without the overwrite) they are not."""
+    """The board printed the last of N + W invocations on an input that later tensors (and, with CMSIS-NN,
+    kernels' scratch buffers) overwrite: replayed on its build's arena layout the logged results are
+    reproduced, on another layout (or without the overwrite) they are not."""
     code, out = validate_published(log, data_dir, tmp_path, capsys, "--arena", arena)
     assert code == 0, out
     assert "replayed: 2 results as the last of their `infer N W` invocations" in out

@@ -12,11 +12,14 @@ layout; what a kernel leaves in one it shares with the input becomes input). `AR
 this is known for, each measured on published performance logs (docs/numerics.md):
 - `tflm`: today's TFLM (greedy planner, `tinyinterp.cost.arena`) with its reference kernels, which ask
   these models for no scratch;
-- `tflm-2020`: TensorFlow v2.3.1's TFLM with the CMSIS-NN of spring 2020 on a core with the DSP extension
-  (the MLPerf Tiny v0.5 reference submission): DEPTHWISE_CONV_2D with one channel per input channel always
-  runs `arm_depthwise_conv_s8_opt` (its im2col of one output pixel, int16), CONV_2D `arm_convolve_s8`
-  (two int16 im2col columns) unless 1x1 `arm_convolve_1x1_s8_fast` applies, AVERAGE_POOL_2D sums one output
-  pixel's window per channel in int16; the allocator lists scratch requests newest first.
+- `tflm-2020`: TensorFlow v2.3.1's TFLM with the CMSIS-NN of spring 2020 (the MLPerf Tiny v0.5 reference
+  submission), `tflm-2021`: TFLM with the CMSIS-NN of 2021 (Renesas' EK-RA6M4 submission of v0.7), both
+  on a core with the DSP extension. DEPTHWISE_CONV_2D with one channel per input channel asks for one
+  output pixel's int16 im2col and fills it in `arm_depthwise_conv_s8_opt` (2021: 3x3 filters padded by at
+  most 1 run `arm_depthwise_conv_3x3_s8`, which leaves it alone); CONV_2D fills two int16 im2col columns
+  in `arm_convolve_s8` unless 1x1 `arm_convolve_1x1_s8_fast` applies; AVERAGE_POOL_2D sums one output
+  pixel's window per channel, in int16 (2020) or int32 (2021). TF 2.3's allocator lists scratch requests
+  newest first.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -47,7 +51,15 @@ class ArenaLayout:
     newest_scratch_first: bool = False  # TF 2.3's MicroAllocator kept its scratch handles in reverse order
 
 
-# ---- tflm-2020: TF v2.3.1 with CMSIS-NN of spring 2020, DSP extension ------------------------------------
+# ---- TFLM with the CMSIS-NN of 2020 and 2021, DSP extension ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class CmsisNn:
+    """What differs between the CMSIS-NN versions the dated layouts know."""
+
+    pool_sum_bytes: int  # AVERAGE_POOL_2D's sums per channel: int16 (2020) or int32 (since September 2020)
+    depthwise_3x3: bool  # arm_depthwise_conv_wrapper_s8 runs 3x3 filters without touching the buffer
 
 
 def _option(op: Operator, name: str) -> int:
@@ -64,8 +76,8 @@ def _window_start(op: Operator, x: Tensor, y: Tensor, k_h: int, k_w: int, pixel:
     return row * stride_h - pad_h, column * stride_w - pad_w
 
 
-def _scratch_2020(subgraph: Subgraph, op: Operator) -> list[int]:
-    """The scratch requests of TF v2.3.1's CMSIS-NN kernels (get_buffer_size of CMSIS-NN, spring 2020)."""
+def _cmsis_scratch(build: CmsisNn, subgraph: Subgraph, op: Operator) -> list[int]:
+    """TFLM's CMSIS-NN kernels' scratch requests (CMSIS-NN's get_buffer_size functions of the time)."""
     tensors = subgraph.tensors
     if op.opcode == "CONV_2D":
         _, k_h, k_w, in_c = tensors[op.inputs[1]].shape
@@ -77,7 +89,7 @@ def _scratch_2020(subgraph: Subgraph, op: Operator) -> list[int]:
         _, k_h, k_w, out_c = tensors[op.inputs[1]].shape
         return [in_c * k_h * k_w * 2] if in_c == out_c else []
     if op.opcode == "AVERAGE_POOL_2D":
-        return [2 * tensors[op.inputs[0]].shape[-1]]
+        return [build.pool_sum_bytes * tensors[op.inputs[0]].shape[-1]]
     return []
 
 
@@ -92,18 +104,25 @@ def _patch(x: np.ndarray, top: int, left: int, k_h: int, k_w: int, offset: int) 
     return patch.astype("<i2").tobytes()
 
 
-def _contents_2020(
-    subgraph: Subgraph, op: Operator, inputs: list[np.ndarray], outputs: list[np.ndarray], size: int
+def _cmsis_contents(
+    build: CmsisNn,
+    subgraph: Subgraph,
+    op: Operator,
+    inputs: list[np.ndarray],
+    outputs: list[np.ndarray],
+    size: int,
 ) -> bytes | None:
-    """What TF v2.3.1's CMSIS-NN kernels leave in their scratch: the last output pixel's work."""
+    """What the CMSIS-NN kernels leave in their scratch: the last output pixel's work."""
     x, y = subgraph.tensors[op.inputs[0]], subgraph.tensors[op.outputs[0]]
     pixels = y.shape[1] * y.shape[2]
-    if op.opcode == "AVERAGE_POOL_2D":  # int16 sums (__QADD16 saturates) of the last window, per channel
+    if op.opcode == "AVERAGE_POOL_2D":  # the last window's sums per channel (int16: __QADD16 saturates)
         k_h, k_w = _option(op, "filter_height"), _option(op, "filter_width")
         top, left = _window_start(op, x, y, k_h, k_w, pixels - 1)
         window = inputs[0][0, max(top, 0) : top + k_h, max(left, 0) : left + k_w].astype(np.int64)
         sums = window.reshape(-1, window.shape[-1]).sum(axis=0)
-        return np.clip(sums, -(1 << 15), (1 << 15) - 1).astype("<i2").tobytes()
+        if build.pool_sum_bytes == 2:
+            return np.clip(sums, -(1 << 15), (1 << 15) - 1).astype("<i2").tobytes()
+        return sums.astype("<i4").tobytes()
     quant = x.quantization
     offset = -int(quant.zero_point[0]) if quant is not None and quant.zero_point.size else 0
     _, k_h, k_w, _ = subgraph.tensors[op.inputs[1]].shape
@@ -112,7 +131,8 @@ def _contents_2020(
         return _patch(inputs[0], *_window_start(op, x, y, k_h, k_w, pixel), k_h, k_w, offset)
 
     if op.opcode == "DEPTHWISE_CONV_2D":  # arm_depthwise_conv_s8_opt: the last pixel's column
-        return column(pixels - 1)
+        pad_top = -_window_start(op, x, y, k_h, k_w, 0)[0]
+        return None if build.depthwise_3x3 and (k_h, k_w) == (3, 3) and pad_top <= 1 else column(pixels - 1)
     if op.opcode == "CONV_2D":  # arm_convolve_s8: output pixel p's column is im2col column p % 2
         last = {p % 2: p for p in range(max(pixels - 2, 0), pixels)}
         return b"".join(column(last[c]) for c in sorted(last))
@@ -128,13 +148,22 @@ def _no_contents(
     )
 
 
+def _cmsis_layout(description: str, build: CmsisNn, newest_scratch_first: bool) -> ArenaLayout:
+    scratch, contents = partial(_cmsis_scratch, build), partial(_cmsis_contents, build)
+    return ArenaLayout(description, scratch, contents, newest_scratch_first)
+
+
 ARENAS: dict[str, ArenaLayout] = {
     "tflm": ArenaLayout("today's TFLM, reference kernels", arena.REFERENCE, _no_contents),
-    "tflm-2020": ArenaLayout(
+    "tflm-2020": _cmsis_layout(
         "TF v2.3.1's TFLM with CMSIS-NN of spring 2020, DSP extension (MLPerf Tiny v0.5 reference)",
-        _scratch_2020,
-        _contents_2020,
+        CmsisNn(pool_sum_bytes=2, depthwise_3x3=False),
         newest_scratch_first=True,
+    ),
+    "tflm-2021": _cmsis_layout(
+        "TFLM with CMSIS-NN of 2021, DSP extension (Renesas EK-RA6M4, MLPerf Tiny v0.7)",
+        CmsisNn(pool_sum_bytes=4, depthwise_3x3=True),
+        newest_scratch_first=False,
     ),
 }
 
