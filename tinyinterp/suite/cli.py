@@ -170,7 +170,7 @@ def register_commands(commands: argparse._SubParsersAction) -> None:
         "--arena",
         default="tflm",
         choices=[*ARENAS, NO_ARENA],
-        help="a result after `infer N W` (N + W > 1: performance, energy) is the last of N + W invocations "
+        help="a result after `infer N W` (N + W > 1: performance runs) is the last of N + W invocations "
         "on an input loaded once, replayed on one tensor arena laid out as: tflm (today's TFLM, reference "
         "kernels; the default), tflm-2020 (TF v2.3.1 with CMSIS-NN of 2020, as the MLPerf Tiny v0.5 "
         "reference submission), tflm-2021 (TFLM with CMSIS-NN of 2021, as Renesas' EK-RA6M4 of v0.7), none "

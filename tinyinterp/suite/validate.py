@@ -6,7 +6,7 @@ Both runners log which stimulus was loaded, then what the device printed:
   `ulp-mlperf:   m-results    : [<values>]` (ad01 segment k = the k-th sliding window of the file).
 Each logged result is compared with tinyinterp's after re-quantizing the printed values with the output
 scale and zero point (ad01's anomaly score is compared as printed, to 3 decimals). A result after an EEMBC
-`infer N W` with N + W > 1 (performance and energy runs) is the last of N + W invocations on an input
+`infer N W` with N + W > 1 (performance runs) is the last of N + W invocations on an input
 loaded once, replayed on one tensor arena (replay.py), since later tensors overwrite the input's bytes.
 `summarize` turns the comparison into a reviewer's verdict with its exit code (VERDICTS).
 """
