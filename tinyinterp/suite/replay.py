@@ -38,13 +38,14 @@ from tinyinterp.model.ir import Model, Operator, Subgraph, Tensor
 
 NO_ARENA = "none"  # every invocation on the loaded input (a stack that keeps its input apart)
 
-# What a kernel leaves in its scratch buffer of `size` bytes, from the op's inputs and outputs; None when it
-# writes nothing there.
-ScratchContents = Callable[[Subgraph, Operator, list[np.ndarray], list[np.ndarray], int], bytes | None]
+# What a kernel leaves in its scratch buffer, from the op's inputs; None when it writes nothing there.
+ScratchContents = Callable[[Subgraph, Operator, list[np.ndarray]], bytes | None]
 
 
 @dataclass(frozen=True)
 class ArenaLayout:
+    """A build's arena: its kernels' scratch requests, what they leave there, the planner's order."""
+
     description: str
     scratch: arena.ScratchRule
     contents: ScratchContents
@@ -105,12 +106,7 @@ def _patch(x: np.ndarray, top: int, left: int, k_h: int, k_w: int, offset: int) 
 
 
 def _cmsis_contents(
-    build: CmsisNn,
-    subgraph: Subgraph,
-    op: Operator,
-    inputs: list[np.ndarray],
-    outputs: list[np.ndarray],
-    size: int,
+    build: CmsisNn, subgraph: Subgraph, op: Operator, inputs: list[np.ndarray]
 ) -> bytes | None:
     """What the CMSIS-NN kernels leave in their scratch: the last output pixel's work."""
     x, y = subgraph.tensors[op.inputs[0]], subgraph.tensors[op.outputs[0]]
@@ -139,9 +135,7 @@ def _cmsis_contents(
     return None
 
 
-def _no_contents(
-    subgraph: Subgraph, op: Operator, inputs: list[np.ndarray], outputs: list[np.ndarray], size: int
-) -> bytes | None:
+def _no_contents(subgraph: Subgraph, op: Operator, inputs: list[np.ndarray]) -> bytes | None:
     raise ModelError(
         f"operator {op.index} ({op.opcode}) has a scratch buffer that shares the input's bytes, and what "
         "its kernel leaves there is not known"
@@ -218,7 +212,7 @@ class ArenaReplay:
             outputs = op(inputs)
             for offset, size in self.scratch.get(node.index, []):
                 if self._shares_input(offset, size):
-                    data = self.layout.contents(self.subgraph, node, inputs, outputs, size)
+                    data = self.layout.contents(self.subgraph, node, inputs)
                     if data is not None:
                         self.memory[offset : offset + len(data)] = np.frombuffer(data, np.uint8)
             for index, value in zip(node.outputs, outputs):
