@@ -16,9 +16,12 @@ import tinyinterp.suite.validate as validate_module
 from tinyinterp import Interpreter
 from tinyinterp.cli import main
 from tinyinterp.model import save_model
+from tinyinterp.model.builder import ModelBuilder
+from tinyinterp.numerics import TFLM_ROUNDING
 from tinyinterp.suite.device import EmulatedDevice
 from tinyinterp.suite.host import Host, LocalLink
 from tinyinterp.suite.protocol import parse_payload, requantize
+from tinyinterp.suite.replay import ArenaReplay
 from tinyinterp.suite.runner import Setup, run_accuracy
 from tinyinterp.zoo import stand_in
 
@@ -455,3 +458,130 @@ def test_numerics_auto_names_the_profile_that_reproduces_the_log(
     assert code == 0 and summary["numerics"] == "single-rounding"
     assert [name for name, _, _ in summary["candidates"]] == ["tflm", "single-rounding"]
     assert summary["candidates"][0][1] == differing and summary["candidates"][1][1:] == [0, 0]
+
+
+# ---- performance logs: `infer N W` replayed on one arena (tinyinterp.suite.replay) -----------------------
+
+
+def test_infer_n_w_counts_the_invocations_with_the_firmwares_defaults() -> None:
+    """`infer N W` runs W warm-ups then N inferences; the firmware's defaults are N = 1, W = 10."""
+    lines = []
+    for k, command in enumerate(["dut infer 100 1", "dut infer 3", "dut infer", "dut infer 1 0"]):
+        lines += [
+            f'00001.000 parser: Command "bload dut "d/s_{k}.bin""',
+            f'00002.000 parser: Command "{command}"',
+            "00003.000 dut: m-results-[0.500,0.500]",
+        ]
+    parsed = validate_module.parse_log("\n".join(lines) + "\n")
+    assert [e.invocations for e in parsed.entries] == [101, 13, 11, 1]
+
+
+def test_a_replay_runs_each_invocation_on_what_the_last_left_on_the_input() -> None:
+    """x -> t1 = x + 1 -> t2 = 2 t1 -> y = t2 + 1: the greedy plan puts t2 on x's bytes, so the second
+    invocation reads t2 = 2x + 2 as its input and prints 2 (2x + 2) + 3 = 4x + 7."""
+    b = ModelBuilder()
+    x = b.input("x", [1, 16], np.float32)
+    one, two = (b.constant(n, np.full((1, 16), v, np.float32)) for n, v in (("one", 1), ("two", 2)))
+    t1, t2, y = (b.tensor(name, [1, 16], np.float32) for name in ("t1", "t2", "y"))
+    b.op("ADD", [x, one], [t1])
+    b.op("MUL", [t1, two], [t2])
+    b.op("ADD", [t2, one], [y])
+    b.output(y)
+    replay = ArenaReplay(b.build(), "tflm", TFLM_ROUNDING)
+    values = np.arange(16, dtype=np.float32).reshape(1, 16)
+    replay.load(values)
+    np.testing.assert_array_equal(replay.invoke(), 2 * values + 3)
+    np.testing.assert_array_equal(replay.invoke(), 4 * values + 7)
+    replay.load(values)  # th_load_tensor of the next `infer` starts over
+    np.testing.assert_array_equal(replay.invoke(), 2 * values + 3)
+
+
+def eembc_lines(*lines: str) -> str:
+    return "\n".join(lines) + "\n"
+
+
+# Published performance logs (mlcommons/tiny_results_v0.5), cut to the lines validate-log reads; long lines
+# are split in two strings. closed/PengChengLaboratory/results/dividiti-closed-pcl-scepu02/kws/performance/
+# performance_log.txt, lines 8, 20, 30, 38, 41, 51, 59: TFLM with reference kernels on a RISC-V board.
+PCL = "/root/eembc/runner/benchmarks/ulp-mlperf/datasets"
+PCL_KWS_PERFORMANCE = eembc_lines(
+    "00039.024 dut: m-model-[kws01]",
+    f'00039.531 parser: Command "bload dut "{PCL}/kws01/tst_000000_Stop_7.bin""',
+    '00039.669 parser: Command "dut infer 40 1"',
+    "00053.036 dut: m-results-[0.000,0.000,0.000,0.000,0.000,0.929,0.000,0.000,0.000,0.000,0.000,0.070]",
+    f'00053.037 parser: Command "bload dut "{PCL}/kws01/tst_000001_Left_2.bin""',
+    '00053.175 parser: Command "dut infer 40 1"',
+    "00066.542 dut: m-results-[0.000,0.000,0.000,0.000,0.000,0.921,0.000,0.000,0.000,0.000,0.000,0.078]",
+)
+# closed/reference/results/Nucleo-L4R5ZI/vww/performance/log.txt, lines 21, 71, 81, 89, 113, 123, 131, and
+# .../ic/performance/log.txt, lines 21, 29, 39, 47, 50, 60, 68: the MLPerf Tiny v0.5 reference submission
+# (TF v2.3.1 with CMSIS-NN on a NUCLEO-L4R5ZI).
+REFERENCE = "/Users/ckiraly/eembc/runner/benchmarks/ulp-mlperf/datasets"
+REFERENCE_VWW_PERFORMANCE = eembc_lines(
+    "00121.979 dut: m-model-[vww01]",
+    f'00257.239 parser: Command "bload dut "{REFERENCE}/vww01/000000352684.bin""',
+    '00264.193 parser: Command "dut infer 100 1"',
+    "00324.857 dut: m-results-[0.945313,0.054688,]",
+    f'00324.859 parser: Command "bload dut "{REFERENCE}/vww01/000000003934.bin""',
+    '00331.812 parser: Command "dut infer 100 1"',
+    "00392.484 dut: m-results-[0.945313,0.054688,]",
+)
+REFERENCE_IC_PERFORMANCE = eembc_lines(
+    "00102.152 dut: m-model-[ic01]",
+    f'00102.158 parser: Command "bload dut "{REFERENCE}/ic01/lippizaner_s_000613.bin""',
+    '00102.936 parser: Command "dut infer 100 1"',
+    "00174.075 dut: m-results-[0.000000,0.000000,0.789063,0.167969,0.042969,0.000000,0.000000,0.000000,"
+    "0.000000,0.000000]",
+    f'00174.075 parser: Command "bload dut "{REFERENCE}/ic01/toy_spaniel_s_000285.bin""',
+    '00174.852 parser: Command "dut infer 100 1"',
+    "00245.992 dut: m-results-[0.000000,0.000000,0.859375,0.109375,0.027344,0.000000,0.000000,0.000000,"
+    "0.000000,0.000000]",
+)
+
+
+# closed/renesas/results/EK-RA6M4/kws/performance/log.txt (mlcommons/tiny_results_v0.7), lines 21, 29, 39,
+# 47, 50, 60, 68: TFLM with CMSIS-NN of 2021 on a Cortex-M33 (the runner on Windows).
+RENESAS = "C:\\Users\\a5095317\\eembc\\runner\\benchmarks\\ulp-mlperf\\datasets"
+RENESAS_KWS_PERFORMANCE = eembc_lines(
+    "00089.268 dut: m-model-[kws01]",
+    f'00089.284 parser: Command "bload dut "{RENESAS}\\kws01\\tst_000000_Stop_7.bin""',
+    '00089.555 parser: Command "dut infer 200 1"',
+    "00099.752 dut: m-results-[0.000,0.000,0.000,0.000,0.000,0.003,0.000,0.000,0.000,0.000,0.000,0.996]",
+    f'00099.753 parser: Command "bload dut "{RENESAS}\\kws01\\tst_000001_Left_2.bin""',
+    '00100.024 parser: Command "dut infer 200 1"',
+    "00110.220 dut: m-results-[0.000,0.000,0.000,0.000,0.000,0.191,0.000,0.000,0.000,0.000,0.000,0.808]",
+)
+
+
+def validate_published(
+    log: str, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], *options: str
+) -> tuple[int, str]:
+    (tmp_path / "log.txt").write_text(log)
+    data = ["--models-dir", str(data_dir / "models"), "--datasets-dir", str(data_dir / "datasets")]
+    code = main(["validate-log", str(tmp_path / "log.txt"), *data, *options])
+    return code, capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("log", "arena", "other"),
+    [
+        (PCL_KWS_PERFORMANCE, "tflm", "none"),
+        (REFERENCE_IC_PERFORMANCE, "tflm", "none"),
+        (REFERENCE_VWW_PERFORMANCE, "tflm-2020", "tflm"),
+        (RENESAS_KWS_PERFORMANCE, "tflm-2021", "tflm-2020"),
+    ],
+    ids=["pcl-kws", "reference-ic", "reference-vww", "renesas-kws"],
+)
+def test_published_performance_logs_validate_on_the_arena_of_their_build(
+    log: str, arena: str, other: str, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The board printed the last of N + W invocations on an input that later tensors (and, with CMSIS-NN,
+    kernels' scratch buffers) overwrite: replayed on its build's arena layout the logged results are
+    reproduced, on another layout (or without the overwrite) they are not."""
+    code, out = validate_published(log, data_dir, tmp_path, capsys, "--arena", arena)
+    assert code == 0, out
+    assert "replayed: 2 results as the last of their `infer N W` invocations" in out
+    assert f"on one arena laid out as {arena} (--arena)" in out
+    code, out = validate_published(log, data_dir, tmp_path, capsys, "--arena", other)
+    assert code == 1, out
+    assert "2 of 2 checked results differ" in out

@@ -39,6 +39,8 @@ class Buffer:
     last: int
     offline_offset: int = ONLINE
     name: str = ""
+    tensor: int = -1  # the tensor's index in the main subgraph; -1 for a scratch buffer
+    op: int = -1  # a scratch buffer's operator (index in the main subgraph); -1 for a tensor
 
 
 @dataclass(frozen=True)
@@ -136,8 +138,10 @@ def buffers(model: Model, scratch: ScratchRule = REFERENCE) -> list[Buffer]:
         if tensor.is_variable and offset != ONLINE:
             allocate = True
         if allocate:
-            planned.append(Buffer(align(size), first[tensor.index], last[tensor.index], offset, tensor.name))
-    planned += [Buffer(align(size), at, at, ONLINE, f"scratch of op {at - 1}") for size, at in requests]
+            index = tensor.index
+            planned.append(Buffer(align(size), first[index], last[index], offset, tensor.name, index))
+    for size, at in requests:
+        planned.append(Buffer(align(size), at, at, ONLINE, f"scratch of op {at - 1}", op=at - 1))
     return planned
 
 

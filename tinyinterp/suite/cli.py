@@ -19,6 +19,7 @@ from tinyinterp.errors import TinyInterpError
 from tinyinterp.numerics import PROFILES as NUMERICS_PROFILES
 from tinyinterp.suite.benchmarks import BENCHMARKS
 from tinyinterp.suite.protocol import MODELS
+from tinyinterp.suite.replay import ARENAS, NO_ARENA
 
 if TYPE_CHECKING:
     from tinyinterp.cost.profiles import BoardProfile
@@ -164,6 +165,16 @@ def register_commands(commands: argparse._SubParsersAction) -> None:
         choices=[*NUMERICS_PROFILES, "auto"],
         help="recompute with this numerics profile (tinyinterp.numerics; default tflm), or with each "
         "and keep the one that explains the log best (auto)",
+    )
+    check.add_argument(
+        "--arena",
+        default="tflm",
+        choices=[*ARENAS, NO_ARENA],
+        help="a result after `infer N W` (N + W > 1: performance runs) is the last of N + W invocations "
+        "on an input loaded once, replayed on one tensor arena laid out as: tflm (today's TFLM, reference "
+        "kernels; the default), tflm-2020 (TF v2.3.1 with CMSIS-NN of 2020, as the MLPerf Tiny v0.5 "
+        "reference submission), tflm-2021 (TFLM with CMSIS-NN of 2021, as Renesas' EK-RA6M4 of v0.7), none "
+        "(each invocation on the loaded input)",
     )
     check.add_argument("--out", type=Path, help="with a results tree: also write the table as Markdown here")
     check.add_argument("--model", help="the model the log was made with (default: the reference model)")
@@ -518,7 +529,7 @@ def _best_validation(
         if (benchmark, name) not in devices:
             options = argparse.Namespace(**{**vars(args), "benchmark": benchmark, "numerics": name})
             devices[benchmark, name] = _open_device(options, allow_stand_in=False)
-        tried.append(_validate_parsed(parsed, devices[benchmark, name], args.datasets_dir, name))
+        tried.append(_validate_parsed(parsed, devices[benchmark, name], args.datasets_dir, name, args.arena))
     summary, result = min(tried, key=lambda t: (t[0].results_different, t[0].max_lsb))
     if args.numerics != "auto":
         return summary, result
@@ -527,12 +538,12 @@ def _best_validation(
 
 
 def _validate_parsed(
-    parsed: ParsedLog, device: EmulatedDevice, datasets_dir: Path | None, numerics: str
+    parsed: ParsedLog, device: EmulatedDevice, datasets_dir: Path | None, numerics: str, arena: str
 ) -> tuple[Summary, Validation]:
     from tinyinterp.suite.validate import summarize, validate
 
     dataset = _dataset(device.benchmark, datasets_dir)
-    result = validate(parsed, device, dataset)
+    result = validate(parsed, device, dataset, arena)
     return summarize(parsed, result, device.benchmark, dataset, numerics), result
 
 
@@ -619,6 +630,11 @@ def _print_validation(log: Path, summary: Summary, result: Validation, logged_su
         print(f"{scored}: logged {logged}{unit}, tinyinterp {mine}{unit}")
     for line in logged_summary:
         print(f"logged summary: {line}")
+    if summary.replayed:
+        print(
+            f"replayed: {summary.replayed} results as the last of their `infer N W` invocations on an input "
+            f"loaded once, on one arena laid out as {summary.arena} (--arena)"
+        )
     if summary.candidates:
         tried = "; ".join(f"{name}: {n} differ, max {lsb} LSB" for name, n, lsb in summary.candidates)
         print(f"numerics: {summary.numerics} explains the log best ({tried})")

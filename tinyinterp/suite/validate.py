@@ -5,8 +5,10 @@ Both runners log which stimulus was loaded, then what the device printed:
 - MLPerf Tiny runner (benchmark/runner): `ulp-mlperf: Loading file <file> segment <k>` then
   `ulp-mlperf:   m-results    : [<values>]` (ad01 segment k = the k-th sliding window of the file).
 Each logged result is compared with tinyinterp's after re-quantizing the printed values with the output
-scale and zero point (ad01's anomaly score is compared as printed, to 3 decimals). `summarize` turns the
-comparison into a reviewer's verdict with its exit code (VERDICTS).
+scale and zero point (ad01's anomaly score is compared as printed, to 3 decimals). A result after an EEMBC
+`infer N W` with N + W > 1 (performance runs) is the last of N + W invocations on an input
+loaded once, replayed on one tensor arena (replay.py), since later tensors overwrite the input's bytes.
+`summarize` turns the comparison into a reviewer's verdict with its exit code (VERDICTS).
 """
 
 from __future__ import annotations
@@ -24,10 +26,13 @@ from tinyinterp.suite.benchmarks import BENCHMARKS
 from tinyinterp.suite.datasets import Stimulus, read_labels, stimulus_loads
 from tinyinterp.suite.device import EmulatedDevice, batches
 from tinyinterp.suite.protocol import MODELS, parse_payload, parse_results_line, requantize
+from tinyinterp.suite.replay import NO_ARENA, ArenaReplay
 from tinyinterp.suite.scoring import FileResults, Score, score_files
 
 EEMBC_LOAD = re.compile(r'Command "bload dut "(?P<path>[^"]*)"(?:\s+(?P<offset>\d+)\s+(?P<length>\d+))?"')
 # `dut: m-results-[...]`, or the DUT's line captured without the runner's prefix (timestamp optional).
+# `infer [N [W]]`: N inferences after W warm-up ones (the firmware's defaults: N = 1, W = 10).
+EEMBC_INFER = re.compile(r'Command "dut infer(?:\s+(?P<n>\d+))?(?:\s+(?P<w>\d+))?\s*"')
 EEMBC_RESULT = re.compile(r"(?:\bdut: |^(?:[\d.]+ )?)(m-results-.*)$")
 EEMBC_MODEL = re.compile(r"(?:\bdut: m-model-\[|key\[model\]-val\[)([^\]]*)\]")
 MLC_LOAD = re.compile(r"ulp-mlperf: Loading file (?P<file>.+?) segment (?P<segment>\d+)\s*$")
@@ -69,6 +74,7 @@ class Entry:
     text: str  # the logged results
     values: list[float] | None  # None when unparseable
     line: int
+    invocations: int = 1  # of the model before the result: N + W of the EEMBC runner's `infer N W`
 
 
 @dataclass
@@ -126,6 +132,7 @@ def parse_log(text: str) -> ParsedLog:
     eembc = bool(EEMBC_LOAD.search(text))
     parsed = ParsedLog(EEMBC_RUNNER if eembc else "MLPerf Tiny runner")
     pending: Load | None = None
+    invocations = 1
     announced_line = 0
     for number, raw_line in enumerate(text.split("\n"), start=1):
         line = raw_line.replace("\r", "")
@@ -144,7 +151,11 @@ def parse_log(text: str) -> ParsedLog:
                 parsed.problems.append(
                     f"line {pending.line}: {pending.file} was loaded but no result followed"
                 )
-            pending = load
+            pending, invocations = load, 1
+            continue
+        infer = EEMBC_INFER.search(line)
+        if infer:
+            invocations = int(infer.group("n") or 1) + int(infer.group("w") or 10)
             continue
         result = _result_of(line)
         if result is None:
@@ -152,7 +163,7 @@ def parse_log(text: str) -> ParsedLog:
         if pending is None:
             parsed.problems.append(f"line {number}: a result with no stimulus loaded before it")
         else:
-            parsed.entries.append(Entry(pending, result[0], result[1], number))
+            parsed.entries.append(Entry(pending, result[0], result[1], number, invocations))
             pending = None
     if pending is not None:
         parsed.problems.append(
@@ -184,6 +195,8 @@ class Validation:
     normalised: bool = True  # scored on vectors normalised to sum 1 (the MLPerf Tiny runner's way)
     comparisons: list[Comparison] = field(default_factory=list)  # one per checked result
     stimulus_set: str | None = None  # a known set the log's files are, when it is not the dataset's
+    arena: str = "tflm"  # the layout repeated invocations were replayed on (replay.ARENAS), or "none"
+    replayed: int = 0  # results recomputed as more than one invocation on one arena
 
     @property
     def ok(self) -> bool:
@@ -258,8 +271,9 @@ def _describe(entry: Entry) -> str:
     return f"line {entry.line} (segment {load.segment})" if load.segment else f"line {entry.line}"
 
 
-def validate(parsed: ParsedLog, device: EmulatedDevice, dataset: Path) -> Validation:
-    """Recompute every parsed result; report per file; score the logged and the recomputed results."""
+def validate(parsed: ParsedLog, device: EmulatedDevice, dataset: Path, arena: str = "tflm") -> Validation:
+    """Recompute every parsed result (repeated invocations on one arena laid out as `arena`, replay.ARENAS,
+    or each on the loaded input with "none"); report per file; score the logged and the recomputed results."""
     if parsed.model and parsed.model not in MODELS:
         named = BENCHMARKS.get(parsed.model)
         hint = f" (a streaming log: give --benchmark {parsed.model})" if named and named.streaming else ""
@@ -285,11 +299,7 @@ def validate(parsed: ParsedLog, device: EmulatedDevice, dataset: Path) -> Valida
             except ValueError as error:  # DatasetError included
                 report.status = "unparseable"
                 report.details.append(f"line {entry.line}: {error}")
-    expected = [
-        parse_payload(payload) or []
-        for batch in batches(checkable)
-        for payload in device.results([load for _, load in batch])
-    ]
+    expected, replayed = _expected(checkable, device, arena)
     comparisons = []
     for (entry, _), mine in zip(checkable, expected):
         comparison = _compare(device, entry.values or [], mine)
@@ -303,7 +313,30 @@ def validate(parsed: ParsedLog, device: EmulatedDevice, dataset: Path) -> Valida
     normalise = parsed.runner != EEMBC_RUNNER
     logged, recomputed, scored = _scores(checkable, expected, stimuli.labels, reports, normalise)
     known = KNOWN_STIMULUS_SETS.get(_names_digest(reports))
-    return Validation(list(reports.values()), logged, recomputed, scored, normalise, comparisons, known)
+    files = list(reports.values())
+    return Validation(files, logged, recomputed, scored, normalise, comparisons, known, arena, replayed)
+
+
+def _expected(
+    checkable: Sequence[tuple[Entry, bytes]], device: EmulatedDevice, arena: str
+) -> tuple[list[list[float]], int]:
+    """tinyinterp's values for each result, and how many were replayed: one inference on the load, or the
+    last of the entry's invocations on one arena (the input loaded once) unless `arena` is "none"."""
+    repeated = [k for k, (entry, _) in enumerate(checkable) if entry.invocations > 1 and arena != NO_ARENA]
+    once = sorted(set(range(len(checkable))) - set(repeated))
+    expected: list[list[float]] = [[] for _ in checkable]
+    for batch in batches(once):
+        for k, payload in zip(batch, device.results([checkable[k][1] for k in batch])):
+            expected[k] = parse_payload(payload) or []
+    if repeated:
+        interpreter = device.interpreter
+        replay = ArenaReplay(interpreter.model, arena, interpreter.numerics.rounding)
+        for k in repeated:
+            entry, load = checkable[k]
+            replay.load(device.inputs([load])[0])
+            outputs = [replay.invoke() for _ in range(entry.invocations)]
+            expected[k] = parse_payload(device.payloads([load], outputs[-1].reshape(1, -1))[0]) or []
+    return expected, len(repeated)
 
 
 def _names_digest(reports: dict[str, FileReport]) -> str:
@@ -373,6 +406,8 @@ class Summary:
     numerics: str  # the profile the results were recomputed with
     # --numerics auto: each profile tried, with its differing results and max LSB
     candidates: tuple[tuple[str, int, int], ...] = ()
+    replayed: int = 0  # results recomputed as the last of their `infer N W` invocations on one arena
+    arena: str = "tflm"  # the arena layout they were replayed on (replay.ARENAS), or "none"
 
     @property
     def coverage(self) -> float:
@@ -417,6 +452,8 @@ def summarize(
         exit_code=code,
         verdict=f"{VERDICTS[code]}: {reason}",
         numerics=numerics,
+        replayed=result.replayed,
+        arena=result.arena,
     )
 
 

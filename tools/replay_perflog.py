@@ -1,0 +1,63 @@
+"""Where a performance log's results fall on a replay: per logged result, the invocation counts whose replayed
+output equals it and the closest one, for each arena layout (tinyinterp.suite.replay.ARENAS).
+
+For a log that no layout reproduces (the MLPerf Tiny v0.5 reference kws01 log: docs/numerics.md): a layout
+that matches at another invocation count than the log's N + W, or comes within a few LSB, is the lead to
+follow. `--model` takes another build's model (a `.tflite`, e.g. one cut from a submission's C array).
+
+    python tools/replay_perflog.py LOG --benchmark kws01 [--model M.tflite] [--arena tflm-2020 ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from tinyinterp.suite.device import EmulatedDevice, device_cost
+from tinyinterp.suite.models import find_dataset, find_model
+from tinyinterp.suite.protocol import requantize
+from tinyinterp.suite.replay import ARENAS, ArenaReplay
+from tinyinterp.suite.validate import parse_log
+from tinyinterp.zoo import open_model
+
+SHOWN = 8  # matching invocation counts printed per result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("log", type=Path)
+    parser.add_argument("--benchmark", required=True)
+    parser.add_argument("--model", help="default: the benchmark's reference model")
+    parser.add_argument("--arena", nargs="+", default=list(ARENAS), choices=list(ARENAS))
+    parser.add_argument("--datasets-dir", type=Path)
+    args = parser.parse_args()
+    model_path = args.model or find_model(args.benchmark)
+    dataset = find_dataset(args.benchmark, args.datasets_dir)
+    if model_path is None or dataset is None:
+        parser.error(f"no {args.benchmark} model or dataset found: give --model and --datasets-dir")
+    model = open_model(model_path)
+    cost = device_cost(model, "nucleo-l4r5zi", None, None, "tflm-cmsisnn")  # printing needs no cost
+    device = EmulatedDevice(args.benchmark, model, cost, str(model_path))
+    entries = parse_log(args.log.read_bytes().decode("utf-8", errors="replace")).entries
+    quant = device.output_quant
+    for name in args.arena:
+        replay = ArenaReplay(model, name, device.interpreter.numerics.rounding)
+        print(f"== {name}: {ARENAS[name].description}")
+        for entry in entries:
+            logged = requantize(entry.values or [], quant.scale, quant.zero_point)
+            replay.load(device.inputs([(dataset / entry.load.file).read_bytes()])[0])
+            runs = range(entry.invocations)
+            distance = [int(np.abs(replay.invoke().reshape(-1) - logged).max()) for _ in runs]
+            exact = [n + 1 for n, d in enumerate(distance) if d == 0][:SHOWN]
+            closest = int(np.argmin(distance))
+            print(
+                f"{entry.load.file}: logged after {entry.invocations}; equal after {exact or 'none'}; "
+                f"closest after {closest + 1} ({distance[closest]} LSB); after {entry.invocations}: "
+                f"{distance[-1]} LSB"
+            )
+
+
+if __name__ == "__main__":
+    main()
