@@ -28,18 +28,21 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import cast
 
 import numpy as np
 
 from tinyinterp.cost import arena
 from tinyinterp.errors import ModelError
-from tinyinterp.model import schema
+from tinyinterp.geometry import WindowOptions, pad_before
 from tinyinterp.model.ir import Model, Operator, Subgraph, Tensor
+from tinyinterp.model.options import Pool2DOptions, options_record
 
 NO_ARENA = "none"  # every invocation on the loaded input (a stack that keeps its input apart)
 
 # What a kernel leaves in its scratch buffer, from the op's inputs; None when it writes nothing there.
-ScratchContents = Callable[[Subgraph, Operator, list[np.ndarray]], bytes | None]
+# What a kernel leaves in its scratch buffers, from the op and the values of its first input.
+ScratchContents = Callable[[Subgraph, Operator, np.ndarray], bytes | None]
 
 
 @dataclass(frozen=True)
@@ -63,16 +66,17 @@ class CmsisNn:
     depthwise_3x3: bool  # arm_depthwise_conv_wrapper_s8 runs 3x3 filters without touching the buffer
 
 
-def _option(op: Operator, name: str) -> int:
-    return int(schema.option(op.opcode, op.options, name))
+def _window_options(op: Operator) -> WindowOptions:
+    return cast(WindowOptions, options_record(op.opcode, op.options))
 
 
 def _window_start(op: Operator, x: Tensor, y: Tensor, k_h: int, k_w: int, pixel: int) -> tuple[int, int]:
     """Where output pixel `pixel` (row-major) reads the input from, padded as TFLM's
     ComputePaddingHeightWidth (no dilation): (row, column), negative in the padding."""
-    stride_h, stride_w = _option(op, "stride_h"), _option(op, "stride_w")
-    pad_h = max(((y.shape[1] - 1) * stride_h + k_h - x.shape[1]) // 2, 0)
-    pad_w = max(((y.shape[2] - 1) * stride_w + k_w - x.shape[2]) // 2, 0)
+    options = _window_options(op)
+    stride_h, stride_w = options.stride_h, options.stride_w
+    pad_h = pad_before(x.shape[1], k_h, stride_h, 1, y.shape[1])
+    pad_w = pad_before(x.shape[2], k_w, stride_w, 1, y.shape[2])
     row, column = divmod(pixel, y.shape[2])
     return row * stride_h - pad_h, column * stride_w - pad_w
 
@@ -82,7 +86,8 @@ def _cmsis_scratch(build: CmsisNn, subgraph: Subgraph, op: Operator) -> list[int
     tensors = subgraph.tensors
     if op.opcode == "CONV_2D":
         _, k_h, k_w, in_c = tensors[op.inputs[1]].shape
-        strides = _option(op, "stride_h"), _option(op, "stride_w")
+        options = _window_options(op)
+        strides = options.stride_h, options.stride_w
         fast_1x1 = k_h == k_w == 1 and in_c % 4 == 0 and strides == (1, 1)
         return [] if fast_1x1 else [2 * in_c * k_h * k_w * 2]
     if op.opcode == "DEPTHWISE_CONV_2D":
@@ -105,16 +110,15 @@ def _patch(x: np.ndarray, top: int, left: int, k_h: int, k_w: int, offset: int) 
     return patch.astype("<i2").tobytes()
 
 
-def _cmsis_contents(
-    build: CmsisNn, subgraph: Subgraph, op: Operator, inputs: list[np.ndarray]
-) -> bytes | None:
+def _cmsis_contents(build: CmsisNn, subgraph: Subgraph, op: Operator, values: np.ndarray) -> bytes | None:
     """What the CMSIS-NN kernels leave in their scratch: the last output pixel's work."""
     x, y = subgraph.tensors[op.inputs[0]], subgraph.tensors[op.outputs[0]]
     pixels = y.shape[1] * y.shape[2]
     if op.opcode == "AVERAGE_POOL_2D":  # the last window's sums per channel (int16: __QADD16 saturates)
-        k_h, k_w = _option(op, "filter_height"), _option(op, "filter_width")
+        pool = cast(Pool2DOptions, options_record(op.opcode, op.options))
+        k_h, k_w = pool.filter_height, pool.filter_width
         top, left = _window_start(op, x, y, k_h, k_w, pixels - 1)
-        window = inputs[0][0, max(top, 0) : top + k_h, max(left, 0) : left + k_w].astype(np.int64)
+        window = values[0, max(top, 0) : top + k_h, max(left, 0) : left + k_w].astype(np.int64)
         sums = window.reshape(-1, window.shape[-1]).sum(axis=0)
         if build.pool_sum_bytes == 2:
             return np.clip(sums, -(1 << 15), (1 << 15) - 1).astype("<i2").tobytes()
@@ -124,7 +128,7 @@ def _cmsis_contents(
     _, k_h, k_w, _ = subgraph.tensors[op.inputs[1]].shape
 
     def column(pixel: int) -> bytes:
-        return _patch(inputs[0], *_window_start(op, x, y, k_h, k_w, pixel), k_h, k_w, offset)
+        return _patch(values, *_window_start(op, x, y, k_h, k_w, pixel), k_h, k_w, offset)
 
     if op.opcode == "DEPTHWISE_CONV_2D":  # arm_depthwise_conv_s8_opt: the last pixel's column
         pad_top = -_window_start(op, x, y, k_h, k_w, 0)[0]
@@ -135,7 +139,7 @@ def _cmsis_contents(
     return None
 
 
-def _no_contents(subgraph: Subgraph, op: Operator, inputs: list[np.ndarray]) -> bytes | None:
+def _no_contents(subgraph: Subgraph, op: Operator, values: np.ndarray) -> bytes | None:
     raise ModelError(
         f"operator {op.index} ({op.opcode}) has a scratch buffer that shares the input's bytes, and what "
         "its kernel leaves there is not known"
@@ -212,7 +216,9 @@ class ArenaReplay:
             outputs = op(inputs)
             for offset, size in self.scratch.get(node.index, []):
                 if self._shares_input(offset, size):
-                    data = self.layout.contents(self.subgraph, node, inputs)
+                    first = inputs[0]
+                    assert first is not None  # conv, depthwise and pool inputs are never optional
+                    data = self.layout.contents(self.subgraph, node, first)
                     if data is not None:
                         self.memory[offset : offset + len(data)] = np.frombuffer(data, np.uint8)
             for index, value in zip(node.outputs, outputs):
