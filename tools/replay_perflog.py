@@ -4,8 +4,12 @@ output equals it and the closest one, for each arena layout (tinyinterp.suite.re
 For a log that no layout reproduces (the MLPerf Tiny v0.5 reference kws01 log: docs/numerics.md): a layout
 that matches at another invocation count than the log's N + W, or comes within a few LSB, is the lead to
 follow. `--model` takes another build's model (a `.tflite`, e.g. one cut from a submission's C array).
+`--sensitivity K` says how much a near miss is worth: it changes K random bytes of each stimulus by 1 LSB,
+one at a time, and prints how far each moves the output after the log's run count (on a chaotic replay, any
+change of the stimulus, model or layout moves it by tens of LSB).
 
     python tools/replay_perflog.py LOG --benchmark kws01 [--model M.tflite] [--arena tflm-2020 ...]
+        [--sensitivity 4]
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ def main() -> None:
     parser.add_argument("--model", help="default: the benchmark's reference model")
     parser.add_argument("--arena", nargs="+", default=list(ARENAS), choices=list(ARENAS))
     parser.add_argument("--datasets-dir", type=Path)
+    parser.add_argument("--sensitivity", type=int, default=0, metavar="K", help="stimulus bytes to change")
     args = parser.parse_args()
     model_path = args.model or find_model(args.benchmark)
     dataset = find_dataset(args.benchmark, args.datasets_dir)
@@ -47,7 +52,8 @@ def main() -> None:
         print(f"== {name}: {ARENAS[name].description}")
         for entry in entries:
             logged = requantize(entry.values or [], quant.scale, quant.zero_point)
-            replay.load(device.inputs([(dataset / entry.load.file).read_bytes()])[0])
+            stimulus = device.inputs([(dataset / entry.load.file).read_bytes()])[0]
+            replay.load(stimulus)
             runs = range(entry.invocations)
             distance = [int(np.abs(replay.invoke().reshape(-1) - logged).max()) for _ in runs]
             exact = [n + 1 for n, d in enumerate(distance) if d == 0][:SHOWN]
@@ -57,6 +63,31 @@ def main() -> None:
                 f"closest after {closest + 1} ({distance[closest]} LSB); after {entry.invocations}: "
                 f"{distance[-1]} LSB"
             )
+            if args.sensitivity:
+                moved = _sensitivity(replay, stimulus, entry.invocations, args.sensitivity)
+                print(f"  one stimulus byte +-1 LSB: the output after {entry.invocations} moves {moved} LSB")
+
+
+def _last_output(replay: ArenaReplay, stimulus: np.ndarray, runs: int) -> np.ndarray:
+    replay.load(stimulus)
+    for _ in range(runs - 1):
+        replay.invoke()
+    return replay.invoke().reshape(-1).astype(np.int32)
+
+
+def _sensitivity(replay: ArenaReplay, stimulus: np.ndarray, runs: int, count: int) -> list[int]:
+    """How far each of `count` seeded 1-LSB changes of one stimulus byte moves the output after `runs`."""
+    if not np.issubdtype(stimulus.dtype, np.integer):
+        raise SystemExit(f"--sensitivity needs an integer input tensor, not {stimulus.dtype}")
+    base = _last_output(replay, stimulus, runs)
+    flat = stimulus.reshape(-1)
+    top = np.iinfo(flat.dtype).max
+    moved = []
+    for index in np.random.default_rng(0).choice(flat.size, size=min(count, flat.size), replace=False):
+        changed = flat.copy()
+        changed[index] = flat[index] + 1 if flat[index] < top else flat[index] - 1
+        moved.append(int(np.abs(_last_output(replay, changed.reshape(stimulus.shape), runs) - base).max()))
+    return moved
 
 
 if __name__ == "__main__":
