@@ -585,3 +585,58 @@ def test_published_performance_logs_validate_on_the_arena_of_their_build(
     code, out = validate_published(log, data_dir, tmp_path, capsys, "--arena", other)
     assert code == 1, out
     assert "2 of 2 checked results differ" in out
+
+
+def test_the_logs_of_a_results_tree_are_found_where_each_layout_puts_them(tmp_path: Path) -> None:
+    """A submission's tree (closed/<org>/results/<system>/<benchmark>/accuracy/log.txt), the suite's own
+    (results/<system>/<benchmark>/accuracy/accuracy_log.txt); other files and folders too shallow to name a
+    system and benchmark are left out; a benchmark folder we do not map keeps its name."""
+    files = [
+        "closed/acme/results/board_b/vww/accuracy/log.txt",
+        "closed/acme/results/board_a/kws/accuracy/log.txt",
+        "closed/acme/results/board_a/kws/accuracy/notes.txt",
+        "results/mine/sww/accuracy/accuracy_log.txt",
+        "kws/accuracy/log.txt",
+        "accuracy/log.txt",
+    ]
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    found = [
+        (log.system, log.benchmark, log.path.relative_to(tmp_path).as_posix())
+        for log in validate_module.tree_logs(tmp_path)
+    ]
+    assert found == [
+        ("acme/board_a", "kws01", "closed/acme/results/board_a/kws/accuracy/log.txt"),
+        ("acme/board_b", "vww01", "closed/acme/results/board_b/vww/accuracy/log.txt"),
+        (".", "kws01", "kws/accuracy/log.txt"),
+        ("mine", "sww", "results/mine/sww/accuracy/accuracy_log.txt"),
+    ]
+
+
+def test_the_reviewers_tables_as_written_by_hand() -> None:
+    log = validate_module.TreeLog("acme/board_a", "kws01", Path("log.txt"))
+    unread = validate_module.report_row(log, None, 0, "no results")
+    assert unread == ["acme/board_a", "kws01", "not validated: no results", "", "", "", "", ""]
+    rows = [unread, ["x|y", "ic01", "reproduced", "3/3", "0", "0", "0", "tflm"]]
+    assert validate_module.markdown_table(rows) == (
+        "| system | benchmark | verdict | coverage | differing files | max LSB | flips | profile |\n"
+        "|---|---|---|---|---|---|---|---|\n"
+        "| acme/board_a | kws01 | not validated: no results |  |  |  |  |  |\n"
+        "| x\\|y | ic01 | reproduced | 3/3 | 0 | 0 | 0 | tflm |\n"
+    )
+    assert validate_module.text_table(rows) == (
+        "system        benchmark  verdict                    coverage  differing files  max LSB  flips  "
+        "profile\n"
+        "acme/board_a  kws01      not validated: no results\n"
+        "x|y           ic01       reproduced                 3/3       0                0        0      tflm"
+    )
+
+
+def test_a_runner_result_needs_both_brackets() -> None:
+    """The MLPerf Tiny runner prints `m-results : [a, b]`; a line cut before its `]` (or missing its `[`)
+    cannot be read, rather than read without its last value."""
+    line = "00012.345 ulp-mlperf:   m-results    : {}"
+    assert validate_module._result_of(line.format("[0.25,0.75]")) == ("[0.25,0.75]", [0.25, 0.75])
+    assert validate_module._result_of(line.format("[0.25,0.75")) == ("[0.25,0.75", None)
+    assert validate_module._result_of(line.format("0.25,0.75]")) == ("0.25,0.75]", None)

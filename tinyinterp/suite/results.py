@@ -99,7 +99,9 @@ def runner_log(folder: Path, info: RunInfo, files: int) -> Iterator[RunnerLog]:
         writer.print(f"Session logged in file {folder / 'log.txt'}")
 
 
-def _log_window(log: RunnerLog, window: Window, index: int, mode: str) -> None:
+def _log_window(log: RunnerLog, window: Window, index: int, *, energy: bool = False) -> None:
+    """One window as the runner logs it: its load and run, then its performance figures, or (energy
+    mode) the samples the energy monitor captured."""
     stamp = log.stamp()
     log.print(f"{stamp} ulp-mlperf: Loading file {window.file} segment {window.segment}")
     log.print(f"{stamp} ulp-mlperf: Load complete.")
@@ -107,7 +109,7 @@ def _log_window(log: RunnerLog, window: Window, index: int, mode: str) -> None:
         f"Running inference with {window.warmups}/{window.iterations} (warmup/measured) iterations ...  "
     )
     log.print(" done")
-    if mode == "e":
+    if energy:
         log.print(f"  Captured samples:{round(window.elapsed_s * 1000)} timestamps:2")
         return
     log.print(f"{stamp} ulp-mlperf: Performance results for window {index}:")
@@ -160,7 +162,7 @@ def write_accuracy(
 ) -> None:
     with runner_log(folder, info, files) as log:
         for index, window in enumerate(windows, start=1):
-            _log_window(log, window, index, "a")
+            _log_window(log, window, index)
         log.print("-" * 20)
         stamp = log.stamp() + " "
         log.tee(f"{stamp}ulp-mlperf: Top 1% = {score.top1:2.1f}")
@@ -176,7 +178,7 @@ def median_throughput(windows: Sequence[Window]) -> float:
 def write_performance(folder: Path, info: RunInfo, windows: Sequence[Window], load_bytes: int) -> None:
     with runner_log(folder, info, len(windows)) as log:
         for index, window in enumerate(windows, start=1):
-            _log_window(log, window, index, "p")
+            _log_window(log, window, index)
         log.print("-" * 20)
         for index, window in enumerate(windows, start=1):
             log.tee(f"Performance results for window {index}")
@@ -199,7 +201,7 @@ def median_energy_uj(windows: Sequence[Window]) -> float:
 def write_energy(folder: Path, info: RunInfo, windows: Sequence[Window], load_bytes: int) -> None:
     with runner_log(folder, info, len(windows)) as log:
         for index, window in enumerate(windows, start=1):
-            _log_window(log, window, index, "e")
+            _log_window(log, window, index, energy=True)
         log.print("-" * 20)
         log.tee("Power Edition Output")
         for trial, window in enumerate(windows):
