@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -185,6 +186,20 @@ def test_accuracy_is_recomputed_from_the_logged_results(
     expected = f"{score.top1:.4g}"
     scored = "scored normalised to sum 1, as the MLPerf Tiny runner"
     assert f"top-1 over {FILES} files ({scored}): logged {expected}%, tinyinterp {expected}%" in out
+
+
+def test_an_accuracy_run_reports_its_progress_in_stimuli(tmp_path: Path) -> None:
+    device = zoo_device("ic01")
+    folder = make_dataset(tmp_path, device)
+    calls: list[tuple[str, int]] = []
+    steps: list[int] = []
+
+    def progress(description: str, total: int) -> Callable[[int], None]:
+        calls.append((description, total))
+        return steps.append
+
+    run_accuracy(Setup("ic01", device, "zoo", True, folder), tmp_path / "run", progress)
+    assert calls == [("ic01 accuracy", FILES)] and sum(steps) == FILES
 
 
 def test_carriage_returns_inside_result_lines_are_not_line_breaks(
