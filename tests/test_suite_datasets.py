@@ -60,3 +60,9 @@ def test_ad01_windows_that_cannot_be_cut_are_refused(window: int, stride: int, l
         match=f"^10 bytes cannot be cut into ad01 windows of {window} bytes with stride {stride}$",
     ):
         stimulus_loads("ad01", bytes(10), load, Stimulus("x.bin", 0, window, stride))
+
+
+def test_a_label_file_listing_no_stimuli_is_named(tmp_path: Path) -> None:
+    (tmp_path / "y_labels.csv").write_text("\n \n")  # blank lines only: nothing to score
+    with pytest.raises(DatasetError, match=f"^{tmp_path / 'y_labels.csv'}: no stimuli listed"):
+        read_labels(tmp_path)

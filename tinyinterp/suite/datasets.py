@@ -54,6 +54,9 @@ def read_labels(folder: str | os.PathLike) -> list[Stimulus]:
                 stimuli.append(Stimulus(row[0].strip(), int(row[2]), *extra))
             except (IndexError, ValueError) as error:
                 raise DatasetError(f"{path}:{line_number}: cannot parse {row!r}: {error}") from None
+    if not stimuli:
+        rows = "file,num_classes,label[,window_bytes,stride_bytes]"
+        raise DatasetError(f"{path}: no stimuli listed (rows {rows})")
     return stimuli
 
 

@@ -165,8 +165,7 @@ def run_accuracy(setup: Setup, folder: Path, progress: Progress = no_progress) -
         per_file.setdefault(window.file, []).append(tuple(window.results))
     score = score_files([FileResults(s.file, s.label, tuple(per_file[s.file])) for s in stimuli])
     info = out.RunInfo(setup.benchmark, "a", setup.header)
-    stride = stimuli[0].stride_bytes if stimuli else None
-    out.write_accuracy(folder, info, windows, len(stimuli), score, device.load_bytes, stride)
+    out.write_accuracy(folder, info, windows, len(stimuli), score, device.load_bytes, stimuli[0].stride_bytes)
     return score
 
 
