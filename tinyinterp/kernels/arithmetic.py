@@ -6,7 +6,8 @@ activation's range; float32 kernels compute in float32 and clamp with `clamp_flo
 
 from __future__ import annotations
 
-from tinyinterp.quant import clamp_float, jit, multiply_by_quantized_multiplier, wrap_int32
+from tinyinterp.jit import jit
+from tinyinterp.kernels.fixedpoint import clamp_float, multiply_by_quantized_multiplier, wrap_int32
 
 
 @jit

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinyinterp.quant import (
+from tinyinterp.jit import jit
+from tinyinterp.kernels.fixedpoint import (
     clamp_float,
-    jit,
     multiply_by_quantized_multiplier_int64,
     requantize_with,
     wrap_int32,
@@ -100,7 +100,7 @@ def depthwise_conv(
     """DepthwiseConvPerChannel: filters [kh, kw, out_channels]; out channel = c * multiplier + m.
 
     The channel loop is innermost and the accumulator int32 (as in TFLM, wrapping alike), so it
-    vectorizes; each tap's products go straight into it. `rounding`: see quant.requantize_with (0,
+    vectorizes; each tap's products go straight into it. `rounding`: see fixedpoint.requantize_with (0,
     TFLM's, by default).
     """
     batches, height, width, channels = x.shape

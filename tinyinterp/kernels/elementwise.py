@@ -3,7 +3,8 @@ with 20 or 15 bits of headroom), float32."""
 
 from __future__ import annotations
 
-from tinyinterp.quant import clamp_float, jit, requantize_with, wrap_int32
+from tinyinterp.jit import jit
+from tinyinterp.kernels.fixedpoint import clamp_float, requantize_with, wrap_int32
 
 
 @jit
@@ -26,7 +27,7 @@ def add(
     rounding=0,
 ):
     """All arrays flat and of one length; `a`, `b` and `out` are int8, or all int16. `rounding`: see
-    quant.requantize_with (0, TFLM's, by default; CMSIS-NN's arm_elementwise_add_s8 rounds each of the
+    fixedpoint.requantize_with (0, TFLM's, by default; CMSIS-NN's arm_elementwise_add_s8 rounds each of the
     three requantizations as its arm_nn_requantize is built)."""
     for i in range(out.size):
         shifted_a = wrap_int32((a[i] + a_offset) * (1 << left_shift))

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from tinyinterp.quant import (
+from tinyinterp.jit import jit
+from tinyinterp.kernels.fixedpoint import (
     clamp_float,
-    jit,
     multiply_by_quantized_multiplier_int64,
     requantize_with,
     wrap_int32,
@@ -63,7 +63,7 @@ def requantize_rows(acc, bias, multipliers, shifts, output_offset, act_min, act_
 
     `acc` holds exact integer sums in floating point; TFLM accumulates in int32, so the
     sum is wrapped to int32 first (equal to TFLM's wrap-around on overflow). `rounding`: see
-    quant.requantize_with (0, TFLM's, by default).
+    fixedpoint.requantize_with (0, TFLM's, by default).
     """
     rows, channels = acc.shape
     for m in range(rows):
@@ -113,7 +113,7 @@ def fully_connected_int8(
     """FullyConnectedPerChannel (int8) in one pass, for few rows where a BLAS call and its float
     copies cost more than the products: int32 sums as TFLM's (wrapping alike), across output
     channels so the channel loop vectorizes, then bias and requantization per channel (`rounding`:
-    see quant.requantize_with)."""
+    see fixedpoint.requantize_with)."""
     rows, depth = x.shape
     channels = weights_t.shape[1]
     acc = np.empty(channels, np.int32)

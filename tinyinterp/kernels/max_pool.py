@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tinyinterp.quant import jit
+from tinyinterp.jit import jit
 
 
 @jit

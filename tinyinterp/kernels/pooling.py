@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinyinterp.quant import clamp_float, jit
+from tinyinterp.jit import jit
+from tinyinterp.kernels.fixedpoint import clamp_float
 
 
 @jit
