@@ -1,4 +1,4 @@
-"""MUL and SUB as TFLM's reference kernels compute them, on flat operands already broadcast.
+"""ADD, SUB and MUL as TFLM's reference kernels compute them, on flat operands already broadcast.
 
 Quantized kernels take int8 or int16 arrays (one dtype per call) and clamp to the fused
 activation's range; float32 kernels compute in float32 and clamp with `clamp_float`.
@@ -7,7 +7,12 @@ activation's range; float32 kernels compute in float32 and clamp with `clamp_flo
 from __future__ import annotations
 
 from tinyinterp.jit import jit
-from tinyinterp.kernels.fixedpoint import clamp_float, multiply_by_quantized_multiplier, wrap_int32
+from tinyinterp.kernels.fixedpoint import (
+    clamp_float,
+    multiply_by_quantized_multiplier,
+    requantize_with,
+    wrap_int32,
+)
 
 
 @jit
@@ -20,9 +25,10 @@ def mul_quantized(a, b, a_offset, b_offset, multiplier, shift, out_offset, act_m
 
 
 @jit
-def sub_quantized(
+def add_sub_quantized(
     a,
     b,
+    subtract,
     a_offset,
     b_offset,
     left_shift,
@@ -36,25 +42,30 @@ def sub_quantized(
     act_min,
     act_max,
     out,
+    rounding,
 ):
-    """reference_ops::SubElementwise: both inputs shifted up by `left_shift` bits of headroom and
-    rescaled to twice the larger input scale, subtracted, then rescaled to the output."""
+    """reference_integer_ops::AddElementwise, or SubElementwise when `subtract`: both inputs shifted up
+    by `left_shift` bits of headroom and rescaled to twice the larger input scale, added or subtracted,
+    then rescaled to the output. `rounding`: see fixedpoint.requantize_with (CMSIS-NN's
+    arm_elementwise_add_s8 rounds each of the three requantizations as its arm_nn_requantize is built).
+    """
     headroom = 1 << left_shift
     for i in range(out.size):
-        scaled_a = multiply_by_quantized_multiplier((a[i] + a_offset) * headroom, a_multiplier, a_shift)
-        scaled_b = multiply_by_quantized_multiplier((b[i] + b_offset) * headroom, b_multiplier, b_shift)
-        raw_sub = wrap_int32(scaled_a - scaled_b)
-        raw = wrap_int32(multiply_by_quantized_multiplier(raw_sub, out_multiplier, out_shift) + out_offset)
-        out[i] = min(max(raw, act_min), act_max)
+        scaled_a = requantize_with(wrap_int32((a[i] + a_offset) * headroom), a_multiplier, a_shift, rounding)
+        scaled_b = requantize_with(wrap_int32((b[i] + b_offset) * headroom), b_multiplier, b_shift, rounding)
+        raw = wrap_int32(scaled_a - scaled_b if subtract else scaled_a + scaled_b)
+        raw_out = wrap_int32(requantize_with(raw, out_multiplier, out_shift, rounding) + out_offset)
+        out[i] = min(max(raw_out, act_min), act_max)
+
+
+@jit
+def add_sub_float(a, b, subtract, act_min, act_max, out):
+    """clamp(a + b), or clamp(a - b) when `subtract` (not a + (-b): a NaN's sign would differ)."""
+    for i in range(out.size):
+        out[i] = clamp_float(a[i] - b[i] if subtract else a[i] + b[i], act_min, act_max)
 
 
 @jit
 def mul_float(a, b, act_min, act_max, out):
     for i in range(out.size):
         out[i] = clamp_float(a[i] * b[i], act_min, act_max)
-
-
-@jit
-def sub_float(a, b, act_min, act_max, out):
-    for i in range(out.size):
-        out[i] = clamp_float(a[i] - b[i], act_min, act_max)
