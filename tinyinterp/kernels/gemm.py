@@ -58,31 +58,26 @@ def single_threaded_blas() -> Iterator[None]:
 
 
 @jit
-def requantize_rows(acc, bias, multipliers, shifts, output_offset, act_min, act_max, out, rounding=0):
+def requantize_rows(
+    acc, bias, multipliers, shifts, output_offset, act_min, act_max, out, rounding=0, wide=False
+):
     """out[m, c] = clamp(MultiplyByQuantizedMultiplier(acc[m, c] + bias[c]) + output_offset).
 
-    `acc` holds exact integer sums in floating point; TFLM accumulates in int32, so the
-    sum is wrapped to int32 first (equal to TFLM's wrap-around on overflow). `rounding`: see
-    fixedpoint.requantize_with (0, TFLM's, by default).
+    `acc` holds exact integer sums in floating point. TFLM accumulates int8 kernels in int32, so the
+    sum is wrapped to int32 first (equal to TFLM's wrap-around on overflow), and `rounding` applies
+    (see fixedpoint.requantize_with; 0, TFLM's, by default). `wide`: TFLM's 64-bit accumulators (16x8
+    kernels with an int64 bias), where the sum is exact (no wrap) and goes through the 64-bit
+    MultiplyByQuantizedMultiplier.
     """
     rows, channels = acc.shape
     for m in range(rows):
         for c in range(channels):
-            total = wrap_int32(np.int64(acc[m, c]) + bias[c])
-            value = requantize_with(total, multipliers[c], shifts[c], rounding) + output_offset
-            out[m, c] = min(max(value, act_min), act_max)
-
-
-@jit
-def requantize_rows_int64(acc, bias, multipliers, shifts, output_offset, act_min, act_max, out):
-    """requantize_rows for TFLM's 64-bit accumulators (16x8 kernels with an int64 bias): the sum is
-    exact (no wrap) and goes through the 64-bit MultiplyByQuantizedMultiplier."""
-    rows, channels = acc.shape
-    for m in range(rows):
-        for c in range(channels):
             total = np.int64(acc[m, c]) + bias[c]
-            value = multiply_by_quantized_multiplier_int64(total, multipliers[c], shifts[c]) + output_offset
-            out[m, c] = min(max(value, act_min), act_max)
+            if wide:
+                value = multiply_by_quantized_multiplier_int64(total, multipliers[c], shifts[c])
+            else:
+                value = requantize_with(wrap_int32(total), multipliers[c], shifts[c], rounding)
+            out[m, c] = min(max(value + output_offset, act_min), act_max)
 
 
 @jit
