@@ -25,6 +25,19 @@ def mul_quantized(a, b, a_offset, b_offset, multiplier, shift, out_offset, act_m
 
 
 @jit
+def rescaled_input(x, offset, headroom, multiplier, shift, rounding):
+    """An ADD / SUB input offset, shifted up by `headroom` and rescaled to twice the larger input scale."""
+    return requantize_with(wrap_int32((x + offset) * headroom), multiplier, shift, rounding)
+
+
+@jit
+def add_sub_output(raw, multiplier, shift, out_offset, act_min, act_max, rounding):
+    """The int32 sum or difference of two rescaled inputs, rescaled to the output and clamped."""
+    scaled = requantize_with(wrap_int32(raw), multiplier, shift, rounding)
+    return min(max(wrap_int32(scaled + out_offset), act_min), act_max)
+
+
+@jit
 def add_sub_quantized(
     a,
     b,
@@ -48,14 +61,20 @@ def add_sub_quantized(
     by `left_shift` bits of headroom and rescaled to twice the larger input scale, added or subtracted,
     then rescaled to the output. `rounding`: see fixedpoint.requantize_with (CMSIS-NN's
     arm_elementwise_add_s8 rounds each of the three requantizations as its arm_nn_requantize is built).
+    The choice is made once, outside the loops (a choice per element costs ADD a tenth of its time).
     """
     headroom = 1 << left_shift
-    for i in range(out.size):
-        scaled_a = requantize_with(wrap_int32((a[i] + a_offset) * headroom), a_multiplier, a_shift, rounding)
-        scaled_b = requantize_with(wrap_int32((b[i] + b_offset) * headroom), b_multiplier, b_shift, rounding)
-        raw = wrap_int32(scaled_a - scaled_b if subtract else scaled_a + scaled_b)
-        raw_out = wrap_int32(requantize_with(raw, out_multiplier, out_shift, rounding) + out_offset)
-        out[i] = min(max(raw_out, act_min), act_max)
+    output = (out_multiplier, out_shift, out_offset, act_min, act_max, rounding)
+    if subtract:
+        for i in range(out.size):
+            scaled_a = rescaled_input(a[i], a_offset, headroom, a_multiplier, a_shift, rounding)
+            scaled_b = rescaled_input(b[i], b_offset, headroom, b_multiplier, b_shift, rounding)
+            out[i] = add_sub_output(scaled_a - scaled_b, *output)
+    else:
+        for i in range(out.size):
+            scaled_a = rescaled_input(a[i], a_offset, headroom, a_multiplier, a_shift, rounding)
+            scaled_b = rescaled_input(b[i], b_offset, headroom, b_multiplier, b_shift, rounding)
+            out[i] = add_sub_output(scaled_a + scaled_b, *output)
 
 
 @jit

@@ -86,19 +86,15 @@ def offset_input(value, input_offset):
 
 
 @jit
-def conv_output(total, oc, bias, multipliers, shifts, output_offset, act_min, act_max, rounding, wide):
-    """Output channel `oc`'s value from its sum `total`: float32, clamp(total + bias) (reference_ops);
-    otherwise the bias added and the sum requantized as TFLM's int8 kernel (int32 sum, wrapping, and
-    `rounding`: see fixedpoint.requantize_with) or, when `wide`, its 16x8 kernel (64-bit sum and
-    multiplier), then the output offset and the clamp."""
-    if isinstance(total, (float, np.float32)):
-        return clamp_float(total + bias[oc], act_min, act_max)
-    if wide:
-        scaled = multiply_by_quantized_multiplier_int64(total + bias[oc], multipliers[oc], shifts[oc])
-    else:
-        summed = wrap_int32(np.int64(total) + bias[oc])
-        scaled = requantize_with(summed, multipliers[oc], shifts[oc], rounding)
-    return min(max(scaled + output_offset, act_min), act_max)
+def sums_for(value, channels):
+    """Room for one sum per channel, of the type TFLM's kernels sum an input like `value` in: int32 for
+    int8 (wrapping alike), int64 for int16 (16x8), float32 for float32. Decided at compile time (an
+    array or dtype argument instead costs each call more than the int8 kernel's work)."""
+    if isinstance(value, (float, np.float32)):
+        return np.empty(channels, np.float32)
+    if isinstance(value, np.int16):
+        return np.empty(channels, np.int64)
+    return np.empty(channels, np.int32)
 
 
 @jit
@@ -113,7 +109,6 @@ def depthwise_conv(
     act_min,
     act_max,
     rounding,
-    wide,
     depth_multiplier,
     stride_h,
     stride_w,
@@ -121,20 +116,18 @@ def depthwise_conv(
     dilation_w,
     pad_top,
     pad_left,
-    acc,
     out,
 ):
     """DepthwiseConvPerChannel (int8, 16x8) and reference_ops::DepthwiseConv (float32), one loop: filters
     [kh, kw, out_channels]; out channel = c * multiplier + m.
 
-    `acc`, one sum per output channel, has the sum's type, which TFLM's kernels fix: int32 for int8
-    (wrapping alike), int64 for 16x8, float32 for float32 (each output summing over (ky, kx) in TFLM's
-    order). The channel loop is innermost, so it vectorizes; each tap's products go straight into
-    `acc`. `conv_output` turns each sum into the output.
+    The sums have the type TFLM's kernels give them (`sums_for`). The channel loop is innermost, so it
+    vectorizes; each tap's products go straight into the sums.
     """
     batches, height, width, channels = x.shape
     _, out_h, out_w, out_channels = out.shape
     kernel_h, kernel_w, _ = filters.shape
+    acc = sums_for(np.zeros(1, x.dtype)[0], out_channels)  # by type: x may hold no items
     for n in range(batches):
         for oy in range(out_h):
             for ox in range(out_w):
@@ -154,19 +147,23 @@ def depthwise_conv(
                             for oc in range(out_channels):
                                 shifted = offset_input(x[n, iy, ix, oc // depth_multiplier], input_offset)
                                 acc[oc] += shifted * filters[ky, kx, oc]
-                for oc in range(out_channels):
-                    out[n, oy, ox, oc] = conv_output(
-                        acc[oc],
-                        oc,
-                        bias,
-                        multipliers,
-                        shifts,
-                        output_offset,
-                        act_min,
-                        act_max,
-                        rounding,
-                        wide,
-                    )
+                # The sums' type (`sums_for`) picks the output stage at compile time: float32,
+                # clamp(sum + bias) (reference_ops); int64, TFLM's 16x8 kernel (64-bit sum and
+                # multiplier); int32, its int8 kernel (the sum wraps as C's; `rounding`: see
+                # fixedpoint.requantize_with). Inline: a call per pixel costs the int8 kernel a tenth.
+                if isinstance(acc[0], (float, np.float32)):
+                    for oc in range(out_channels):
+                        out[n, oy, ox, oc] = clamp_float(acc[oc] + bias[oc], act_min, act_max)
+                elif isinstance(acc[0], np.int64):
+                    for oc in range(out_channels):
+                        total = acc[oc] + bias[oc]
+                        scaled = multiply_by_quantized_multiplier_int64(total, multipliers[oc], shifts[oc])
+                        out[n, oy, ox, oc] = min(max(scaled + output_offset, act_min), act_max)
+                else:
+                    for oc in range(out_channels):
+                        total = wrap_int32(np.int64(acc[oc]) + bias[oc])
+                        scaled = requantize_with(total, multipliers[oc], shifts[oc], rounding)
+                        out[n, oy, ox, oc] = min(max(scaled + output_offset, act_min), act_max)
 
 
 @jit

@@ -52,6 +52,8 @@ class Broadcast:
 
     def __call__(self, a: Array, b: Array) -> tuple[Array, Array, tuple[int, ...]]:
         """Both operands broadcast, flat and contiguous, and the (batched) output shape."""
+        if a.shape == b.shape:  # equal model shapes (a batch scales both alike): nothing to broadcast
+            return _flat(a, a.shape), _flat(b, b.shape), a.shape
         a, b = (
             x.reshape(batched_shape(full, x, model))
             for x, full, model in zip((a, b), self.full_shapes, self.model_shapes)

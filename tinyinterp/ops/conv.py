@@ -275,10 +275,6 @@ class Conv2D(Op):
         return rows
 
 
-# The type of a depthwise kernel's sums, per activation dtype (TFLM's: int32 wraps as C's does).
-DEPTHWISE_SUM_DTYPES = {INT8: np.int32, INT16: np.int64, FLOAT32: np.float32}
-
-
 @register("DEPTHWISE_CONV_2D", dtypes=("int8", "int16", "float32"))
 class DepthwiseConv2D(Op):
     def __init__(self, ctx: OpContext[DepthwiseConv2DOptions]) -> None:
@@ -314,17 +310,16 @@ class DepthwiseConv2D(Op):
             )
         weight_dtype = np.float32 if self.dtype == FLOAT32 else np.int32
         q = self.op_data
-        # Everything `depthwise_conv` takes between the input and its scratch, bound once.
+        # Everything `depthwise_conv` takes between the input and the output, bound once.
         self.arguments = (
             np.ascontiguousarray(filters[0], dtype=weight_dtype), q.bias, q.multipliers, q.shifts,
-            q.input_offset, q.output_offset, q.act_min, q.act_max, q.rounding, q.wide, depth_multiplier,
+            q.input_offset, q.output_offset, q.act_min, q.act_max, q.rounding, depth_multiplier,
             ctx.options.stride_h, ctx.options.stride_w, ctx.options.dilation_h_factor,
             ctx.options.dilation_w_factor, self.window.pad_top, self.window.pad_left,
         )  # fmt: skip
-        self.sums = (out_channels, DEPTHWISE_SUM_DTYPES[self.dtype])
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
         x = required(inputs[0])
         out = np.empty(batched_shape(self.out_shape, x, self.in_shape), self.op_data.dtype)
-        depthwise_conv(x, *self.arguments, np.empty(*self.sums), out)
+        depthwise_conv(x, *self.arguments, out)
         return [out]
