@@ -308,14 +308,18 @@ class DepthwiseConv2D(Op):
             self.op_data = conv_op_data(
                 ctx, input_, weights, output, out_channels, bias, bias_dtypes, wide=self.dtype == INT16
             )
-        weight_dtype = np.float32 if self.dtype == FLOAT32 else np.int32
+        self.filters = np.ascontiguousarray(
+            filters[0], dtype=np.float32 if self.dtype == FLOAT32 else np.int32
+        )
+        self.depth_multiplier = depth_multiplier
+        self.strides = (ctx.options.stride_h, ctx.options.stride_w)
+        self.dilations = (ctx.options.dilation_h_factor, ctx.options.dilation_w_factor)
         q = self.op_data
         # Everything `depthwise_conv` takes between the input and the output, bound once.
         self.arguments = (
-            np.ascontiguousarray(filters[0], dtype=weight_dtype), q.bias, q.multipliers, q.shifts,
-            q.input_offset, q.output_offset, q.act_min, q.act_max, q.rounding, depth_multiplier,
-            ctx.options.stride_h, ctx.options.stride_w, ctx.options.dilation_h_factor,
-            ctx.options.dilation_w_factor, self.window.pad_top, self.window.pad_left,
+            self.filters, q.bias, q.multipliers, q.shifts, q.input_offset, q.output_offset, q.act_min,
+            q.act_max, q.rounding, depth_multiplier, *self.strides, *self.dilations, self.window.pad_top,
+            self.window.pad_left,
         )  # fmt: skip
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
