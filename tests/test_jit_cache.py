@@ -12,9 +12,9 @@ import tinyinterp
 PACKAGE = Path(tinyinterp.__file__).resolve().parent
 RUN_A_KERNEL = """
 import numpy as np
-from tinyinterp.kernels.max_pool import max_pool
+from tinyinterp.kernels.pooling import pool_2d
 out = np.zeros((1, 1, 1, 1), np.int8)
-max_pool(np.ones((1, 2, 2, 1), np.int8), 2, 2, 2, 2, 0, 0, -128, -128, 127, out)
+pool_2d(np.ones((1, 2, 2, 1), np.int8), 2, 2, 2, 2, 0, 0, False, np.int8(-128), -128, 127, out)
 print(out.item())
 """
 CACHE_FILES = ("*.nbi", "*.nbc")

@@ -9,11 +9,11 @@ from hypothesis import strategies as st
 
 from tinyinterp import Interpreter, ModelBuilder
 from tinyinterp.errors import TinyInterpError
-from tinyinterp.quant import (
+from tinyinterp.kernels.fixedpoint import (
     multiply_by_quantized_multiplier,
     multiply_by_quantized_multiplier_single_rounding,
-    quantize_multiplier,
 )
+from tinyinterp.quant import quantize_multiplier
 
 INT32 = st.integers(-(2**31), 2**31 - 1)
 

@@ -1,6 +1,7 @@
-"""tinyinterp.quant's fixed-point primitives against Python big-integer re-statements of TFLM's and
-gemmlowp's C++ (written here from the C++ sources, not from quant.py): on edge values (INT32_MIN,
-INT32_MAX, shifts of +-31, rounding ties, multipliers near 1 and 2**-31) and, with hypothesis, over
+"""tinyinterp.quant's prepare-time helpers and tinyinterp.kernels.fixedpoint's run-time primitives against
+Python big-integer re-statements of TFLM's and gemmlowp's C++ (written here from the C++ sources, not from
+the code under test): on edge values (INT32_MIN, INT32_MAX, shifts of +-31, rounding ties, multipliers
+near 1 and 2**-31) and, with hypothesis, over
 the whole int32 range. The exp / logistic / tanh / reciprocal approximations are checked against
 the real functions (their bit-exactness against TFLM is the differential tests' job)."""
 
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 
 from tinyinterp import quant
 from tinyinterp.errors import ModelError
+from tinyinterp.kernels import fixedpoint
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 INT32_EDGES = (INT32_MIN, INT32_MIN + 1, -(2**30) - 1, -(2**30), -2, -1, 0, 1, 2, 2**30, 2**30 + 1)
@@ -127,7 +129,7 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
 @pytest.mark.parametrize("a", INT32_EDGES)
 def test_srdhm_edges(a: int) -> None:
     for b in INT32_EDGES + MULTIPLIER_EDGES:
-        assert quant.saturating_rounding_doubling_high_mul(a, b) == srdhm(a, b), (a, b)
+        assert fixedpoint.saturating_rounding_doubling_high_mul(a, b) == srdhm(a, b), (a, b)
 
 
 @pytest.mark.parametrize("exponent", [0, 1, 2, 15, 16, 30, 31])
@@ -135,16 +137,16 @@ def test_rounding_divide_by_pot_edges_and_ties(exponent: int) -> None:
     half = 2 ** (exponent - 1) if exponent else 0
     ties = [k * 2**exponent + sign * half for k in (-3, 0, 3) for sign in (1, -1)]
     for x in [*INT32_EDGES, *(t for t in ties if INT32_MIN <= t <= INT32_MAX)]:
-        assert quant.rounding_divide_by_pot(x, exponent) == rdbpot(x, exponent), (x, exponent)
+        assert fixedpoint.rounding_divide_by_pot(x, exponent) == rdbpot(x, exponent), (x, exponent)
     if exponent:  # ties go away from zero: 2.5 -> 3, -2.5 -> -3
-        assert quant.rounding_divide_by_pot(5 * half, exponent) == 3
-        assert quant.rounding_divide_by_pot(-5 * half, exponent) == -3
+        assert fixedpoint.rounding_divide_by_pot(5 * half, exponent) == 3
+        assert fixedpoint.rounding_divide_by_pot(-5 * half, exponent) == -3
 
 
 @pytest.mark.parametrize("shift", [-31, -30, -1, 0, 1, 30, 31])
 def test_multiply_by_quantized_multiplier_edges(shift: int) -> None:
     for x, multiplier in itertools.product(INT32_EDGES, MULTIPLIER_EDGES):
-        result = quant.multiply_by_quantized_multiplier(x, multiplier, shift)
+        result = fixedpoint.multiply_by_quantized_multiplier(x, multiplier, shift)
         assert result == mbqm(x, multiplier, shift), (x, multiplier)
 
 
@@ -152,12 +154,14 @@ def test_multiply_by_quantized_multiplier_edges(shift: int) -> None:
 def test_saturating_left_shift_edges(exponent: int) -> None:
     limit = 2 ** (31 - exponent)
     for x in [*INT32_EDGES, limit - 1, limit, -limit, -limit + 1, -limit - 1]:
-        assert quant.saturating_left_shift(x, exponent) == saturating_rounding_multiply_by_pot(x, exponent)
+        assert fixedpoint.saturating_left_shift(x, exponent) == saturating_rounding_multiply_by_pot(
+            x, exponent
+        )
 
 
 def test_rounding_half_sum_edges() -> None:
     for a, b in itertools.product(INT32_EDGES, repeat=2):
-        assert quant.rounding_half_sum(a, b) == rounding_half_sum(a, b), (a, b)
+        assert fixedpoint.rounding_half_sum(a, b) == rounding_half_sum(a, b), (a, b)
 
 
 @pytest.mark.parametrize(
@@ -193,14 +197,14 @@ def test_quantize_multiplier_edges(real: float) -> None:
 )
 def test_round_half_away_ties(value: float) -> None:
     assert quant.round_half_away(value) == std_round(value)
-    assert quant.round_half_away_jit(value) == std_round(value)
+    assert fixedpoint.round_half_away_jit(value) == std_round(value)
 
 
 def test_wrap_and_count_leading_zeros_edges() -> None:
     for x in [*INT32_EDGES, 2**31, 2**32 - 1, 2**32, -(2**31) - 1, 2**40 + 5, -(2**40) - 5]:
-        assert quant.wrap_int32(x) == to_int32(x)
+        assert fixedpoint.wrap_int32(x) == to_int32(x)
     for x in [0, 1, 2, 2**16, 2**31 - 1, 2**31, 2**32 - 1]:
-        assert quant.count_leading_zeros_u32(x) == 32 - x.bit_length()
+        assert fixedpoint.count_leading_zeros_u32(x) == 32 - x.bit_length()
 
 
 @pytest.mark.parametrize("exponent", [0, 1, 7, 14, 15, 16, 20, 31])
@@ -208,7 +212,7 @@ def test_rounding_divide_by_pot_int16_edges(exponent: int) -> None:
     """From exponent 16 the int16_t mask is -1: +1 for x >= 0, -1 below, as TFLM computes it."""
     for x in (-(2**15), -(2**15) + 1, -3, -1, 0, 1, 3, 2**14, 2**15 - 1):
         expected = rdbpot(x, exponent, cast=to_int16)
-        assert quant.rounding_divide_by_pot_int16(x, exponent) == expected, (x, exponent)
+        assert fixedpoint.rounding_divide_by_pot_int16(x, exponent) == expected, (x, exponent)
         if exponent >= 16:
             assert expected == (1 if x >= 0 else -1)
 
@@ -216,7 +220,7 @@ def test_rounding_divide_by_pot_int16_edges(exponent: int) -> None:
 def test_int16_helpers_edges() -> None:
     edges16 = (-(2**15), -(2**15) + 1, -(2**14), -1, 0, 1, 2**14, 2**15 - 1)
     for a, b in itertools.product(edges16, repeat=2):
-        assert quant.saturating_rounding_doubling_high_mul_int16(a, b) == srdhm16(a, b), (a, b)
+        assert fixedpoint.saturating_rounding_doubling_high_mul_int16(a, b) == srdhm16(a, b), (a, b)
     # INT32_MAX - 2**15 + 1 and above would round to 2**15 without the saturation.
     for multiplier in (
         0,
@@ -249,21 +253,21 @@ def test_input_radius_and_log2() -> None:
 
 @given(int32s, int32s)
 def test_srdhm_property(a: int, b: int) -> None:
-    assert quant.saturating_rounding_doubling_high_mul(a, b) == srdhm(a, b)
+    assert fixedpoint.saturating_rounding_doubling_high_mul(a, b) == srdhm(a, b)
     if not a == b == INT32_MIN:  # the meaning: a * b / 2**31 rounded to nearest, ties up
         assert srdhm(a, b) == math.floor(Fraction(a * b, 2**31) + Fraction(1, 2))
 
 
 @given(int32s, st.integers(0, 31))
 def test_rounding_divide_by_pot_property(x: int, exponent: int) -> None:
-    result = quant.rounding_divide_by_pot(x, exponent)
+    result = fixedpoint.rounding_divide_by_pot(x, exponent)
     assert result == rdbpot(x, exponent)
     assert result == std_round(Fraction(x, 2**exponent))  # to nearest, ties away from zero
 
 
 @given(int32s, multipliers, st.integers(-31, 31))
 def test_multiply_by_quantized_multiplier_property(x: int, multiplier: int, shift: int) -> None:
-    assert quant.multiply_by_quantized_multiplier(x, multiplier, shift) == mbqm(x, multiplier, shift)
+    assert fixedpoint.multiply_by_quantized_multiplier(x, multiplier, shift) == mbqm(x, multiplier, shift)
 
 
 @given(int32s, multipliers, st.integers(0, 31))
@@ -271,41 +275,41 @@ def test_multiply_by_quantized_multiplier_greater_than_one_property(
     x: int, multiplier: int, shift: int
 ) -> None:
     expected = srdhm(to_int32(x * 2**shift), multiplier)
-    assert quant.multiply_by_quantized_multiplier_greater_than_one(x, multiplier, shift) == expected
+    assert fixedpoint.multiply_by_quantized_multiplier_greater_than_one(x, multiplier, shift) == expected
 
 
 @given(st.integers(-(2**47), 2**47 - 1), multipliers, st.integers(-31, 7))
 def test_multiply_by_quantized_multiplier_int64_property(x: int, multiplier: int, shift: int) -> None:
     """On TFLM's stated domain: |x| < 2**47, shift in [-31, 7]."""
-    assert quant.multiply_by_quantized_multiplier_int64(x, multiplier, shift) == mbqm_int64(
+    assert fixedpoint.multiply_by_quantized_multiplier_int64(x, multiplier, shift) == mbqm_int64(
         x, multiplier, shift
     )
 
 
 @given(int32s, st.integers(1, 31))
 def test_saturating_left_shift_property(x: int, exponent: int) -> None:
-    assert quant.saturating_left_shift(x, exponent) == saturating_rounding_multiply_by_pot(x, exponent)
+    assert fixedpoint.saturating_left_shift(x, exponent) == saturating_rounding_multiply_by_pot(x, exponent)
 
 
 @given(int32s, int32s)
 def test_rounding_half_sum_property(a: int, b: int) -> None:
-    assert quant.rounding_half_sum(a, b) == rounding_half_sum(a, b)
+    assert fixedpoint.rounding_half_sum(a, b) == rounding_half_sum(a, b)
 
 
 @given(st.integers(-(2**62), 2**62))
 def test_wrap_int32_property(x: int) -> None:
-    assert quant.wrap_int32(x) == to_int32(x)
+    assert fixedpoint.wrap_int32(x) == to_int32(x)
 
 
 @given(st.integers(0, 2**32 - 1))
 def test_count_leading_zeros_property(x: int) -> None:
-    assert quant.count_leading_zeros_u32(x) == 32 - x.bit_length()
+    assert fixedpoint.count_leading_zeros_u32(x) == 32 - x.bit_length()
 
 
 @given(int16s, int16s, st.integers(0, 31))
 def test_int16_primitives_property(a: int, b: int, exponent: int) -> None:
-    assert quant.saturating_rounding_doubling_high_mul_int16(a, b) == srdhm16(a, b)
-    assert quant.rounding_divide_by_pot_int16(a, exponent) == rdbpot(a, exponent, cast=to_int16)
+    assert fixedpoint.saturating_rounding_doubling_high_mul_int16(a, b) == srdhm16(a, b)
+    assert fixedpoint.rounding_divide_by_pot_int16(a, exponent) == rdbpot(a, exponent, cast=to_int16)
 
 
 @given(st.floats(min_value=2.0**-40, max_value=2.0**40) | st.floats(min_value=-4.0, max_value=-(2.0**-40)))
@@ -324,30 +328,30 @@ def test_round_half_away_property(value: float) -> None:
 @given(st.integers(INT32_MIN, 0), st.sampled_from([0, 1, 4, 5, 6, 12]))
 def test_exp_on_negative_values_accuracy(a: int, integer_bits: int) -> None:
     real = math.exp(a / 2 ** (31 - integer_bits))
-    assert abs(quant.exp_on_negative_values(a, integer_bits) / 2**31 - real) < 2**-21
+    assert abs(fixedpoint.exp_on_negative_values(a, integer_bits) / 2**31 - real) < 2**-21
 
 
 @given(int32s, st.sampled_from([0, 3, 4, 5]))
 def test_logistic_and_tanh_accuracy(a: int, integer_bits: int) -> None:
     x = a / 2 ** (31 - integer_bits)
-    assert abs(quant.logistic_q0_31(a, integer_bits) / 2**31 - 1 / (1 + math.exp(-x))) < 2**-22
-    assert abs(quant.tanh_q0_31(a, integer_bits) / 2**31 - math.tanh(x)) < 2**-22
+    assert abs(fixedpoint.logistic_q0_31(a, integer_bits) / 2**31 - 1 / (1 + math.exp(-x))) < 2**-22
+    assert abs(fixedpoint.tanh_q0_31(a, integer_bits) / 2**31 - math.tanh(x)) < 2**-22
 
 
 @given(st.integers(0, INT32_MAX))
 def test_reciprocal_helpers_accuracy(a: int) -> None:
     x = a / 2**31
-    assert abs(quant.one_over_one_plus_x_for_x_in_0_1(a) / 2**31 - 1 / (1 + x)) < 2**-26
-    assert abs(quant.one_minus_x_over_one_plus_x_for_x_in_0_1(a) / 2**31 - (1 - x) / (1 + x)) < 2**-26
+    assert abs(fixedpoint.one_over_one_plus_x_for_x_in_0_1(a) / 2**31 - 1 / (1 + x)) < 2**-26
+    assert abs(fixedpoint.one_minus_x_over_one_plus_x_for_x_in_0_1(a) / 2**31 - (1 - x) / (1 + x)) < 2**-26
 
 
 def test_fixed_point_function_edges() -> None:
-    assert quant.exp_on_negative_values(0, 5) == INT32_MAX
-    assert quant.exp_on_negative_values(INT32_MIN, 6) == 0  # below -32: clamped to 0
-    assert quant.logistic_q0_31(0, 4) == 2**30
-    assert quant.tanh_q0_31(0, 4) == 0
-    assert quant.tanh_q0_31(INT32_MAX, 4) == -quant.tanh_q0_31(-INT32_MAX, 4)
-    assert np.isclose(quant.logistic_q0_31(INT32_MIN, 4) / 2**31, 1 / (1 + math.exp(16)), atol=2**-22)
+    assert fixedpoint.exp_on_negative_values(0, 5) == INT32_MAX
+    assert fixedpoint.exp_on_negative_values(INT32_MIN, 6) == 0  # below -32: clamped to 0
+    assert fixedpoint.logistic_q0_31(0, 4) == 2**30
+    assert fixedpoint.tanh_q0_31(0, 4) == 0
+    assert fixedpoint.tanh_q0_31(INT32_MAX, 4) == -fixedpoint.tanh_q0_31(-INT32_MAX, 4)
+    assert np.isclose(fixedpoint.logistic_q0_31(INT32_MIN, 4) / 2**31, 1 / (1 + math.exp(16)), atol=2**-22)
 
 
 @pytest.mark.parametrize("real", [2.0**62, -(2.0**62), math.inf, -math.inf, math.nan])

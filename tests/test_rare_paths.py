@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from test_quant import INT32_MAX, INT32_MIN, mbqm, quantize_multiplier, rdbpot, srdhm, to_int16
 
 from tinyinterp import quant
+from tinyinterp.kernels import fixedpoint
 from tinyinterp.model import ModelBuilder
 from tinyinterp.testing import OpCase, assert_bit_exact, run_tflm
 
@@ -67,13 +68,13 @@ def ties(bits: int) -> st.SearchStrategy[tuple[int, int]]:
 @example((-(2**30), 31))
 def test_rounding_divide_by_pot_ties(pair: tuple[int, int]) -> None:
     x, exponent = pair
-    assert quant.rounding_divide_by_pot(x, exponent) == rdbpot(x, exponent)
+    assert fixedpoint.rounding_divide_by_pot(x, exponent) == rdbpot(x, exponent)
 
 
 @given(ties(16))
 def test_rounding_divide_by_pot_int16_ties(pair: tuple[int, int]) -> None:
     x, exponent = pair
-    assert quant.rounding_divide_by_pot_int16(x, exponent) == rdbpot(x, exponent, cast=to_int16)
+    assert fixedpoint.rounding_divide_by_pot_int16(x, exponent) == rdbpot(x, exponent, cast=to_int16)
 
 
 # Products a * b whose doubled high half is exactly halfway: b = 2**k, a odd multiple of 2**(30 - k).
@@ -82,8 +83,8 @@ def test_srdhm_ties(pair: tuple[int, int]) -> None:
     b, j = pair
     a = (2 * j + 1) * 2 ** (30 - b.bit_length() + 1)
     if INT32_MIN <= a <= INT32_MAX:
-        assert quant.saturating_rounding_doubling_high_mul(a, b) == srdhm(a, b)
-        assert quant.saturating_rounding_doubling_high_mul(-a, b) == srdhm(-a, b)
+        assert fixedpoint.saturating_rounding_doubling_high_mul(a, b) == srdhm(a, b)
+        assert fixedpoint.saturating_rounding_doubling_high_mul(-a, b) == srdhm(-a, b)
 
 
 EXTREME_MULTIPLIERS = st.sampled_from([1, 2, 3, 2**30 - 1, 2**30, 2**30 + 1, INT32_MAX - 1, INT32_MAX])
@@ -97,7 +98,7 @@ EXTREME_MULTIPLIERS = st.sampled_from([1, 2, 3, 2**30 - 1, 2**30, 2**30 + 1, INT
     st.sampled_from([-31, -30, -1, 0, 1, 30, 31]),
 )
 def test_extreme_multipliers(x: int, multiplier: int, shift: int) -> None:
-    assert quant.multiply_by_quantized_multiplier(x, multiplier, shift) == mbqm(x, multiplier, shift)
+    assert fixedpoint.multiply_by_quantized_multiplier(x, multiplier, shift) == mbqm(x, multiplier, shift)
 
 
 # Reals whose mantissa x 2**31 is exactly halfway between integers (std::round's tie), and mantissas that

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from tinyinterp.errors import TinyInterpError
 
-# Requantization roundings: the kernels that requantize take one (quant.requantize_with).
+# Requantization roundings: the kernels that requantize take one (fixedpoint.requantize_with).
 TFLM_ROUNDING = 0  # gemmlowp's rounding doubling high multiply, then a rounding shift: two roundings
 SINGLE_ROUNDING = 1  # the 64-bit product rounded once (CMSIS-NN built with CMSIS_NN_USE_SINGLE_ROUNDING)
 

@@ -11,10 +11,10 @@ import math
 
 import numpy as np
 
-from tinyinterp.quant import (
+from tinyinterp.jit import jit
+from tinyinterp.kernels.fixedpoint import (
     clamp_float,
     exp_f32,
-    jit,
     logistic_q0_31,
     multiply_by_quantized_multiplier,
     rounding_divide_by_pot,

@@ -1,5 +1,6 @@
 """CONV_2D and DEPTHWISE_CONV_2D as TFLM's reference kernels (NHWC layout): int8 and 16x8
-(reference_integer_ops), float32 (reference_ops).
+(reference_integer_ops), float32 (reference_ops). DEPTHWISE_CONV_2D is one kernel for the three, as
+TFLM's templates would be; CONV_2D's quantized products go through BLAS (`gemm.py`).
 
 Padding positions contribute nothing to the sums (TFLM skips them), which `pad_with_offset`
 reproduces by writing zeros after the input offset has been added.
@@ -9,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinyinterp.quant import (
+from tinyinterp.jit import jit
+from tinyinterp.kernels.fixedpoint import (
     clamp_float,
-    jit,
     multiply_by_quantized_multiplier_int64,
     requantize_with,
     wrap_int32,
@@ -77,6 +78,26 @@ def patches_from_padded(
 
 
 @jit
+def offset_input(value, input_offset):
+    """An input value plus the input offset; a float value as it is (float kernels have no offset)."""
+    if isinstance(value, (float, np.float32)):  # numba decides this at compile time, per dtype
+        return value
+    return value + input_offset
+
+
+@jit
+def sums_for(value, channels):
+    """Room for one sum per channel, of the type TFLM's kernels sum an input like `value` in: int32 for
+    int8 (wrapping alike), int64 for int16 (16x8), float32 for float32. Decided at compile time (an
+    array or dtype argument instead costs each call more than the int8 kernel's work)."""
+    if isinstance(value, (float, np.float32)):
+        return np.empty(channels, np.float32)
+    if isinstance(value, np.int16):
+        return np.empty(channels, np.int64)
+    return np.empty(channels, np.int32)
+
+
+@jit
 def depthwise_conv(
     x,
     filters,
@@ -87,6 +108,7 @@ def depthwise_conv(
     output_offset,
     act_min,
     act_max,
+    rounding,
     depth_multiplier,
     stride_h,
     stride_w,
@@ -95,18 +117,17 @@ def depthwise_conv(
     pad_top,
     pad_left,
     out,
-    rounding=0,
 ):
-    """DepthwiseConvPerChannel: filters [kh, kw, out_channels]; out channel = c * multiplier + m.
+    """DepthwiseConvPerChannel (int8, 16x8) and reference_ops::DepthwiseConv (float32), one loop: filters
+    [kh, kw, out_channels]; out channel = c * multiplier + m.
 
-    The channel loop is innermost and the accumulator int32 (as in TFLM, wrapping alike), so it
-    vectorizes; each tap's products go straight into it. `rounding`: see quant.requantize_with (0,
-    TFLM's, by default).
+    The sums have the type TFLM's kernels give them (`sums_for`). The channel loop is innermost, so it
+    vectorizes; each tap's products go straight into the sums.
     """
     batches, height, width, channels = x.shape
     _, out_h, out_w, out_channels = out.shape
     kernel_h, kernel_w, _ = filters.shape
-    acc = np.empty(out_channels, np.int32)
+    acc = sums_for(np.zeros(1, x.dtype)[0], out_channels)  # by type: x may hold no items
     for n in range(batches):
         for oy in range(out_h):
             for ox in range(out_w):
@@ -121,60 +142,28 @@ def depthwise_conv(
                             continue
                         if depth_multiplier == 1:
                             for c in range(channels):
-                                acc[c] += (x[n, iy, ix, c] + input_offset) * filters[ky, kx, c]
+                                acc[c] += offset_input(x[n, iy, ix, c], input_offset) * filters[ky, kx, c]
                         else:
                             for oc in range(out_channels):
-                                shifted = x[n, iy, ix, oc // depth_multiplier] + input_offset
+                                shifted = offset_input(x[n, iy, ix, oc // depth_multiplier], input_offset)
                                 acc[oc] += shifted * filters[ky, kx, oc]
-                for oc in range(out_channels):
-                    total = wrap_int32(np.int64(acc[oc]) + bias[oc])
-                    scaled = requantize_with(total, multipliers[oc], shifts[oc], rounding)
-                    out[n, oy, ox, oc] = min(max(scaled + output_offset, act_min), act_max)
-
-
-@jit
-def depthwise_conv_16x8(
-    x,
-    filters,
-    bias,
-    multipliers,
-    shifts,
-    act_min,
-    act_max,
-    depth_multiplier,
-    stride_h,
-    stride_w,
-    dilation_h,
-    dilation_w,
-    pad_top,
-    pad_left,
-    out,
-):
-    """DepthwiseConvPerChannel for int16 activations: 64-bit sums and multiplier, no zero points
-    (TFLM's 16x8 kernel ignores them)."""
-    batches, height, width, _ = x.shape
-    _, out_h, out_w, out_channels = out.shape
-    kernel_h, kernel_w, _ = filters.shape
-    acc = np.empty(out_channels, np.int64)
-    for n in range(batches):
-        for oy in range(out_h):
-            for ox in range(out_w):
-                acc[:] = 0
-                for ky in range(kernel_h):
-                    iy = oy * stride_h - pad_top + ky * dilation_h
-                    if iy < 0 or iy >= height:
-                        continue
-                    for kx in range(kernel_w):
-                        ix = ox * stride_w - pad_left + kx * dilation_w
-                        if ix < 0 or ix >= width:
-                            continue
-                        for oc in range(out_channels):
-                            acc[oc] += np.int64(x[n, iy, ix, oc // depth_multiplier]) * filters[ky, kx, oc]
-                for oc in range(out_channels):
-                    scaled = multiply_by_quantized_multiplier_int64(
-                        acc[oc] + bias[oc], multipliers[oc], shifts[oc]
-                    )
-                    out[n, oy, ox, oc] = min(max(scaled, act_min), act_max)
+                # The sums' type (`sums_for`) picks the output stage at compile time: float32,
+                # clamp(sum + bias) (reference_ops); int64, TFLM's 16x8 kernel (64-bit sum and
+                # multiplier); int32, its int8 kernel (the sum wraps as C's; `rounding`: see
+                # fixedpoint.requantize_with). Inline: a call per pixel costs the int8 kernel a tenth.
+                if isinstance(acc[0], (float, np.float32)):
+                    for oc in range(out_channels):
+                        out[n, oy, ox, oc] = clamp_float(acc[oc] + bias[oc], act_min, act_max)
+                elif isinstance(acc[0], np.int64):
+                    for oc in range(out_channels):
+                        total = acc[oc] + bias[oc]
+                        scaled = multiply_by_quantized_multiplier_int64(total, multipliers[oc], shifts[oc])
+                        out[n, oy, ox, oc] = min(max(scaled + output_offset, act_min), act_max)
+                else:
+                    for oc in range(out_channels):
+                        total = wrap_int32(np.int64(acc[oc]) + bias[oc])
+                        scaled = requantize_with(total, multipliers[oc], shifts[oc], rounding)
+                        out[n, oy, ox, oc] = min(max(scaled + output_offset, act_min), act_max)
 
 
 @jit
@@ -207,44 +196,5 @@ def conv_float(
                                 value = x[n, iy, ix, g * group_channels + c]
                                 for oc in range(g * per_group, (g + 1) * per_group):
                                     acc[oc] += value * weights[ky, kx, c, oc]
-                for oc in range(out_channels):
-                    out[n, oy, ox, oc] = clamp_float(acc[oc] + bias[oc], act_min, act_max)
-
-
-@jit
-def depthwise_conv_float(
-    x,
-    filters,
-    bias,
-    depth_multiplier,
-    stride_h,
-    stride_w,
-    dilation_h,
-    dilation_w,
-    pad_top,
-    pad_left,
-    act_min,
-    act_max,
-    out,
-):
-    """reference_ops::DepthwiseConv in float32: each output sums over (ky, kx) in TFLM's order."""
-    batches, height, width, _ = x.shape
-    _, out_h, out_w, out_channels = out.shape
-    kernel_h, kernel_w, _ = filters.shape
-    acc = np.empty(out_channels, np.float32)
-    for n in range(batches):
-        for oy in range(out_h):
-            for ox in range(out_w):
-                acc[:] = 0
-                for ky in range(kernel_h):
-                    iy = oy * stride_h - pad_top + ky * dilation_h
-                    if iy < 0 or iy >= height:
-                        continue
-                    for kx in range(kernel_w):
-                        ix = ox * stride_w - pad_left + kx * dilation_w
-                        if ix < 0 or ix >= width:
-                            continue
-                        for oc in range(out_channels):
-                            acc[oc] += x[n, iy, ix, oc // depth_multiplier] * filters[ky, kx, oc]
                 for oc in range(out_channels):
                     out[n, oy, ox, oc] = clamp_float(acc[oc] + bias[oc], act_min, act_max)

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from tinyinterp.quant import (
+from tinyinterp.jit import jit
+from tinyinterp.kernels.fixedpoint import (
     clamp_float,
-    jit,
     multiply_by_quantized_multiplier_int64,
     requantize_with,
     wrap_int32,
@@ -58,31 +58,30 @@ def single_threaded_blas() -> Iterator[None]:
 
 
 @jit
-def requantize_rows(acc, bias, multipliers, shifts, output_offset, act_min, act_max, out, rounding=0):
+def requantize_rows(
+    acc, bias, multipliers, shifts, output_offset, act_min, act_max, out, rounding=0, wide=False
+):
     """out[m, c] = clamp(MultiplyByQuantizedMultiplier(acc[m, c] + bias[c]) + output_offset).
 
-    `acc` holds exact integer sums in floating point; TFLM accumulates in int32, so the
-    sum is wrapped to int32 first (equal to TFLM's wrap-around on overflow). `rounding`: see
-    quant.requantize_with (0, TFLM's, by default).
+    `acc` holds exact integer sums in floating point. TFLM accumulates int8 kernels in int32, so the
+    sum is wrapped to int32 first (equal to TFLM's wrap-around on overflow), and `rounding` applies
+    (see fixedpoint.requantize_with; 0, TFLM's, by default). `wide`: TFLM's 64-bit accumulators (16x8
+    kernels with an int64 bias), where the sum is exact (no wrap) and goes through the 64-bit
+    MultiplyByQuantizedMultiplier.
     """
     rows, channels = acc.shape
+    if wide:  # chosen once: a choice per value would cost the int8 path a tenth of its time
+        for m in range(rows):
+            for c in range(channels):
+                total = np.int64(acc[m, c]) + bias[c]
+                value = multiply_by_quantized_multiplier_int64(total, multipliers[c], shifts[c])
+                out[m, c] = min(max(value + output_offset, act_min), act_max)
+        return
     for m in range(rows):
         for c in range(channels):
             total = wrap_int32(np.int64(acc[m, c]) + bias[c])
-            value = requantize_with(total, multipliers[c], shifts[c], rounding) + output_offset
-            out[m, c] = min(max(value, act_min), act_max)
-
-
-@jit
-def requantize_rows_int64(acc, bias, multipliers, shifts, output_offset, act_min, act_max, out):
-    """requantize_rows for TFLM's 64-bit accumulators (16x8 kernels with an int64 bias): the sum is
-    exact (no wrap) and goes through the 64-bit MultiplyByQuantizedMultiplier."""
-    rows, channels = acc.shape
-    for m in range(rows):
-        for c in range(channels):
-            total = np.int64(acc[m, c]) + bias[c]
-            value = multiply_by_quantized_multiplier_int64(total, multipliers[c], shifts[c]) + output_offset
-            out[m, c] = min(max(value, act_min), act_max)
+            value = requantize_with(total, multipliers[c], shifts[c], rounding)
+            out[m, c] = min(max(value + output_offset, act_min), act_max)
 
 
 @jit
@@ -113,7 +112,7 @@ def fully_connected_int8(
     """FullyConnectedPerChannel (int8) in one pass, for few rows where a BLAS call and its float
     copies cost more than the products: int32 sums as TFLM's (wrapping alike), across output
     channels so the channel loop vectorizes, then bias and requantization per channel (`rounding`:
-    see quant.requantize_with)."""
+    see fixedpoint.requantize_with)."""
     rows, depth = x.shape
     channels = weights_t.shape[1]
     acc = np.empty(channels, np.int32)

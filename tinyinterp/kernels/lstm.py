@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinyinterp.jit import jit
 from tinyinterp.kernels.activations import logistic_float, logistic_int16, tanh_float, tanh_int16
-from tinyinterp.quant import (
+from tinyinterp.kernels.fixedpoint import (
     clamp_float,
-    jit,
     multiply_by_quantized_multiplier,
     multiply_by_quantized_multiplier_int64,
     wrap_int32,

@@ -1,10 +1,12 @@
-"""AVERAGE_POOL_2D as TFLM's reference kernels: int8 and int16 (reference_integer_ops), float32."""
+"""MAX_POOL_2D and AVERAGE_POOL_2D as TFLM's reference kernels (reference_ops for float32,
+reference_integer_ops for int8 and int16): one window loop, two reductions."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from tinyinterp.quant import clamp_float, jit
+from tinyinterp.jit import jit
+from tinyinterp.kernels.fixedpoint import clamp_float
 
 
 @jit
@@ -16,33 +18,26 @@ def truncating_divide(numerator: int, denominator: int) -> int:
 
 
 @jit
-def average_pool(x, filter_h, filter_w, stride_h, stride_w, pad_top, pad_left, act_min, act_max, out):
-    """Average over the part of each window inside the input, rounded half away from zero."""
-    batches, height, width, channels = x.shape
-    _, out_h, out_w, _ = out.shape
-    for n in range(batches):
-        for oy in range(out_h):
-            y_origin = oy * stride_h - pad_top
-            y_start = max(0, -y_origin)
-            y_end = min(filter_h, height - y_origin)
-            for ox in range(out_w):
-                x_origin = ox * stride_w - pad_left
-                x_start = max(0, -x_origin)
-                x_end = min(filter_w, width - x_origin)
-                count = max(0, y_end - y_start) * max(0, x_end - x_start)
-                for c in range(channels):
-                    acc = 0
-                    for fy in range(y_start, y_end):
-                        for fx in range(x_start, x_end):
-                            acc += x[n, y_origin + fy, x_origin + fx, c]
-                    half = count // 2
-                    average = truncating_divide(acc + half if acc > 0 else acc - half, count)
-                    out[n, oy, ox, c] = min(max(average, act_min), act_max)
+def window_average(total, count):
+    """A window's average: float32 sums over a float32 count; integer sums rounded half away from zero."""
+    if isinstance(total, (float, np.float32)):  # decided at compile time: one branch per dtype
+        return total / np.float32(count)
+    half = count // 2
+    return truncating_divide(total + half if total > 0 else total - half, count)
 
 
 @jit
-def average_pool_float(x, filter_h, filter_w, stride_h, stride_w, pad_top, pad_left, act_min, act_max, out):
-    """reference_ops::AveragePool in float32: the window's sum in (fy, fx) order over a float count."""
+def pool_2d(
+    x, filter_h, filter_w, stride_h, stride_w, pad_top, pad_left, average, start, act_min, act_max, out
+):
+    """The average (`average`) or the maximum of the part of each window inside the input, clamped to
+    [act_min, act_max].
+
+    `start` is the reduction's initial value: 0 in the sum's type for the average (an int64, or a
+    float32 summed in (fy, fx) order), the dtype's lowest value for the maximum. The maximum's
+    comparisons are std::max's (a later value wins only if strictly greater, so NaNs are skipped and
+    the first of -0.0 and +0.0 is kept).
+    """
     batches, height, width, channels = x.shape
     _, out_h, out_w, _ = out.shape
     for n in range(batches):
@@ -54,10 +49,17 @@ def average_pool_float(x, filter_h, filter_w, stride_h, stride_w, pad_top, pad_l
                 x_origin = ox * stride_w - pad_left
                 x_start = max(0, -x_origin)
                 x_end = min(filter_w, width - x_origin)
-                count = np.float32(max(0, y_end - y_start) * max(0, x_end - x_start))
                 for c in range(channels):
-                    total = np.float32(0)
+                    reduced = start
                     for fy in range(y_start, y_end):
                         for fx in range(x_start, x_end):
-                            total += x[n, y_origin + fy, x_origin + fx, c]
-                    out[n, oy, ox, c] = clamp_float(total / count, act_min, act_max)
+                            value = x[n, y_origin + fy, x_origin + fx, c]
+                            if average:
+                                reduced += value
+                            elif reduced < value:
+                                reduced = value
+                    if average:
+                        count = max(0, y_end - y_start) * max(0, x_end - x_start)
+                        out[n, oy, ox, c] = clamp_float(window_average(reduced, count), act_min, act_max)
+                    else:
+                        out[n, oy, ox, c] = clamp_float(reduced, act_min, act_max)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tinyinterp.quant import jit, multiply_by_quantized_multiplier, round_half_away_jit, wrap_int32
+from tinyinterp.jit import jit
+from tinyinterp.kernels.fixedpoint import multiply_by_quantized_multiplier, round_half_away_jit, wrap_int32
 
 INT32_INDEFINITE = -2147483648  # what x86's float -> int32 conversion gives out of range or for NaN
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinyinterp.quant import jit, multiply_by_quantized_multiplier, wrap_int32
+from tinyinterp.jit import jit
+from tinyinterp.kernels.fixedpoint import multiply_by_quantized_multiplier, wrap_int32
 
 
 @jit

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinyinterp.quant import (
+from tinyinterp.jit import jit
+from tinyinterp.kernels.fixedpoint import (
     count_leading_zeros_u32,
     exp_f32,
     exp_on_negative_values,
     get_reciprocal,
-    jit,
     lut_lookup_int16,
     multiply_by_quantized_multiplier,
     multiply_by_quantized_multiplier_greater_than_one,
@@ -88,7 +88,7 @@ def softmax_int16(x, input_multiplier, input_shift, exp_lut, reciprocal_lut, out
 
 @jit
 def softmax_float(x, beta, out):
-    """reference_ops::Softmax in float32; exp is the C library's expf (see quant.exp_f32)."""
+    """reference_ops::Softmax in float32; exp is the C library's expf (see fixedpoint.exp_f32)."""
     rows, depth = x.shape
     for r in range(rows):
         max_in_row = FLOAT32_LOWEST

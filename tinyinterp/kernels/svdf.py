@@ -11,7 +11,8 @@ import math
 
 import numpy as np
 
-from tinyinterp.quant import jit, multiply_by_quantized_multiplier, wrap_int32
+from tinyinterp.jit import jit
+from tinyinterp.kernels.fixedpoint import multiply_by_quantized_multiplier, wrap_int32
 
 # Fused activations of the float kernel, by their schema index (ActivationValFloat).
 NONE, RELU, RELU_N1_TO_1, RELU6, TANH, SIGN_BIT = range(6)

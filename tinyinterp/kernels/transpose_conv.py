@@ -7,7 +7,8 @@ output sums its products in TFLM's (in_y, in_x, in_channel, filter_y, filter_x) 
 
 from __future__ import annotations
 
-from tinyinterp.quant import clamp_float, jit
+from tinyinterp.jit import jit
+from tinyinterp.kernels.fixedpoint import clamp_float
 
 
 @jit

@@ -34,8 +34,7 @@ from tinyinterp.kernels.activations import (
 from tinyinterp.kernels.quantize import requantize
 from tinyinterp.model.ir import Tensor, TensorType
 from tinyinterp.model.options import LeakyReluOptions
-from tinyinterp.ops.add import MAX_BROADCAST_RANK
-from tinyinterp.ops.arithmetic import Broadcast
+from tinyinterp.ops.arithmetic import MAX_BROADCAST_RANK, Broadcast
 from tinyinterp.ops.base import Array, Op, OpContext, register, required
 from tinyinterp.quant import (
     calculate_input_radius,

@@ -1,21 +1,24 @@
-"""MUL, SUB, MAXIMUM, MINIMUM (int8, int16, float32), broadcasting two inputs up to rank 6 as TFLM's
+"""ADD, SUB, MUL, MAXIMUM, MINIMUM (int8, int16, float32), broadcasting two inputs up to rank 6 as TFLM's
 BroadcastBinaryOpSimple does.
 
-TFLM's MAXIMUM and MINIMUM compare the stored integers and ignore quantization entirely (they have
-no Prepare); so do we. Its int16 SUB is the int8 kernel with 15 bits of headroom instead of 20 and
-allows any zero points; its int16 MUL requires zero points of 0.
+ADD and SUB are one kernel (TFLM's AddElementwise and SubElementwise differ only in the sign). TFLM's
+int16 ADD and SUB are the int8 kernel with 15 bits of headroom instead of 20, allowing any zero
+points (int16 ADD ignores the `pot_scale_int16` option: its power-of-two kernel is never called, and
+so do we); its int16 MUL requires zero points of 0. Its MAXIMUM and MINIMUM compare the stored
+integers and ignore quantization entirely (they have no Prepare); so do we.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
-from tinyinterp.kernels.arithmetic import mul_float, mul_quantized, sub_float, sub_quantized
+from tinyinterp.kernels.arithmetic import add_sub_float, add_sub_quantized, mul_float, mul_quantized
 from tinyinterp.model.ir import Tensor, TensorType
-from tinyinterp.model.options import MulOptions, SubOptions
-from tinyinterp.ops.add import MAX_BROADCAST_RANK
+from tinyinterp.model.options import AddOptions, MulOptions, SubOptions
+from tinyinterp.numerics import TFLM_ROUNDING
 from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register, required
 from tinyinterp.quant import (
     activation_range,
@@ -25,7 +28,9 @@ from tinyinterp.quant import (
 )
 
 INT8, INT16, FLOAT32 = TensorType.INT8, TensorType.INT16, TensorType.FLOAT32
-SUB_LEFT_SHIFT = {INT8: 20, INT16: 15}
+MAX_BROADCAST_RANK = 6
+# Bits of headroom ADD and SUB shift their inputs up by, per dtype.
+ADD_SUB_LEFT_SHIFT = {INT8: 20, INT16: 15}
 
 
 class Broadcast:
@@ -47,6 +52,8 @@ class Broadcast:
 
     def __call__(self, a: Array, b: Array) -> tuple[Array, Array, tuple[int, ...]]:
         """Both operands broadcast, flat and contiguous, and the (batched) output shape."""
+        if a.shape == b.shape:  # equal model shapes (a batch scales both alike): nothing to broadcast
+            return _flat(a, a.shape), _flat(b, b.shape), a.shape
         a, b = (
             x.reshape(batched_shape(full, x, model))
             for x, full, model in zip((a, b), self.full_shapes, self.model_shapes)
@@ -56,7 +63,11 @@ class Broadcast:
 
 
 def _flat(x: Array, shape: tuple[int, ...]) -> Array:
-    return np.ascontiguousarray(np.broadcast_to(x, shape)).reshape(-1)
+    """`x` broadcast to `shape`, as a flat contiguous array (a copy only when values repeat: numba
+    must not see numpy's read-only broadcast views)."""
+    if x.size == math.prod(shape):
+        return np.ascontiguousarray(x).reshape(-1)
+    return np.broadcast_to(x, shape).reshape(-1)
 
 
 def _same_dtype_operands(ctx: OpContext, *allowed: TensorType) -> tuple[Tensor, Tensor, Tensor]:
@@ -108,17 +119,17 @@ class Mul(Op):
         return [out]
 
 
-@register("SUB", dtypes=("int8", "int16", "float32"))
-class Sub(Op):
-    """CalculateOpDataSub: both inputs rescaled to twice the larger scale, subtracted, rescaled to the
-    output; float32: a - b clamped to the activation's range. The ratios are doubles: the oracle's
-    TFLM computes them as ADD does, not in float32 as the older sub_common.cc did."""
+class _AddSub(Op):
+    """CalculateOpDataAdd / CalculateOpDataSub: both inputs shifted up by headroom bits and rescaled to
+    twice the larger input scale (ratios in double), added or subtracted, rescaled to the output;
+    float32: a + b or a - b clamped to the activation's range."""
 
+    subtract: bool
     # The fused activation's clamp: float32 bounds on float32, quantized bounds otherwise.
     act_min: np.float32 | int
     act_max: np.float32 | int
 
-    def __init__(self, ctx: OpContext[SubOptions]) -> None:
+    def __init__(self, ctx: OpContext[AddOptions | SubOptions], rounding: int) -> None:
         a, b, output = _same_dtype_operands(ctx, INT8, INT16, FLOAT32)
         self.broadcast = Broadcast(ctx, a, b, output, MAX_BROADCAST_RANK)
         self.dtype = output.dtype.numpy
@@ -126,12 +137,13 @@ class Sub(Op):
         if output.dtype == FLOAT32:
             self.act_min, self.act_max = float_activation_range(activation)
             return
+        self.rounding = rounding
         (a_scale, a_zero), (b_scale, b_zero) = ctx.quantization(a), ctx.quantization(b)
         out_scale, self.out_offset = ctx.quantization(output)
         self.a_offset, self.b_offset = -a_zero, -b_zero
-        self.left_shift = SUB_LEFT_SHIFT[output.dtype]
+        self.left_shift = ADD_SUB_LEFT_SHIFT[output.dtype]
         twice_max = 2 * max(a_scale, b_scale)
-        what = f"SUB {ctx.op.index}"
+        what = f"{ctx.op.opcode} {ctx.op.index}"
         self.a_mult = quantize_multiplier_smaller_than_one(a_scale / twice_max, f"{what} input 0")
         self.b_mult = quantize_multiplier_smaller_than_one(b_scale / twice_max, f"{what} input 1")
         out_real = twice_max / ((1 << self.left_shift) * out_scale)
@@ -142,13 +154,36 @@ class Sub(Op):
         a, b, shape = self.broadcast(required(inputs[0]), required(inputs[1]))
         out = np.empty(shape, self.dtype)
         if self.dtype == np.float32:
-            sub_float(a, b, self.act_min, self.act_max, out.reshape(-1))
+            add_sub_float(a, b, self.subtract, self.act_min, self.act_max, out.reshape(-1))
         else:
-            sub_quantized(
-                a, b, self.a_offset, self.b_offset, self.left_shift, *self.a_mult, *self.b_mult,
-                *self.out_mult, self.out_offset, self.act_min, self.act_max, out.reshape(-1),
+            add_sub_quantized(
+                a, b, self.subtract, self.a_offset, self.b_offset, self.left_shift, *self.a_mult,
+                *self.b_mult, *self.out_mult, self.out_offset, self.act_min, self.act_max,
+                out.reshape(-1), self.rounding,
             )  # fmt: skip
         return [out]
+
+
+@register("ADD", dtypes=("int8", "int16", "float32"))
+class Add(_AddSub):
+    """Requantized with the numerics profile's rounding (CMSIS-NN's arm_elementwise_add_s8 rounds as
+    its arm_nn_requantize is built)."""
+
+    subtract = False
+
+    def __init__(self, ctx: OpContext[AddOptions]) -> None:
+        super().__init__(ctx, ctx.rounding)
+
+
+@register("SUB", dtypes=("int8", "int16", "float32"))
+class Sub(_AddSub):
+    """Always TFLM's rounding: TFLM's CMSIS-NN build runs the reference SUB. The oracle's TFLM computes
+    the ratios as ADD does, not in float32 as the older sub_common.cc did."""
+
+    subtract = True
+
+    def __init__(self, ctx: OpContext[SubOptions]) -> None:
+        super().__init__(ctx, TFLM_ROUNDING)
 
 
 class _Select(Op):

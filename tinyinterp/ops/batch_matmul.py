@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tinyinterp.kernels.gemm import ordered_matmul_float, requantize_rows, requantize_rows_int64
+from tinyinterp.kernels.gemm import ordered_matmul_float, requantize_rows
 from tinyinterp.model.ir import TensorType
 from tinyinterp.model.options import BatchMatMulOptions
 from tinyinterp.ops.base import Array, Op, OpContext, register, required
@@ -85,8 +85,7 @@ class BatchMatMul(Op):
         else:
             # Exact in float64: |sum| <= 65535**2 * depth stays far below 2**53.
             acc = (lhs.astype(np.float64) + self.offsets[0]) @ (rhs.astype(np.float64) + self.offsets[1])
-            requantize = requantize_rows_int64 if self.dtype == np.int16 else requantize_rows
-            requantize(
+            requantize_rows(
                 acc.reshape(-1, cols),
                 self.bias,
                 self.multipliers,
@@ -94,5 +93,6 @@ class BatchMatMul(Op):
                 self.output_offset,
                 *self.act_range,
                 out.reshape(-1, cols),
+                wide=self.dtype == np.int16,
             )
         return [out.reshape(*self.batch, rows, cols)]

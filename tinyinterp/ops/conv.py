@@ -7,19 +7,13 @@ the bias is int32 (or, without a bias, when the `quantized_bias_type` option say
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from tinyinterp.kernels.conv import (
-    conv_float,
-    depthwise_conv,
-    depthwise_conv_16x8,
-    depthwise_conv_float,
-    pad_with_offset,
-    patches_from_padded,
-)
-from tinyinterp.kernels.gemm import exact_float_dtype, requantize_rows, requantize_rows_int64
+from tinyinterp.kernels.conv import conv_float, depthwise_conv, pad_with_offset, patches_from_padded
+from tinyinterp.kernels.gemm import exact_float_dtype, requantize_rows
 from tinyinterp.model.ir import Tensor, TensorType
 from tinyinterp.model.options import (
     Conv2DOptions,
@@ -27,6 +21,7 @@ from tinyinterp.model.options import (
     FullyConnectedOptions,
     TransposeConvOptions,
 )
+from tinyinterp.numerics import TFLM_ROUNDING
 from tinyinterp.ops.base import Array, Op, OpContext, batched_shape, register, required
 from tinyinterp.ops.padding import Window, window
 from tinyinterp.quant import activation_range, float_activation_range, quantize_multipliers
@@ -54,15 +49,6 @@ def kernel_dtype(ctx: OpContext, input_: Tensor, weights: Tensor, output: Tensor
     return input_.dtype
 
 
-def float_bias(ctx: OpContext, bias: Tensor | None, channels: int) -> Array:
-    """The float32 bias, or zeros: TFLM adds 0.0f when there is none."""
-    if bias is None:
-        return np.zeros(channels, np.float32)
-    ctx.expect_dtype(bias, FLOAT32)
-    ctx.expect_shape(bias, (channels,))
-    return ctx.expect_constant(bias).astype(np.float32)
-
-
 def accumulates_in_int64(ctx: OpContext[Conv2DOptions | FullyConnectedOptions], bias: Tensor | None) -> bool:
     """Whether a 16x8 conv or fully connected layer sums in 64 bits (its bias, else the option)."""
     if bias is not None:
@@ -71,15 +57,18 @@ def accumulates_in_int64(ctx: OpContext[Conv2DOptions | FullyConnectedOptions], 
     return ctx.options.quantized_bias_type != "INT32"
 
 
-def _bias(ctx: OpContext, bias: Tensor | None, channels: int, *dtypes: TensorType) -> Array:
+def bias_values(ctx: OpContext, bias: Tensor | None, channels: int, *dtypes: TensorType) -> Array:
+    """The constant bias as int64 (float32 for a float kernel, `dtypes` (FLOAT32,)), or zeros: TFLM adds
+    0 when there is none. `dtypes` are those the kernel reads (TFLM reads others as garbage)."""
+    dtype = np.float32 if dtypes == (FLOAT32,) else np.int64
     if bias is None:
-        return np.zeros(channels, np.int64)
+        return np.zeros(channels, dtype)
     ctx.expect_dtype(bias, *dtypes)
     ctx.expect_shape(bias, (channels,))
-    return ctx.expect_constant(bias).astype(np.int64)
+    return ctx.expect_constant(bias).astype(dtype)
 
 
-def _per_channel_multipliers(ctx: OpContext, input_: Tensor, weights: Tensor, output: Tensor, channels: int):
+def per_channel_multipliers(ctx: OpContext, input_: Tensor, weights: Tensor, output: Tensor, channels: int):
     """PopulateConvolutionQuantizationParams: effective scale per output channel, in double."""
     input_scale, _ = ctx.quantization(input_)
     output_scale, _ = ctx.quantization(output)
@@ -90,46 +79,91 @@ def _per_channel_multipliers(ctx: OpContext, input_: Tensor, weights: Tensor, ou
     return quantize_multipliers(np.float64(input_scale) * scales / np.float64(output_scale))
 
 
-class ConvRequantization:
-    """Everything a quantized conv-like op needs to turn its sums into int8 or int16 outputs.
+@dataclass(frozen=True)
+class OpData:
+    """A conv-like op's prepared output stage, bound once at prepare as TFLM's OpDataConv /
+    OpDataFullyConnected: per-channel multipliers and shifts, the bias, the offsets and the clamp.
 
-    `bias_dtypes` are the bias types the kernel reads (TFLM reads others as garbage); `int64_sums`
-    whether a 16x8 kernel sums in 64 bits.
+    Float kernels use `bias` (float32), `act_min` and `act_max` only (no multipliers or offsets).
+    `wide`: a 16x8 kernel summing in 64 bits; `rounding`: the int8 requantization's (a numerics
+    profile's). `dtype` is the output's.
     """
 
-    def __init__(
-        self,
-        ctx: OpContext[Conv2DOptions | DepthwiseConv2DOptions | TransposeConvOptions],
-        input_: Tensor,
-        weights: Tensor,
-        output: Tensor,
-        channels: int,
-        bias: Tensor | None,
-        bias_dtypes: tuple[TensorType, ...],
-        int64_sums: bool = False,
-    ) -> None:
-        self.multipliers, self.shifts = _per_channel_multipliers(ctx, input_, weights, output, channels)
-        self.bias = _bias(ctx, bias, channels, *bias_dtypes)
-        self.dtype = output.dtype.numpy
-        output_scale, output_zero_point = ctx.quantization(output)
-        self.act_min, self.act_max = activation_range(
-            ctx.options.fused_activation_function, output_scale, output_zero_point, self.dtype
-        )
-        # TFLM's 16x8 kernels take no zero points.
-        int16 = input_.dtype == INT16
-        self.input_offset = 0 if int16 else -ctx.quantization(input_)[1]
-        self.output_offset = 0 if int16 else output_zero_point
-        self.int64 = int64_sums
-        self.rounding = ctx.rounding
+    bias: Array
+    act_min: int | np.float32
+    act_max: int | np.float32
+    dtype: np.dtype
+    multipliers: Array = field(default_factory=lambda: np.zeros(0, np.int32))
+    shifts: Array = field(default_factory=lambda: np.zeros(0, np.int32))
+    input_offset: int = 0
+    output_offset: int = 0
+    wide: bool = False
+    rounding: int = TFLM_ROUNDING
 
     def requantize(self, acc: Array, columns: slice, out: Array) -> None:
         """out = clamp(multiplier * (acc + bias) + output offset), for the output channels `columns`."""
-        arguments = (acc, self.bias[columns], self.multipliers[columns], self.shifts[columns])
-        limits = (self.output_offset, self.act_min, self.act_max, out)
-        if self.int64:
-            requantize_rows_int64(*arguments, *limits)
-        else:
-            requantize_rows(*arguments, *limits, self.rounding)
+        requantize_rows(
+            acc, self.bias[columns], self.multipliers[columns], self.shifts[columns], self.output_offset,
+            self.act_min, self.act_max, out, self.rounding, self.wide,
+        )  # fmt: skip
+
+
+def float_op_data(
+    ctx: OpContext[Conv2DOptions | DepthwiseConv2DOptions | FullyConnectedOptions | TransposeConvOptions],
+    bias: Tensor | None,
+    channels: int,
+) -> OpData:
+    """A float32 kernel's output stage: its bias and the fused activation as a float32 clamp."""
+    act_min, act_max = float_activation_range(ctx.options.fused_activation_function)
+    return OpData(bias_values(ctx, bias, channels, FLOAT32), act_min, act_max, np.dtype(np.float32))
+
+
+def quantized_op_data(
+    ctx: OpContext[Conv2DOptions | DepthwiseConv2DOptions | FullyConnectedOptions | TransposeConvOptions],
+    input_: Tensor,
+    output: Tensor,
+    bias: Array,
+    multipliers: tuple[Array, Array],
+    wide: bool,
+    zero_points: bool,
+) -> OpData:
+    """A quantized kernel's output stage. `zero_points`: whether the kernel applies them (TFLM's 16x8
+    convolutions take none)."""
+    dtype = output.dtype.numpy
+    output_scale, output_zero_point = ctx.quantization(output)
+    act_min, act_max = activation_range(
+        ctx.options.fused_activation_function, output_scale, output_zero_point, dtype
+    )
+    return OpData(
+        bias,
+        act_min,
+        act_max,
+        dtype,
+        *multipliers,
+        input_offset=-ctx.quantization(input_)[1] if zero_points else 0,
+        output_offset=output_zero_point if zero_points else 0,
+        wide=wide,
+        rounding=ctx.rounding,
+    )
+
+
+def conv_op_data(
+    ctx: OpContext[Conv2DOptions | DepthwiseConv2DOptions | TransposeConvOptions],
+    input_: Tensor,
+    weights: Tensor,
+    output: Tensor,
+    channels: int,
+    bias: Tensor | None,
+    bias_dtypes: tuple[TensorType, ...],
+    wide: bool = False,
+) -> OpData:
+    """The OpData of a quantized convolution: per-channel multipliers, the bias as int64 (`bias_dtypes`
+    are the types the kernel reads), no zero points for 16x8."""
+    multipliers = per_channel_multipliers(ctx, input_, weights, output, channels)
+    values = bias_values(ctx, bias, channels, *bias_dtypes)
+    return quantized_op_data(
+        ctx, input_, output, values, multipliers, wide, zero_points=input_.dtype != INT16
+    )
 
 
 @register("CONV_2D", dtypes=("int8", "int16", "float32"))
@@ -156,16 +190,16 @@ class Conv2D(Op):
         self.group_channels = group_channels
         self.in_shape, self.out_shape = input_.shape, output.shape
         bias = ctx.optional_input(2)
+        self.run: Callable[[Array, tuple[int, ...]], Array]
         if self.dtype == FLOAT32:
+            self.op_data = float_op_data(ctx, bias, out_channels)
             self.float_weights = np.ascontiguousarray(filters.transpose(1, 2, 3, 0), dtype=np.float32)
-            self.float_bias = float_bias(ctx, bias, out_channels)
-            self.float_range = float_activation_range(ctx.options.fused_activation_function)
+            self.run = self._float
             return
-        int64_sums = self.dtype == INT16 and accumulates_in_int64(ctx, bias)
+        wide = self.dtype == INT16 and accumulates_in_int64(ctx, bias)
         bias_dtypes = (INT32,) if self.dtype == INT8 else (INT32, INT64)
-        self.quant = ConvRequantization(
-            ctx, input_, weights, output, out_channels, bias, bias_dtypes, int64_sums
-        )
+        self.op_data = conv_op_data(ctx, input_, weights, output, out_channels, bias, bias_dtypes, wide)
+        self.run = self._quantized
         # Weights as [groups, kh * kw * c, out_channels_per_group] matrices, in the dtype that keeps
         # BLAS exact.
         per_group = out_channels // self.groups
@@ -187,27 +221,20 @@ class Conv2D(Op):
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
         x = required(inputs[0])
-        out_shape = batched_shape(self.out_shape, x, self.in_shape)
-        if self.dtype == FLOAT32:
-            out = np.empty(out_shape, np.float32)
-            conv_float(
-                x,
-                self.float_weights,
-                self.float_bias,
-                *self.strides,
-                *self.dilations,
-                self.window.pad_top,
-                self.window.pad_left,
-                *self.float_range,
-                out,
-            )
-            return [out]
-        return [self._quantized(x, out_shape)]
+        return [self.run(x, batched_shape(self.out_shape, x, self.in_shape))]
+
+    def _float(self, x: Array, out_shape: tuple[int, ...]) -> Array:
+        """reference_ops::Conv's summation order, in one kernel call."""
+        q = self.op_data
+        out = np.empty(out_shape, np.float32)
+        window = (*self.strides, *self.dilations, self.window.pad_top, self.window.pad_left)
+        conv_float(x, self.float_weights, q.bias, *window, q.act_min, q.act_max, out)
+        return out
 
     def _quantized(self, x: Array, out_shape: tuple[int, ...]) -> Array:
         """Tile by tile of items (sized to stay in cache): pad and offset the input, gather its
         patches (a pointwise conv's padded input already is its patch matrix), multiply, requantize."""
-        q = self.quant
+        q = self.op_data
         items, out_h, out_w, _ = out_shape
         out = np.empty(out_shape, q.dtype)
         out_rows = out.reshape(items * out_h * out_w, -1)
@@ -265,67 +292,38 @@ class DepthwiseConv2D(Op):
             )
         if in_channels == 0 or out_channels % in_channels:
             ctx.fail(f"output channels {out_channels} are not a multiple of input channels {in_channels}")
-        self.depth_multiplier = out_channels // in_channels
+        depth_multiplier = out_channels // in_channels
         declared = ctx.options.depth_multiplier
-        if declared != self.depth_multiplier:
-            ctx.fail(f"depth_multiplier option is {declared}, but the shapes imply {self.depth_multiplier}")
+        if declared != depth_multiplier:
+            ctx.fail(f"depth_multiplier option is {declared}, but the shapes imply {depth_multiplier}")
         self.window = window(ctx, in_h, in_w, kernel_h, kernel_w)
         ctx.expect_shape(output, (batch, self.window.out_h, self.window.out_w, out_channels))
-        self.strides = (ctx.options.stride_h, ctx.options.stride_w)
-        self.dilations = (ctx.options.dilation_h_factor, ctx.options.dilation_w_factor)
         self.in_shape, self.out_shape = input_.shape, output.shape
         bias = ctx.optional_input(2)
         if self.dtype == FLOAT32:
-            self.filters = np.ascontiguousarray(filters[0], dtype=np.float32)
-            self.float_bias = float_bias(ctx, bias, out_channels)
-            self.float_range = float_activation_range(ctx.options.fused_activation_function)
-            return
-        # TFLM's 16x8 depthwise kernel reads the bias as int64 whatever its type.
-        bias_dtypes = (INT32,) if self.dtype == INT8 else (INT64,)
-        self.quant = ConvRequantization(
-            ctx, input_, weights, output, out_channels, bias, bias_dtypes, self.dtype == INT16
+            self.op_data = float_op_data(ctx, bias, out_channels)
+        else:
+            # TFLM's 16x8 depthwise kernel reads the bias as int64 whatever its type.
+            bias_dtypes = (INT32,) if self.dtype == INT8 else (INT64,)
+            self.op_data = conv_op_data(
+                ctx, input_, weights, output, out_channels, bias, bias_dtypes, wide=self.dtype == INT16
+            )
+        self.filters = np.ascontiguousarray(
+            filters[0], dtype=np.float32 if self.dtype == FLOAT32 else np.int32
         )
-        self.filters = np.ascontiguousarray(filters[0], dtype=np.int32)
+        self.depth_multiplier = depth_multiplier
+        self.strides = (ctx.options.stride_h, ctx.options.stride_w)
+        self.dilations = (ctx.options.dilation_h_factor, ctx.options.dilation_w_factor)
+        q = self.op_data
+        # Everything `depthwise_conv` takes between the input and the output, bound once.
+        self.arguments = (
+            self.filters, q.bias, q.multipliers, q.shifts, q.input_offset, q.output_offset, q.act_min,
+            q.act_max, q.rounding, depth_multiplier, *self.strides, *self.dilations, self.window.pad_top,
+            self.window.pad_left,
+        )  # fmt: skip
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
         x = required(inputs[0])
-        out_shape = batched_shape(self.out_shape, x, self.in_shape)
-        window = (*self.strides, *self.dilations, self.window.pad_top, self.window.pad_left)
-        if self.dtype == FLOAT32:
-            out = np.empty(out_shape, np.float32)
-            depthwise_conv_float(
-                x, self.filters, self.float_bias, self.depth_multiplier, *window, *self.float_range, out
-            )
-            return [out]
-        q = self.quant
-        out = np.empty(out_shape, q.dtype)
-        if self.dtype == INT16:
-            depthwise_conv_16x8(
-                x,
-                self.filters,
-                q.bias,
-                q.multipliers,
-                q.shifts,
-                q.act_min,
-                q.act_max,
-                self.depth_multiplier,
-                *window,
-                out,
-            )
-            return [out]
-        depthwise_conv(
-            x,
-            self.filters,
-            q.bias,
-            q.multipliers,
-            q.shifts,
-            q.input_offset,
-            q.output_offset,
-            q.act_min,
-            q.act_max,
-            self.depth_multiplier,
-            *window,
-            out,
-            q.rounding,
-        )
+        out = np.empty(batched_shape(self.out_shape, x, self.in_shape), self.op_data.dtype)
+        depthwise_conv(x, *self.arguments, out)
         return [out]

@@ -5,27 +5,26 @@ Unlike the 16x8 convolutions, TFLM's 16x8 fully connected kernel does apply the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from tinyinterp.kernels.gemm import (
-    exact_float_dtype,
-    fully_connected_int8,
-    ordered_matmul_float,
-    requantize_rows,
-    requantize_rows_int64,
-)
-from tinyinterp.model.ir import TensorType
+from tinyinterp.kernels.gemm import exact_float_dtype, fully_connected_int8, ordered_matmul_float
 from tinyinterp.model.options import FullyConnectedOptions
 from tinyinterp.ops.base import Array, Op, OpContext, register, required
-from tinyinterp.ops.conv import FLOAT32, INT8, INT16, accumulates_in_int64, float_bias, kernel_dtype
-from tinyinterp.quant import (
-    activation_range,
-    float_activation_range,
-    quantize_multiplier,
-    quantize_multipliers,
+from tinyinterp.ops.conv import (
+    FLOAT32,
+    INT8,
+    INT16,
+    INT32,
+    INT64,
+    accumulates_in_int64,
+    bias_values,
+    float_op_data,
+    kernel_dtype,
+    quantized_op_data,
 )
+from tinyinterp.quant import quantize_multiplier, quantize_multipliers
 
 # TFLM refuses a bias whose scale strays from input_scale * weight_scale by more than this.
 MAX_BIAS_SCALE_MISMATCH = 0.02
@@ -62,30 +61,23 @@ class FullyConnected(Op):
         expected = (*input_.shape[:-1], out_channels) if keep_dims else (rows, out_channels)
         ctx.expect_shape(output, expected)
         self.out_channels, self.depth, self.keep_dims = out_channels, depth, keep_dims
-        activation = ctx.options.fused_activation_function
+        self.run: Callable[[Array], Array]
         if self.dtype == FLOAT32:
-            self.bias = float_bias(ctx, bias, out_channels)
-            self.float_range = float_activation_range(activation)
+            self.op_data = float_op_data(ctx, bias, out_channels)
             self.weights_t = np.ascontiguousarray(matrix.T, dtype=np.float32)
+            self.run = self._float
             return
-        self.multipliers, self.shifts = self._multipliers(ctx, input_, weights, output, bias, out_channels)
-        self.int64 = self.dtype == INT16 and accumulates_in_int64(ctx, bias)
-        self.bias = np.zeros(out_channels, np.int64)
-        if bias is not None:
-            ctx.expect_dtype(bias, TensorType.INT64 if self.int64 else TensorType.INT32)
-            ctx.expect_shape(bias, (out_channels,))
-            self.bias = ctx.expect_constant(bias).astype(np.int64)
-        self.input_offset = -ctx.quantization(input_)[1]
-        output_scale, self.output_offset = ctx.quantization(output)
-        self.out_dtype = output.dtype.numpy
-        self.rounding = ctx.rounding
-        self.act_min, self.act_max = activation_range(
-            activation, output_scale, self.output_offset, self.out_dtype
-        )
+        multipliers = self._multipliers(ctx, input_, weights, output, bias, out_channels)
+        wide = self.dtype == INT16 and accumulates_in_int64(ctx, bias)
+        values = bias_values(ctx, bias, out_channels, INT64 if wide else INT32)
+        self.op_data = quantized_op_data(ctx, input_, output, values, multipliers, wide, zero_points=True)
         float_dtype = exact_float_dtype(matrix, reduce_axis=1, max_abs_input=MAX_ABS_INPUT[self.dtype])
         self.weights_t = np.ascontiguousarray(matrix.T, dtype=float_dtype)
-        # int8 sums fit int32 lanes, as in TFLM (16x8 ones may need 64 bits).
-        self.int32_weights_t = np.ascontiguousarray(matrix.T, dtype=np.int32) if self.dtype == INT8 else None
+        if self.dtype == INT8:  # int8 sums fit int32 lanes, as in TFLM (16x8 ones may need 64 bits)
+            self.int32_weights_t = np.ascontiguousarray(matrix.T, dtype=np.int32)
+            self.run = self._int8
+        else:
+            self.run = self._blas
 
     @staticmethod
     def _multipliers(ctx, input_, weights, output, bias, channels):
@@ -110,35 +102,35 @@ class FullyConnected(Op):
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
         x = required(inputs[0])
-        rows = x.reshape(-1, self.depth)
-        if self.dtype == FLOAT32:
-            out = np.empty((rows.shape[0], self.out_channels), np.float32)
-            ordered_matmul_float(rows, self.weights_t, self.bias, *self.float_range, out)
-        elif self.int32_weights_t is not None and rows.shape[0] < BLAS_ROWS:
-            out = np.empty((rows.shape[0], self.out_channels), self.out_dtype)
-            fully_connected_int8(
-                rows,
-                self.int32_weights_t,
-                self.bias,
-                self.multipliers,
-                self.shifts,
-                self.input_offset,
-                self.output_offset,
-                self.act_min,
-                self.act_max,
-                out,
-                self.rounding,
-            )
-        else:
-            shifted = rows.astype(self.weights_t.dtype)
-            shifted += self.input_offset  # in place: one float copy of the rows, not two
-            acc = shifted @ self.weights_t
-            out = np.empty((rows.shape[0], self.out_channels), self.out_dtype)
-            arguments = (acc, self.bias, self.multipliers, self.shifts, self.output_offset)
-            if self.int64:
-                requantize_rows_int64(*arguments, self.act_min, self.act_max, out)
-            else:
-                requantize_rows(*arguments, self.act_min, self.act_max, out, self.rounding)
+        out = self.run(x.reshape(-1, self.depth))
         if self.keep_dims:
             return [out.reshape(*x.shape[:-1], self.out_channels)]
         return [out]
+
+    def _float(self, rows: Array) -> Array:
+        """reference_ops::FullyConnected's summation order."""
+        q = self.op_data
+        out = np.empty((rows.shape[0], self.out_channels), np.float32)
+        ordered_matmul_float(rows, self.weights_t, q.bias, q.act_min, q.act_max, out)
+        return out
+
+    def _int8(self, rows: Array) -> Array:
+        """Few rows: the fused int32 kernel; more: BLAS's exact float products."""
+        if rows.shape[0] >= BLAS_ROWS:
+            return self._blas(rows)
+        q = self.op_data
+        out = np.empty((rows.shape[0], self.out_channels), q.dtype)
+        fully_connected_int8(
+            rows, self.int32_weights_t, q.bias, q.multipliers, q.shifts, q.input_offset, q.output_offset,
+            q.act_min, q.act_max, out, q.rounding,
+        )  # fmt: skip
+        return out
+
+    def _blas(self, rows: Array) -> Array:
+        """The offset rows times the weights in exact floats, then requantized."""
+        q = self.op_data
+        shifted = rows.astype(self.weights_t.dtype)
+        shifted += q.input_offset  # in place: one float copy of the rows, not two
+        out = np.empty((rows.shape[0], self.out_channels), q.dtype)
+        q.requantize(shifted @ self.weights_t, slice(None), out)
+        return out

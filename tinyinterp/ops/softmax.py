@@ -11,13 +11,13 @@ from functools import cache
 
 import numpy as np
 
+from tinyinterp.kernels.fixedpoint import exp_f32
 from tinyinterp.kernels.softmax import SCALED_DIFF_INTEGER_BITS, softmax, softmax_float, softmax_int16
 from tinyinterp.model.ir import Tensor, TensorType
 from tinyinterp.model.options import SoftmaxOptions
 from tinyinterp.ops.base import Array, Op, OpContext, register, required
 from tinyinterp.quant import (
     calculate_input_radius,
-    exp_f32,
     lut_populate_int16,
     quantize_multiplier,
     quantize_multiplier_greater_than_one,

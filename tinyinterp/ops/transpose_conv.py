@@ -20,12 +20,11 @@ from tinyinterp.ops.conv import (
     INT16,
     INT32,
     INT64,
-    ConvRequantization,
-    float_bias,
+    conv_op_data,
+    float_op_data,
     kernel_dtype,
 )
 from tinyinterp.ops.padding import window
-from tinyinterp.quant import float_activation_range
 
 
 @register("TRANSPOSE_CONV", dtypes=("int8", "int16", "float32"))
@@ -55,29 +54,29 @@ class TransposeConv(Op):
         self.filters = np.ascontiguousarray(filters.transpose(1, 2, 3, 0))  # [kh, kw, in, out]: out innermost
         bias = ctx.optional_input(3)
         if self.dtype == FLOAT32:
-            self.bias = float_bias(ctx, bias, out_channels)
-            self.float_range = float_activation_range(ctx.options.fused_activation_function)
+            self.op_data = float_op_data(ctx, bias, out_channels)
             return
         # TFLM's 16x8 kernel widens an int16 bias to int64 and reads any other as int64.
         bias_dtypes = (INT32,) if self.dtype == INT8 else (INT16, INT64)
-        self.quant = ConvRequantization(
-            ctx, input_, weights, output, out_channels, bias, bias_dtypes, self.dtype == INT16
+        self.op_data = conv_op_data(
+            ctx, input_, weights, output, out_channels, bias, bias_dtypes, wide=self.dtype == INT16
         )
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
         x = required(inputs[2])
         out_shape = batched_shape(self.out_shape, x, self.in_shape)
+        q = self.op_data
         is_float = self.dtype == FLOAT32
         acc = np.zeros(out_shape, np.float32 if is_float else np.int64)
-        offset = np.float32(0) if is_float else self.quant.input_offset
+        offset = np.float32(0) if is_float else q.input_offset
         transpose_conv_scatter(
             x, self.filters, offset, *self.strides, self.window.pad_top, self.window.pad_left, acc
         )
         rows = acc.reshape(-1, out_shape[3])
         if is_float:
             out = np.empty(out_shape, np.float32)
-            bias_and_clamp_float(rows, self.bias, *self.float_range, out.reshape(rows.shape))
+            bias_and_clamp_float(rows, q.bias, q.act_min, q.act_max, out.reshape(rows.shape))
             return [out]
-        out = np.empty(out_shape, self.quant.dtype)
-        self.quant.requantize(rows, slice(None), out.reshape(rows.shape))
+        out = np.empty(out_shape, q.dtype)
+        q.requantize(rows, slice(None), out.reshape(rows.shape))
         return [out]
