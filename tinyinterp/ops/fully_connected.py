@@ -16,6 +16,7 @@ from tinyinterp.kernels.gemm import (
     requantize_rows,
     requantize_rows_int64,
 )
+from tinyinterp.kernels.int_gemm import PackedWeights, shifted_rows, vnni_available
 from tinyinterp.model.ir import TensorType
 from tinyinterp.model.options import FullyConnectedOptions
 from tinyinterp.ops.base import Array, Op, OpContext, register, required
@@ -86,6 +87,11 @@ class FullyConnected(Op):
         self.weights_t = np.ascontiguousarray(matrix.T, dtype=float_dtype)
         # int8 sums fit int32 lanes, as in TFLM (16x8 ones may need 64 bits).
         self.int32_weights_t = np.ascontiguousarray(matrix.T, dtype=np.int32) if self.dtype == INT8 else None
+        # Many int8 rows: int_gemm's VNNI products instead of BLAS's, their shift folded into the bias.
+        self.packed = (
+            PackedWeights(matrix, self.input_offset) if self.dtype == INT8 and vnni_available() else None
+        )
+        self.shifted_bias = None if self.packed is None else self.bias + self.packed.bias_shift
 
     @staticmethod
     def _multipliers(ctx, input_, weights, output, bias, channels):
@@ -129,6 +135,13 @@ class FullyConnected(Op):
                 out,
                 self.rounding,
             )
+        elif self.packed is not None:
+            out = np.empty((rows.shape[0], self.out_channels), self.out_dtype)
+            # Bytes past the depth (rows padded to whole steps) meet zero weights: any value will do.
+            shifted = shifted_rows(rows, np.empty((rows.shape[0], self.packed.row_bytes), np.uint8))
+            acc = self.packed.sums(shifted, self.packed.empty_sums(rows.shape[0]))
+            arguments = (acc, self.shifted_bias, self.multipliers, self.shifts, self.output_offset)
+            requantize_rows(*arguments, self.act_min, self.act_max, out, self.rounding)
         else:
             shifted = rows.astype(self.weights_t.dtype)
             shifted += self.input_offset  # in place: one float copy of the rows, not two
