@@ -60,25 +60,24 @@ class PackedWeights:
     def __init__(self, weights: np.ndarray, input_offset: int) -> None:
         self.channels, depth = weights.shape
         self.row_bytes = padded_depth(depth)
-        self.blocks = -(-self.channels // LANES)
-        full = np.zeros((self.blocks * LANES, self.row_bytes), np.int8)
+        blocks = -(-self.channels // LANES)
+        full = np.zeros((blocks * LANES, self.row_bytes), np.int8)
         full[: self.channels, :depth] = weights
         # [blocks, 16, depth / 4, 4] -> [blocks, depth / 4, 16, 4]: one zmm load per block and step.
-        packed = full.reshape(self.blocks, LANES, -1, STEP).transpose(0, 2, 1, 3)
+        packed = full.reshape(blocks, LANES, -1, STEP).transpose(0, 2, 1, 3)
         self.packed = np.ascontiguousarray(packed).reshape(-1)
         self.bias_shift = (input_offset - SHIFT) * weights.sum(axis=1, dtype=np.int64)
         self.pad_byte = np.uint8(SHIFT - input_offset)
 
     def sums(self, rows: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """The int32 products of `rows` ([m, row_bytes] uint8) into `out` ([m, blocks * 16] int32),
-        viewed as [m, channels] (the columns past `channels` are zero-weight padding)."""
+        """`out` ([m, channels] int32) set to the products of `rows` ([m, row_bytes] uint8)."""
         gemm_u8s8(
-            rows.reshape(-1), len(rows), self.row_bytes // STEP, self.packed, self.blocks, out.reshape(-1)
+            rows.reshape(-1), len(rows), self.row_bytes // STEP, self.packed, self.channels, out.reshape(-1)
         )
-        return out[:, : self.channels]
+        return out
 
     def empty_sums(self, rows: int) -> np.ndarray:
-        return np.empty((rows, self.blocks * LANES), np.int32)
+        return np.empty((rows, self.channels), np.int32)
 
 
 def shifted_rows(x: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -96,15 +95,15 @@ def _splat(builder: ir.IRBuilder, value: ir.Value) -> ir.Value:
 
 
 def _tile_intrinsic(rows: int, blocks: int) -> Any:
-    """tile(a, m, packed, j, steps, c): c[m + r, 16 (j + b) + lane] = the sum of row m + r of `a` with
-    channel 16 (j + b) + lane, for r < `rows` and b < `blocks`: ROWS x BLOCKS int32 sums held in zmm
-    registers over the `steps` x 4 bytes of the reduction, then stored. a: flat rows of 4 * steps
-    uint8; packed: PackedWeights.packed; c: flat rows of `ldc` int32."""
+    """tile(a, m, packed, j, steps, c, c_start, ldc): c[c_start + r * ldc + 16 b + lane] = the sum of
+    row m + r of `a` with channel 16 (j + b) + lane, for r < `rows` and b < `blocks`: rows x blocks
+    int32 sums held in zmm registers over the `steps` x 4 bytes of the reduction, then stored.
+    a: flat rows of 4 * steps uint8; packed: PackedWeights.packed; c: flat int32."""
 
     @intrinsic
-    def tile(typingctx, a, m, packed, j, steps, c, ldc):
+    def tile(typingctx, a, m, packed, j, steps, c, c_start, ldc):
         def codegen(context, builder, signature, args):
-            _, m, _, j, steps, _, ldc = args
+            _, m, _, j, steps, _, c_start, ldc = args
             i32 = ir.IntType(32)
             vector = ir.VectorType(i32, LANES)
             dot = cgutils.get_or_insert_function(
@@ -151,9 +150,9 @@ def _tile_intrinsic(rows: int, blocks: int) -> Any:
                     for slot, block in zip(row_sums, weights, strict=True):
                         builder.store(builder.call(dot, [builder.load(slot), inputs, block]), slot)
             for r, row_sums in enumerate(sums):
-                row_start = builder.mul(builder.add(m, constant(r)), ldc)
+                row_start = builder.add(c_start, builder.mul(constant(r), ldc))
                 for b, slot in enumerate(row_sums):
-                    at = builder.add(row_start, builder.mul(builder.add(j, constant(b)), constant(LANES)))
+                    at = builder.add(row_start, constant(b * LANES))
                     builder.store(
                         builder.load(slot),
                         builder.bitcast(builder.gep(c_data, [at]), vector.as_pointer()),
@@ -161,7 +160,7 @@ def _tile_intrinsic(rows: int, blocks: int) -> Any:
                     )
             return context.get_dummy_value()
 
-        return types.void(a, types.intp, packed, types.intp, types.intp, c, types.intp), codegen
+        return types.void(a, types.intp, packed, types.intp, types.intp, c, types.intp, types.intp), codegen
 
     return tile
 
@@ -173,20 +172,37 @@ _tile_single = _tile_intrinsic(1, 1)
 
 
 @jit
-def gemm_u8s8(a, rows, steps, packed, blocks, c):
+def _copy_lanes(scratch, rows, lanes, c, c_start, ldc):
+    """c[c_start + r * ldc + lane] = scratch[16 r + lane] for r < rows, lane < lanes."""
+    for r in range(rows):
+        for lane in range(lanes):
+            c[c_start + r * ldc + lane] = scratch[r * LANES + lane]
+
+
+@jit
+def gemm_u8s8(a, rows, steps, packed, channels, c):
     """c[m, n] = sum_k a[m, k] * w[n, k] (uint8 x int8 in int32, wrapping) for the PackedWeights w:
-    `a` holds `rows` rows of 4 * `steps` uint8, `c` as many rows of 16 * `blocks` int32 (both flat).
-    Full register tiles, then the last channel block and the last rows with narrower ones."""
-    ldc = blocks * LANES
+    `a` holds `rows` rows of 4 * `steps` uint8, `c` as many rows of `channels` int32 (both flat).
+    Full register tiles, then narrower ones for the last whole blocks and the last rows; a last
+    partial block of channels is stored through a scratch tile (a zmm store would overrun the row)."""
+    whole = channels // LANES
+    paired = whole - whole % BLOCKS
+    partial = channels % LANES
+    scratch = np.empty(ROWS * LANES, np.int32)
     full_rows = rows - rows % ROWS
-    full_blocks = blocks - blocks % BLOCKS
     for m in range(0, full_rows, ROWS):
-        for j in range(0, full_blocks, BLOCKS):
-            _tile_full(a, m, packed, j, steps, c, ldc)
-        for j in range(full_blocks, blocks):
-            _tile_rows(a, m, packed, j, steps, c, ldc)
+        for j in range(0, paired, BLOCKS):
+            _tile_full(a, m, packed, j, steps, c, m * channels + j * LANES, channels)
+        for j in range(paired, whole):
+            _tile_rows(a, m, packed, j, steps, c, m * channels + j * LANES, channels)
+        if partial:
+            _tile_rows(a, m, packed, whole, steps, scratch, 0, LANES)
+            _copy_lanes(scratch, ROWS, partial, c, m * channels + whole * LANES, channels)
     for m in range(full_rows, rows):
-        for j in range(0, full_blocks, BLOCKS):
-            _tile_row(a, m, packed, j, steps, c, ldc)
-        for j in range(full_blocks, blocks):
-            _tile_single(a, m, packed, j, steps, c, ldc)
+        for j in range(0, paired, BLOCKS):
+            _tile_row(a, m, packed, j, steps, c, m * channels + j * LANES, channels)
+        for j in range(paired, whole):
+            _tile_single(a, m, packed, j, steps, c, m * channels + j * LANES, channels)
+        if partial:
+            _tile_single(a, m, packed, whole, steps, scratch, 0, LANES)
+            _copy_lanes(scratch, 1, partial, c, m * channels + whole * LANES, channels)

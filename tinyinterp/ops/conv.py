@@ -43,7 +43,7 @@ INT8, INT16, INT32, INT64, FLOAT32 = (
 WEIGHT_DTYPES = {INT8: INT8, INT16: INT8, FLOAT32: FLOAT32}
 # Largest |input + input offset| of each quantized kernel, which bounds its exact BLAS sums.
 MAX_ABS_INPUT = {INT8: 255, INT16: 32768}
-# Bytes of patches a quantized conv gathers at once: with their products, they stay in L2.
+# Bytes of patches and of their sums a quantized conv holds at once: they stay in L2.
 TILE_BYTES = 1 << 20
 
 
@@ -185,7 +185,8 @@ class Conv2D(Op):
         item_patches = self.window.out_h * self.window.out_w * self.patch_length * self.patch_dtype.itemsize
         padded_item = self.padded_size[0] * self.padded_size[1] * group_channels * self.patch_dtype.itemsize
         self.scratch_bytes = padded_item + (0 if self.pointwise else item_patches)
-        self.tile_items = max(1, TILE_BYTES // max(item_patches, 1))
+        item_sums = self.window.out_h * self.window.out_w * self.sums_row_bytes
+        self.tile_items = max(1, TILE_BYTES // max(item_patches + item_sums, 1))
 
     def _prepare_products(self, filters: Array) -> None:
         """How the patches ([groups, out channels per group, kh * kw * c] `filters`) are multiplied:
@@ -201,6 +202,7 @@ class Conv2D(Op):
             self.patch_dtype = np.dtype(np.uint8)
             self.patch_offset, self.pad_value = np.int16(SHIFT), self.packed[0].pad_byte
             self.patch_length = self.packed[0].row_bytes
+            self.sums_row_bytes = self.packed[0].empty_sums(0).strides[0]
             return
         matrix = filters.transpose(0, 2, 1)  # [groups, kh * kw * c, out channels per group]
         self.patch_dtype = exact_float_dtype(matrix, reduce_axis=1, max_abs_input=MAX_ABS_INPUT[self.dtype])
@@ -208,6 +210,7 @@ class Conv2D(Op):
         self.group_bias = [q.bias[c] for c in self.columns]
         self.patch_offset, self.pad_value = self.patch_dtype.type(q.input_offset), 0
         self.patch_length = matrix.shape[1]
+        self.sums_row_bytes = matrix.shape[2] * self.patch_dtype.itemsize
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
         x = required(inputs[0])
