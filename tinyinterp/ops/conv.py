@@ -193,7 +193,11 @@ class Conv2D(Op):
         int8 on AVX-512 VNNI, through int_gemm on shifted bytes; else through BLAS, in the float dtype
         that keeps it exact, on patches that hold `x + input_offset`."""
         q = self.quant
+        per_group = filters.shape[1]
         self.packed: list[PackedWeights] | None = None
+        # What pad_with_offset adds to the input values, and writes where the windows leave the input.
+        self.patch_offset: np.number
+        self.pad_value: np.number
         if self.dtype == INT8 and vnni_available():
             self.packed = [PackedWeights(weights, q.input_offset) for weights in filters]
             self.group_bias = [
@@ -202,15 +206,15 @@ class Conv2D(Op):
             self.patch_dtype = np.dtype(np.uint8)
             self.patch_offset, self.pad_value = np.int16(SHIFT), self.packed[0].pad_byte
             self.patch_length = self.packed[0].row_bytes
-            self.sums_row_bytes = self.packed[0].empty_sums(0).strides[0]
+            self.sums_row_bytes = per_group * np.dtype(np.int32).itemsize
             return
         matrix = filters.transpose(0, 2, 1)  # [groups, kh * kw * c, out channels per group]
         self.patch_dtype = exact_float_dtype(matrix, reduce_axis=1, max_abs_input=MAX_ABS_INPUT[self.dtype])
         self.weights = np.ascontiguousarray(matrix, dtype=self.patch_dtype)
         self.group_bias = [q.bias[c] for c in self.columns]
-        self.patch_offset, self.pad_value = self.patch_dtype.type(q.input_offset), 0
+        self.patch_offset, self.pad_value = self.patch_dtype.type(q.input_offset), self.patch_dtype.type(0)
         self.patch_length = matrix.shape[1]
-        self.sums_row_bytes = matrix.shape[2] * self.patch_dtype.itemsize
+        self.sums_row_bytes = per_group * self.patch_dtype.itemsize
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
         x = required(inputs[0])
