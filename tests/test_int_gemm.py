@@ -18,7 +18,22 @@ from tinyinterp.kernels.int_gemm import PackedWeights, shifted_rows, vnni_availa
 from tinyinterp.testing import OpCase
 from tinyinterp.testing.strategies import CASES
 
-pytestmark = pytest.mark.skipif(not vnni_available(), reason="this CPU has no AVX-512 VNNI")
+needs_vnni = pytest.mark.skipif(not vnni_available(), reason="this CPU has no AVX-512 VNNI")
+
+
+@pytest.mark.parametrize(
+    ("features", "available"),
+    [
+        ("+avx512f,+avx512bw,+avx512vnni,+avx2", True),
+        ("+avx512f,+avx512bw,-avx512vnni", False),
+        ("+avx512vnni,-avx512bw", False),
+        ("+neon,+sve", False),
+        ("", False),
+    ],
+)
+def test_vnni_available_follows_the_features_numba_compiles_for(features: str, available: bool) -> None:
+    with mock.patch("numba.core.config.CPU_FEATURES", features):
+        assert vnni_available.__wrapped__() is available
 
 
 def tflm_sums(x: np.ndarray, weights: np.ndarray, input_offset: int) -> np.ndarray:
@@ -34,6 +49,7 @@ def vnni_sums(x: np.ndarray, weights: np.ndarray, input_offset: int) -> np.ndarr
     return (sums + packed.bias_shift).astype(np.uint32).view(np.int32)
 
 
+@needs_vnni
 @pytest.mark.parametrize(
     ("rows", "channels", "depth"),
     [
@@ -56,6 +72,7 @@ def test_sums_equal_tflm_sums(rows: int, channels: int, depth: int, input_offset
     np.testing.assert_array_equal(vnni_sums(x, weights, input_offset), tflm_sums(x, weights, input_offset))
 
 
+@needs_vnni
 def test_sums_wrap_as_tflm_int32_accumulator() -> None:
     """A depth long enough for the sums to leave int32: still equal modulo 2**32."""
     depth = 70_000
@@ -85,6 +102,7 @@ def batch_outputs(case: OpCase, items: int = 40) -> np.ndarray:
     return interpreter.run(inputs)[0]
 
 
+@needs_vnni
 @settings(max_examples=60, deadline=None)
 @given(case=CASES["CONV_2D", "int8"](dtype="int8"))
 def test_conv_vnni_path_equals_portable_path(case: OpCase) -> None:
@@ -93,6 +111,7 @@ def test_conv_vnni_path_equals_portable_path(case: OpCase) -> None:
     np.testing.assert_array_equal(batch_outputs(case), expected)
 
 
+@needs_vnni
 @settings(max_examples=60, deadline=None)
 @given(case=CASES["FULLY_CONNECTED", "int8"](dtype="int8"))
 def test_fully_connected_vnni_path_equals_portable_path(case: OpCase) -> None:

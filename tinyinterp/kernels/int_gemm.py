@@ -37,11 +37,13 @@ SHIFT = 128  # int8 x -> unsigned byte x + SHIFT
 
 @cache
 def vnni_available() -> bool:
-    """Whether this CPU runs AVX-512 VNNI; numba compiles for the host CPU, and its cache is keyed by it."""
-    import llvmlite.binding as llvm
+    """Whether numba compiles for AVX-512 VNNI: the host CPU's features, unless NUMBA_CPU_FEATURES (or
+    NUMBA_ENABLE_AVX=0) says otherwise. They also key numba's cache, so a cached kernel never runs on
+    another CPU."""
+    from numba.core import codegen, config
 
-    features = llvm.get_host_cpu_features()
-    return bool(features.get("avx512vnni")) and bool(features.get("avx512bw"))
+    features = config.CPU_FEATURES if config.CPU_FEATURES is not None else codegen.get_host_cpu_features()
+    return {"+avx512vnni", "+avx512bw"} <= set(features.split(","))
 
 
 def padded_depth(depth: int) -> int:
@@ -70,10 +72,9 @@ class PackedWeights:
         self.pad_byte = np.uint8(SHIFT - input_offset)
 
     def sums(self, rows: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """`out` ([m, channels] int32) set to the products of `rows` ([m, row_bytes] uint8)."""
-        gemm_u8s8(
-            rows.reshape(-1), len(rows), self.row_bytes // STEP, self.packed, self.channels, out.reshape(-1)
-        )
+        """`out` ([m, channels] int32) set to the products of `rows` ([m, row_bytes] uint8), both
+        C-contiguous."""
+        gemm_u8s8(rows, self.packed, out)
         return out
 
     def empty_sums(self, rows: int) -> np.ndarray:
@@ -180,11 +181,16 @@ def _copy_lanes(scratch, rows, lanes, c, c_start, ldc):
 
 
 @jit
-def gemm_u8s8(a, rows, steps, packed, channels, c):
+def gemm_u8s8(rows_2d, packed, c_2d):
     """c[m, n] = sum_k a[m, k] * w[n, k] (uint8 x int8 in int32, wrapping) for the PackedWeights w:
-    `a` holds `rows` rows of 4 * `steps` uint8, `c` as many rows of `channels` int32 (both flat).
+    `rows_2d` a [rows, 4 * steps] uint8, `c_2d` [rows, channels] int32, both C-contiguous (the tiles
+    address their flat views; numba refuses to compile the reshape of any other layout).
     Full register tiles, then narrower ones for the last whole blocks and the last rows; a last
     partial block of channels is stored through a scratch tile (a zmm store would overrun the row)."""
+    rows, channels = c_2d.shape
+    steps = rows_2d.shape[1] // STEP
+    a = rows_2d.reshape(-1)
+    c = c_2d.reshape(-1)
     whole = channels // LANES
     paired = whole - whole % BLOCKS
     partial = channels % LANES
