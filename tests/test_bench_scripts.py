@@ -25,3 +25,17 @@ def test_missing_reference_data_is_named(script: str, tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.startswith(f"{script}: missing in {tmp_path}: ")
     assert "models" in done.stderr.splitlines()[0] and "Traceback" not in done.stderr
+
+
+def test_int_gemm_bench_checks_and_prints_every_layer_shape() -> None:
+    """bench/int_gemm.py needs no reference data (the zoo stand-ins have the layers' shapes)."""
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "COLUMNS": "200"}
+    done = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "bench" / "int_gemm.py"), "--rows", "20", "--seconds", "0.001"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "zoo:ad" in done.stdout and "│      640 │   128 │" in done.stdout

@@ -20,9 +20,10 @@ from tinyinterp.kernels.fixedpoint import (
 
 
 @jit
-def pad_with_offset(x, input_offset, channel_start, pad_top, pad_left, padded):
-    """padded[n, y, x, c] = x[n, y - pad_top, x - pad_left, channel_start + c] + input_offset, and 0
-    where that position is outside x (TFLM skips padding, so it must add nothing to the sums).
+def pad_with_offset(x, input_offset, channel_start, pad_top, pad_left, padded, pad_value=0):
+    """padded[n, y, x, c] = x[n, y - pad_top, x - pad_left, channel_start + c] + input_offset, and
+    `pad_value` where that position is outside x (TFLM skips padding, so it must add nothing to the
+    sums: 0, or what stands for 0 in int_gemm's unsigned bytes).
 
     Each input value is converted once; the patches are then plain float copies. Flat unsigned
     indices spare numba's negative-index wrap-around checks, and `input_offset` has the padded
@@ -46,7 +47,7 @@ def pad_with_offset(x, input_offset, channel_start, pad_top, pad_left, padded):
                         target[position + c] = source[start + c] + input_offset
                 else:
                     for c in range(run):
-                        target[position + c] = 0
+                        target[position + c] = pad_value
                 position += run
 
 
@@ -56,17 +57,20 @@ def patches_from_padded(
 ):
     """im2col of a `pad_with_offset` array: patches[(n, oy, ox), (ky, kx, c)] = padded[n, oy * stride_h
     + ky * dilation_h, ox * stride_w + kx * dilation_w, c]. Without dilation along the width, a
-    kernel row's (kx, c) values are adjacent in `padded`, so they are copied as one run."""
+    kernel row's (kx, c) values are adjacent in `padded`, so they are copied as one run. A row of
+    `patches` may be longer than a patch (int_gemm's rows, padded to whole steps): the rest is left alone."""
     batches, rows, columns, channels = padded.shape
     source = padded.reshape(-1)
     target = patches.reshape(-1)
     pieces = 1 if dilation_w == 1 else kernel_w
     run = np.uint64(kernel_w * channels // pieces)
     piece_step = np.uint64(dilation_w * channels)
-    position = np.uint64(0)
+    row_start = np.uint64(0)
     for n in range(batches):
         for oy in range(out_h):
             for ox in range(out_w):
+                position = row_start
+                row_start += np.uint64(patches.shape[1])
                 for ky in range(kernel_h):
                     y = n * rows + oy * stride_h + ky * dilation_h
                     start = np.uint64((y * columns + ox * stride_w) * channels)

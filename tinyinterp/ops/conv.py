@@ -14,6 +14,7 @@ import numpy as np
 
 from tinyinterp.kernels.conv import conv_float, depthwise_conv, pad_with_offset, patches_from_padded
 from tinyinterp.kernels.gemm import exact_float_dtype, requantize_rows
+from tinyinterp.kernels.int_gemm import SHIFT, PackedWeights, vnni_available
 from tinyinterp.model.ir import Tensor, TensorType
 from tinyinterp.model.options import (
     Conv2DOptions,
@@ -37,7 +38,7 @@ INT8, INT16, INT32, INT64, FLOAT32 = (
 WEIGHT_DTYPES = {INT8: INT8, INT16: INT8, FLOAT32: FLOAT32}
 # Largest |input + input offset| of each quantized kernel, which bounds its exact BLAS sums.
 MAX_ABS_INPUT = {INT8: 255, INT16: 32768}
-# Bytes of patches a quantized conv gathers at once: with their products, they stay in L2.
+# Bytes of patches and of their sums a quantized conv holds at once: they stay in L2.
 TILE_BYTES = 1 << 20
 
 
@@ -100,11 +101,13 @@ class OpData:
     wide: bool = False
     rounding: int = TFLM_ROUNDING
 
-    def requantize(self, acc: Array, columns: slice, out: Array) -> None:
-        """out = clamp(multiplier * (acc + bias) + output offset), for the output channels `columns`."""
+    def requantize(self, acc: Array, columns: slice, out: Array, bias: Array | None = None) -> None:
+        """out = clamp(multiplier * (acc + bias) + output offset), for the output channels `columns`;
+        `bias` replaces the layer's bias of those channels (int_gemm's folds in its shift)."""
         requantize_rows(
-            acc, self.bias[columns], self.multipliers[columns], self.shifts[columns], self.output_offset,
-            self.act_min, self.act_max, out, self.rounding, self.wide,
+            acc, self.bias[columns] if bias is None else bias, self.multipliers[columns],
+            self.shifts[columns], self.output_offset, self.act_min, self.act_max, out, self.rounding,
+            self.wide,
         )  # fmt: skip
 
 
@@ -200,24 +203,52 @@ class Conv2D(Op):
         bias_dtypes = (INT32,) if self.dtype == INT8 else (INT32, INT64)
         self.op_data = conv_op_data(ctx, input_, weights, output, out_channels, bias, bias_dtypes, wide)
         self.run = self._quantized
-        # Weights as [groups, kh * kw * c, out_channels_per_group] matrices, in the dtype that keeps
-        # BLAS exact.
         per_group = out_channels // self.groups
-        matrix = filters.reshape(self.groups, per_group, -1).transpose(0, 2, 1)
-        self.float_dtype = exact_float_dtype(matrix, reduce_axis=1, max_abs_input=MAX_ABS_INPUT[self.dtype])
-        self.weights = np.ascontiguousarray(matrix, dtype=self.float_dtype)
+        self.columns = [slice(g * per_group, (g + 1) * per_group) for g in range(self.groups)]
+        self._prepare_products(filters.reshape(self.groups, per_group, -1))
         # The input rows and columns the windows read (the input, its padding, maybe less).
         self.padded_size = (
             (self.window.out_h - 1) * self.strides[0] + (kernel_h - 1) * self.dilations[0] + 1,
             (self.window.out_w - 1) * self.strides[1] + (kernel_w - 1) * self.dilations[1] + 1,
         )
-        # A 1x1 kernel at stride 1 reads every input position once: the padded input is the patches.
-        self.pointwise = self.kernel == (1, 1) and self.strides == (1, 1)
-        patch_row = kernel_h * kernel_w * group_channels * self.weights.itemsize
-        item_patches = self.window.out_h * self.window.out_w * patch_row
-        padded_item = self.padded_size[0] * self.padded_size[1] * group_channels * self.weights.itemsize
+        # A 1x1 kernel at stride 1 reads every input position once: the padded input is the patches
+        # (unless int_gemm's rows need padding to whole steps).
+        self.pointwise = (
+            self.kernel == (1, 1) and self.strides == (1, 1) and self.patch_length == group_channels
+        )
+        item_patches = self.window.out_h * self.window.out_w * self.patch_length * self.patch_dtype.itemsize
+        padded_item = self.padded_size[0] * self.padded_size[1] * group_channels * self.patch_dtype.itemsize
         self.scratch_bytes = padded_item + (0 if self.pointwise else item_patches)
-        self.tile_items = max(1, TILE_BYTES // max(item_patches, 1))
+        item_sums = self.window.out_h * self.window.out_w * self.sums_row_bytes
+        self.tile_items = max(1, TILE_BYTES // max(item_patches + item_sums, 1))
+
+    def _prepare_products(self, filters: Array) -> None:
+        """How the patches ([groups, out channels per group, kh * kw * c] `filters`) are multiplied:
+        int8 on AVX-512 VNNI, through int_gemm on shifted bytes; else through BLAS, in the float dtype
+        that keeps it exact, on patches that hold `x + input_offset`."""
+        q = self.op_data
+        per_group = filters.shape[1]
+        self.packed: list[PackedWeights] | None = None
+        # What pad_with_offset adds to the input values, and writes where the windows leave the input.
+        self.patch_offset: np.number
+        self.pad_value: np.number
+        if self.dtype == INT8 and vnni_available():
+            self.packed = [PackedWeights(weights, q.input_offset) for weights in filters]
+            self.group_bias = [
+                q.bias[c] + p.bias_shift for c, p in zip(self.columns, self.packed, strict=True)
+            ]
+            self.patch_dtype = np.dtype(np.uint8)
+            self.patch_offset, self.pad_value = np.int16(SHIFT), self.packed[0].pad_byte
+            self.patch_length = self.packed[0].row_bytes
+            self.sums_row_bytes = per_group * np.dtype(np.int32).itemsize
+            return
+        matrix = filters.transpose(0, 2, 1)  # [groups, kh * kw * c, out channels per group]
+        self.patch_dtype = exact_float_dtype(matrix, reduce_axis=1, max_abs_input=MAX_ABS_INPUT[self.dtype])
+        self.weights = np.ascontiguousarray(matrix, dtype=self.patch_dtype)
+        self.group_bias = [q.bias[c] for c in self.columns]
+        self.patch_offset, self.pad_value = self.patch_dtype.type(q.input_offset), self.patch_dtype.type(0)
+        self.patch_length = matrix.shape[1]
+        self.sums_row_bytes = per_group * self.patch_dtype.itemsize
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
         x = required(inputs[0])
@@ -239,32 +270,40 @@ class Conv2D(Op):
         out = np.empty(out_shape, q.dtype)
         out_rows = out.reshape(items * out_h * out_w, -1)
         tile = max(1, min(self.tile_items, items))
-        padded = np.empty((tile, *self.padded_size, self.group_channels), self.float_dtype)
+        padded = np.empty((tile, *self.padded_size, self.group_channels), self.patch_dtype)
+        # int_gemm's rows may end in bytes no patch writes: their weights are zero.
         patches = (
-            None
-            if self.pointwise
-            else np.empty((tile * out_h * out_w, self.weights.shape[1]), self.float_dtype)
+            None if self.pointwise else np.empty((tile * out_h * out_w, self.patch_length), self.patch_dtype)
         )
-        acc = np.empty((tile * out_h * out_w, self.weights.shape[2]), self.float_dtype)
-        offset = self.float_dtype.type(q.input_offset)
-        per_group = self.weights.shape[2]
+        acc = self._sums_buffer(tile * out_h * out_w)
         for start in range(0, items, tile):
             count = min(tile, items - start)
             rows = slice(start * out_h * out_w, (start + count) * out_h * out_w)
-            for g in range(self.groups):
+            for g, columns in enumerate(self.columns):
                 pad_with_offset(
                     x[start : start + count],
-                    offset,
+                    self.patch_offset,
                     g * self.group_channels,
                     self.window.pad_top,
                     self.window.pad_left,
                     padded[:count],
+                    self.pad_value,
                 )
                 matrix = self._patches(padded[:count], patches, out_h, out_w)
-                products = np.matmul(matrix, self.weights[g], out=acc[: count * out_h * out_w])
-                columns = slice(g * per_group, (g + 1) * per_group)
-                q.requantize(products, columns, out_rows[rows, columns])
+                products = self._products(g, matrix, acc[: len(matrix)])
+                q.requantize(products, columns, out_rows[rows, columns], self.group_bias[g])
         return out
+
+    def _sums_buffer(self, rows: int) -> Array:
+        if self.packed is not None:
+            return self.packed[0].empty_sums(rows)
+        return np.empty((rows, self.weights.shape[2]), self.patch_dtype)
+
+    def _products(self, group: int, matrix: Array, acc: Array) -> Array:
+        """The exact sums of the patch rows `matrix` with the weights of `group`, computed into `acc`."""
+        if self.packed is not None:
+            return self.packed[group].sums(matrix, acc)
+        return np.matmul(matrix, self.weights[group], out=acc)
 
     def _patches(self, padded: Array, patches: Array | None, out_h: int, out_w: int) -> Array:
         """The patch matrix of the items in `padded`, gathered into `patches` unless pointwise."""

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from tinyinterp.kernels.gemm import exact_float_dtype, fully_connected_int8, ordered_matmul_float
+from tinyinterp.kernels.int_gemm import PackedWeights, shifted_rows, vnni_available
 from tinyinterp.model.options import FullyConnectedOptions
 from tinyinterp.ops.base import Array, Op, OpContext, register, required
 from tinyinterp.ops.conv import (
@@ -75,6 +76,10 @@ class FullyConnected(Op):
         self.weights_t = np.ascontiguousarray(matrix.T, dtype=float_dtype)
         if self.dtype == INT8:  # int8 sums fit int32 lanes, as in TFLM (16x8 ones may need 64 bits)
             self.int32_weights_t = np.ascontiguousarray(matrix.T, dtype=np.int32)
+            # Many rows: int_gemm's VNNI products instead of BLAS's, their shift folded into the bias.
+            self.packed = PackedWeights(matrix, self.op_data.input_offset) if vnni_available() else None
+            if self.packed is not None:
+                self.shifted_bias = self.op_data.bias + self.packed.bias_shift
             self.run = self._int8
         else:
             self.run = self._blas
@@ -115,15 +120,25 @@ class FullyConnected(Op):
         return out
 
     def _int8(self, rows: Array) -> Array:
-        """Few rows: the fused int32 kernel; more: BLAS's exact float products."""
+        """Few rows: the fused int32 kernel; more: VNNI's integer products where the CPU has them, else
+        BLAS's exact float products."""
         if rows.shape[0] >= BLAS_ROWS:
-            return self._blas(rows)
+            return self._blas(rows) if self.packed is None else self._vnni(rows, self.packed)
         q = self.op_data
         out = np.empty((rows.shape[0], self.out_channels), q.dtype)
         fully_connected_int8(
             rows, self.int32_weights_t, q.bias, q.multipliers, q.shifts, q.input_offset, q.output_offset,
             q.act_min, q.act_max, out, q.rounding,
         )  # fmt: skip
+        return out
+
+    def _vnni(self, rows: Array, packed: PackedWeights) -> Array:
+        """The rows as shifted unsigned bytes times the packed weights in int32, then requantized."""
+        # Bytes past the depth (rows padded to whole steps) meet zero weights: any value will do.
+        shifted = shifted_rows(rows, np.empty((rows.shape[0], packed.row_bytes), np.uint8))
+        out = np.empty((rows.shape[0], self.out_channels), self.op_data.dtype)
+        sums = packed.sums(shifted, packed.empty_sums(rows.shape[0]))
+        self.op_data.requantize(sums, slice(None), out, self.shifted_bias)
         return out
 
     def _blas(self, rows: Array) -> Array:
