@@ -52,13 +52,18 @@ class _Output:
             del self.pending[:written]
 
 
-def _serve_fds(read_fd: int, write_fd: int, make_dut: MakeDut) -> None:
-    """Run one DUT on a pair of fds until the reading side reaches end of file."""
+def _booted(write_fd: int, make_dut: MakeDut) -> tuple[VirtualDut, _Output]:
+    """A DUT that has printed its boot banner to `write_fd` (as far as the fd took it)."""
     output = _Output(write_fd)
     dut = make_dut(output.write)
     dut.boot()
+    return dut, output
+
+
+def _serve_fds(read_fd: int, dut: VirtualDut, output: _Output) -> None:
+    """Run a booted DUT on a pair of fds until the reading side reaches end of file."""
     while True:
-        writers = [write_fd] if output.pending else []
+        writers = [output.fd] if output.pending else []
         readable, _, _ = select.select([read_fd], writers, [], POLL_S)
         output.flush()
         if not readable:
@@ -81,10 +86,13 @@ def serve_pty(make_dut: MakeDut, announce: Callable[[str], None]) -> None:
     master, slave = os.openpty()
     tty.setraw(slave)  # no echo, no line editing: a UART's bytes, as pyserial will also configure
     os.set_blocking(master, False)
+    # Booted before its path is known, as a board is before its host opens the port: the banner is
+    # already waiting, and a host that flushes its input on opening (pyserial) never sees it.
+    dut, output = _booted(master, make_dut)
     announce(os.ttyname(slave))
     # Keeping the slave open lets hosts come and go without the master seeing end of file.
     try:
-        _serve_fds(master, master, make_dut)
+        _serve_fds(master, dut, output)
     finally:
         os.close(master)
         os.close(slave)
@@ -98,9 +106,9 @@ def serve_tcp(make_dut: MakeDut, port: int, announce: Callable[[str], None], hos
             connection, _ = server.accept()
             with connection:
                 connection.setblocking(False)
-                _serve_fds(connection.fileno(), connection.fileno(), make_dut)
+                _serve_fds(connection.fileno(), *_booted(connection.fileno(), make_dut))
 
 
 def serve_stdio(make_dut: MakeDut) -> None:
     """Commands on stdin, replies on stdout (for pipes and quick tries; stdout writes may block)."""
-    _serve_fds(0, 1, make_dut)
+    _serve_fds(0, *_booted(1, make_dut))
