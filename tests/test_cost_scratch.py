@@ -60,7 +60,10 @@ def _conv(x_c: int, w_shape: tuple[int, int, int, int], dilation: int = 1) -> tu
 
 
 def test_a_plain_1x1_convolution_asks_for_nothing() -> None:
-    assert scratch.cmsis_conv(M4, *_conv(8, (4, 1, 1, 8))) == []
+    subgraph, op = _conv(8, (4, 1, 1, 8))
+    assert scratch.cmsis_conv(M4, subgraph, op) == []
+    # Made in memory without its options: the schema's default dilation, 1.
+    assert scratch.cmsis_conv(M4, subgraph, replace(op, options={})) == []
 
 
 @pytest.mark.parametrize(
