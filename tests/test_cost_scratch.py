@@ -149,6 +149,9 @@ def test_int4_filters_are_unpacked_into_a_buffer() -> None:
     assert scratch.cmsis_fully_connected(M55, _int4(fc, fc_op), fc_op) == [6 * 8]
     assert scratch.reference(_int4(fc, fc_op), fc_op) == [6 * 8]
     assert scratch.reference(fc, fc_op) == []
+    # Without the bias input: still the filter's buffer.
+    no_bias = replace(fc_op, inputs=fc_op.inputs[:2])
+    assert scratch.reference(_int4(fc, no_bias), no_bias) == [6 * 8]
     conv, conv_op = _conv(5, (4, 1, 3, 5))
     assert scratch.reference(_int4(conv, conv_op), conv_op) == [4 * 1 * 3 * 5]
     depthwise, depthwise_op = _depthwise(8, (3, 5))

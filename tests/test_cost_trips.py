@@ -215,6 +215,9 @@ def test_depthwise_generic() -> None:
         "tap": 98 * 3 * 2,
     }
     assert loops.trips("arm_depthwise_conv_s8", "dsp", shape) == expected
+    # One input channel x multiplier 3: every tap inside, 3 times.
+    single = loops.trips("arm_depthwise_conv_s8", "dsp", replace(GEOMETRY, in_c=1, out_c=3))
+    assert (single["channel"], single["output"], single["tap"]) == (18, 18 * 3, 98 * 3)
     # The plain-C build of the _opt kernel runs the generic loops.
     assert loops.trips("arm_depthwise_conv_s8_opt", "c", shape) == expected
 
@@ -354,6 +357,11 @@ def test_executed_instructions_are_trips_times_body_costs() -> None:
     for term in expected:
         assert found[term] == pytest.approx(expected[term], rel=1e-12)
     total = loops.executed("arm_convolve_s8", "dsp", shape, wrapped=True)
+    # Called directly (not through the wrapper, the default): without the wrapper's body.
+    direct = loops.executed("arm_convolve_s8", "dsp", shape)
+    wrapper = bodies["wrapper"]
+    assert direct == pytest.approx({c: total[c] - wrapper.get(c, 0.0) for c in loops.CLASSES}, rel=1e-12)
+    assert sum(wrapper.values()) > 0
     assert total == pytest.approx(
         {c: expected["mac"][c] + expected["data"][c] for c in loops.CLASSES}, rel=1e-12
     )
