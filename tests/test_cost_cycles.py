@@ -251,7 +251,7 @@ def test_fully_connected(core: profiles.CoreProfile) -> None:
 
 def pool(opcode: str) -> Model:
     """2 images of 5x4 x 19 channels, a 3x2 window at stride 2, SAME: 3x2 outputs; rows (3 - 1) x 2 + 3 - 5
-    = 2 of padding, 1 before; columns (2 - 1) x 2 + 2 - 4 = 0 (test_cost_trips.POOL)."""
+    = 2 of padding, 1 before; columns (2 - 1) x 2 + 2 - 4 = 0."""
     b = ModelBuilder()
     x = b.input("x", (2, 5, 4, 19), "int8", **Q)
     y = b.tensor("y", (2, 3, 2, 19), "int8", **Q)

@@ -130,6 +130,9 @@ def test_fully_connected_buffers() -> None:
     assert scratch.cmsis_fully_connected(M4, *_fully_connected(8, False, True)) == [8 * 6]
     assert scratch.cmsis_fully_connected(M55, *_fully_connected(8, False, True)) == [8 * 6]
     assert scratch.cmsis_fully_connected(M4, *_fully_connected(8, True, True)) == []
+    # Per channel with 2 units: still real multipliers, no buffer.
+    subgraph, op = _one_op("FULLY_CONNECTED", (1, 5, 8), (2, 8), (1, 5, 2), keep_num_dims=True)
+    assert scratch.cmsis_fully_connected(M4, subgraph, op) == []
     # A depth of 6, or two output dimensions: arm_fully_connected_s8, kernel sums on MVE.
     for shape in ((6, False, True), (8, False, False)):
         assert scratch.cmsis_fully_connected(M4, *_fully_connected(*shape)) == [], shape
