@@ -262,24 +262,24 @@ def test_depthwise_opt_mve() -> None:
     assert (one["block"], one["copy_step"], one["group_lane"]) == (1, 98 * 8, 4 * 31)
 
 
-FC = KernelShape(n=3, in_c=39, out_c=11)  # 3 batch rows, 39 values, 11 units
+FC = KernelShape(n=3, in_c=34, out_c=11)  # 3 batch rows, 34 values, 11 units
 
 
 @pytest.mark.parametrize(
     ("path", "expected"),
     [
-        # 11 units: 2 blocks of 4 and 3 single rows; 39 values: 3 steps of 16.
+        # 11 units: 2 blocks of 4 and 3 single rows; 34 values: 3 steps of 16.
         ("mve", {"quad": 3 * 2, "quad_step": 3 * 2 * 3, "single": 3 * 3, "single_step": 3 * 3 * 3}),
-        # 5 pairs of units and an odd one; 39 values: 9 x 4 + 3.
+        # 5 pairs of units and an odd one; 34 values: 8 x 4 + 2.
         (
             "dsp",
             {
-                "pair": 3 * 5, "pair_4": 3 * 5 * 9, "pair_1": 3 * 5 * 3,
-                "odd": 3, "odd_4": 3 * 9, "odd_1": 3 * 3,
+                "pair": 3 * 5, "pair_4": 3 * 5 * 8, "pair_1": 3 * 5 * 2,
+                "odd": 3, "odd_4": 3 * 8, "odd_1": 3 * 2,
             },
         ),
-        # 3 triples of units and 2 left, 39 values each.
-        ("c", {"triple": 3 * 3, "triple_value": 3 * 3 * 39, "single": 3 * 2, "single_value": 3 * 2 * 39}),
+        # 3 triples of units and 2 left, 34 values each.
+        ("c", {"triple": 3 * 3, "triple_value": 3 * 3 * 34, "single": 3 * 2, "single_value": 3 * 2 * 34}),
     ],
 )  # fmt: skip
 def test_fully_connected(path: str, expected: dict[str, int]) -> None:
