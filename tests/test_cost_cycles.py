@@ -392,3 +392,45 @@ def test_bytes_of_int4_and_string_tensors() -> None:
     found = work(Model((replace(subgraph, tensors=retyped),)), DSP)
     # 21 int4 weights in 11 bytes; the string input has no fixed size; the int8 output 3 bytes.
     assert (found.weight_bytes, found.activation_bytes) == (11, 3)
+
+
+def flash(model: Model, board: profiles.BoardProfile, kernels: str = "cmsis-nn") -> float:
+    core = profiles.core(board.core)
+    return layers_work(model, core, board, board.clock_mhz, kernels)[0].terms["flash"]
+
+
+def test_weights_are_read_from_flash_once_per_pass_over_them() -> None:
+    """Without a data cache every pass over the filter reads it from flash again: CMSIS-NN's conv kernels
+    pass over it per 2 output pixels (DSP, C) or 4 (MVE), the reference conv and every depthwise per pixel,
+    FULLY_CONNECTED per batch row; at least once. Each flash line read costs the board's stall."""
+    board = profiles.board("nucleo-l4r5zi")  # Cortex-M4 (DSP), no cache in front of flash
+    per_byte = board.flash_line_stall(board.clock_mhz) / board.weight_line_bytes()
+    assert per_byte > 0
+    assert flash(STRIDED, board) == pytest.approx(135 * 25 / 2 * per_byte)  # 5 filters of 3x3x3, 25 pixels
+    assert flash(STRIDED, board, "reference") == pytest.approx(135 * 25 * per_byte)
+    pointwise = conv((2, 8, 8, 6), (5, 1, 1, 6), (2, 8, 8, 5))
+    assert flash(pointwise, board) == pytest.approx(30 * 128 / 2 * per_byte)
+    assert flash(depthwise((1, 6, 6, 8), (3, 3)), board) == pytest.approx(72 * 36 * per_byte)
+    assert flash(depthwise((1, 6, 6, 8), (3, 3)), board, "reference") == pytest.approx(72 * 36 * per_byte)
+    assert flash(fully_connected(), board) == pytest.approx(11 * 39 * 3 * per_byte)
+    assert flash(fully_connected(), board, "reference") == pytest.approx(11 * 39 * 3 * per_byte)
+    one_pixel = conv((1, 3, 3, 3), (5, 3, 3, 3), (1, 1, 1, 5), padding="VALID")
+    assert flash(one_pixel, board) == pytest.approx(135 * per_byte)  # half a pass is still a read
+    helium = profiles.board("ek-ra8d1")  # Cortex-M85, D-cache off
+    per_byte = helium.flash_line_stall(helium.clock_mhz) / helium.weight_line_bytes()
+    assert flash(STRIDED, helium) == pytest.approx(135 * 25 / 4 * per_byte)
+    assert flash(pointwise, helium) == pytest.approx(30 * 128 / 4 * per_byte)
+
+
+def test_a_data_cache_keeps_a_filter_that_fits() -> None:
+    """With the M85's 32 KB D-cache on, a filter re-read after the kernel's other reads stays cached when the
+    whole filter fits (the MVE kernels go over all of it between two uses of a weight): read once, in cache
+    lines; 64 filters of 3x3x64 (36,864 bytes) do not fit."""
+    board = profiles.with_settings(profiles.board("ek-ra8d1"), ["dcache=true"])
+    per_byte = board.flash_line_stall(board.clock_mhz) / board.weight_line_bytes()
+    assert board.weight_line_bytes() == 32
+    assert flash(STRIDED, board) == pytest.approx(135 * per_byte)
+    pointwise = conv((2, 8, 8, 6), (5, 1, 1, 6), (2, 8, 8, 5))
+    assert flash(pointwise, board) == pytest.approx(30 * per_byte)
+    large = conv((1, 4, 4, 64), (64, 3, 3, 64), (1, 4, 4, 64))
+    assert flash(large, board) == pytest.approx(36_864 * 16 / 4 * per_byte)
