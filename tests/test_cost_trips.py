@@ -362,6 +362,10 @@ def test_executed_instructions_are_trips_times_body_costs() -> None:
     wrapper = bodies["wrapper"]
     assert direct == pytest.approx({c: total[c] - wrapper.get(c, 0.0) for c in loops.CLASSES}, rel=1e-12)
     assert sum(wrapper.values()) > 0
+    unwrapped = loops.executed_by_term("arm_convolve_s8", "dsp", shape)
+    assert unwrapped["data"] == pytest.approx(expected["data"], rel=1e-12)
+    mac = {c: expected["mac"][c] - wrapper.get(c, 0.0) for c in loops.CLASSES}
+    assert unwrapped["mac"] == pytest.approx(mac, rel=1e-12)
     assert total == pytest.approx(
         {c: expected["mac"][c] + expected["data"][c] for c in loops.CLASSES}, rel=1e-12
     )
