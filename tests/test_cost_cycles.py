@@ -41,6 +41,7 @@ def test_a_mix_prices_each_class_and_spills_registers_beyond_the_core() -> None:
     assert Mix(ld=1, regs=4).cycles(DSP) == pytest.approx(7 / 1.6)  # fewer registers than the core: none
     # One iteration of 4 units: counts per unit, the iteration kept for the spills.
     assert cycles._per(4, regs=3, vec=14, ld=2) == Mix(ld=0.5, vec=3.5, regs=3, iteration=4)
+    assert cycles._per(16, vec=2) == Mix(vec=0.125, iteration=16)  # no registers named: no spills
 
 
 def work(model: Model, core: profiles.CoreProfile, kernels: str = "cmsis-nn") -> LayerWork:
@@ -57,7 +58,10 @@ def loop_terms(
 
 
 def assert_terms(found: LayerWork, expected: dict[str, float], flash: bool = True) -> None:
-    """The terms, with a flash term of 0 where the formula has one (the weights' or CMSIS-NN kernels')."""
+    """The terms, with a flash term of 0 where the formula has one (the weights' or CMSIS-NN kernels');
+    ops without weights are element-wise work, without MACs."""
+    if found.opcode not in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+        assert (found.op_class, found.macs, found.weight_bytes) == ("elementwise", 0, 0)
     assert found.terms == pytest.approx({**expected, **({"flash": 0.0} if flash else {})}, rel=1e-12)
 
 
@@ -293,8 +297,9 @@ def test_max_pool() -> None:
 
 
 def binary(opcode: str, elements: int = 46) -> Model:
+    """`elements` outputs; the first input broadcast along the first dimension (half as many elements)."""
     b = ModelBuilder()
-    x1, x2 = b.input("x1", (2, elements // 2), "int8", **Q), b.input("x2", (2, elements // 2), "int8", **Q)
+    x1, x2 = b.input("x1", (1, elements // 2), "int8", **Q), b.input("x2", (2, elements // 2), "int8", **Q)
     y = b.tensor("y", (2, elements // 2), "int8", **Q)
     b.op(opcode, [x1, x2], [y])
     b.output(y)
