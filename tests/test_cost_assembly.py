@@ -149,6 +149,10 @@ def test_model_components_split_kernel_cycles_by_class_and_kernel_kind() -> None
     assert components.vector_kernel == {c: 0.0 for c in profiles.OP_CLASSES}
     assert components.flash == pytest.approx(sum(t.get("flash", 0.0) for t in terms))
     assert (components.operators, components.macs) == (3, 36 * 8 * 36 + 10 * 288)
+    # A stack on TFLM's reference kernels: their formulas.
+    reference = model_components(MODEL, board, 120, profiles.stack("tflm-reference"))
+    kernel = [sum(t.get(k, 0.0) for k in KERNEL_TERMS) for t in formula_terms(MODEL, 120, "reference")]
+    assert (reference.kernel["conv"], reference.kernel["fc"]) == pytest.approx((kernel[0], kernel[2]))
     # On a Helium core the kernels with MVE loops are counted apart.
     helium = profiles.generic_board("cortex-m55", 100)
     mve = model_components(MODEL, helium, 100, stack)
@@ -205,6 +209,11 @@ def test_boards_given_as_profiles_or_paths() -> None:
         CostModelError, match=r"^a generic cortex-m4 board needs a clock: give clock_mhz \(--mhz\)$"
     ):
         estimate(MODEL, core="cortex-m4")
+
+
+def test_any_positive_clock_is_taken() -> None:
+    assert estimate(MODEL, core="cortex-m4", clock_mhz=0.5).clock_mhz == 0.5
+    assert estimate(MODEL, board=BOARD, clock_mhz=1).clock_mhz == 1.0
 
 
 def test_notes() -> None:
