@@ -250,3 +250,19 @@ def test_power_at_the_default_clock() -> None:
     board = profiles.board(BOARD)
     assert estimate(MODEL, board=BOARD).totals.power_mw == pytest.approx(energy.power_mw(board, 120))
     assert math.isclose(energy.power_mw(board, 120), board.power.active_mw)
+
+
+def test_a_board_with_exactly_the_memory_needed_fits() -> None:
+    board = profiles.board(BOARD)
+    totals = estimate(MODEL, board=board).totals
+    ram, flash = totals.ram_bytes, totals.flash_bytes
+    exact = replace(board, sram_kb=ram / 1024, flash_kb=flash / 1024)
+    assert estimate(MODEL, board=exact).totals.fits
+    # A KB of 1024 bytes: 1024.5 bytes' worth of KB falls short.
+    short = replace(board, sram_kb=ram / 1024.5, flash_kb=flash / 1024.5)
+    found = estimate(MODEL, board=short)
+    assert not found.totals.fits
+    assert found.notes[0].startswith(
+        f"does not fit: the arena needs {ram / 1024:.1f} KB of RAM, nucleo-l4r5zi has "
+    )
+    assert found.notes[1].startswith(f"does not fit: model and code need {flash / 1024:.1f} KB of flash, ")
