@@ -239,6 +239,18 @@ def test_notes() -> None:
     assert not found.totals.fits
 
 
+def test_ops_without_a_formula_are_named_in_one_note() -> None:
+    b = ModelBuilder()
+    x = b.input("x", (1, 8), "int8", **Q)
+    t = b.tensor("t", (1, 8), "int8", scale=1 / 128, zero_point=0)
+    b.op("TANH", [x], [t])
+    y = b.tensor("y", (1, 8), "int8", scale=1 / 256, zero_point=-128)
+    b.op("LOGISTIC", [t], [y])
+    b.output(y)
+    notes = estimate(b.build(), board=BOARD).notes
+    assert notes == ("no dedicated cycle formula for LOGISTIC, TANH: generic element-wise fallback",)
+
+
 def test_a_model_with_several_subgraphs_is_costed_on_its_main_one() -> None:
     two = Model((MODEL.main, replace(MODEL.main, name="other")))
     found = estimate(two, board=BOARD)
@@ -253,14 +265,22 @@ def test_power_at_the_default_clock() -> None:
 
 
 def test_a_board_with_exactly_the_memory_needed_fits() -> None:
+    # 2 x 72 KB of activations: enough RAM that the note's KB differ from 1025-byte ones at 0.1 KB.
+    b = ModelBuilder()
+    x = b.input("x", (1, 96, 96, 8), "int8", **Q)
+    y = b.tensor("y", (1, 96, 96, 8), "int8", **Q)
+    w = b.constant("w", np.ones((8, 1, 1, 8), np.int8), "int8", scale=[0.01] * 8, zero_point=0)
+    b.op("CONV_2D", [x, w, -1], [y])
+    b.output(y)
+    model = b.build()
     board = profiles.board(BOARD)
-    totals = estimate(MODEL, board=board).totals
+    totals = estimate(model, board=board).totals
     ram, flash = totals.ram_bytes, totals.flash_bytes
     exact = replace(board, sram_kb=ram / 1024, flash_kb=flash / 1024)
-    assert estimate(MODEL, board=exact).totals.fits
+    assert estimate(model, board=exact).totals.fits
     # A KB of 1024 bytes: 1024.5 bytes' worth of KB falls short.
     short = replace(board, sram_kb=ram / 1024.5, flash_kb=flash / 1024.5)
-    found = estimate(MODEL, board=short)
+    found = estimate(model, board=short)
     assert not found.totals.fits
     assert found.notes[0].startswith(
         f"does not fit: the arena needs {ram / 1024:.1f} KB of RAM, nucleo-l4r5zi has "

@@ -353,14 +353,18 @@ def unary(opcode: str, x_shape: tuple[int, ...], y_shape: tuple[int, ...], dtype
 
 
 def test_softmax() -> None:
-    model = unary("SOFTMAX", (3, 10), (3, 10))
+    # Rows of the last dimension: 2 x 3 rows of 10.
+    model = unary("SOFTMAX", (2, 3, 10), (2, 3, 10))
     for core in (DSP, MVE):
         found = work(model, core)
         assert found.kernel == "arm_softmax_s8"
-        assert_terms(found, loop_terms("arm_softmax_s8", core, KernelShape(n=3, in_c=10, out_c=10)))
+        assert_terms(found, loop_terms("arm_softmax_s8", core, KernelShape(n=6, in_c=10, out_c=10)))
     reference = work(model, DSP, "reference")
     assert reference.kernel == "reference_ops::Softmax"
-    assert_terms(reference, {"data": 30 * cycles.SOFTMAX_ELEMENT.cycles(DSP)}, flash=False)
+    assert_terms(reference, {"data": 60 * cycles.SOFTMAX_ELEMENT.cycles(DSP)}, flash=False)
+    # Rows of one value: 5 of them.
+    single = work(unary("SOFTMAX", (5, 1), (5, 1)), DSP)
+    assert_terms(single, loop_terms("arm_softmax_s8", DSP, KernelShape(n=5, in_c=1, out_c=1)))
 
 
 def test_reshape_copies_its_bytes() -> None:
