@@ -286,3 +286,32 @@ def test_a_board_with_exactly_the_memory_needed_fits() -> None:
         f"does not fit: the arena needs {ram / 1024:.1f} KB of RAM, nucleo-l4r5zi has "
     )
     assert found.notes[1].startswith(f"does not fit: model and code need {flash / 1024:.1f} KB of flash, ")
+
+
+def test_the_stack_chooses_kernels_scratch_and_folding() -> None:
+    """A 3x3 conv over 2x2x64 into 4 channels, 2 of its filters all zero. CMSIS-NN asks for 2 x 2 x 576
+    bytes of im2col scratch, which outgrows the activations; TFLM's reference kernel asks for none."""
+    b = ModelBuilder()
+    x = b.input("x", (1, 2, 2, 64), "int8", **Q)
+    w = np.ones((4, 3, 3, 64), np.int8)
+    w[[0, 3]] = 0
+    y = b.tensor("y", (1, 2, 2, 4), "int8", **Q)
+    cw = b.constant("w", w, "int8", scale=[0.01] * 4, zero_point=0)
+    b.op("CONV_2D", [x, cw, -1], [y], padding="SAME", stride_w=1, stride_h=1)
+    b.output(y)
+    model = b.build()
+    cmsis, reference = (estimate(model, board=BOARD, stack=s) for s in ("tflm-cmsisnn", "tflm-reference"))
+    assert (cmsis.layers[0].kernel, reference.layers[0].kernel) == (
+        "arm_convolve_s8",
+        "reference_integer_ops::ConvPerChannel",
+    )
+    assert (
+        cmsis.totals.arena_bytes == arena.plan(model, arena.cmsis_nn(profiles.core("cortex-m4"))).head_bytes
+    )
+    assert reference.totals.arena_bytes == arena.plan(model, arena.REFERENCE).head_bytes
+    assert cmsis.totals.arena_bytes >= reference.totals.arena_bytes + 2 * 2 * 576
+    # A stack that folds constant channels: half the outputs and MACs live, the operator overhead stays.
+    folding = replace(profiles.stack("tflm-cmsisnn"), folds_constant_channels=True)
+    folded = estimate(model, board=BOARD, stack=folding).layers[0].terms
+    plain = cmsis.layers[0].terms
+    assert folded == pytest.approx({t: v * (1.0 if t == "overhead" else 0.5) for t, v in plain.items()})

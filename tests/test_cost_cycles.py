@@ -154,8 +154,12 @@ def test_the_reference_convolution() -> None:
     """TFLM's reference conv: per MAC the reference mix, per window tap 6 ALU operations and a branch of
     index arithmetic, per output a reference requantization."""
     found = work(STRIDED, DSP, "reference")
-    assert (found.kernel, found.op_class) == ("reference_integer_ops::ConvPerChannel", "conv")
     macs, taps, outputs = 25 * 5 * 27, 25 * 9, 25 * 5
+    assert (found.kernel, found.op_class, found.macs) == (
+        "reference_integer_ops::ConvPerChannel",
+        "conv",
+        macs,
+    )
     assert_terms(
         found,
         {
@@ -216,8 +220,12 @@ def test_depthwise_kernels(model: Model, core: profiles.CoreProfile, kernel: str
 
 def test_the_reference_depthwise() -> None:
     found = work(depthwise((1, 6, 6, 8), (3, 3)), DSP, "reference")
-    assert found.kernel == "reference_integer_ops::DepthwiseConvPerChannel"
     macs = 36 * 8 * 9
+    assert (found.kernel, found.op_class, found.macs) == (
+        "reference_integer_ops::DepthwiseConvPerChannel",
+        "depthwise",
+        macs,
+    )
     assert_terms(
         found,
         {
@@ -243,7 +251,11 @@ def test_fully_connected(core: profiles.CoreProfile) -> None:
     assert (found.kernel, found.op_class, found.macs) == ("arm_fully_connected_s8", "fc", 3 * 11 * 39)
     assert_terms(found, loop_terms("arm_fully_connected_s8", core, KernelShape(n=3, in_c=39, out_c=11)))
     reference = work(fully_connected(), core, "reference")
-    assert reference.kernel == "reference_integer_ops::FullyConnected"
+    assert (reference.kernel, reference.op_class, reference.macs) == (
+        "reference_integer_ops::FullyConnected",
+        "fc",
+        3 * 11 * 39,
+    )
     assert_terms(
         reference,
         {
