@@ -455,3 +455,6 @@ def test_a_data_cache_keeps_a_filter_that_fits() -> None:
     assert flash(pointwise, board) == pytest.approx(30 * per_byte)
     large = conv((1, 4, 4, 64), (64, 3, 3, 64), (1, 4, 4, 64))
     assert flash(large, board) == pytest.approx(36_864 * 16 / 4 * per_byte)
+    # The same holds for a pointwise filter on MVE: 256 filters of 160 channels (40,960 bytes) do not fit.
+    large_pointwise = conv((1, 4, 4, 160), (256, 1, 1, 160), (1, 4, 4, 256))
+    assert flash(large_pointwise, board) == pytest.approx(40_960 * 16 / 4 * per_byte)
