@@ -201,7 +201,7 @@ def test_boards_given_as_profiles_or_paths() -> None:
     path = profiles.DATA_DIR / "boards" / "nucleo-l4r5zi.toml"
     assert estimate(MODEL, board=path).board == "nucleo-l4r5zi"
     assert estimate(MODEL, board=str(path)).clock_mhz == 120
-    with pytest.raises(CostModelError, match="^give a board or a core, not both$"):
+    with pytest.raises(CostModelError, match=r"^give a board or a core, not both$"):
         estimate(MODEL, board=BOARD, core="cortex-m4")
     with pytest.raises(
         CostModelError, match=r"^give a board \(see `tinyinterp boards`\) or a core with a clock$"
