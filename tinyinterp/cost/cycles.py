@@ -18,7 +18,6 @@ int8 kernels' structure (CMSIS-NN's s16 kernels have the same loops without the 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Generic, cast
 
@@ -423,23 +422,19 @@ def max_pool_2d(ctx: Context[Pool2DOptions]) -> LayerWork:
 
 
 def _binary(
-    kernel: str, reference: str, requantizations: float, vector: Mix | None = None
-) -> Callable[[Context], LayerWork]:
+    ctx: Context, kernel: str, reference: str, requantizations: float, vector: Mix | None = None
+) -> LayerWork:
     """ADD/SUB/MUL: CMSIS-NN's kernel costed by its loops when measured (loops.py); otherwise per output
     element, loads, offsets and `requantizations` fixed-point rescalings (scalar), or the kernel's `vector`
     loop on MVE cores when CMSIS-NN has one."""
-
-    def formula(ctx: Context) -> LayerWork:
-        elements = _elements(ctx.tensor(0, output=True))
-        if ctx.path != PATH_REFERENCE and kernel in loops.TRIPS:  # measured on every path
-            return _counted(ctx, "elementwise", kernel, 0, KernelShape(in_c=elements))
-        if ctx.path == PATH_MVE and vector is not None:
-            return _layer(ctx, "elementwise", kernel, 0, data=elements * vector.cycles(ctx.core))
-        per_element = Mix(ld=2.0, alu=4.0, st=1.0).cycles(ctx.core) + requantizations * ctx.core.requantize
-        name = reference if ctx.path == PATH_REFERENCE else kernel
-        return _layer(_scalar(ctx), "elementwise", name, 0, data=elements * per_element)
-
-    return formula
+    elements = _elements(ctx.tensor(0, output=True))
+    if ctx.path != PATH_REFERENCE and kernel in loops.TRIPS:  # measured on every path
+        return _counted(ctx, "elementwise", kernel, 0, KernelShape(in_c=elements))
+    if ctx.path == PATH_MVE and vector is not None:
+        return _layer(ctx, "elementwise", kernel, 0, data=elements * vector.cycles(ctx.core))
+    per_element = Mix(ld=2.0, alu=4.0, st=1.0).cycles(ctx.core) + requantizations * ctx.core.requantize
+    name = reference if ctx.path == PATH_REFERENCE else kernel
+    return _layer(_scalar(ctx), "elementwise", name, 0, data=elements * per_element)
 
 
 def softmax(ctx: Context) -> LayerWork:
@@ -475,7 +470,16 @@ def generic(ctx: Context) -> LayerWork:
     )
 
 
-add = _binary("arm_elementwise_add_s8", "reference_integer_ops::Add", 3.0)
-# TFLM's SUB has no CMSIS-NN kernel; its reference loop has the same three rescalings as ADD.
-sub = _binary("reference_ops::Sub", "reference_ops::Sub", 3.0)
-mul = _binary("arm_elementwise_mul_s8", "reference_integer_ops::Mul", 1.0, MUL_MVE)
+# ADD, SUB and MUL are functions calling _binary when costed (not closures built at import), so that a
+# mutation test's changes to _binary reach them (docs/mutation.md).
+def add(ctx: Context) -> LayerWork:
+    return _binary(ctx, "arm_elementwise_add_s8", "reference_integer_ops::Add", 3.0)
+
+
+def sub(ctx: Context) -> LayerWork:
+    # TFLM's SUB has no CMSIS-NN kernel; its reference loop has the same three rescalings as ADD.
+    return _binary(ctx, "reference_ops::Sub", "reference_ops::Sub", 3.0)
+
+
+def mul(ctx: Context) -> LayerWork:
+    return _binary(ctx, "arm_elementwise_mul_s8", "reference_integer_ops::Mul", 1.0, MUL_MVE)
