@@ -93,6 +93,17 @@ def test_a_generic_core_at_a_given_clock(fresh_install: Path, capsys: pytest.Cap
     assert main([*args, "--mhz", "160"]) == 0
     fast = float(summary_rows(capsys.readouterr().out)["ad01"][3])
     assert fast == pytest.approx(2 * slow, rel=0.05)
+    # The submission's system description, as written by hand for this run.
+    system = "generic-cortex-m4_160MHz_tflm-cmsisnn_emulated"
+    assert json.loads((fresh_install / "m4" / "systems" / f"{system}.json").read_text()) == {
+        "system_name": system,
+        "board": "generic-cortex-m4",
+        "core": "cortex-m4",
+        "clock_mhz": 160.0,
+        "software_stack": "tflm-cmsisnn",
+        "notes": "Emulated by tinyinterp: TFLM-exact int8 arithmetic; device time and energy from its cost "
+        "model, not measured on hardware.",
+    }
 
 
 def fake_upstream(root: Path, models: dict[str, bytes]) -> Path:
