@@ -157,7 +157,7 @@ def _weight_rows(kernel: str, records: list[dict], per_body: dict[str, float], p
     for r in records:
         executed = weights_read(r)
         t = loops.trips(kernel, path, shape_of(r), wrapped=r["function"] != r["selected"])
-        modelled = sum(times * per_body.get(body, 0.0) for body, times in t.items())
+        modelled = loops.per_call(t, per_body)
         rows.append((kernel, shape_label(r), executed, modelled, float("nan")))
     return rows
 

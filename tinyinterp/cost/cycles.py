@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Generic, cast
 
 from tinyinterp.cost import loops
@@ -152,9 +153,9 @@ class Context(Generic[OptionsT]):
     def outputs(self) -> list[Tensor]:
         return [self.subgraph.tensors[i] for i in self.op.outputs if i >= 0]
 
-    @property
+    @cached_property
     def options(self) -> OptionsT:
-        """The op's options (the schema's defaults for those the model leaves out)."""
+        """The op's options (the schema's defaults for those the model leaves out), read once."""
         return cast(OptionsT, options_record(self.op.opcode, self.op.options))
 
     def flash_stall(self, weight_bytes: int, read_bytes: float, reuse_bytes: float) -> float:

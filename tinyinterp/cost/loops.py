@@ -363,9 +363,10 @@ def _loop_data(data: str) -> dict:
     file = LOOP_DATA / f"{data}.json"
     try:
         loaded = json.loads(file.read_text())
-        loaded["kernels"]
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError) as error:
         raise CostModelError(f"{file}: cannot read the loop costs ({error})") from error
+    if not isinstance(loaded, dict) or "kernels" not in loaded:
+        raise CostModelError(f"{file}: cannot read the loop costs (no 'kernels' table)")
     return loaded
 
 
@@ -384,7 +385,13 @@ def weight_reads(
     per_body = _loop_data(data or path).get("weight_read_bytes", {}).get(kernel)
     if per_body is None:
         return None
-    return sum(times * per_body.get(body, 0.0) for body, times in trips(kernel, path, shape, wrapped).items())
+    return per_call(trips(kernel, path, shape, wrapped), per_body)
+
+
+def per_call(trip_counts: Trips, per_body: dict[str, float]) -> float:
+    """A call's total of an amount measured per loop body (bytes loaded, ...): trips x amount per body; a
+    body without a measured amount adds none."""
+    return sum(times * per_body.get(body, 0.0) for body, times in trip_counts.items())
 
 
 def dataset(path: str, architecture: str) -> str:
