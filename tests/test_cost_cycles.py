@@ -122,7 +122,7 @@ def test_pointwise_convolutions(stride: int, kernel: str) -> None:
     out = 8 // stride
     model = conv((2, 8, 8, 6), (5, 1, 1, 6), (2, out, out, 5), stride_w=stride, stride_h=stride)
     found = work(model, DSP)
-    assert (found.kernel, found.op_class) == (kernel, "pointwise")
+    assert (found.kernel, found.op_class) == (kernel, "pointwise_shallow")
     shape = KernelShape(2, 8, 8, 6, out, out, 5, 1, 1, stride, stride)
     assert_terms(found, loop_terms(kernel, DSP, shape, wrapped=True))
     # A stride in one direction only leaves the fast path too.
@@ -130,12 +130,22 @@ def test_pointwise_convolutions(stride: int, kernel: str) -> None:
         assert work(conv((1, 8, 8, 6), (5, 1, 1, 6), (1, 8, 4, 5), stride_w=2), DSP).kernel == kernel
 
 
+@pytest.mark.parametrize(("in_c", "op_class"), [(63, "pointwise_shallow"), (64, "pointwise")])
+@pytest.mark.parametrize("kernels", ["cmsis-nn", "reference"])
+def test_a_pointwise_convolution_is_shallow_below_64_input_channels(
+    in_c: int, op_class: str, kernels: str
+) -> None:
+    # 64 channels: four passes of CMSIS-NN's 16-channel inner block per output.
+    found = work(conv((1, 2, 2, in_c), (5, 1, 1, in_c), (1, 2, 2, 5)), DSP, kernels)
+    assert found.op_class == op_class
+
+
 def test_a_pointwise_convolution_on_the_reference_kernels() -> None:
     model = conv((1, 4, 4, 6), (5, 1, 1, 6), (1, 4, 4, 5))
     found = work(model, DSP, "reference")
     assert (found.kernel, found.op_class, found.path) == (
         "reference_integer_ops::ConvPerChannel",
-        "pointwise",
+        "pointwise_shallow",
         "reference",
     )
 

@@ -184,7 +184,15 @@ elementwise = 0.5
 def test_a_minimal_stack_file_gets_the_documented_defaults(tmp_path: Path) -> None:
     path = tmp_path / "mine.toml"
     path.write_text(MINIMAL_STACK)
-    efficiency = {"conv": 1.5, "pointwise": 1.25, "depthwise": 2.0, "fc": 1.0, "elementwise": 0.5}
+    # Shallow 1x1 layers left out: they cost as the stack's other pointwise layers.
+    efficiency = {
+        "conv": 1.5,
+        "pointwise": 1.25,
+        "pointwise_shallow": 1.25,
+        "depthwise": 2.0,
+        "fc": 1.0,
+        "elementwise": 0.5,
+    }
     assert profiles.read_stack(path) == profiles.StackProfile(
         name="mine",
         kernels="cmsis-nn",
@@ -196,6 +204,8 @@ def test_a_minimal_stack_file_gets_the_documented_defaults(tmp_path: Path) -> No
         fitted_on="",
         mve_efficiency=dict.fromkeys(profiles.OP_CLASSES, 1.0),
     )
+    path.write_text(MINIMAL_STACK.replace("fc = 1", "fc = 1\npointwise_shallow = 0.75"))
+    assert profiles.read_stack(path).efficiency == {**efficiency, "pointwise_shallow": 0.75}
     path.write_text(MINIMAL_STACK.replace('"cmsis-nn"', '"tvm"'))
     with pytest.raises(CostModelError, match="'kernels' must be \"cmsis-nn\" or \"reference\", got 'tvm'"):
         profiles.read_stack(path)

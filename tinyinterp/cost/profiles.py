@@ -23,7 +23,9 @@ else:
     import tomli as tomllib
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-OP_CLASSES = ("conv", "pointwise", "depthwise", "fc", "elementwise")
+OP_CLASSES = ("conv", "pointwise", "pointwise_shallow", "depthwise", "fc", "elementwise")
+# A stack file may leave out the shallow pointwise class: those layers then cost as its other 1x1 layers.
+CLASS_DEFAULTS = {"pointwise_shallow": "pointwise"}
 
 
 @dataclass(frozen=True)
@@ -377,7 +379,11 @@ def _setting_value(key: str, text: str) -> Any:
 def read_stack(path: Path) -> StackProfile:
     t = _read_toml(path)
     e = t.table("efficiency")
-    efficiency = {name: e.number(name, positive=True) for name in OP_CLASSES}
+    efficiency: dict[str, float] = {}
+    for name in OP_CLASSES:
+        fallback = CLASS_DEFAULTS.get(name)
+        default = efficiency[fallback] if fallback else None
+        efficiency[name] = e.number(name, default, positive=True)
     e.check_unused()
     mve = t.table("efficiency_mve") if "efficiency_mve" in t.data else _Table({}, f"{path} [efficiency_mve]")
     mve_efficiency = {name: mve.number(name, 1.0, positive=True) for name in OP_CLASSES}
