@@ -3,8 +3,9 @@
 At batch 1 such a layer is a few microseconds of products, so the Python steps and numba dispatches
 around it (shift the input to bytes, multiply, requantize: three calls per layer) cost more than the
 arithmetic. `fully_connected_chain` runs a whole chain of layers, each reading the previous one's
-output, with the products of `int_gemm.gemm_u8s8` (AVX-512 VNNI) and the requantization of
-`gemm.requantize_rows`: the same kernels, so the same bits, as each layer's own eval.
+output, with the products of int_gemm's register tiles (AVX-512 VNNI; `gemm_u8s8`, or `row_products`
+below for rows that fill no tile of 8) and the requantization of `gemm.requantize_rows`: the integer
+sums and output stage of each layer's own eval, so the same bits.
 
 A layer is one row of an int64 table (the columns below), its packed weights a slice of one int8
 array, its per-channel bias (with int_gemm's shift folded in), multipliers and shifts slices of
