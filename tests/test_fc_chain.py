@@ -4,6 +4,7 @@ and batched (run)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import ModuleType
 
 import numpy as np
@@ -18,7 +19,7 @@ from tinyinterp.kernels.int_gemm import vnni_available
 from tinyinterp.model import Model, ModelBuilder
 from tinyinterp.ops import OPS, OpContext
 from tinyinterp.ops.chain import FullyConnectedChain, chain_groups
-from tinyinterp.testing import OpCase, assert_bit_exact, run_tflm
+from tinyinterp.testing import OpCase, assert_bit_exact, run_tflm, tflm_outputs
 from tinyinterp.testing.strategies.common import (
     activations,
     biases,
@@ -27,6 +28,7 @@ from tinyinterp.testing.strategies.common import (
     weights,
     zero_points,
 )
+from tinyinterp.testing.vectors import random_inputs
 
 needs_vnni = pytest.mark.skipif(not vnni_available(), reason="this CPU has no AVX-512 VNNI")
 # Units around the kernel's block sizes: a partial block of 16, whole blocks, a wide tile of 128 and more.
@@ -142,3 +144,20 @@ def test_a_chain_ends_where_a_layer_does_not_read_the_previous_output() -> None:
     subgraph = builder.build().main
     plan = [(node, OPS[node.opcode](OpContext(subgraph, node))) for node in subgraph.operators]
     assert [[node.index for node, _ in group] for group in chain_groups(plan)] == [[0], [1], [2], [3, 4]]
+
+
+@pytest.mark.usefixtures("tflm")
+def test_ad01_invoke_equals_tflm(data_dir: Path) -> None:
+    """ad01's ten layers run as one chain: invoke() after invoke() (its bound buffers reused) gives
+    TFLM's outputs."""
+    model_bytes = (data_dir / "models" / "ad01_int8.tflite").read_bytes()
+    interpreter = Interpreter(model_content=model_bytes)
+    interpreter.allocate_tensors()
+    detail, output = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    inputs = random_inputs(tuple(detail["shape"][1:]), 50, detail["dtype"], seed=11)
+    invoked = []
+    for x in inputs:
+        interpreter.set_tensor(detail["index"], x[np.newaxis])
+        interpreter.invoke()
+        invoked.append(interpreter.get_tensor(output["index"])[0])
+    np.testing.assert_array_equal(np.stack(invoked), tflm_outputs(model_bytes, inputs))
