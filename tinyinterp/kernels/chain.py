@@ -27,7 +27,6 @@ from tinyinterp.kernels.int_gemm import (
     _tile_single,
     gemm_u8s8,
 )
-from tinyinterp.kernels.int_gemm import ROWS as TILE_ROWS
 
 # Columns of a layer's row in the table.
 DEPTH = 0  # reduction length
@@ -70,30 +69,62 @@ def row_products(a, m, packed, steps, c):
 
 
 @jit
+def _shifted(source, items, layer, row_bytes):
+    """The layer's input rows (flat int8 `source`) as unsigned bytes x + SHIFT, [rows, ROW_BYTES]."""
+    rows, depth, padded = items * layer[ROWS], layer[DEPTH], layer[ROW_BYTES]
+    shifted = row_bytes[: rows * padded].reshape(rows, padded)
+    for m in range(rows):  # bytes past the depth meet zero weights: any value will do
+        for d in range(depth):
+            shifted[m, d] = np.uint8(source[m * depth + d] + SHIFT)
+    return shifted
+
+
+@jit
+def _sums(items, layer, weights, sums):
+    """The layer's int32 sums [rows, CHANNELS] in the scratch `sums`, and its packed weights."""
+    rows, channels = items * layer[ROWS], layer[CHANNELS]
+    packed = weights[layer[WEIGHTS_AT] : layer[WEIGHTS_AT] + layer[WEIGHTS_SIZE]]
+    return sums[: rows * channels].reshape(rows, channels), packed
+
+
+@jit
+def _requantized(products, items, layer, bias, multipliers, shifts, arena):
+    """The layer's output in `arena` (flat), requantized from its sums: the next layer's input."""
+    rows, channels = products.shape
+    at, first = items * layer[OUTPUT_AT], layer[CHANNELS_AT]
+    out = arena[at : at + rows * channels]
+    requantize_rows(
+        products, bias[first : first + channels], multipliers[first : first + channels],
+        shifts[first : first + channels], layer[OUTPUT_OFFSET], layer[ACT_MIN], layer[ACT_MAX],
+        out.reshape(rows, channels), layer[ROUNDING], False,
+    )  # fmt: skip
+    return out
+
+
+@jit
 def fully_connected_chain(x, items, layers, weights, bias, multipliers, shifts, arena, row_bytes, sums):
     """Every layer of `layers` on `items` items: layer 0 reads `x` (flat int8), layer k the output of
     layer k - 1 in `arena` (flat int8, sized for every layer's output). `row_bytes` (uint8) and `sums`
-    (int32) are scratch, flat, large enough for the widest layer's shifted rows and sums."""
+    (int32) are scratch, flat, large enough for the widest layer's shifted rows and sums. Products in
+    gemm_u8s8's register tiles of 8 rows; `fully_connected_chain_rows` for fewer rows."""
+    source = x
+    for k in range(layers.shape[0]):
+        shifted = _shifted(source, items, layers[k], row_bytes)
+        products, packed = _sums(items, layers[k], weights, sums)
+        gemm_u8s8(shifted, packed, products)
+        source = _requantized(products, items, layers[k], bias, multipliers, shifts, arena)
+
+
+@jit
+def fully_connected_chain_rows(x, items, layers, weights, bias, multipliers, shifts, arena, row_bytes, sums):
+    """`fully_connected_chain` with every row on its own (`row_products`), for layers of fewer rows
+    than a register tile (batch 1). Its own kernel: a fresh process's first batch-1 result then
+    compiles no gemm_u8s8 (seconds with an empty cache)."""
     source = x
     for k in range(layers.shape[0]):
         layer = layers[k]
-        rows, depth, padded, channels = items * layer[ROWS], layer[DEPTH], layer[ROW_BYTES], layer[CHANNELS]
-        shifted = row_bytes[: rows * padded].reshape(rows, padded)
-        for m in range(rows):  # bytes past the depth meet zero weights: any value will do
-            for d in range(depth):
-                shifted[m, d] = np.uint8(source[m * depth + d] + SHIFT)
-        products = sums[: rows * channels].reshape(rows, channels)
-        packed = weights[layer[WEIGHTS_AT] : layer[WEIGHTS_AT] + layer[WEIGHTS_SIZE]]
-        if rows < TILE_ROWS:  # no full register tile of rows
-            for m in range(rows):
-                row_products(row_bytes, m, packed, padded // STEP, products)
-        else:
-            gemm_u8s8(shifted, packed, products)
-        at, first = items * layer[OUTPUT_AT], layer[CHANNELS_AT]
-        out = arena[at : at + rows * channels]
-        requantize_rows(
-            products, bias[first : first + channels], multipliers[first : first + channels],
-            shifts[first : first + channels], layer[OUTPUT_OFFSET], layer[ACT_MIN], layer[ACT_MAX],
-            out.reshape(rows, channels), layer[ROUNDING], False,
-        )  # fmt: skip
-        source = out
+        _shifted(source, items, layer, row_bytes)
+        products, packed = _sums(items, layer, weights, sums)
+        for m in range(products.shape[0]):
+            row_products(row_bytes, m, packed, layer[ROW_BYTES] // STEP, products)
+        source = _requantized(products, items, layer, bias, multipliers, shifts, arena)

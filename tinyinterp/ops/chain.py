@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from tinyinterp.kernels import chain as column
-from tinyinterp.kernels.chain import fully_connected_chain
+from tinyinterp.kernels.chain import fully_connected_chain, fully_connected_chain_rows
+from tinyinterp.kernels.int_gemm import ROWS as TILE_ROWS
 from tinyinterp.kernels.int_gemm import PackedWeights
 from tinyinterp.model.ir import Operator, Subgraph
 from tinyinterp.ops.base import Array, Op, required
@@ -67,6 +68,7 @@ class FullyConnectedChain:
         self.multipliers = np.concatenate([op.op_data.multipliers for op in layers])
         self.shifts = np.concatenate([op.op_data.shifts for op in layers])
         rows = self.table[:, column.ROWS]
+        self.most_rows = int(rows.max())  # per item
         # Scratch per item: the widest layer's shifted rows and sums.
         self.scratch = (
             int((rows * self.table[:, column.ROW_BYTES]).max()),
@@ -94,7 +96,8 @@ class FullyConnectedChain:
 
     def _run(self, x: Array, buffers: Buffers) -> list[Array]:
         items, arena, shifted_rows, sums, views = buffers
-        fully_connected_chain(
+        kernel = fully_connected_chain if items * self.most_rows >= TILE_ROWS else fully_connected_chain_rows
+        kernel(
             x, items, self.table, self.weights, self.bias, self.multipliers, self.shifts, arena, shifted_rows,
             sums,
         )  # fmt: skip
