@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,10 +21,14 @@ print(out.item())
 CACHE_FILES = ("*.nbi", "*.nbc")
 
 
-def run_with_cache(cache: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TINYINTERP_CACHE": str(cache), "PYTHONPATH": str(PACKAGE.parent)}
+def run_with_cache(
+    cache: Path, root: Path = PACKAGE.parent, **env_vars: str
+) -> subprocess.CompletedProcess[str]:
+    """RUN_A_KERNEL with numba's cache in `cache`, importing the tinyinterp in `root` (also the working
+    folder: `python -c` imports from there first)."""
+    env = {**os.environ, "TINYINTERP_CACHE": str(cache), "PYTHONPATH": str(root), **env_vars}
     return subprocess.run(
-        [sys.executable, "-c", RUN_A_KERNEL], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", RUN_A_KERNEL], env=env, cwd=root, capture_output=True, text=True, timeout=300
     )
 
 
@@ -49,3 +54,20 @@ def test_an_unwritable_cache_folder_warns_and_still_runs(tmp_path: Path) -> None
     assert f"cannot write numba's cache folder {not_a_folder / 'numba'}" in done.stderr
     assert done.stderr.count("RuntimeWarning") == 1
     assert cache_files(PACKAGE) == before
+
+
+def test_a_change_to_another_kernel_file_recompiles_a_cached_kernel(tmp_path: Path) -> None:
+    """pool_2d (kernels/pooling.py) is loaded from the cache until kernels/fixedpoint.py changes: a kernel
+    compiles in other files' jitted functions, so numba's own stamp (the kernel's file) is not enough."""
+    copy = tmp_path / "package"
+    shutil.copytree(PACKAGE, copy / "tinyinterp", ignore=shutil.ignore_patterns("__pycache__"))
+    runs = []
+    for change in (False, False, True):
+        if change:
+            with (copy / "tinyinterp" / "kernels" / "fixedpoint.py").open("a") as source:
+                source.write("# changed\n")
+        done = run_with_cache(tmp_path / "cache", copy, NUMBA_DEBUG_CACHE="1")
+        assert done.returncode == 0, done.stderr
+        runs.append(done.stdout)
+    compiled = ["pooling.pool_2d" in out and "data saved" in out for out in runs]
+    assert compiled == [True, False, True]

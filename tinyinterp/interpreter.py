@@ -7,8 +7,9 @@ be swapped in, and adds `run()` for batched inference.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,8 @@ from tinyinterp.model.ir import Model, Operator, Subgraph, Tensor, TensorType
 from tinyinterp.model.reader import load_model
 from tinyinterp.model.validate import DEFAULT_MEMORY_BUDGET, activation_bytes, validate_subgraph
 from tinyinterp.ops import OPS, Op, OpContext
-from tinyinterp.ops.base import required
+from tinyinterp.ops.base import Array, required
+from tinyinterp.ops.chain import FullyConnectedChain, chain_groups
 
 # Items per batched pass: enough to keep BLAS busy; fewer when one item's activations are large.
 BATCH_CHUNK = 64
@@ -74,14 +76,45 @@ def _as_items(value: np.ndarray, shape: tuple[int, ...], items: int) -> np.ndarr
     return np.broadcast_to(value.reshape(batch_shape(shape, 1)), wanted)
 
 
-def _op_context(node: Operator, error: Exception) -> str:
-    """The error's message, prefixed with the operator unless it already names one."""
+def _label(node: Operator) -> str:
+    return f"operator {node.index} ({node.opcode})"
+
+
+def _op_context(label: str, error: Exception) -> str:
+    """The error's message, prefixed with the operator (`label`) unless it already names one."""
     message = str(error).splitlines()[0] if str(error) else type(error).__name__
-    if isinstance(error, TinyInterpError) and message.startswith("operator "):
+    if isinstance(error, TinyInterpError) and message.startswith("operator"):
         return message
     if not isinstance(error, TinyInterpError):
         message = f"{type(error).__name__}: {message}"
-    return f"operator {node.index} ({node.opcode}): {message}"
+    return f"{label}: {message}"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One call of the plan: an operator, or a chain of them fused into one kernel call, reading the
+    tensors `inputs` (-1: an omitted optional one) and writing `outputs`. `run` takes any number of
+    items (batched runs); `bound` only the model's own shapes, and may reuse buffers between invokes."""
+
+    label: str  # names the operator(s) in errors
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    run: Callable[[Sequence[Array | None]], list[Array]]
+    bound: Callable[[Sequence[Array | None]], list[Array]]
+
+
+def _steps(subgraph: Subgraph, plan: list[tuple[Operator, Op]]) -> list[Step]:
+    """The plan's steps: chains of int8 FULLY_CONNECTED layers fused (ops/chain.py), other ops alone."""
+    steps = []
+    for group in chain_groups(plan):
+        if len(group) > 1:
+            chain = FullyConnectedChain(subgraph, group)
+            outputs = tuple(node.outputs[0] for node, _ in group)
+            steps.append(Step(chain.label, group[0][0].inputs[:1], outputs, chain, chain.bind()))
+        else:
+            node, op = group[0]
+            steps.append(Step(_label(node), node.inputs, node.outputs, op, op.bind()))
+    return steps
 
 
 def _fixed_value(tensor: Tensor) -> np.ndarray | None:
@@ -125,26 +158,30 @@ class Interpreter:
         validate_subgraph(self.subgraph, memory_budget)
         self.memory_budget = memory_budget
         self._values: list[np.ndarray | None] = [_fixed_value(t) for t in self.subgraph.tensors]
+        self._input_dtypes = {i: self.subgraph.tensors[i].dtype.numpy for i in self.subgraph.inputs}
         self._batchable = False
         self._chunk_items = 1
-        self._plan: list[tuple[Operator, Op]] | None = None  # the operators invoke() runs, in order
+        self._steps: list[Step] | None = None  # what invoke() and run() call, in order
+        self._pins_blas = False  # whether some op may call BLAS (Op.calls_blas)
         self.reset_all_variables()
 
     # ---- LiteRT API ------------------------------------------------------------------
 
     def allocate_tensors(self) -> None:
         """Prepare every operator (shapes, multipliers, weights layout), once."""
-        if self._plan is None:
+        if self._steps is None:
             ops = [self._prepare(node) for node in self.subgraph.operators]
             self._batchable = _is_batchable(self.subgraph, ops)
             self._chunk_items = max(1, min(BATCH_CHUNK, CHUNK_MEMORY // self._item_bytes(ops)))
             # An op whose every output has no element computes nothing (TFLM's kernels loop over
             # no element): its outputs keep the empty values they start with.
-            self._plan = [
+            plan = [
                 (node, op)
                 for node, op in zip(self.subgraph.operators, ops)
                 if not all(self.subgraph.tensors[i].empty for i in node.outputs)
             ]
+            self._pins_blas = any(op.calls_blas for _, op in plan)
+            self._steps = _steps(self.subgraph, plan)
 
     def _item_bytes(self, ops: list[Op]) -> int:
         """Memory one item needs: its activations and the largest op scratch (refused over budget)."""
@@ -167,7 +204,7 @@ class Interpreter:
         except (MemoryError, KeyboardInterrupt):
             raise
         except Exception as error:
-            raise ModelError(_op_context(node, error)) from error
+            raise ModelError(_op_context(_label(node), error)) from error
 
     def get_input_details(self) -> list[dict[str, Any]]:
         return [self._details(i) for i in self.subgraph.inputs]
@@ -180,20 +217,26 @@ class Interpreter:
 
     def set_tensor(self, tensor_index: int, value: np.ndarray) -> None:
         tensor = self._tensor(tensor_index)
-        if tensor_index not in self.subgraph.inputs:
+        dtype = self._input_dtypes.get(tensor_index)  # _tensor() took integers only
+        if dtype is None:
             raise InputError(f"tensor {tensor_index} '{tensor.name}' is not a model input")
         # A private copy; np.ascontiguousarray would turn a 0-d array into 1-d.
-        self._values[tensor_index] = np.array(_as_array(tensor, value, tensor.shape), order="C", copy=True)
+        self._values[tensor_index] = np.array(
+            _as_array(tensor, value, tuple(tensor.shape), dtype), order="C", copy=True
+        )
 
     def invoke(self) -> None:
-        if self._plan is None:
+        if self._steps is None:
             raise InputError("call allocate_tensors() before invoke()")
         for index in self.subgraph.inputs:
             if self._values[index] is None:
                 tensor = self.subgraph.tensors[index]
                 raise InputError(f"input tensor {index} '{tensor.name}' was not set")
-        with single_threaded_blas():
-            self._execute(self._values)
+        if self._pins_blas:
+            with single_threaded_blas():
+                self._execute(self._values, bound=True)
+        else:
+            self._execute(self._values, bound=True)
 
     def reset_all_variables(self) -> None:
         """Put every variable tensor (the state of SVDF, LSTM, ...) back to its initial value.
@@ -210,7 +253,7 @@ class Interpreter:
         value = self._values[tensor_index]
         if value is None:
             raise InputError(f"tensor {tensor_index} '{tensor.name}' has no value yet (call invoke() first)")
-        return np.array(value, copy=True)
+        return value.copy()
 
     # ---- Batched inference -------------------------------------------------------------
 
@@ -283,7 +326,7 @@ class Interpreter:
     def _batch_input(tensor: Tensor, value: Any) -> np.ndarray:
         array = value if isinstance(value, np.ndarray) else _to_array(tensor, value)
         items = array.shape[0] if array.ndim else -1  # a 0-d array holds no items: refused below
-        return _as_array(tensor, array, batch_shape(tensor.shape, items), batched=True)
+        return _as_array(tensor, array, batch_shape(tensor.shape, items), tensor.dtype.numpy, batched=True)
 
     def _batch_size(self, arrays: Sequence[np.ndarray]) -> int:
         sizes = {x.shape[0] for x in arrays}
@@ -293,17 +336,19 @@ class Interpreter:
 
     # ---- Internals ---------------------------------------------------------------------
 
-    def _execute(self, values: list[np.ndarray | None]) -> None:
-        assert self._plan is not None
-        for node, op in self._plan:
+    def _execute(self, values: list[np.ndarray | None], bound: bool = False) -> None:
+        """The steps on `values`, in order; `bound`: their batch-1 evals (invoke)."""
+        assert self._steps is not None
+        for step in self._steps:
             try:
-                outputs = op([values[i] if i >= 0 else None for i in node.inputs])
+                evaluate = step.bound if bound else step.run
+                outputs = evaluate([values[i] if i >= 0 else None for i in step.inputs])
             except (MemoryError, KeyboardInterrupt):
                 raise
             except Exception as error:
                 kind = InputError if isinstance(error, InputError) else ModelError
-                raise kind(_op_context(node, error)) from error
-            for index, value in zip(node.outputs, outputs):
+                raise kind(_op_context(step.label, error)) from error
+            for index, value in zip(step.outputs, outputs):
                 values[index] = value
 
     def _tensor(self, index: int) -> Tensor:
@@ -363,23 +408,26 @@ def _to_array(tensor: Tensor, value: Any) -> np.ndarray:
         raise InputError(f"input tensor {tensor.index} '{tensor.name}': not an array ({error})") from None
 
 
-def _as_array(tensor: Tensor, value: Any, shape: Sequence[int], batched: bool = False) -> np.ndarray:
-    """The value as an array of the tensor's exact dtype and `shape`, never cast (a byte-swapped
-    array of the same type is taken, in native order); not copied when it already is one."""
+def _as_array(
+    tensor: Tensor, value: Any, shape: tuple[int, ...], dtype: np.dtype, batched: bool = False
+) -> np.ndarray:
+    """The value as an array of the tensor's exact dtype (`dtype`, given: the property costs a set_tensor
+    a tenth of its time) and `shape`, never cast (a byte-swapped array of the same type is taken, in
+    native order); not copied when it already is one."""
     array = value if isinstance(value, np.ndarray) else _to_array(tensor, value)
-    dtype = tensor.dtype.numpy
     if array.dtype != dtype and array.dtype.newbyteorder("=") == dtype.newbyteorder("="):
         array = array.astype(dtype)
-    what = f"input tensor {tensor.index} '{tensor.name}'"
     if array.dtype != dtype:
         got = array.dtype.str if array.dtype.name == dtype.name else array.dtype.name
-        raise InputError(f"{what} expects dtype {dtype.name}, got {got}")
-    if array.shape != tuple(shape):
+        raise InputError(f"input tensor {tensor.index} '{tensor.name}' expects dtype {dtype.name}, got {got}")
+    if array.shape != shape:
         layout = (
             f"[{', '.join(['N', *map(str, batch_shape(tensor.shape, 1)[1:])])}] "
             f"(N items of its shape {list(tensor.shape)})"
             if batched
             else str(list(shape))
         )
-        raise InputError(f"{what} expects shape {layout}, got {list(array.shape)}")
+        raise InputError(
+            f"input tensor {tensor.index} '{tensor.name}' expects shape {layout}, got {list(array.shape)}"
+        )
     return array

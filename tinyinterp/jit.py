@@ -4,13 +4,20 @@ numba's `cache=True` writes next to the source (`<package>/__pycache__/*.nbi, *.
 package those files outlive `pip uninstall`, and the folder they leave becomes a namespace package that
 shadows a later editable install. `jit` therefore gives each kernel a cache whose only locator is
 `numba_cache_dir()`: numba's global configuration, and the user's other jitted code, are untouched.
+
+numba keys a cached kernel on its own source file only, but a kernel compiles in the jitted functions
+and constants it uses from other files (FULLY_CONNECTED chains run int_gemm's tiles and gemm's
+requantization): a cached kernel would outlive a change to them. The stamp is therefore the content
+of every file kernels compile code from (`KERNEL_SOURCES`): any change there recompiles them all.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numba
@@ -24,6 +31,19 @@ from numba.core.dispatcher import Dispatcher
 
 from tinyinterp.cache import numba_cache_dir
 
+PACKAGE = Path(__file__).resolve().parent
+# The files whose jitted functions and constants kernels compile in (fixedpoint.py imports the last two).
+KERNEL_SOURCES = (*sorted((PACKAGE / "kernels").glob("*.py")), PACKAGE / "quant.py", PACKAGE / "numerics.py")
+
+
+@functools.cache  # once per process: the files of an installed package do not change under it
+def kernel_sources_stamp() -> str:
+    """A digest of the content of every kernel source (`KERNEL_SOURCES`)."""
+    digest = hashlib.sha256()
+    for path in KERNEL_SOURCES:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
 
 class _UserCacheLocator(_SourceFileBackedLocatorMixin, _CacheLocator):
     """numba's UserWideCacheLocator with tinyinterp's folder: one subfolder per source folder."""
@@ -35,6 +55,10 @@ class _UserCacheLocator(_SourceFileBackedLocatorMixin, _CacheLocator):
 
     def get_cache_path(self) -> str:
         return self._cache_path
+
+    def get_source_stamp(self) -> str:
+        """Every kernel source's content, not only this kernel's file (see the module's docstring)."""
+        return kernel_sources_stamp()
 
 
 class _KernelCacheImpl(CompileResultCacheImpl):

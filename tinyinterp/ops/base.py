@@ -119,12 +119,21 @@ class Op(ABC):
     # Bytes of working memory one item needs beyond its tensors (im2col patches): the interpreter
     # checks it against its memory budget and sizes batched chunks by it.
     scratch_bytes: int = 0
+    # True when this prepared op may multiply on BLAS (numpy's matmul): invokes then pin BLAS to
+    # one thread around the plan (its small products lose milliseconds to a waiting second thread);
+    # a plan without such an op skips the microseconds that pinning costs.
+    calls_blas: bool = False
 
     @abstractmethod
     def __init__(self, ctx: OpContext) -> None: ...
 
     @abstractmethod
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]: ...
+
+    def bind(self) -> Callable[[Sequence[Array | None]], list[Array]]:
+        """The eval a batch-1 invoke runs (inputs of the model's own shapes); an op may bind buffers
+        it reuses from one invoke to the next. The op itself by default."""
+        return self
 
 
 def required(value: Array | None) -> Array:

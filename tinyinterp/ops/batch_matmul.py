@@ -64,6 +64,7 @@ class BatchMatMul(Op):
             zero_points = [lhs_zero, rhs_zero, self.output_offset]
             ctx.fail(f"int16 inputs and output need zero points of 0, got {zero_points}")
         self.offsets = (-lhs_zero, -rhs_zero)
+        self.calls_blas = True  # the quantized products
         multiplier, shift = quantize_multiplier(lhs_scale * rhs_scale / output_scale)
         self.multipliers = np.full(cols, multiplier, np.int32)
         self.shifts = np.full(cols, shift, np.int32)

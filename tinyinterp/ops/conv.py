@@ -242,6 +242,7 @@ class Conv2D(Op):
             self.patch_length = self.packed[0].row_bytes
             self.sums_row_bytes = per_group * np.dtype(np.int32).itemsize
             return
+        self.calls_blas = True
         matrix = filters.transpose(0, 2, 1)  # [groups, kh * kw * c, out channels per group]
         self.patch_dtype = exact_float_dtype(matrix, reduce_axis=1, max_abs_input=MAX_ABS_INPUT[self.dtype])
         self.weights = np.ascontiguousarray(matrix, dtype=self.patch_dtype)

@@ -81,8 +81,10 @@ class FullyConnected(Op):
             if self.packed is not None:
                 self.shifted_bias = self.op_data.bias + self.packed.bias_shift
             self.run = self._int8
+            self.calls_blas = self.packed is None  # rows from BLAS_ROWS on
         else:
             self.run = self._blas
+            self.calls_blas = True
 
     @staticmethod
     def _multipliers(ctx, input_, weights, output, bias, channels):
