@@ -111,9 +111,26 @@ def quantize_to_unquantized_int32() -> Model:
     return b.build()
 
 
+def relu6_beyond_int32() -> Model:
+    """A fused RELU6 whose bound, 6 / output scale, is beyond int32: TFLM's Quantize() refuses it."""
+    b = ModelBuilder()
+    x = b.input("x", (1, 1), "int8", scale=4.769268e-07, zero_point=0)
+    w = b.constant("w", np.array([[5]], np.int8), scale=0.00390625, zero_point=0)
+    y = b.tensor("y", (1, 1), "int8", scale=1.8648603e-09, zero_point=0)
+    b.op("FULLY_CONNECTED", [x, w], [y], fused_activation_function="RELU6")
+    b.output(y)
+    return b.build()
+
+
 @pytest.mark.parametrize(
     ("model", "message", "tflm_log"),
     [
+        (
+            relu6_beyond_int32,
+            r"operator 0 \(FULLY_CONNECTED\): fused activation RELU6 on the output: 6 quantized with scale "
+            r"1.86486e-09 overflows int32",
+            "no_integer_overflow_from_quantization was not true",
+        ),
         (
             partial(conversion, "QUANTIZE", "float32", "int32"),
             r"operator 0 \(QUANTIZE\): from tensor 0 'x' \(FLOAT32\) to tensor 1 'y' \(INT32\): TFLM has no",
@@ -144,7 +161,7 @@ def quantize_to_unquantized_int32() -> Model:
 def test_refused_as_tflm_refuses(
     model: Callable[[], Model], message: str, tflm_log: str, tflm: ModuleType, capfd: pytest.CaptureFixture
 ) -> None:
-    """Conversions TFLM refuses, in Prepare or (no kernel for the dtypes) in Eval, for the reason it logs."""
+    """Models TFLM refuses, in Prepare or (no kernel for the dtypes) in Eval, for the reason it logs."""
     refused = model()
     with pytest.raises(ModelError, match=message):
         Interpreter(model=refused).allocate_tensors()

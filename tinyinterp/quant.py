@@ -77,7 +77,10 @@ def quantize_value(scale: float, zero_point: int, value: float) -> int:
         quotient = np.float32(value) / np.float32(scale)
     if not np.isfinite(quotient):  # C's conversion of inf or NaN to an integer is undefined
         raise ModelError(f"{value:g} quantized with scale {scale:g} is out of range")
-    return int(zero_point) + int(round_half_away(float(quotient)))
+    rounded = int(round_half_away(float(quotient)))
+    if not INT32_MIN <= rounded <= -INT32_MIN:  # TF_LITE_ENSURE: the float32 bounds of int32
+        raise ModelError(f"{value:g} quantized with scale {scale:g} overflows int32 (TFLM refuses it)")
+    return int(zero_point) + rounded
 
 
 ACTIVATIONS = ("NONE", "RELU", "RELU_N1_TO_1", "RELU6")
@@ -89,15 +92,18 @@ def activation_range(activation: str, scale: float, zero_point: int, dtype: np.d
     qmin, qmax = int(info.min), int(info.max)
     if activation == "NONE":
         return qmin, qmax
-    if activation == "RELU":
-        return max(qmin, quantize_value(scale, zero_point, 0.0)), qmax
-    if activation == "RELU6":
-        high = quantize_value(scale, zero_point, 6.0)
-        return max(qmin, quantize_value(scale, zero_point, 0.0)), min(qmax, high)
-    if activation == "RELU_N1_TO_1":
-        low = quantize_value(scale, zero_point, -1.0)
-        return max(qmin, low), min(qmax, quantize_value(scale, zero_point, 1.0))
-    raise ModelError(f"fused activation {activation} is not supported on quantized tensors")
+    bounds = {"RELU": (0.0, None), "RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0)}
+    if activation not in bounds:
+        raise ModelError(f"fused activation {activation} is not supported on quantized tensors")
+    low, high = bounds[activation]
+
+    def quantized(value: float) -> int:
+        try:
+            return quantize_value(scale, zero_point, value)
+        except ModelError as error:
+            raise ModelError(f"fused activation {activation} on the output: {error}") from None
+
+    return max(qmin, quantized(low)), qmax if high is None else min(qmax, quantized(high))
 
 
 # ----------------------------------------------------------------------------------------
