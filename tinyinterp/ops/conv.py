@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tinyinterp.kernels.conv import conv_float, depthwise_conv, pad_with_offset, patches_from_padded
+from tinyinterp.kernels.depthwise import LANES, depthwise_int8, tiled_weights, vector_depthwise_fits
+from tinyinterp.kernels.epilogue import Int8OutputStage, stage_table
 from tinyinterp.kernels.gemm import exact_float_dtype, requantize_rows
 from tinyinterp.kernels.int_gemm import SHIFT, PackedWeights, vnni_available
 from tinyinterp.model.ir import Tensor, TensorType
@@ -80,6 +82,16 @@ def per_channel_multipliers(ctx: OpContext, input_: Tensor, weights: Tensor, out
     return quantize_multipliers(np.float64(input_scale) * scales / np.float64(output_scale))
 
 
+def read_extent(
+    window: Window, kernel: tuple[int, int], strides: tuple[int, int], dilations: tuple[int, int]
+) -> tuple[int, int]:
+    """The rows and columns of the padded input the windows read (the input, its padding, maybe less)."""
+    return (
+        (window.out_h - 1) * strides[0] + (kernel[0] - 1) * dilations[0] + 1,
+        (window.out_w - 1) * strides[1] + (kernel[1] - 1) * dilations[1] + 1,
+    )
+
+
 @dataclass(frozen=True)
 class OpData:
     """A conv-like op's prepared output stage, bound once at prepare as TFLM's OpDataConv /
@@ -101,14 +113,23 @@ class OpData:
     wide: bool = False
     rounding: int = TFLM_ROUNDING
 
-    def requantize(self, acc: Array, columns: slice, out: Array, bias: Array | None = None) -> None:
-        """out = clamp(multiplier * (acc + bias) + output offset), for the output channels `columns`;
-        `bias` replaces the layer's bias of those channels (int_gemm's folds in its shift)."""
+    def requantize(self, acc: Array, columns: slice, out: Array) -> None:
+        """out = clamp(multiplier * (acc + bias) + output offset), for the output channels `columns`."""
         requantize_rows(
-            acc, self.bias[columns] if bias is None else bias, self.multipliers[columns],
-            self.shifts[columns], self.output_offset, self.act_min, self.act_max, out, self.rounding,
-            self.wide,
+            acc, self.bias[columns], self.multipliers[columns], self.shifts[columns], self.output_offset,
+            self.act_min, self.act_max, out, self.rounding, self.wide,
         )  # fmt: skip
+
+    def int8_stage(self, columns: slice, bias: Array, repeat: int = 1) -> Int8OutputStage:
+        """The vector output stage of int32 sums into int8, for the output channels `columns`, with
+        `bias` in place of the layer's (int_gemm's folds in its shift); `repeat`: for a row of that
+        many output pixels, the channels of each in turn."""
+        table = stage_table(
+            np.tile(bias, repeat),
+            np.tile(self.multipliers[columns], repeat),
+            np.tile(self.shifts[columns], repeat),
+        )
+        return Int8OutputStage(table, self.output_offset, int(self.act_min), int(self.act_max), self.rounding)
 
 
 def float_op_data(
@@ -206,11 +227,7 @@ class Conv2D(Op):
         per_group = out_channels // self.groups
         self.columns = [slice(g * per_group, (g + 1) * per_group) for g in range(self.groups)]
         self._prepare_products(filters.reshape(self.groups, per_group, -1))
-        # The input rows and columns the windows read (the input, its padding, maybe less).
-        self.padded_size = (
-            (self.window.out_h - 1) * self.strides[0] + (kernel_h - 1) * self.dilations[0] + 1,
-            (self.window.out_w - 1) * self.strides[1] + (kernel_w - 1) * self.dilations[1] + 1,
-        )
+        self.padded_size = read_extent(self.window, self.kernel, self.strides, self.dilations)
         # A 1x1 kernel at stride 1 reads every input position once: the padded input is the patches
         # (unless int_gemm's rows need padding to whole steps).
         self.pointwise = (
@@ -229,13 +246,16 @@ class Conv2D(Op):
         q = self.op_data
         per_group = filters.shape[1]
         self.packed: list[PackedWeights] | None = None
+        # The output stage of each group's int32 sums (int_gemm's), else `requantize` of float sums.
+        self.stages: list[Int8OutputStage] | None = None
         # What pad_with_offset adds to the input values, and writes where the windows leave the input.
         self.patch_offset: np.number
         self.pad_value: np.number
         if self.dtype == INT8 and vnni_available():
             self.packed = [PackedWeights(weights, q.input_offset) for weights in filters]
-            self.group_bias = [
-                q.bias[c] + p.bias_shift for c, p in zip(self.columns, self.packed, strict=True)
+            self.stages = [
+                q.int8_stage(c, q.bias[c] + p.bias_shift)
+                for c, p in zip(self.columns, self.packed, strict=True)
             ]
             self.patch_dtype = np.dtype(np.uint8)
             self.patch_offset, self.pad_value = np.int16(SHIFT), self.packed[0].pad_byte
@@ -245,7 +265,6 @@ class Conv2D(Op):
         matrix = filters.transpose(0, 2, 1)  # [groups, kh * kw * c, out channels per group]
         self.patch_dtype = exact_float_dtype(matrix, reduce_axis=1, max_abs_input=MAX_ABS_INPUT[self.dtype])
         self.weights = np.ascontiguousarray(matrix, dtype=self.patch_dtype)
-        self.group_bias = [q.bias[c] for c in self.columns]
         self.patch_offset, self.pad_value = self.patch_dtype.type(q.input_offset), self.patch_dtype.type(0)
         self.patch_length = matrix.shape[1]
         self.sums_row_bytes = per_group * self.patch_dtype.itemsize
@@ -291,7 +310,10 @@ class Conv2D(Op):
                 )
                 matrix = self._patches(padded[:count], patches, out_h, out_w)
                 products = self._products(g, matrix, acc[: len(matrix)])
-                q.requantize(products, columns, out_rows[rows, columns], self.group_bias[g])
+                if self.stages is None:
+                    q.requantize(products, columns, out_rows[rows, columns])
+                else:
+                    self.stages[g](products, out_rows[rows, columns])
         return out
 
     def _sums_buffer(self, rows: int) -> Array:
@@ -354,15 +376,49 @@ class DepthwiseConv2D(Op):
         self.strides = (ctx.options.stride_h, ctx.options.stride_w)
         self.dilations = (ctx.options.dilation_h_factor, ctx.options.dilation_w_factor)
         q = self.op_data
+        self.run: Callable[[Array, Array], None]
+        if self.dtype == INT8 and vector_depthwise_fits(in_channels, depth_multiplier, self.strides[1]):
+            self._prepare_vector(filters[0], in_channels, (kernel_h, kernel_w))
+            return
         # Everything `depthwise_conv` takes between the input and the output, bound once.
         self.arguments = (
             self.filters, q.bias, q.multipliers, q.shifts, q.input_offset, q.output_offset, q.act_min,
             q.act_max, q.rounding, depth_multiplier, *self.strides, *self.dilations, self.window.pad_top,
             self.window.pad_left,
         )  # fmt: skip
+        self.run = self._per_pixel
+
+    def _prepare_vector(self, filters: Array, channels: int, kernel: tuple[int, int]) -> None:
+        """`depthwise_int8`'s arguments: the input is padded with the byte that stands for 0 (the input
+        zero point), so the input offset's share of every sum, the same at every pixel, joins the bias."""
+        q = self.op_data
+        out_w = self.window.out_w
+        bias = q.bias + q.input_offset * filters.sum(axis=(0, 1), dtype=np.int64)
+        stage = q.int8_stage(slice(None), bias, repeat=out_w)
+        self.padded_size = read_extent(self.window, kernel, self.strides, self.dilations)
+        self.pad_byte = np.int8(-q.input_offset)
+        self.arguments = (
+            *self.padded_size, channels, *kernel, *self.strides, *self.dilations,
+            tiled_weights(filters, out_w), stage.table, stage.output_offset, stage.act_min, stage.act_max,
+            stage.rounding, self.window.out_h,
+        )  # fmt: skip
+        self.run = self._vector
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
         x = required(inputs[0])
         out = np.empty(batched_shape(self.out_shape, x, self.in_shape), self.op_data.dtype)
-        depthwise_conv(x, *self.arguments, out)
+        self.run(x, out)
         return [out]
+
+    def _vector(self, x: Array, out: Array) -> None:
+        """Pad the input (16 bytes of slack after it: a last partial chunk loads whole lanes), then
+        run the kernel on the output's rows."""
+        items, _, _, channels = x.shape
+        size = items * self.padded_size[0] * self.padded_size[1] * channels
+        padded = np.empty(size + LANES, np.int8)
+        window = padded[:size].reshape(items, *self.padded_size, channels)
+        pad_with_offset(x, 0, 0, self.window.pad_top, self.window.pad_left, window, self.pad_byte)
+        depthwise_int8(padded, *self.arguments, out.reshape(items * out.shape[1], -1))
+
+    def _per_pixel(self, x: Array, out: Array) -> None:
+        depthwise_conv(x, *self.arguments, out)

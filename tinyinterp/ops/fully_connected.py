@@ -79,7 +79,7 @@ class FullyConnected(Op):
             # Many rows: int_gemm's VNNI products instead of BLAS's, their shift folded into the bias.
             self.packed = PackedWeights(matrix, self.op_data.input_offset) if vnni_available() else None
             if self.packed is not None:
-                self.shifted_bias = self.op_data.bias + self.packed.bias_shift
+                self.stage = self.op_data.int8_stage(slice(None), self.op_data.bias + self.packed.bias_shift)
             self.run = self._int8
         else:
             self.run = self._blas
@@ -138,7 +138,7 @@ class FullyConnected(Op):
         shifted = shifted_rows(rows, np.empty((rows.shape[0], packed.row_bytes), np.uint8))
         out = np.empty((rows.shape[0], self.out_channels), self.op_data.dtype)
         sums = packed.sums(shifted, packed.empty_sums(rows.shape[0]))
-        self.op_data.requantize(sums, slice(None), out, self.shifted_bias)
+        self.stage(sums, out)
         return out
 
     def _blas(self, rows: Array) -> Array:
