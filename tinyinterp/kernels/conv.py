@@ -27,28 +27,44 @@ def pad_with_offset(x, input_offset, channel_start, pad_top, pad_left, padded, p
 
     Each input value is converted once; the patches are then plain float copies. Flat unsigned
     indices spare numba's negative-index wrap-around checks, and `input_offset` has the padded
-    array's float dtype (int8 + float needs no int64, which AVX2 cannot convert), so the channel
-    loop vectorizes.
+    array's float dtype (int8 + float needs no int64, which AVX2 cannot convert), so the copies
+    vectorize.
     """
     batches, height, width, depth = x.shape
     _, rows, columns, channels = padded.shape
     source = x.reshape(-1)
     target = padded.reshape(-1)
+    # The padded columns that hold input columns, [first, stop); their values are one contiguous run
+    # of the input's row when the pixels are whole (no channel group).
+    first = min(pad_left, columns)
+    stop = max(first, min(pad_left + width, columns))
+    whole_pixels = channels == depth
+    row_values = np.uint64(columns * channels)
+    inside_start, inside_stop = np.uint64(first * channels), np.uint64(stop * channels)
     run = np.uint64(channels)
-    position = np.uint64(0)
     for n in range(batches):
         for y in range(rows):
             iy = y - pad_top
-            for column in range(columns):
-                ix = column - pad_left
-                if 0 <= iy < height and 0 <= ix < width:
-                    start = np.uint64(((n * height + iy) * width + ix) * depth + channel_start)
-                    for c in range(run):
-                        target[position + c] = source[start + c] + input_offset
-                else:
-                    for c in range(run):
-                        target[position + c] = pad_value
-                position += run
+            start = np.uint64((n * rows + y) * columns * channels)
+            if iy < 0 or iy >= height:
+                for k in range(row_values):
+                    target[start + k] = pad_value
+                continue
+            for k in range(inside_start):
+                target[start + k] = pad_value
+            for k in range(inside_stop, row_values):
+                target[start + k] = pad_value
+            pixel = ((n * height + iy) * width + first - pad_left) * depth + channel_start
+            if whole_pixels:
+                begin, position = np.uint64(pixel), start + inside_start
+                for k in range(inside_stop - inside_start):
+                    target[position + k] = source[begin + k] + input_offset
+                continue
+            for column in range(first, stop):
+                begin = np.uint64(pixel + (column - first) * depth)
+                position = start + np.uint64(column) * run
+                for c in range(run):
+                    target[position + c] = source[begin + c] + input_offset
 
 
 @jit

@@ -193,18 +193,18 @@ def store_lanes(builder: ir.IRBuilder, value: ir.Value, target: ir.Value, count:
 
 
 def _block_intrinsic(rounding: int, partial: bool) -> Any:
-    """block(sums, m, c, table, out, count, output_offset, act_min, act_max): out[m, c + lane] = the
-    output stage of sums[m, c + lane] with the table's column c + lane, for the 16 lanes, or
-    (`partial`) for the first `count`, the others neither read nor written. sums: int32, out: int8,
-    both 2-D with contiguous rows."""
+    """block(sums, m, c, table, out, out_m, out_c, count, output_offset, act_min, act_max):
+    out[out_m, out_c + lane] = the output stage of sums[m, c + lane] with the table's column
+    out_c + lane, for the 16 lanes, or (`partial`) for the first `count`, the others neither read nor
+    written. sums: int32, out: int8, both 2-D with contiguous rows."""
 
     @intrinsic
-    def block(typingctx, sums, m, c, table, out, count, output_offset, act_min, act_max):
+    def block(typingctx, sums, m, c, table, out, out_m, out_c, count, output_offset, act_min, act_max):
         def codegen(context, builder, signature, args):
             sums_array, table_array, out_array = (
                 context.make_array(signature.args[k])(context, builder, args[k]) for k in (0, 3, 4)
             )
-            m, c, count = args[1], args[2], args[5]
+            m, c, _, _, out_m, out_c, count = args[1:8]
             i32 = ir.IntType(32)
             source = lane_address(builder, sums_array, m, c, i32)
             if partial:
@@ -215,14 +215,14 @@ def _block_intrinsic(rounding: int, partial: bool) -> Any:
                 sums_value = _masked(builder, "load", sums_type, sums_type, [source, alignment, mask, zeros])
             else:
                 sums_value = builder.load(source, align=4)
-            result = output_stage(builder, sums_value, table_array, c, tuple(args[6:]), rounding)
-            target = lane_address(builder, out_array, m, c, ir.IntType(8))
+            result = output_stage(builder, sums_value, table_array, out_c, tuple(args[8:]), rounding)
+            target = lane_address(builder, out_array, out_m, out_c, ir.IntType(8))
             store_lanes(builder, result, target, count if partial else None)
             return context.get_dummy_value()
 
         index = types.intp
         scalars = (types.int64,) * 3
-        return types.void(sums, index, index, table, out, index, *scalars), codegen
+        return types.void(sums, index, index, table, out, index, index, index, *scalars), codegen
 
     return block
 
@@ -237,24 +237,29 @@ _single_block, _single_partial = _BLOCKS[SINGLE_ROUNDING, False], _BLOCKS[SINGLE
 
 
 @jit
+def stage_block(sums, m, c, table, out, out_m, out_c, count, output_offset, act_min, act_max, rounding):
+    """out[out_m, out_c + lane] = the int8 output stage of sums[m, c + lane] for the table's channel
+    out_c + lane, lane < count <= 16 (only those lanes are read and written)."""
+    if count < LANES and rounding == SINGLE_ROUNDING:
+        _single_partial(sums, m, c, table, out, out_m, out_c, count, output_offset, act_min, act_max)
+    elif count < LANES:
+        _tflm_partial(sums, m, c, table, out, out_m, out_c, count, output_offset, act_min, act_max)
+    elif rounding == SINGLE_ROUNDING:
+        _single_block(sums, m, c, table, out, out_m, out_c, count, output_offset, act_min, act_max)
+    else:
+        _tflm_block(sums, m, c, table, out, out_m, out_c, count, output_offset, act_min, act_max)
+
+
+@jit
 def requantize_int8(sums, table, output_offset, act_min, act_max, rounding, out):
     """out[m, c] = the int8 output stage of the int32 sums[m, c] (bias not yet added) for the table's
     channel c. sums and out are 2-D with contiguous rows (out may be a view of some columns); a last
     partial block of channels is read and written through lane masks."""
     rows, channels = sums.shape
-    whole = channels - channels % LANES
-    partial = channels - whole
-    single = rounding == SINGLE_ROUNDING
     for m in range(rows):
-        for c in range(0, whole, LANES):
-            if single:
-                _single_block(sums, m, c, table, out, LANES, output_offset, act_min, act_max)
-            else:
-                _tflm_block(sums, m, c, table, out, LANES, output_offset, act_min, act_max)
-        if partial and single:
-            _single_partial(sums, m, whole, table, out, partial, output_offset, act_min, act_max)
-        elif partial:
-            _tflm_partial(sums, m, whole, table, out, partial, output_offset, act_min, act_max)
+        for c in range(0, channels, LANES):
+            count = min(LANES, channels - c)
+            stage_block(sums, m, c, table, out, m, c, count, output_offset, act_min, act_max, rounding)
 
 
 @dataclass(frozen=True)
@@ -266,6 +271,10 @@ class Int8OutputStage:
     act_min: int
     act_max: int
     rounding: int
+
+    @property
+    def scalars(self) -> tuple[int, int, int]:
+        return self.output_offset, self.act_min, self.act_max
 
     def __call__(self, sums: np.ndarray, out: np.ndarray) -> None:
         """out ([m, channels] int8, contiguous rows) = the output stage of sums ([m, channels] int32)."""

@@ -16,7 +16,14 @@ from tinyinterp.kernels.conv import conv_float, depthwise_conv, pad_with_offset,
 from tinyinterp.kernels.depthwise import LANES, depthwise_int8, tiled_weights, vector_depthwise_fits
 from tinyinterp.kernels.epilogue import Int8OutputStage, stage_table
 from tinyinterp.kernels.gemm import exact_float_dtype, requantize_rows
-from tinyinterp.kernels.int_gemm import SHIFT, PackedWeights, vnni_available
+from tinyinterp.kernels.int_gemm import (
+    SHIFT,
+    STEP,
+    PackedWeights,
+    gemm_u8s8_int8,
+    padded_depth,
+    vnni_available,
+)
 from tinyinterp.model.ir import Tensor, TensorType
 from tinyinterp.model.options import (
     Conv2DOptions,
@@ -223,11 +230,16 @@ class Conv2D(Op):
         wide = self.dtype == INT16 and accumulates_in_int64(ctx, bias)
         bias_dtypes = (INT32,) if self.dtype == INT8 else (INT32, INT64)
         self.op_data = conv_op_data(ctx, input_, weights, output, out_channels, bias, bias_dtypes, wide)
-        self.run = self._quantized
         per_group = out_channels // self.groups
         self.columns = [slice(g * per_group, (g + 1) * per_group) for g in range(self.groups)]
-        self._prepare_products(filters.reshape(self.groups, per_group, -1))
         self.padded_size = read_extent(self.window, self.kernel, self.strides, self.dilations)
+        if self.dtype == INT8 and vnni_available() and self.dilations[1] == 1:
+            self._prepare_implicit(
+                filters.reshape(self.groups, per_group, kernel_h, kernel_w * group_channels)
+            )
+            return
+        self.run = self._quantized
+        self._prepare_products(filters.reshape(self.groups, per_group, -1))
         # A 1x1 kernel at stride 1 reads every input position once: the padded input is the patches
         # (unless int_gemm's rows need padding to whole steps).
         self.pointwise = (
@@ -239,10 +251,38 @@ class Conv2D(Op):
         item_sums = self.window.out_h * self.window.out_w * self.sums_row_bytes
         self.tile_items = max(1, TILE_BYTES // max(item_patches + item_sums, 1))
 
+    def _prepare_implicit(self, filters: Array) -> None:
+        """int8 on AVX-512 VNNI without a patch matrix (`gemm_u8s8_int8`): the register tiles read each
+        window from the padded input of shifted bytes, a run of kernel_w * channels bytes per kernel
+        row (`filters` [groups, out channels per group, kh, kw * c]), each run padded with zero weights
+        to whole 4-byte steps; the output stage runs on every tile's sums."""
+        q = self.op_data
+        groups, per_group, kernel_h, run = filters.shape
+        run_bytes = padded_depth(run)
+        weights = np.zeros((groups, per_group, kernel_h, run_bytes), np.int8)
+        weights[..., :run] = filters
+        self.packed = [PackedWeights(w.reshape(per_group, -1), q.input_offset) for w in weights]
+        self.stages = [
+            q.int8_stage(c, q.bias[c] + p.bias_shift) for c, p in zip(self.columns, self.packed, strict=True)
+        ]
+        rows, columns = self.padded_size
+        row_bytes = columns * self.group_channels
+        oy, ox = np.meshgrid(np.arange(self.window.out_h), np.arange(self.window.out_w), indexing="ij")
+        # Where each output pixel's window starts in an item's padded input.
+        self.pixel_offsets = (
+            oy * self.strides[0] * row_bytes + ox * self.strides[1] * self.group_channels
+        ).ravel()
+        self.item_bytes = rows * row_bytes
+        self.reduction = (kernel_h, run_bytes // STEP, self.dilations[0] * row_bytes)
+        self.scratch_bytes = self.item_bytes
+        self.tile_items = max(1, TILE_BYTES // self.item_bytes)
+        self.run = self._implicit
+
     def _prepare_products(self, filters: Array) -> None:
         """How the patches ([groups, out channels per group, kh * kw * c] `filters`) are multiplied:
-        int8 on AVX-512 VNNI, through int_gemm on shifted bytes; else through BLAS, in the float dtype
-        that keeps it exact, on patches that hold `x + input_offset`."""
+        int8 on AVX-512 VNNI (dilated along the width, so not `_prepare_implicit`), through int_gemm on
+        shifted bytes; else through BLAS, in the float dtype that keeps it exact, on patches that hold
+        `x + input_offset`."""
         q = self.op_data
         per_group = filters.shape[1]
         self.packed: list[PackedWeights] | None = None
@@ -279,6 +319,32 @@ class Conv2D(Op):
         out = np.empty(out_shape, np.float32)
         window = (*self.strides, *self.dilations, self.window.pad_top, self.window.pad_left)
         conv_float(x, self.float_weights, q.bias, *window, q.act_min, q.act_max, out)
+        return out
+
+    def _implicit(self, x: Array, out_shape: tuple[int, ...]) -> Array:
+        """Tile by tile of items (sized to stay in cache): pad and shift the input, then the products
+        and their output stage straight from it, group by group."""
+        items, out_h, out_w, _ = out_shape
+        out = np.empty(out_shape, np.int8)
+        out_rows = out.reshape(items * out_h * out_w, -1)
+        tile = max(1, min(self.tile_items, items))
+        # A step of bytes past the last item: a window's last run is read in whole 4-byte steps.
+        padded = np.empty(tile * self.item_bytes + STEP, np.uint8)
+        for start in range(0, items, tile):
+            count = min(tile, items - start)
+            rows = slice(start * out_h * out_w, (start + count) * out_h * out_w)
+            window = padded[: count * self.item_bytes].reshape(count, *self.padded_size, self.group_channels)
+            for g, (columns, packed, stage) in enumerate(
+                zip(self.columns, self.packed, self.stages, strict=True)
+            ):
+                pad_with_offset(
+                    x[start : start + count], np.int16(SHIFT), g * self.group_channels, self.window.pad_top,
+                    self.window.pad_left, window, packed.pad_byte,
+                )  # fmt: skip
+                gemm_u8s8_int8(
+                    padded, self.pixel_offsets, self.item_bytes, self.reduction, packed.packed, stage.table,
+                    stage.scalars, stage.rounding, out_rows[rows, columns],
+                )  # fmt: skip
         return out
 
     def _quantized(self, x: Array, out_shape: tuple[int, ...]) -> Array:
