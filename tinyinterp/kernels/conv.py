@@ -1,6 +1,8 @@
 """CONV_2D and DEPTHWISE_CONV_2D as TFLM's reference kernels (NHWC layout): int8 and 16x8
 (reference_integer_ops), float32 (reference_ops). DEPTHWISE_CONV_2D is one kernel for the three, as
-TFLM's templates would be; CONV_2D's quantized products go through BLAS (`gemm.py`).
+TFLM's templates would be (int8 layers at a depth multiplier of 1 take the vector kernel of
+`depthwise.py`); CONV_2D's quantized products go through int_gemm (int8 on AVX-512 VNNI) or BLAS
+(`gemm.py`).
 
 Padding positions contribute nothing to the sums (TFLM skips them), which `pad_with_offset`
 reproduces by writing zeros after the input offset has been added.
@@ -17,6 +19,7 @@ from tinyinterp.kernels.fixedpoint import (
     requantize_with,
     wrap_int32,
 )
+from tinyinterp.kernels.int_gemm import SHIFT, STEP, gemm_u8s8_int8
 
 
 @jit
@@ -95,6 +98,34 @@ def patches_from_padded(
                         for c in range(run):
                             target[position + c] = source[begin + c]
                         position += run
+
+
+@jit
+def conv_int8_implicit(
+    x, channel_start, pad_top, pad_left, padded_shape, pad_byte, tile_items, pixel_offsets, reduction,
+    packed, table, scalars, rounding, out,
+):  # fmt: skip
+    """int8 CONV_2D on AVX-512 VNNI for the channel group starting at `channel_start`, without a patch
+    matrix: tile by tile of items (`tile_items`, sized to stay in cache), pad and shift the input
+    (padded_shape: rows, columns, group channels), then `gemm_u8s8_int8` reads the windows from it
+    (`pixel_offsets`, `reduction`) and writes out [items * pixels, group's out channels] int8."""
+    items = x.shape[0]
+    rows, columns, channels = padded_shape
+    item_bytes = rows * columns * channels
+    pixels = len(pixel_offsets)
+    tile = max(1, min(tile_items, items))
+    # A step of bytes past the last item: a window's last run is read in whole 4-byte steps.
+    padded = np.empty(tile * item_bytes + STEP, np.uint8)
+    for start in range(0, items, tile):
+        count = min(tile, items - start)
+        window = padded[: count * item_bytes].reshape((count, rows, columns, channels))
+        pad_with_offset(
+            x[start : start + count], np.int16(SHIFT), channel_start, pad_top, pad_left, window, pad_byte
+        )
+        tile_out = out[start * pixels : (start + count) * pixels]
+        gemm_u8s8_int8(
+            padded, pixel_offsets, item_bytes, reduction, packed, table, scalars, rounding, tile_out
+        )
 
 
 @jit

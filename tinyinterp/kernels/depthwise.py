@@ -22,6 +22,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from tinyinterp.jit import jit
+from tinyinterp.kernels.conv import pad_with_offset
 from tinyinterp.kernels.epilogue import LANES, lane_address, output_stage, store_lanes
 from tinyinterp.numerics import SINGLE_ROUNDING
 
@@ -44,7 +45,7 @@ def tiled_weights(filters: np.ndarray, out_w: int) -> np.ndarray:
 
 
 def _chunk_intrinsic(rounding: int, partial: bool) -> Any:
-    """chunk(x, image_row, in_j, geometry, weights, j, table, out, out_row, count, scalars):
+    """chunk(x, image_row, in_j, geometry, weights, j, table, rows, out_row, count, scalars):
     out[out_row, j + lane] for the 16 lanes (or, `partial`, the first `count`).
 
     x: the padded input, flat int8; image_row: the padded row of the window's top tap; in_j: the
@@ -118,14 +119,23 @@ _single_chunk, _single_partial = _CHUNKS[SINGLE_ROUNDING, False], _CHUNKS[SINGLE
 
 @jit
 def depthwise_int8(
-    x, padded_h, padded_w, channels, kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w,
-    weights, table, output_offset, act_min, act_max, rounding, out_h, out,
+    x, pad_top, pad_left, pad_byte, padded_h, padded_w, kernel_h, kernel_w, stride_h, stride_w, dilation_h,
+    dilation_w, weights, table, scalars, rounding, out,
 ):  # fmt: skip
-    """DepthwiseConvPerChannel (int8, depth multiplier 1) of the padded input x (flat int8: items x
-    padded_h x padded_w x channels, then at least 16 bytes of slack) into out [items * out_h, out_w *
-    channels] int8, with the `tiled_weights` and the row's `stage_table` (the input offset's share of
-    the sums in its bias)."""
-    rows, row_length = out.shape
+    """DepthwiseConvPerChannel (int8, depth multiplier 1) of x [items, height, width, channels] into out
+    [items, out_h, out_w, channels], with the `tiled_weights` and the output row's `stage_table` (the
+    input offset's share of the sums in its bias; scalars: output offset, act_min, act_max). The input
+    is padded to padded_h x padded_w with `pad_byte`, the byte that stands for 0, then 16 bytes of
+    slack (a last partial chunk loads whole lanes)."""
+    items, _, _, channels = x.shape
+    out_h = out.shape[1]
+    size = items * padded_h * padded_w * channels
+    padded = np.empty(size + LANES, np.int8)
+    pad_with_offset(
+        x, 0, 0, pad_top, pad_left, padded[:size].reshape((items, padded_h, padded_w, channels)), pad_byte
+    )
+    rows = out.reshape((items * out_h, -1))
+    row_length = rows.shape[1]
     row_bytes = padded_w * channels
     geometry = (
         row_bytes,
@@ -135,19 +145,19 @@ def depthwise_int8(
         dilation_w * channels,
         len(weights) // (kernel_h * kernel_w),
     )
-    scalars = (output_offset, act_min, act_max)
     single = rounding == SINGLE_ROUNDING
-    for out_row in range(rows):
+    for out_row in range(items * out_h):
         n, oy = divmod(out_row, out_h)
         image_row = n * padded_h + oy * stride_h
         for j in range(0, row_length, LANES):
             in_j = j if stride_w == 1 else (j // channels) * stride_w * channels + j % channels
             count = min(LANES, row_length - j)
+            chunk = (padded, image_row, in_j, geometry, weights, j, table, rows, out_row, count, scalars)
             if count < LANES and single:
-                _single_partial(x, image_row, in_j, geometry, weights, j, table, out, out_row, count, scalars)
+                _single_partial(*chunk)
             elif count < LANES:
-                _tflm_partial(x, image_row, in_j, geometry, weights, j, table, out, out_row, count, scalars)
+                _tflm_partial(*chunk)
             elif single:
-                _single_chunk(x, image_row, in_j, geometry, weights, j, table, out, out_row, count, scalars)
+                _single_chunk(*chunk)
             else:
-                _tflm_chunk(x, image_row, in_j, geometry, weights, j, table, out, out_row, count, scalars)
+                _tflm_chunk(*chunk)

@@ -276,6 +276,11 @@ class Int8OutputStage:
     def scalars(self) -> tuple[int, int, int]:
         return self.output_offset, self.act_min, self.act_max
 
+    @property
+    def arguments(self) -> tuple[np.ndarray, tuple[int, int, int], int]:
+        """What the kernels that end in this stage take: the table, the scalars, the rounding."""
+        return self.table, self.scalars, self.rounding
+
     def __call__(self, sums: np.ndarray, out: np.ndarray) -> None:
         """out ([m, channels] int8, contiguous rows) = the output stage of sums ([m, channels] int32)."""
         requantize_int8(sums, self.table, self.output_offset, self.act_min, self.act_max, self.rounding, out)

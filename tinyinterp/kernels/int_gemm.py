@@ -13,6 +13,10 @@ reduction is padded to a multiple of 4 with zero weights and the channels to a m
 zero columns. A register tile of ROWS rows by BLOCKS blocks of 16 channels keeps its sums in zmm
 registers over the whole reduction: per 4 steps, one broadcast of 4 input bytes per row, one load of
 64 weight bytes per block, and ROWS x BLOCKS `vpdpbusd`.
+
+A tile reads each row through an offset and runs of bytes (`_tile_intrinsic`), so a convolution's rows
+can be its windows over the padded input (implicit GEMM, `gemm_u8s8_int8`) as well as the rows of a
+matrix (`gemm_u8s8`). `gemm_u8s8_int8` runs the int8 output stage (`epilogue.py`) on each tile's sums.
 """
 
 from __future__ import annotations

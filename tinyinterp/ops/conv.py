@@ -12,15 +12,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tinyinterp.kernels.conv import conv_float, depthwise_conv, pad_with_offset, patches_from_padded
-from tinyinterp.kernels.depthwise import LANES, depthwise_int8, tiled_weights, vector_depthwise_fits
+from tinyinterp.kernels.conv import (
+    conv_float,
+    conv_int8_implicit,
+    depthwise_conv,
+    pad_with_offset,
+    patches_from_padded,
+)
+from tinyinterp.kernels.depthwise import depthwise_int8, tiled_weights, vector_depthwise_fits
 from tinyinterp.kernels.epilogue import Int8OutputStage, stage_table
 from tinyinterp.kernels.gemm import exact_float_dtype, requantize_rows
 from tinyinterp.kernels.int_gemm import (
     SHIFT,
     STEP,
     PackedWeights,
-    gemm_u8s8_int8,
     padded_depth,
     vnni_available,
 )
@@ -269,13 +274,19 @@ class Conv2D(Op):
         row_bytes = columns * self.group_channels
         oy, ox = np.meshgrid(np.arange(self.window.out_h), np.arange(self.window.out_w), indexing="ij")
         # Where each output pixel's window starts in an item's padded input.
-        self.pixel_offsets = (
+        pixel_offsets = (
             oy * self.strides[0] * row_bytes + ox * self.strides[1] * self.group_channels
         ).ravel()
-        self.item_bytes = rows * row_bytes
-        self.reduction = (kernel_h, run_bytes // STEP, self.dilations[0] * row_bytes)
-        self.scratch_bytes = self.item_bytes
-        self.tile_items = max(1, TILE_BYTES // self.item_bytes)
+        reduction = (kernel_h, run_bytes // STEP, self.dilations[0] * row_bytes)
+        self.scratch_bytes = rows * row_bytes
+        tile_items = max(1, TILE_BYTES // self.scratch_bytes)
+        # What `conv_int8_implicit` takes between the input and the output, per group.
+        padding = (self.window.pad_top, self.window.pad_left, (*self.padded_size, self.group_channels))
+        windows = (tile_items, pixel_offsets, reduction)
+        self.group_arguments = [
+            (g * self.group_channels, *padding, packed.pad_byte, *windows, packed.packed, *stage.arguments)
+            for g, (packed, stage) in enumerate(zip(self.packed, self.stages, strict=True))
+        ]
         self.run = self._implicit
 
     def _prepare_products(self, filters: Array) -> None:
@@ -322,29 +333,11 @@ class Conv2D(Op):
         return out
 
     def _implicit(self, x: Array, out_shape: tuple[int, ...]) -> Array:
-        """Tile by tile of items (sized to stay in cache): pad and shift the input, then the products
-        and their output stage straight from it, group by group."""
-        items, out_h, out_w, _ = out_shape
+        """One kernel call per channel group: padding, products and output stage (`conv_int8_implicit`)."""
         out = np.empty(out_shape, np.int8)
-        out_rows = out.reshape(items * out_h * out_w, -1)
-        tile = max(1, min(self.tile_items, items))
-        # A step of bytes past the last item: a window's last run is read in whole 4-byte steps.
-        padded = np.empty(tile * self.item_bytes + STEP, np.uint8)
-        for start in range(0, items, tile):
-            count = min(tile, items - start)
-            rows = slice(start * out_h * out_w, (start + count) * out_h * out_w)
-            window = padded[: count * self.item_bytes].reshape(count, *self.padded_size, self.group_channels)
-            for g, (columns, packed, stage) in enumerate(
-                zip(self.columns, self.packed, self.stages, strict=True)
-            ):
-                pad_with_offset(
-                    x[start : start + count], np.int16(SHIFT), g * self.group_channels, self.window.pad_top,
-                    self.window.pad_left, window, packed.pad_byte,
-                )  # fmt: skip
-                gemm_u8s8_int8(
-                    padded, self.pixel_offsets, self.item_bytes, self.reduction, packed.packed, stage.table,
-                    stage.scalars, stage.rounding, out_rows[rows, columns],
-                )  # fmt: skip
+        out_rows = out.reshape(-1, out_shape[3])
+        for columns, arguments in zip(self.columns, self.group_arguments, strict=True):
+            conv_int8_implicit(x, *arguments, out_rows[:, columns])
         return out
 
     def _quantized(self, x: Array, out_shape: tuple[int, ...]) -> Array:
@@ -444,7 +437,7 @@ class DepthwiseConv2D(Op):
         q = self.op_data
         self.run: Callable[[Array, Array], None]
         if self.dtype == INT8 and vector_depthwise_fits(in_channels, depth_multiplier, self.strides[1]):
-            self._prepare_vector(filters[0], in_channels, (kernel_h, kernel_w))
+            self._prepare_vector(filters[0], (kernel_h, kernel_w))
             return
         # Everything `depthwise_conv` takes between the input and the output, bound once.
         self.arguments = (
@@ -454,7 +447,7 @@ class DepthwiseConv2D(Op):
         )  # fmt: skip
         self.run = self._per_pixel
 
-    def _prepare_vector(self, filters: Array, channels: int, kernel: tuple[int, int]) -> None:
+    def _prepare_vector(self, filters: Array, kernel: tuple[int, int]) -> None:
         """`depthwise_int8`'s arguments: the input is padded with the byte that stands for 0 (the input
         zero point), so the input offset's share of every sum, the same at every pixel, joins the bias."""
         q = self.op_data
@@ -462,11 +455,9 @@ class DepthwiseConv2D(Op):
         bias = q.bias + q.input_offset * filters.sum(axis=(0, 1), dtype=np.int64)
         stage = q.int8_stage(slice(None), bias, repeat=out_w)
         self.padded_size = read_extent(self.window, kernel, self.strides, self.dilations)
-        self.pad_byte = np.int8(-q.input_offset)
         self.arguments = (
-            *self.padded_size, channels, *kernel, *self.strides, *self.dilations,
-            tiled_weights(filters, out_w), stage.table, stage.output_offset, stage.act_min, stage.act_max,
-            stage.rounding, self.window.out_h,
+            self.window.pad_top, self.window.pad_left, np.int8(-q.input_offset), *self.padded_size, *kernel,
+            *self.strides, *self.dilations, tiled_weights(filters, out_w), *stage.arguments,
         )  # fmt: skip
         self.run = self._vector
 
@@ -477,14 +468,7 @@ class DepthwiseConv2D(Op):
         return [out]
 
     def _vector(self, x: Array, out: Array) -> None:
-        """Pad the input (16 bytes of slack after it: a last partial chunk loads whole lanes), then
-        run the kernel on the output's rows."""
-        items, _, _, channels = x.shape
-        size = items * self.padded_size[0] * self.padded_size[1] * channels
-        padded = np.empty(size + LANES, np.int8)
-        window = padded[:size].reshape(items, *self.padded_size, channels)
-        pad_with_offset(x, 0, 0, self.window.pad_top, self.window.pad_left, window, self.pad_byte)
-        depthwise_int8(padded, *self.arguments, out.reshape(items * out.shape[1], -1))
+        depthwise_int8(x, *self.arguments, out)
 
     def _per_pixel(self, x: Array, out: Array) -> None:
         depthwise_conv(x, *self.arguments, out)

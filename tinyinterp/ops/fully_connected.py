@@ -141,11 +141,10 @@ class FullyConnected(Op):
         out = np.empty((rows.shape[0], self.out_channels), self.op_data.dtype)
         # Each row an item of one "pixel" (its whole row), one run of the reduction.
         reduction = (1, packed.row_bytes // STEP, 0)
-        stage = self.stage
+        rows_bytes = shifted.reshape(-1)
         gemm_u8s8_int8(
-            shifted.reshape(-1), ONE_PIXEL, packed.row_bytes, reduction, packed.packed, stage.table,
-            stage.scalars, stage.rounding, out,
-        )  # fmt: skip
+            rows_bytes, ONE_PIXEL, packed.row_bytes, reduction, packed.packed, *self.stage.arguments, out
+        )
         return out
 
     def _blas(self, rows: Array) -> Array:
