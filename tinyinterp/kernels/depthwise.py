@@ -13,8 +13,6 @@ pixel, which needs a multiple of 16 channels (`vector_depthwise_fits`).
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from llvmlite import ir
 from numba import types
@@ -24,7 +22,6 @@ from numba.extending import intrinsic
 from tinyinterp.jit import jit
 from tinyinterp.kernels.conv import pad_with_offset
 from tinyinterp.kernels.epilogue import LANES, lane_address, output_stage, store_lanes
-from tinyinterp.numerics import SINGLE_ROUNDING
 
 UNROLLED_WIDTH = 3  # the kernel width whose taps are emitted without a loop
 
@@ -44,77 +41,67 @@ def tiled_weights(filters: np.ndarray, out_w: int) -> np.ndarray:
     return tiled.reshape(-1)
 
 
-def _chunk_intrinsic(rounding: int, partial: bool) -> Any:
-    """chunk(x, image_row, in_j, geometry, weights, j, table, rows, out_row, count, scalars):
-    out[out_row, j + lane] for the 16 lanes (or, `partial`, the first `count`).
+@intrinsic
+def _chunk(
+    typingctx, x, image_row, in_j, geometry, weights, j, table, out, out_row, count, scalars, rounding
+):
+    """_chunk(x, image_row, in_j, geometry, weights, j, table, out, out_row, count, scalars, rounding):
+    out[out_row, j + lane] for the 16 lanes (or the first `count`).
 
     x: the padded input, flat int8; image_row: the padded row of the window's top tap; in_j: the
     byte of the chunk's first input in a row; geometry: (row_bytes, dilation_h, kernel_h, kernel_w,
     kx_step, weights_row), kx_step the bytes from one tap column to the next; weights: `tiled_weights`;
     table: the epilogue's `stage_table` over the row; out: [rows, row length] int8; scalars: (output
-    offset, act_min, act_max)."""
+    offset, act_min, act_max); rounding: see epilogue.output_stage."""
 
-    @intrinsic
-    def chunk(typingctx, x, image_row, in_j, geometry, weights, j, table, out, out_row, count, scalars):
-        def codegen(context, builder, signature, args):
-            x_array, weights_array, table_array, out_array = (
-                context.make_array(signature.args[k])(context, builder, args[k]) for k in (0, 4, 6, 7)
+    def codegen(context, builder, signature, args):
+        x_array, weights_array, table_array, out_array = (
+            context.make_array(signature.args[k])(context, builder, args[k]) for k in (0, 4, 6, 7)
+        )
+        image_row, in_j, geometry, _, j, _, _, out_row, count = args[1:10]
+        row_bytes, dilation_h, kernel_h, kernel_w, kx_step, weights_row = cgutils.unpack_tuple(
+            builder, geometry, 6
+        )
+        sums_type = ir.VectorType(ir.IntType(32), LANES)
+        bytes_type = ir.VectorType(ir.IntType(8), LANES)
+        x_data = builder.bitcast(x_array.data, ir.IntType(8).as_pointer())
+        sums = cgutils.alloca_once_value(builder, ir.Constant(sums_type, [0] * LANES))
+
+        def tap(row_start: ir.Value, first_weight: ir.Value, column: ir.Value) -> None:
+            """sums += inputs * weights of the tap in `column` of the row."""
+            at = builder.add(row_start, builder.mul(column, kx_step))
+            source = builder.bitcast(builder.gep(x_data, [at]), bytes_type.as_pointer())
+            weight_at = builder.add(builder.mul(builder.add(first_weight, column), weights_row), j)
+            weight_pointer = builder.bitcast(
+                builder.gep(weights_array.data, [weight_at]), sums_type.as_pointer()
             )
-            image_row, in_j, geometry, _, j, _, _, out_row, count = args[1:10]
-            row_bytes, dilation_h, kernel_h, kernel_w, kx_step, weights_row = cgutils.unpack_tuple(
-                builder, geometry, 6
+            product = builder.mul(
+                builder.sext(builder.load(source, align=1), sums_type),
+                builder.load(weight_pointer, align=4),
             )
-            sums_type = ir.VectorType(ir.IntType(32), LANES)
-            bytes_type = ir.VectorType(ir.IntType(8), LANES)
-            x_data = builder.bitcast(x_array.data, ir.IntType(8).as_pointer())
-            sums = cgutils.alloca_once_value(builder, ir.Constant(sums_type, [0] * LANES))
+            builder.store(builder.add(builder.load(sums), product), sums)
 
-            def tap(row_start: ir.Value, first_weight: ir.Value, column: ir.Value) -> None:
-                """sums += inputs * weights of the tap in `column` of the row."""
-                at = builder.add(row_start, builder.mul(column, kx_step))
-                source = builder.bitcast(builder.gep(x_data, [at]), bytes_type.as_pointer())
-                weight_at = builder.add(builder.mul(builder.add(first_weight, column), weights_row), j)
-                weight_pointer = builder.bitcast(
-                    builder.gep(weights_array.data, [weight_at]), sums_type.as_pointer()
-                )
-                product = builder.mul(
-                    builder.sext(builder.load(source, align=1), sums_type),
-                    builder.load(weight_pointer, align=4),
-                )
-                builder.store(builder.add(builder.load(sums), product), sums)
+        with cgutils.for_range(builder, kernel_h) as rows:
+            tap_row = builder.add(image_row, builder.mul(rows.index, dilation_h))
+            row_start = builder.add(builder.mul(tap_row, row_bytes), in_j)
+            first_weight = builder.mul(rows.index, kernel_w)
+            # The common 3-wide kernel in straight-line code: a loop of 3 costs more than its taps.
+            three = ir.Constant(kernel_w.type, UNROLLED_WIDTH)
+            with builder.if_else(builder.icmp_signed("==", kernel_w, three)) as (unrolled, looped):
+                with unrolled:
+                    for column in range(UNROLLED_WIDTH):
+                        tap(row_start, first_weight, ir.Constant(kernel_w.type, column))
+                with looped, cgutils.for_range(builder, kernel_w) as columns:
+                    tap(row_start, first_weight, columns.index)
+        scalars = tuple(cgutils.unpack_tuple(builder, args[10], 3))
+        result = output_stage(builder, builder.load(sums), table_array, j, scalars, args[11])
+        target = lane_address(builder, out_array, out_row, j, ir.IntType(8))
+        store_lanes(builder, result, target, count)
+        return context.get_dummy_value()
 
-            with cgutils.for_range(builder, kernel_h) as rows:
-                tap_row = builder.add(image_row, builder.mul(rows.index, dilation_h))
-                row_start = builder.add(builder.mul(tap_row, row_bytes), in_j)
-                first_weight = builder.mul(rows.index, kernel_w)
-                # The common 3-wide kernel in straight-line code: a loop of 3 costs more than its taps.
-                three = ir.Constant(kernel_w.type, UNROLLED_WIDTH)
-                with builder.if_else(builder.icmp_signed("==", kernel_w, three)) as (unrolled, looped):
-                    with unrolled:
-                        for column in range(UNROLLED_WIDTH):
-                            tap(row_start, first_weight, ir.Constant(kernel_w.type, column))
-                    with looped, cgutils.for_range(builder, kernel_w) as columns:
-                        tap(row_start, first_weight, columns.index)
-            scalars = tuple(cgutils.unpack_tuple(builder, args[10], 3))
-            result = output_stage(builder, builder.load(sums), table_array, j, scalars, rounding)
-            target = lane_address(builder, out_array, out_row, j, ir.IntType(8))
-            store_lanes(builder, result, target, count if partial else None)
-            return context.get_dummy_value()
-
-        index = types.intp
-        arguments = (x, index, index, geometry, weights, index, table, out, index, index, scalars)
-        return types.void(*arguments), codegen
-
-    return chunk
-
-
-_CHUNKS = {
-    (rounding, partial): _chunk_intrinsic(rounding, partial)
-    for rounding in (0, SINGLE_ROUNDING)
-    for partial in (False, True)
-}
-_tflm_chunk, _tflm_partial = _CHUNKS[0, False], _CHUNKS[0, True]
-_single_chunk, _single_partial = _CHUNKS[SINGLE_ROUNDING, False], _CHUNKS[SINGLE_ROUNDING, True]
+    index = types.intp
+    arguments = (x, index, index, geometry, weights, index, table, out, index, index, scalars, types.int64)
+    return types.void(*arguments), codegen
 
 
 @jit
@@ -145,19 +132,12 @@ def depthwise_int8(
         dilation_w * channels,
         len(weights) // (kernel_h * kernel_w),
     )
-    single = rounding == SINGLE_ROUNDING
     for out_row in range(items * out_h):
         n, oy = divmod(out_row, out_h)
         image_row = n * padded_h + oy * stride_h
         for j in range(0, row_length, LANES):
             in_j = j if stride_w == 1 else (j // channels) * stride_w * channels + j % channels
             count = min(LANES, row_length - j)
-            chunk = (padded, image_row, in_j, geometry, weights, j, table, rows, out_row, count, scalars)
-            if count < LANES and single:
-                _single_partial(*chunk)
-            elif count < LANES:
-                _tflm_partial(*chunk)
-            elif single:
-                _single_chunk(*chunk)
-            else:
-                _tflm_chunk(*chunk)
+            _chunk(
+                padded, image_row, in_j, geometry, weights, j, table, rows, out_row, count, scalars, rounding
+            )

@@ -154,16 +154,35 @@ def _masked(
     return builder.call(function, args)
 
 
+def _either(builder: ir.IRBuilder, condition: ir.Value, make: Any) -> ir.Value:
+    """make(True) where `condition` holds, else make(False): a branch on a value the same for a whole
+    kernel call (so always predicted), joined by a phi."""
+    with builder.if_else(condition) as (then, otherwise):
+        with then:
+            when_true, true_block = make(True), builder.block
+        with otherwise:
+            when_false, false_block = make(False), builder.block
+    joined = builder.phi(when_true.type)
+    joined.add_incoming(when_true, true_block)
+    joined.add_incoming(when_false, false_block)
+    return joined
+
+
+def _partial(builder: ir.IRBuilder, count: ir.Value) -> ir.Value:
+    return builder.icmp_signed("<", count, ir.Constant(count.type, LANES))
+
+
 def output_stage(
     builder: ir.IRBuilder,
     sums: ir.Value,
     table: Any,
     channel: ir.Value,
     scalars: tuple[ir.Value, ir.Value, ir.Value],
-    rounding: int,
+    rounding: ir.Value,
 ) -> ir.Value:
     """The int8 lanes (<16 x i8>) of the int32 lanes `sums`, through the `stage_table` array `table`'s
-    columns channel..channel + 15; `scalars`: the output offset, act_min and act_max (int64)."""
+    columns channel..channel + 15; `scalars`: the output offset, act_min and act_max (int64);
+    `rounding`: TFLM's or SINGLE_ROUNDING (int64)."""
     i32 = ir.IntType(32)
 
     def row(index: int) -> ir.Value:
@@ -171,83 +190,72 @@ def output_stage(
         return builder.load(at, align=4)
 
     biased = builder.add(sums, row(BIAS))
-    scaled = (_single_rounding if rounding == SINGLE_ROUNDING else _tflm_rounding)(builder, biased, row)
-    lane = scaled.type.element
-    # clamp(scaled + offset) as clamp(scaled, act_min - offset, act_max - offset) + offset: the sum
-    # of an int32 lane near its ends and the offset would wrap (the scalar kernels add in int64).
-    output_offset, act_min, act_max = scalars
-    low, high = (_splat(builder, builder.sub(bound, output_offset), lane) for bound in (act_min, act_max))
-    value = builder.add(_clamp(builder, scaled, low, high), _splat(builder, output_offset, lane))
-    return builder.trunc(value, ir.VectorType(ir.IntType(8), LANES))
+
+    def stage(single: bool) -> ir.Value:
+        scaled = (_single_rounding if single else _tflm_rounding)(builder, biased, row)
+        lane = scaled.type.element
+        # clamp(scaled + offset) as clamp(scaled, act_min - offset, act_max - offset) + offset: the
+        # sum of an int32 lane near its ends and the offset would wrap (the scalar kernels add in int64).
+        output_offset, act_min, act_max = scalars
+        low, high = (_splat(builder, builder.sub(bound, output_offset), lane) for bound in (act_min, act_max))
+        value = builder.add(_clamp(builder, scaled, low, high), _splat(builder, output_offset, lane))
+        return builder.trunc(value, ir.VectorType(ir.IntType(8), LANES))
+
+    single = builder.icmp_signed("==", rounding, ir.Constant(rounding.type, SINGLE_ROUNDING))
+    return _either(builder, single, stage)
 
 
-def store_lanes(builder: ir.IRBuilder, value: ir.Value, target: ir.Value, count: ir.Value | None) -> None:
-    """Store the 16 lanes `value` at `target`, or only the first `count` of them."""
-    if count is None:
-        builder.store(value, target, align=1)
-        return
+def load_lanes(builder: ir.IRBuilder, source: ir.Value, lane: ir.Type, count: ir.Value) -> ir.Value:
+    """The 16 `lane` values at `source`, or (count < 16) the first `count` of them and zeros: the
+    others are not read."""
+    vector = ir.VectorType(lane, LANES)
+    alignment = ir.Constant(ir.IntType(32), lane.width // 8)
+
+    def load(partial: bool) -> ir.Value:
+        if not partial:
+            return builder.load(source, align=lane.width // 8)
+        zeros = ir.Constant(vector, [0] * LANES)
+        return _masked(
+            builder, "load", vector, vector, [source, alignment, _lane_mask(builder, count), zeros]
+        )
+
+    return _either(builder, _partial(builder, count), load)
+
+
+def store_lanes(builder: ir.IRBuilder, value: ir.Value, target: ir.Value, count: ir.Value) -> None:
+    """Store the 16 lanes `value` at `target`, or (count < 16) only the first `count` of them."""
     alignment = ir.Constant(ir.IntType(32), value.type.element.width // 8)
-    _masked(
-        builder, "store", value.type, ir.VoidType(), [value, target, alignment, _lane_mask(builder, count)]
-    )
+    with builder.if_else(_partial(builder, count)) as (partial, whole):
+        with partial:
+            mask = _lane_mask(builder, count)
+            _masked(builder, "store", value.type, ir.VoidType(), [value, target, alignment, mask])
+        with whole:
+            builder.store(value, target, align=value.type.element.width // 8)
 
 
-def _block_intrinsic(rounding: int, partial: bool) -> Any:
-    """block(sums, m, c, table, out, out_m, out_c, count, output_offset, act_min, act_max):
-    out[out_m, out_c + lane] = the output stage of sums[m, c + lane] with the table's column
-    out_c + lane, for the 16 lanes, or (`partial`) for the first `count`, the others neither read nor
-    written. sums: int32, out: int8, both 2-D with contiguous rows."""
+@intrinsic
+def stage_block(
+    typingctx, sums, m, c, table, out, out_m, out_c, count, output_offset, act_min, act_max, rounding
+):
+    """stage_block(sums, m, c, table, out, out_m, out_c, count, output_offset, act_min, act_max,
+    rounding): out[out_m, out_c + lane] = the int8 output stage of sums[m, c + lane] for the table's
+    channel out_c + lane, lane < count <= 16 (only those lanes are read and written). sums: int32,
+    out: int8, both 2-D with contiguous rows."""
 
-    @intrinsic
-    def block(typingctx, sums, m, c, table, out, out_m, out_c, count, output_offset, act_min, act_max):
-        def codegen(context, builder, signature, args):
-            sums_array, table_array, out_array = (
-                context.make_array(signature.args[k])(context, builder, args[k]) for k in (0, 3, 4)
-            )
-            m, c, _, _, out_m, out_c, count = args[1:8]
-            i32 = ir.IntType(32)
-            source = lane_address(builder, sums_array, m, c, i32)
-            if partial:
-                sums_type = ir.VectorType(i32, LANES)
-                mask = _lane_mask(builder, count)
-                zeros = ir.Constant(sums_type, [0] * LANES)
-                alignment = ir.Constant(i32, 4)
-                sums_value = _masked(builder, "load", sums_type, sums_type, [source, alignment, mask, zeros])
-            else:
-                sums_value = builder.load(source, align=4)
-            result = output_stage(builder, sums_value, table_array, out_c, tuple(args[8:]), rounding)
-            target = lane_address(builder, out_array, out_m, out_c, ir.IntType(8))
-            store_lanes(builder, result, target, count if partial else None)
-            return context.get_dummy_value()
+    def codegen(context, builder, signature, args):
+        sums_array, table_array, out_array = (
+            context.make_array(signature.args[k])(context, builder, args[k]) for k in (0, 3, 4)
+        )
+        m, c, _, _, out_m, out_c, count = args[1:8]
+        i32 = ir.IntType(32)
+        sums_value = load_lanes(builder, lane_address(builder, sums_array, m, c, i32), i32, count)
+        result = output_stage(builder, sums_value, table_array, out_c, tuple(args[8:11]), args[11])
+        store_lanes(builder, result, lane_address(builder, out_array, out_m, out_c, ir.IntType(8)), count)
+        return context.get_dummy_value()
 
-        index = types.intp
-        scalars = (types.int64,) * 3
-        return types.void(sums, index, index, table, out, index, index, index, *scalars), codegen
-
-    return block
-
-
-_BLOCKS = {
-    (rounding, partial): _block_intrinsic(rounding, partial)
-    for rounding in (0, SINGLE_ROUNDING)
-    for partial in (False, True)
-}
-_tflm_block, _tflm_partial = _BLOCKS[0, False], _BLOCKS[0, True]
-_single_block, _single_partial = _BLOCKS[SINGLE_ROUNDING, False], _BLOCKS[SINGLE_ROUNDING, True]
-
-
-@jit
-def stage_block(sums, m, c, table, out, out_m, out_c, count, output_offset, act_min, act_max, rounding):
-    """out[out_m, out_c + lane] = the int8 output stage of sums[m, c + lane] for the table's channel
-    out_c + lane, lane < count <= 16 (only those lanes are read and written)."""
-    if count < LANES and rounding == SINGLE_ROUNDING:
-        _single_partial(sums, m, c, table, out, out_m, out_c, count, output_offset, act_min, act_max)
-    elif count < LANES:
-        _tflm_partial(sums, m, c, table, out, out_m, out_c, count, output_offset, act_min, act_max)
-    elif rounding == SINGLE_ROUNDING:
-        _single_block(sums, m, c, table, out, out_m, out_c, count, output_offset, act_min, act_max)
-    else:
-        _tflm_block(sums, m, c, table, out, out_m, out_c, count, output_offset, act_min, act_max)
+    index = types.intp
+    scalars = (types.int64,) * 4
+    return types.void(sums, index, index, table, out, index, index, index, *scalars), codegen
 
 
 @jit
