@@ -13,6 +13,8 @@ pixel, which needs a multiple of 16 channels (`vector_depthwise_fits`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from llvmlite import ir
 from numba import types
@@ -22,6 +24,7 @@ from numba.extending import intrinsic
 from tinyinterp.jit import jit
 from tinyinterp.kernels.conv import pad_with_offset
 from tinyinterp.kernels.epilogue import LANES, lane_address, output_stage, store_lanes
+from tinyinterp.kernels.int_gemm import vnni_available
 
 UNROLLED_WIDTH = 3  # the kernel width whose taps are emitted without a loop
 
@@ -32,13 +35,39 @@ def vector_depthwise_fits(channels: int, depth_multiplier: int, stride_w: int) -
 
 
 def tiled_weights(filters: np.ndarray, out_w: int) -> np.ndarray:
-    """filters [kh, kw, channels] repeated for the out_w pixels of an output row, as int32, each row
-    padded with zeros to whole chunks: [kh, kw, chunks * 16], flat."""
+    """int8 filters [kh, kw, channels] repeated for the out_w pixels of an output row, each an int32
+    holding the weight's int16 bits in its low half (see `_multiply_add`), each row padded with zeros
+    to whole chunks: [kh, kw, chunks * 16], flat."""
     kernel_h, kernel_w, channels = filters.shape
     row = out_w * channels
     tiled = np.zeros((kernel_h, kernel_w, -(-row // LANES) * LANES), np.int32)
-    tiled[:, :, :row] = np.tile(filters.astype(np.int32), (1, 1, out_w))
+    tiled[:, :, :row] = np.tile(filters.astype(np.uint16), (1, 1, out_w))
     return tiled.reshape(-1)
+
+
+def _multiply_add(builder: ir.IRBuilder) -> Callable[[ir.Value, ir.Value, ir.Value], ir.Value]:
+    """(sums, inputs, weights) -> sums + inputs * weights on 16 int32 lanes, inputs sign-extended
+    bytes and weights `tiled_weights`' (a byte's int16 value in the low half of the lane, 0 above).
+
+    With AVX-512 VNNI, one vpdpwssd: it reads each lane as two int16 (the input and its sign; the
+    weight and 0) and adds their products, the input times the weight. Elsewhere, the weight's low half
+    sign-extended, then a multiply and an add."""
+    wide = ir.VectorType(ir.IntType(32), LANES)
+    if vnni_available():
+        pairs = ir.VectorType(ir.IntType(16), 2 * LANES)
+        dot = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(wide, [wide, pairs, pairs]), "llvm.x86.avx512.vpdpwssd.512"
+        )
+        return lambda sums, inputs, weights: builder.call(
+            dot, [sums, builder.bitcast(inputs, pairs), builder.bitcast(weights, pairs)]
+        )
+    sixteen = ir.Constant(wide, [16] * LANES)
+
+    def multiply_add(sums: ir.Value, inputs: ir.Value, weights: ir.Value) -> ir.Value:
+        weights = builder.ashr(builder.shl(weights, sixteen), sixteen)
+        return builder.add(sums, builder.mul(inputs, weights))
+
+    return multiply_add
 
 
 @intrinsic
@@ -67,6 +96,8 @@ def _chunk(
         x_data = builder.bitcast(x_array.data, ir.IntType(8).as_pointer())
         sums = cgutils.alloca_once_value(builder, ir.Constant(sums_type, [0] * LANES))
 
+        multiply_add = _multiply_add(builder)
+
         def tap(row_start: ir.Value, first_weight: ir.Value, column: ir.Value) -> None:
             """sums += inputs * weights of the tap in `column` of the row."""
             at = builder.add(row_start, builder.mul(column, kx_step))
@@ -75,11 +106,9 @@ def _chunk(
             weight_pointer = builder.bitcast(
                 builder.gep(weights_array.data, [weight_at]), sums_type.as_pointer()
             )
-            product = builder.mul(
-                builder.sext(builder.load(source, align=1), sums_type),
-                builder.load(weight_pointer, align=4),
-            )
-            builder.store(builder.add(builder.load(sums), product), sums)
+            inputs = builder.sext(builder.load(source, align=1), sums_type)
+            sums_value = multiply_add(builder.load(sums), inputs, builder.load(weight_pointer, align=4))
+            builder.store(sums_value, sums)
 
         with cgutils.for_range(builder, kernel_h) as rows:
             tap_row = builder.add(image_row, builder.mul(rows.index, dilation_h))
