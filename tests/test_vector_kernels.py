@@ -15,7 +15,7 @@ from hypothesis.extra import numpy as hnp
 
 from tinyinterp import Interpreter
 from tinyinterp.interpreter import batch_shape
-from tinyinterp.kernels.epilogue import LANES, requantize_int8, stage_table
+from tinyinterp.kernels.epilogue import LANES, Int8OutputStage
 from tinyinterp.kernels.gemm import requantize_rows
 from tinyinterp.numerics import PROFILES, SINGLE_ROUNDING, TFLM_ROUNDING
 from tinyinterp.testing import OpCase
@@ -66,7 +66,7 @@ def test_vector_stage_equals_scalar_stage(stage: tuple) -> None:
     sums, bias, multipliers, shifts, offset, act_min, act_max, rounding = stage
     out = np.zeros((sums.shape[0], sums.shape[1] + 3), np.int8)
     view = out[:, 2 : 2 + sums.shape[1]]  # columns of a wider array, as a conv group writes them
-    requantize_int8(sums, stage_table(bias, multipliers, shifts), offset, act_min, act_max, rounding, view)
+    Int8OutputStage.of(bias, multipliers, shifts, offset, act_min, act_max, rounding)(sums, view)
     expected = scalar_stage(*stage)
     np.testing.assert_array_equal(view, expected)
     assert not out[:, :2].any() and not out[:, 2 + sums.shape[1] :].any()  # nothing written around it
@@ -82,8 +82,7 @@ def test_vector_stage_rounds_every_tie_as_the_scalar_stage(rounding: int) -> Non
         multipliers = np.full(32, 1 << 30, np.int32)
         shifts = np.full(32, shift, np.int32)
         out = np.empty(sums.shape, np.int8)
-        table = stage_table(bias, multipliers, shifts)
-        requantize_int8(sums, table, 0, -128, 127, rounding, out)
+        Int8OutputStage.of(bias, multipliers, shifts, 0, -128, 127, rounding)(sums, out)
         np.testing.assert_array_equal(
             out, scalar_stage(sums, bias, multipliers, shifts, 0, -128, 127, rounding)
         )

@@ -80,8 +80,8 @@ def _chunk(
     x: the padded input, flat int8; image_row: the padded row of the window's top tap; in_j: the
     byte of the chunk's first input in a row; geometry: (row_bytes, dilation_h, kernel_h, kernel_w,
     kx_step, weights_row), kx_step the bytes from one tap column to the next; weights: `tiled_weights`;
-    table: the epilogue's `stage_table` over the row; out: [rows, row length] int8; scalars: (output
-    offset, act_min, act_max); rounding: see epilogue.output_stage."""
+    table: the epilogue's `stage_table` over the row; out: [rows, row length] int8; scalars, rounding:
+    `Int8OutputStage.arguments`."""
 
     def codegen(context, builder, signature, args):
         x_array, weights_array, table_array, out_array = (
@@ -122,7 +122,7 @@ def _chunk(
                         tap(row_start, first_weight, ir.Constant(kernel_w.type, column))
                 with looped, cgutils.for_range(builder, kernel_w) as columns:
                     tap(row_start, first_weight, columns.index)
-        scalars = tuple(cgutils.unpack_tuple(builder, args[10], 3))
+        scalars = tuple(cgutils.unpack_tuple(builder, args[10], 4))
         result = output_stage(builder, builder.load(sums), table_array, j, scalars, args[11])
         target = lane_address(builder, out_array, out_row, j, ir.IntType(8))
         store_lanes(builder, result, target, count)
@@ -140,7 +140,7 @@ def depthwise_int8(
 ):  # fmt: skip
     """DepthwiseConvPerChannel (int8, depth multiplier 1) of x [items, height, width, channels] into out
     [items, out_h, out_w, channels], with the `tiled_weights` and the output row's `stage_table` (the
-    input offset's share of the sums in its bias; scalars: output offset, act_min, act_max). The input
+    input offset's share of the sums in its bias; scalars: `Int8OutputStage.scalars`). The input
     is padded to padded_h x padded_w with `pad_byte`, the byte that stands for 0, then 16 bytes of
     slack (a last partial chunk loads whole lanes)."""
     items, _, _, channels = x.shape

@@ -112,9 +112,16 @@ def _high_products(builder: ir.IRBuilder, a: ir.Value, b: ir.Value) -> ir.Value:
     return builder.shuffle_vector(even, odd, blend)
 
 
-def _tflm_rounding(builder: ir.IRBuilder, sums: ir.Value, row: Any) -> ir.Value:
-    """MultiplyByQuantizedMultiplier on the int32 lanes `sums` (bias included): int32 lanes."""
-    shifted = builder.mul(sums, row(FACTOR))
+def _tflm_rounding(builder: ir.IRBuilder, sums: ir.Value, row: Any, left_shifts: ir.Value) -> ir.Value:
+    """MultiplyByQuantizedMultiplier on the int32 lanes `sums` (bias included): int32 lanes.
+    `left_shifts`: whether any channel's shift is positive (else the multiply by 2**0 is skipped: an
+    int32 multiply is a long step on the way of every value)."""
+    no = ir.Constant(left_shifts.type, 0)
+    shifted = _either(
+        builder,
+        builder.icmp_signed("!=", left_shifts, no),
+        lambda shift: builder.mul(sums, row(FACTOR)) if shift else sums,
+    )
     multiplier = row(MULTIPLIER)
     smallest = _vector_constant(sums.type, -(2**31))
     overflow = builder.and_(
@@ -129,7 +136,7 @@ def _tflm_rounding(builder: ir.IRBuilder, sums: ir.Value, row: Any) -> ir.Value:
     return builder.add(builder.ashr(high, row(RIGHT_SHIFT)), builder.zext(round_up, high.type))
 
 
-def _single_rounding(builder: ir.IRBuilder, sums: ir.Value, row: Any) -> ir.Value:
+def _single_rounding(builder: ir.IRBuilder, sums: ir.Value, row: Any, _: ir.Value) -> ir.Value:
     """multiply_by_quantized_multiplier_single_rounding on the int32 lanes `sums`: int64 lanes."""
     wide = ir.VectorType(ir.IntType(64), LANES)
     product = builder.mul(builder.sext(sums, wide), builder.sext(row(MULTIPLIER), wide))
@@ -177,12 +184,12 @@ def output_stage(
     sums: ir.Value,
     table: Any,
     channel: ir.Value,
-    scalars: tuple[ir.Value, ir.Value, ir.Value],
+    scalars: tuple[ir.Value, ir.Value, ir.Value, ir.Value],
     rounding: ir.Value,
 ) -> ir.Value:
     """The int8 lanes (<16 x i8>) of the int32 lanes `sums`, through the `stage_table` array `table`'s
-    columns channel..channel + 15; `scalars`: the output offset, act_min and act_max (int64);
-    `rounding`: TFLM's or SINGLE_ROUNDING (int64)."""
+    columns channel..channel + 15; `scalars`: the output offset, act_min, act_max and whether any
+    shift is positive (int64, `Int8OutputStage.scalars`); `rounding`: TFLM's or SINGLE_ROUNDING (int64)."""
     i32 = ir.IntType(32)
 
     def row(index: int) -> ir.Value:
@@ -192,11 +199,11 @@ def output_stage(
     biased = builder.add(sums, row(BIAS))
 
     def stage(single: bool) -> ir.Value:
-        scaled = (_single_rounding if single else _tflm_rounding)(builder, biased, row)
+        scaled = (_single_rounding if single else _tflm_rounding)(builder, biased, row, scalars[3])
         lane = scaled.type.element
         # clamp(scaled + offset) as clamp(scaled, act_min - offset, act_max - offset) + offset: the
         # sum of an int32 lane near its ends and the offset would wrap (the scalar kernels add in int64).
-        output_offset, act_min, act_max = scalars
+        output_offset, act_min, act_max, _ = scalars
         low, high = (_splat(builder, builder.sub(bound, output_offset), lane) for bound in (act_min, act_max))
         value = builder.add(_clamp(builder, scaled, low, high), _splat(builder, output_offset, lane))
         return builder.trunc(value, ir.VectorType(ir.IntType(8), LANES))
@@ -234,40 +241,37 @@ def store_lanes(builder: ir.IRBuilder, value: ir.Value, target: ir.Value, count:
 
 
 @intrinsic
-def stage_block(
-    typingctx, sums, m, c, table, out, out_m, out_c, count, output_offset, act_min, act_max, rounding
-):
-    """stage_block(sums, m, c, table, out, out_m, out_c, count, output_offset, act_min, act_max,
-    rounding): out[out_m, out_c + lane] = the int8 output stage of sums[m, c + lane] for the table's
-    channel out_c + lane, lane < count <= 16 (only those lanes are read and written). sums: int32,
-    out: int8, both 2-D with contiguous rows."""
+def stage_block(typingctx, sums, m, c, table, out, out_m, out_c, count, scalars, rounding):
+    """stage_block(sums, m, c, table, out, out_m, out_c, count, scalars, rounding): out[out_m, out_c +
+    lane] = the int8 output stage of sums[m, c + lane] for the table's channel out_c + lane, lane <
+    count <= 16 (only those lanes are read and written). sums: int32, out: int8, both 2-D with
+    contiguous rows; scalars: `Int8OutputStage.scalars`."""
 
     def codegen(context, builder, signature, args):
         sums_array, table_array, out_array = (
             context.make_array(signature.args[k])(context, builder, args[k]) for k in (0, 3, 4)
         )
-        m, c, _, _, out_m, out_c, count = args[1:8]
+        m, c, _, _, out_m, out_c, count, scalars, rounding = args[1:]
         i32 = ir.IntType(32)
         sums_value = load_lanes(builder, lane_address(builder, sums_array, m, c, i32), i32, count)
-        result = output_stage(builder, sums_value, table_array, out_c, tuple(args[8:11]), args[11])
+        scalar_values = tuple(cgutils.unpack_tuple(builder, scalars, 4))
+        result = output_stage(builder, sums_value, table_array, out_c, scalar_values, rounding)
         store_lanes(builder, result, lane_address(builder, out_array, out_m, out_c, ir.IntType(8)), count)
         return context.get_dummy_value()
 
     index = types.intp
-    scalars = (types.int64,) * 4
-    return types.void(sums, index, index, table, out, index, index, index, *scalars), codegen
+    return types.void(sums, index, index, table, out, index, index, index, scalars, types.int64), codegen
 
 
 @jit
-def requantize_int8(sums, table, output_offset, act_min, act_max, rounding, out):
+def requantize_int8(sums, table, scalars, rounding, out):
     """out[m, c] = the int8 output stage of the int32 sums[m, c] (bias not yet added) for the table's
     channel c. sums and out are 2-D with contiguous rows (out may be a view of some columns); a last
     partial block of channels is read and written through lane masks."""
     rows, channels = sums.shape
     for m in range(rows):
         for c in range(0, channels, LANES):
-            count = min(LANES, channels - c)
-            stage_block(sums, m, c, table, out, m, c, count, output_offset, act_min, act_max, rounding)
+            stage_block(sums, m, c, table, out, m, c, min(LANES, channels - c), scalars, rounding)
 
 
 @dataclass(frozen=True)
@@ -279,16 +283,27 @@ class Int8OutputStage:
     act_min: int
     act_max: int
     rounding: int
+    left_shifts: bool  # whether any channel's shift is positive
+
+    @classmethod
+    def of(
+        cls, bias: np.ndarray, multipliers: np.ndarray, shifts: np.ndarray, output_offset: int,
+        act_min: int, act_max: int, rounding: int,
+    ) -> Int8OutputStage:  # fmt: skip
+        """The stage of channels with these biases (int64), multipliers and shifts."""
+        table = stage_table(bias, multipliers, shifts)
+        return cls(table, output_offset, act_min, act_max, rounding, bool((shifts > 0).any()))
 
     @property
-    def scalars(self) -> tuple[int, int, int]:
-        return self.output_offset, self.act_min, self.act_max
+    def scalars(self) -> tuple[int, int, int, int]:
+        """The output offset, act_min, act_max and whether any shift is positive."""
+        return self.output_offset, self.act_min, self.act_max, int(self.left_shifts)
 
     @property
-    def arguments(self) -> tuple[np.ndarray, tuple[int, int, int], int]:
+    def arguments(self) -> tuple[np.ndarray, tuple[int, int, int, int], int]:
         """What the kernels that end in this stage take: the table, the scalars, the rounding."""
         return self.table, self.scalars, self.rounding
 
     def __call__(self, sums: np.ndarray, out: np.ndarray) -> None:
         """out ([m, channels] int8, contiguous rows) = the output stage of sums ([m, channels] int32)."""
-        requantize_int8(sums, self.table, self.output_offset, self.act_min, self.act_max, self.rounding, out)
+        requantize_int8(sums, *self.arguments, out)

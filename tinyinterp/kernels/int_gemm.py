@@ -237,34 +237,19 @@ def gemm_u8s8(rows_2d, packed, c_2d):
 def _stage_tile(scratch, rows, m, j, blocks, channels, table, scalars, rounding, out):
     """The output stage of a tile's sums (scratch [rows, BLOCKS * 16] int32, channel blocks j..j +
     blocks) into out's rows m..m + rows, the last block's lanes cut at `channels`."""
-    output_offset, act_min, act_max = scalars
     for r in range(rows):
         for b in range(blocks):
             channel = (j + b) * LANES
             count = min(LANES, channels - channel)
-            stage_block(
-                scratch,
-                r,
-                b * LANES,
-                table,
-                out,
-                m + r,
-                channel,
-                count,
-                output_offset,
-                act_min,
-                act_max,
-                rounding,
-            )
+            stage_block(scratch, r, b * LANES, table, out, m + r, channel, count, scalars, rounding)
 
 
 @jit
 def gemm_u8s8_int8(a, pixel_offsets, item_bytes, reduction, packed, table, scalars, rounding, out):
-    """out[m, n] = the int8 output stage (`table`, scalars = (output offset, act_min, act_max),
-    `rounding`: see kernels/epilogue.py) of sum_k a_m[k] * w[n, k] for the PackedWeights w, where
-    row m = item * pixels + pixel reads `a` (flat uint8) from item * item_bytes +
-    pixel_offsets[pixel] as `reduction` says (see _tile_intrinsic). out: [rows, channels] int8 with
-    contiguous rows (a view of some columns works).
+    """out[m, n] = the int8 output stage (`table`, `scalars`, `rounding`: Int8OutputStage.arguments)
+    of sum_k a_m[k] * w[n, k] for the PackedWeights w, where row m = item * pixels + pixel reads `a`
+    (flat uint8) from item * item_bytes + pixel_offsets[pixel] as `reduction` says (see
+    _tile_intrinsic). out: [rows, channels] int8 with contiguous rows (a view of some columns works).
 
     Each register tile stores its int32 sums to a scratch tile that stays in L1, whose output stage
     runs at once: the sums never travel to memory."""

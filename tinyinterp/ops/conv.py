@@ -20,7 +20,7 @@ from tinyinterp.kernels.conv import (
     patches_from_padded,
 )
 from tinyinterp.kernels.depthwise import depthwise_int8, tiled_weights, vector_depthwise_fits
-from tinyinterp.kernels.epilogue import Int8OutputStage, stage_table
+from tinyinterp.kernels.epilogue import Int8OutputStage
 from tinyinterp.kernels.gemm import exact_float_dtype, requantize_rows
 from tinyinterp.kernels.int_gemm import (
     SHIFT,
@@ -136,12 +136,11 @@ class OpData:
         """The vector output stage of int32 sums into int8, for the output channels `columns`, with
         `bias` in place of the layer's (int_gemm's folds in its shift); `repeat`: for a row of that
         many output pixels, the channels of each in turn."""
-        table = stage_table(
-            np.tile(bias, repeat),
-            np.tile(self.multipliers[columns], repeat),
-            np.tile(self.shifts[columns], repeat),
-        )
-        return Int8OutputStage(table, self.output_offset, int(self.act_min), int(self.act_max), self.rounding)
+        return Int8OutputStage.of(
+            np.tile(bias, repeat), np.tile(self.multipliers[columns], repeat),
+            np.tile(self.shifts[columns], repeat), self.output_offset, int(self.act_min), int(self.act_max),
+            self.rounding,
+        )  # fmt: skip
 
 
 def float_op_data(
