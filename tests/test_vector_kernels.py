@@ -98,7 +98,7 @@ def batch_outputs(case: OpCase, numerics: str, items: int = 3) -> np.ndarray:
 @settings(max_examples=examples(1))
 @given(
     case=CASES["DEPTHWISE_CONV_2D", "int8"](
-        dtype="int8", in_channels=DEPTHWISE_CHANNELS | st.sampled_from([16, 17, 32, 48])
+        dtype="int8", channels=DEPTHWISE_CHANNELS | st.sampled_from([16, 17, 32, 48])
     ),
     numerics=st.sampled_from(sorted(PROFILES)),
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -265,9 +266,9 @@ class Conv2D(Op):
         run_bytes = padded_depth(run)
         weights = np.zeros((groups, per_group, kernel_h, run_bytes), np.int8)
         weights[..., :run] = filters
-        self.packed = [PackedWeights(w.reshape(per_group, -1), q.input_offset) for w in weights]
-        self.stages = [
-            q.int8_stage(c, q.bias[c] + p.bias_shift) for c, p in zip(self.columns, self.packed, strict=True)
+        packed = [PackedWeights(w.reshape(per_group, -1), q.input_offset) for w in weights]
+        stages = [
+            q.int8_stage(c, q.bias[c] + p.bias_shift) for c, p in zip(self.columns, packed, strict=True)
         ]
         rows, columns = self.padded_size
         row_bytes = columns * self.group_channels
@@ -283,8 +284,8 @@ class Conv2D(Op):
         padding = (self.window.pad_top, self.window.pad_left, (*self.padded_size, self.group_channels))
         windows = (tile_items, pixel_offsets, reduction)
         self.group_arguments = [
-            (g * self.group_channels, *padding, packed.pad_byte, *windows, packed.packed, *stage.arguments)
-            for g, (packed, stage) in enumerate(zip(self.packed, self.stages, strict=True))
+            (g * self.group_channels, *padding, group.pad_byte, *windows, group.packed, *stage.arguments)
+            for g, (group, stage) in enumerate(zip(packed, stages, strict=True))
         ]
         self.run = self._implicit
 
@@ -435,6 +436,7 @@ class DepthwiseConv2D(Op):
         self.dilations = (ctx.options.dilation_h_factor, ctx.options.dilation_w_factor)
         q = self.op_data
         self.run: Callable[[Array, Array], None]
+        self.arguments: tuple[Any, ...]  # what the kernel takes between the input and the output
         if self.dtype == INT8 and vector_depthwise_fits(in_channels, depth_multiplier, self.strides[1]):
             self._prepare_vector(filters[0], (kernel_h, kernel_w))
             return

@@ -154,11 +154,12 @@ DEPTHWISE_CHANNELS = st.integers(1, 8)
 @cases_for("DEPTHWISE_CONV_2D", ("int8", "int16", "float32"))
 @st.composite
 def depthwise_conv2d_cases(
-    draw: st.DrawFn, dtype: str = "int8", in_channels: st.SearchStrategy[int] = DEPTHWISE_CHANNELS
+    draw: st.DrawFn, dtype: str = "int8", channels: st.SearchStrategy[int] = DEPTHWISE_CHANNELS
 ) -> OpCase:
-    """`in_channels`: how many (wider layers take other kernel paths: see kernels/depthwise.py)."""
+    """`channels`: how many input channels (wider layers take other kernel paths: see
+    kernels/depthwise.py)."""
     window = draw(_window())
-    batch, in_channels, multiplier = draw(st.integers(1, 2)), draw(in_channels), draw(st.integers(1, 3))
+    batch, in_channels, multiplier = draw(st.integers(1, 2)), draw(channels), draw(st.integers(1, 3))
     in_shape = (batch, window["in_h"], window["in_w"], in_channels)
     out_shape = (batch, window["out_h"], window["out_w"], in_channels * multiplier)
     filters_shape = (1, window["kernel_h"], window["kernel_w"], in_channels * multiplier)
