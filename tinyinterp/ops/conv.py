@@ -456,6 +456,7 @@ class DepthwiseConv2D(Op):
         bias = q.bias + q.input_offset * filters.sum(axis=(0, 1), dtype=np.int64)
         stage = q.int8_stage(slice(None), bias, repeat=out_w)
         self.padded_size = read_extent(self.window, kernel, self.strides, self.dilations)
+        self.scratch_bytes = self.padded_size[0] * self.padded_size[1] * len(q.bias)  # the padded input
         self.arguments = (
             self.window.pad_top, self.window.pad_left, np.int8(-q.input_offset), *self.padded_size, *kernel,
             *self.strides, *self.dilations, tiled_weights(filters, out_w), *stage.arguments,
