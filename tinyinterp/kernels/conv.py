@@ -1,6 +1,8 @@
 """CONV_2D and DEPTHWISE_CONV_2D as TFLM's reference kernels (NHWC layout): int8 and 16x8
 (reference_integer_ops), float32 (reference_ops). DEPTHWISE_CONV_2D is one kernel for the three, as
-TFLM's templates would be; CONV_2D's quantized products go through BLAS (`gemm.py`).
+TFLM's templates would be (int8 layers at a depth multiplier of 1 take the vector kernel of
+`depthwise.py`); CONV_2D's quantized products go through int_gemm (int8 on AVX-512 VNNI) or BLAS
+(`gemm.py`).
 
 Padding positions contribute nothing to the sums (TFLM skips them), which `pad_with_offset`
 reproduces by writing zeros after the input offset has been added.
@@ -17,6 +19,7 @@ from tinyinterp.kernels.fixedpoint import (
     requantize_with,
     wrap_int32,
 )
+from tinyinterp.kernels.int_gemm import SHIFT, STEP, gemm_u8s8_int8
 
 
 @jit
@@ -27,28 +30,44 @@ def pad_with_offset(x, input_offset, channel_start, pad_top, pad_left, padded, p
 
     Each input value is converted once; the patches are then plain float copies. Flat unsigned
     indices spare numba's negative-index wrap-around checks, and `input_offset` has the padded
-    array's float dtype (int8 + float needs no int64, which AVX2 cannot convert), so the channel
-    loop vectorizes.
+    array's float dtype (int8 + float needs no int64, which AVX2 cannot convert), so the copies
+    vectorize.
     """
     batches, height, width, depth = x.shape
     _, rows, columns, channels = padded.shape
     source = x.reshape(-1)
     target = padded.reshape(-1)
+    # The padded columns that hold input columns, [first, stop); their values are one contiguous run
+    # of the input's row when the pixels are whole (no channel group).
+    first = min(pad_left, columns)
+    stop = max(first, min(pad_left + width, columns))
+    whole_pixels = channels == depth
+    row_values = np.uint64(columns * channels)
+    inside_start, inside_stop = np.uint64(first * channels), np.uint64(stop * channels)
     run = np.uint64(channels)
-    position = np.uint64(0)
     for n in range(batches):
         for y in range(rows):
             iy = y - pad_top
-            for column in range(columns):
-                ix = column - pad_left
-                if 0 <= iy < height and 0 <= ix < width:
-                    start = np.uint64(((n * height + iy) * width + ix) * depth + channel_start)
-                    for c in range(run):
-                        target[position + c] = source[start + c] + input_offset
-                else:
-                    for c in range(run):
-                        target[position + c] = pad_value
-                position += run
+            start = np.uint64((n * rows + y) * columns * channels)
+            if iy < 0 or iy >= height:
+                for k in range(row_values):
+                    target[start + k] = pad_value
+                continue
+            for k in range(inside_start):
+                target[start + k] = pad_value
+            for k in range(inside_stop, row_values):
+                target[start + k] = pad_value
+            pixel = ((n * height + iy) * width + first - pad_left) * depth + channel_start
+            if whole_pixels:
+                begin, position = np.uint64(pixel), start + inside_start
+                for k in range(inside_stop - inside_start):
+                    target[position + k] = source[begin + k] + input_offset
+                continue
+            for column in range(first, stop):
+                begin = np.uint64(pixel + (column - first) * depth)
+                position = start + np.uint64(column) * run
+                for c in range(run):
+                    target[position + c] = source[begin + c] + input_offset
 
 
 @jit
@@ -79,6 +98,34 @@ def patches_from_padded(
                         for c in range(run):
                             target[position + c] = source[begin + c]
                         position += run
+
+
+@jit
+def conv_int8_implicit(
+    x, channel_start, pad_top, pad_left, padded_shape, pad_byte, tile_items, pixel_offsets, reduction,
+    packed, table, scalars, rounding, out,
+):  # fmt: skip
+    """int8 CONV_2D on AVX-512 VNNI for the channel group starting at `channel_start`, without a patch
+    matrix: tile by tile of items (`tile_items`, sized to stay in cache), pad and shift the input
+    (padded_shape: rows, columns, group channels), then `gemm_u8s8_int8` reads the windows from it
+    (`pixel_offsets`, `reduction`) and writes out [items * pixels, group's out channels] int8."""
+    items = x.shape[0]
+    rows, columns, channels = padded_shape
+    item_bytes = rows * columns * channels
+    pixels = len(pixel_offsets)
+    tile = max(1, min(tile_items, items))
+    # A step of bytes past the last item: a window's last run is read in whole 4-byte steps.
+    padded = np.empty(tile * item_bytes + STEP, np.uint8)
+    for start in range(0, items, tile):
+        count = min(tile, items - start)
+        window = padded[: count * item_bytes].reshape((count, rows, columns, channels))
+        pad_with_offset(
+            x[start : start + count], np.int16(SHIFT), channel_start, pad_top, pad_left, window, pad_byte
+        )
+        tile_out = out[start * pixels : (start + count) * pixels]
+        gemm_u8s8_int8(
+            padded, pixel_offsets, item_bytes, reduction, packed, table, scalars, rounding, tile_out
+        )
 
 
 @jit

@@ -13,6 +13,10 @@ reduction is padded to a multiple of 4 with zero weights and the channels to a m
 zero columns. A register tile of ROWS rows by BLOCKS blocks of 16 channels keeps its sums in zmm
 registers over the whole reduction: per 4 steps, one broadcast of 4 input bytes per row, one load of
 64 weight bytes per block, and ROWS x BLOCKS `vpdpbusd`.
+
+A tile reads each row through an offset and runs of bytes (`_tile_intrinsic`), so a convolution's rows
+can be its windows over the padded input (implicit GEMM, `gemm_u8s8_int8`) as well as the rows of a
+matrix (`gemm_u8s8`). `gemm_u8s8_int8` runs the int8 output stage (`epilogue.py`) on each tile's sums.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from tinyinterp.jit import jit
+from tinyinterp.kernels.epilogue import stage_block
 
 LANES = 16  # int32 lanes of a zmm register: output channels per block
 STEP = 4  # reduction steps per vpdpbusd (bytes per lane)
@@ -96,32 +101,37 @@ def _splat(builder: ir.IRBuilder, value: ir.Value) -> ir.Value:
 
 
 def _tile_intrinsic(rows: int, blocks: int) -> Any:
-    """tile(a, m, packed, j, steps, c, c_start, ldc): c[c_start + r * ldc + 16 b + lane] = the sum of
-    row m + r of `a` with channel 16 (j + b) + lane, for r < `rows` and b < `blocks`: rows x blocks
-    int32 sums held in zmm registers over the `steps` x 4 bytes of the reduction, then stored.
-    a: flat rows of 4 * steps uint8; packed: PackedWeights.packed; c: flat int32."""
+    """tile(a, offsets, packed, j, reduction, c, c_start, ldc): c[c_start + r * ldc + 16 b + lane] =
+    the sum of row r with channel 16 (j + b) + lane, for r < `rows` and b < `blocks`: rows x blocks
+    int32 sums held in zmm registers over the whole reduction, then stored.
+
+    Row r's bytes are read from `a` (flat uint8) at offsets[r]: `reduction` = (segments, steps per
+    segment, segment stride) says the reduction runs over `segments` runs of 4 * steps bytes, the
+    stride apart. A patch matrix's row is one segment; a convolution's window over its padded input
+    is a segment per kernel row (implicit GEMM: no patch matrix). packed: PackedWeights.packed, whose
+    reduction steps follow the segments in order; c: flat int32."""
 
     @intrinsic
-    def tile(typingctx, a, m, packed, j, steps, c, c_start, ldc):
+    def tile(typingctx, a, offsets, packed, j, reduction, c, c_start, ldc):
         def codegen(context, builder, signature, args):
-            _, m, _, j, steps, _, c_start, ldc = args
+            _, _, _, j, reduction, _, c_start, ldc = args
             i32 = ir.IntType(32)
             vector = ir.VectorType(i32, LANES)
             dot = cgutils.get_or_insert_function(
                 builder.module, ir.FunctionType(vector, [vector] * 3), "llvm.x86.avx512.vpdpbusd.512"
             )
-            # Byte pointers (uint8 and int8 data), and an int32 pointer.
-            a_data, packed_data, c_data = (
-                context.make_array(signature.args[k])(context, builder, args[k]).data for k in (0, 2, 5)
+            # Byte pointers (uint8 and int8 data), the row offsets and an int32 pointer.
+            a_data, offsets_data, packed_data, c_data = (
+                context.make_array(signature.args[k])(context, builder, args[k]).data for k in (0, 1, 2, 5)
             )
+            segments, segment_steps, segment_stride = cgutils.unpack_tuple(builder, reduction, 3)
 
             def constant(value: int) -> ir.Constant:
-                return ir.Constant(m.type, value)
+                return ir.Constant(j.type, value)
 
-            row_bytes = builder.mul(steps, constant(STEP))
-            block_bytes = builder.mul(steps, constant(STEP * LANES))
+            block_bytes = builder.mul(builder.mul(segments, segment_steps), constant(STEP * LANES))
             row_starts = [
-                builder.gep(a_data, [builder.mul(builder.add(m, constant(r)), row_bytes)])
+                builder.gep(a_data, [builder.load(builder.gep(offsets_data, [constant(r)]))])
                 for r in range(rows)
             ]
             block_starts = [
@@ -132,24 +142,27 @@ def _tile_intrinsic(rows: int, blocks: int) -> Any:
                 [cgutils.alloca_once_value(builder, ir.Constant(vector, [0] * LANES)) for _ in range(blocks)]
                 for _ in range(rows)
             ]
-            with cgutils.for_range(builder, steps) as loop:
-                weights = [
-                    builder.load(
-                        builder.bitcast(
-                            builder.gep(start, [builder.mul(loop.index, constant(STEP * LANES))]),
-                            vector.as_pointer(),
-                        ),
-                        align=1,
-                    )
-                    for start in block_starts
-                ]
-                for start, row_sums in zip(row_starts, sums, strict=True):
-                    four_bytes = builder.bitcast(
-                        builder.gep(start, [builder.mul(loop.index, constant(STEP))]), i32.as_pointer()
-                    )
-                    inputs = _splat(builder, builder.load(four_bytes, align=1))
-                    for slot, block in zip(row_sums, weights, strict=True):
-                        builder.store(builder.call(dot, [builder.load(slot), inputs, block]), slot)
+            with cgutils.for_range(builder, segments) as segment:
+                segment_start = builder.mul(segment.index, segment_stride)
+                first_step = builder.mul(segment.index, segment_steps)
+                with cgutils.for_range(builder, segment_steps) as loop:
+                    step = builder.add(first_step, loop.index)
+                    weights = [
+                        builder.load(
+                            builder.bitcast(
+                                builder.gep(start, [builder.mul(step, constant(STEP * LANES))]),
+                                vector.as_pointer(),
+                            ),
+                            align=1,
+                        )
+                        for start in block_starts
+                    ]
+                    byte = builder.add(segment_start, builder.mul(loop.index, constant(STEP)))
+                    for start, row_sums in zip(row_starts, sums, strict=True):
+                        four_bytes = builder.bitcast(builder.gep(start, [byte]), i32.as_pointer())
+                        inputs = _splat(builder, builder.load(four_bytes, align=1))
+                        for slot, block in zip(row_sums, weights, strict=True):
+                            builder.store(builder.call(dot, [builder.load(slot), inputs, block]), slot)
             for r, row_sums in enumerate(sums):
                 row_start = builder.add(c_start, builder.mul(constant(r), ldc))
                 for b, slot in enumerate(row_sums):
@@ -161,7 +174,8 @@ def _tile_intrinsic(rows: int, blocks: int) -> Any:
                     )
             return context.get_dummy_value()
 
-        return types.void(a, types.intp, packed, types.intp, types.intp, c, types.intp, types.intp), codegen
+        index = types.intp
+        return types.void(a, offsets, packed, index, reduction, c, index, index), codegen
 
     return tile
 
@@ -188,27 +202,78 @@ def gemm_u8s8(rows_2d, packed, c_2d):
     Full register tiles, then narrower ones for the last whole blocks and the last rows; a last
     partial block of channels is stored through a scratch tile (a zmm store would overrun the row)."""
     rows, channels = c_2d.shape
-    steps = rows_2d.shape[1] // STEP
+    row_bytes = rows_2d.shape[1]
+    reduction = (1, row_bytes // STEP, 0)
     a = rows_2d.reshape(-1)
     c = c_2d.reshape(-1)
     whole = channels // LANES
     paired = whole - whole % BLOCKS
     partial = channels % LANES
     scratch = np.empty(ROWS * LANES, np.int32)
+    offsets = np.empty(ROWS, np.int64)
     full_rows = rows - rows % ROWS
     for m in range(0, full_rows, ROWS):
+        for r in range(ROWS):
+            offsets[r] = (m + r) * row_bytes
         for j in range(0, paired, BLOCKS):
-            _tile_full(a, m, packed, j, steps, c, m * channels + j * LANES, channels)
+            _tile_full(a, offsets, packed, j, reduction, c, m * channels + j * LANES, channels)
         for j in range(paired, whole):
-            _tile_rows(a, m, packed, j, steps, c, m * channels + j * LANES, channels)
+            _tile_rows(a, offsets, packed, j, reduction, c, m * channels + j * LANES, channels)
         if partial:
-            _tile_rows(a, m, packed, whole, steps, scratch, 0, LANES)
+            _tile_rows(a, offsets, packed, whole, reduction, scratch, 0, LANES)
             _copy_lanes(scratch, ROWS, partial, c, m * channels + whole * LANES, channels)
     for m in range(full_rows, rows):
+        offsets[0] = m * row_bytes
         for j in range(0, paired, BLOCKS):
-            _tile_row(a, m, packed, j, steps, c, m * channels + j * LANES, channels)
+            _tile_row(a, offsets, packed, j, reduction, c, m * channels + j * LANES, channels)
         for j in range(paired, whole):
-            _tile_single(a, m, packed, j, steps, c, m * channels + j * LANES, channels)
+            _tile_single(a, offsets, packed, j, reduction, c, m * channels + j * LANES, channels)
         if partial:
-            _tile_single(a, m, packed, whole, steps, scratch, 0, LANES)
+            _tile_single(a, offsets, packed, whole, reduction, scratch, 0, LANES)
             _copy_lanes(scratch, 1, partial, c, m * channels + whole * LANES, channels)
+
+
+@jit
+def _stage_tile(scratch, rows, m, j, blocks, channels, table, scalars, rounding, out):
+    """The output stage of a tile's sums (scratch [rows, BLOCKS * 16] int32, channel blocks j..j +
+    blocks) into out's rows m..m + rows, the last block's lanes cut at `channels`."""
+    for r in range(rows):
+        for b in range(blocks):
+            channel = (j + b) * LANES
+            count = min(LANES, channels - channel)
+            stage_block(scratch, r, b * LANES, table, out, m + r, channel, count, scalars, rounding)
+
+
+@jit
+def gemm_u8s8_int8(a, pixel_offsets, item_bytes, reduction, packed, table, scalars, rounding, out):
+    """out[m, n] = the int8 output stage (`table`, `scalars`, `rounding`: Int8OutputStage.arguments)
+    of sum_k a_m[k] * w[n, k] for the PackedWeights w, where row m = item * pixels + pixel reads `a`
+    (flat uint8) from item * item_bytes + pixel_offsets[pixel] as `reduction` says (see
+    _tile_intrinsic). out: [rows, channels] int8 with contiguous rows (a view of some columns works).
+
+    Each register tile stores its int32 sums to a scratch tile that stays in L1, whose output stage
+    runs at once: the sums never travel to memory."""
+    rows, channels = out.shape
+    pixels = len(pixel_offsets)
+    blocks = -(-channels // LANES)
+    scratch = np.empty((ROWS, BLOCKS * LANES), np.int32)
+    flat = scratch.reshape(-1)
+    offsets = np.empty(ROWS, np.int64)
+    for m in range(0, rows, ROWS):
+        count = min(ROWS, rows - m)
+        for r in range(count):
+            item, pixel = divmod(m + r, pixels)
+            offsets[r] = item * item_bytes + pixel_offsets[pixel]
+        for j in range(0, blocks, BLOCKS):
+            pair = min(BLOCKS, blocks - j)
+            if count == ROWS and pair == BLOCKS:
+                _tile_full(a, offsets, packed, j, reduction, flat, 0, BLOCKS * LANES)
+            elif count == ROWS:
+                _tile_rows(a, offsets, packed, j, reduction, flat, 0, BLOCKS * LANES)
+            else:
+                for r in range(count):
+                    if pair == BLOCKS:
+                        _tile_row(a, offsets[r:], packed, j, reduction, flat, r * BLOCKS * LANES, 0)
+                    else:
+                        _tile_single(a, offsets[r:], packed, j, reduction, flat, r * BLOCKS * LANES, 0)
+            _stage_tile(scratch, count, m, j, pair, channels, table, scalars, rounding, out)

@@ -40,6 +40,8 @@ def pool_2d(
     """
     batches, height, width, channels = x.shape
     _, out_h, out_w, _ = out.shape
+    # Channels innermost (each channel still reduces its window in (fy, fx) order), so they vectorize.
+    reduced = np.full(channels, start)
     for n in range(batches):
         for oy in range(out_h):
             y_origin = oy * stride_h - pad_top
@@ -49,17 +51,16 @@ def pool_2d(
                 x_origin = ox * stride_w - pad_left
                 x_start = max(0, -x_origin)
                 x_end = min(filter_w, width - x_origin)
-                for c in range(channels):
-                    reduced = start
-                    for fy in range(y_start, y_end):
-                        for fx in range(x_start, x_end):
-                            value = x[n, y_origin + fy, x_origin + fx, c]
+                reduced[:] = start
+                for fy in range(y_start, y_end):
+                    for fx in range(x_start, x_end):
+                        values = x[n, y_origin + fy, x_origin + fx]
+                        for c in range(channels):
                             if average:
-                                reduced += value
-                            elif reduced < value:
-                                reduced = value
-                    if average:
-                        count = max(0, y_end - y_start) * max(0, x_end - x_start)
-                        out[n, oy, ox, c] = clamp_float(window_average(reduced, count), act_min, act_max)
-                    else:
-                        out[n, oy, ox, c] = clamp_float(reduced, act_min, act_max)
+                                reduced[c] += values[c]
+                            elif reduced[c] < values[c]:
+                                reduced[c] = values[c]
+                count = max(0, y_end - y_start) * max(0, x_end - x_start)
+                for c in range(channels):
+                    result = window_average(reduced[c], count) if average else reduced[c]
+                    out[n, oy, ox, c] = clamp_float(result, act_min, act_max)

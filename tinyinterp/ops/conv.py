@@ -9,12 +9,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from tinyinterp.kernels.conv import conv_float, depthwise_conv, pad_with_offset, patches_from_padded
+from tinyinterp.kernels.conv import (
+    conv_float,
+    conv_int8_implicit,
+    depthwise_conv,
+    pad_with_offset,
+    patches_from_padded,
+)
+from tinyinterp.kernels.depthwise import depthwise_int8, tiled_weights, vector_depthwise_fits
+from tinyinterp.kernels.epilogue import Int8OutputStage
 from tinyinterp.kernels.gemm import exact_float_dtype, requantize_rows
-from tinyinterp.kernels.int_gemm import SHIFT, PackedWeights, vnni_available
+from tinyinterp.kernels.int_gemm import (
+    SHIFT,
+    STEP,
+    PackedWeights,
+    padded_depth,
+    vnni_available,
+)
 from tinyinterp.model.ir import Tensor, TensorType
 from tinyinterp.model.options import (
     Conv2DOptions,
@@ -80,6 +95,16 @@ def per_channel_multipliers(ctx: OpContext, input_: Tensor, weights: Tensor, out
     return quantize_multipliers(np.float64(input_scale) * scales / np.float64(output_scale))
 
 
+def read_extent(
+    window: Window, kernel: tuple[int, int], strides: tuple[int, int], dilations: tuple[int, int]
+) -> tuple[int, int]:
+    """The rows and columns of the padded input the windows read (the input, its padding, maybe less)."""
+    return (
+        (window.out_h - 1) * strides[0] + (kernel[0] - 1) * dilations[0] + 1,
+        (window.out_w - 1) * strides[1] + (kernel[1] - 1) * dilations[1] + 1,
+    )
+
+
 @dataclass(frozen=True)
 class OpData:
     """A conv-like op's prepared output stage, bound once at prepare as TFLM's OpDataConv /
@@ -101,13 +126,21 @@ class OpData:
     wide: bool = False
     rounding: int = TFLM_ROUNDING
 
-    def requantize(self, acc: Array, columns: slice, out: Array, bias: Array | None = None) -> None:
-        """out = clamp(multiplier * (acc + bias) + output offset), for the output channels `columns`;
-        `bias` replaces the layer's bias of those channels (int_gemm's folds in its shift)."""
+    def requantize(self, acc: Array, columns: slice, out: Array) -> None:
+        """out = clamp(multiplier * (acc + bias) + output offset), for the output channels `columns`."""
         requantize_rows(
-            acc, self.bias[columns] if bias is None else bias, self.multipliers[columns],
-            self.shifts[columns], self.output_offset, self.act_min, self.act_max, out, self.rounding,
-            self.wide,
+            acc, self.bias[columns], self.multipliers[columns], self.shifts[columns], self.output_offset,
+            self.act_min, self.act_max, out, self.rounding, self.wide,
+        )  # fmt: skip
+
+    def int8_stage(self, columns: slice, bias: Array, repeat: int = 1) -> Int8OutputStage:
+        """The vector output stage of int32 sums into int8, for the output channels `columns`, with
+        `bias` in place of the layer's (int_gemm's folds in its shift); `repeat`: for a row of that
+        many output pixels, the channels of each in turn."""
+        return Int8OutputStage.of(
+            np.tile(bias, repeat), np.tile(self.multipliers[columns], repeat),
+            np.tile(self.shifts[columns], repeat), self.output_offset, int(self.act_min), int(self.act_max),
+            self.rounding,
         )  # fmt: skip
 
 
@@ -202,15 +235,16 @@ class Conv2D(Op):
         wide = self.dtype == INT16 and accumulates_in_int64(ctx, bias)
         bias_dtypes = (INT32,) if self.dtype == INT8 else (INT32, INT64)
         self.op_data = conv_op_data(ctx, input_, weights, output, out_channels, bias, bias_dtypes, wide)
-        self.run = self._quantized
         per_group = out_channels // self.groups
         self.columns = [slice(g * per_group, (g + 1) * per_group) for g in range(self.groups)]
+        self.padded_size = read_extent(self.window, self.kernel, self.strides, self.dilations)
+        if self.dtype == INT8 and vnni_available() and self.dilations[1] == 1:
+            self._prepare_implicit(
+                filters.reshape(self.groups, per_group, kernel_h, kernel_w * group_channels)
+            )
+            return
+        self.run = self._quantized
         self._prepare_products(filters.reshape(self.groups, per_group, -1))
-        # The input rows and columns the windows read (the input, its padding, maybe less).
-        self.padded_size = (
-            (self.window.out_h - 1) * self.strides[0] + (kernel_h - 1) * self.dilations[0] + 1,
-            (self.window.out_w - 1) * self.strides[1] + (kernel_w - 1) * self.dilations[1] + 1,
-        )
         # A 1x1 kernel at stride 1 reads every input position once: the padded input is the patches
         # (unless int_gemm's rows need padding to whole steps).
         self.pointwise = (
@@ -222,20 +256,57 @@ class Conv2D(Op):
         item_sums = self.window.out_h * self.window.out_w * self.sums_row_bytes
         self.tile_items = max(1, TILE_BYTES // max(item_patches + item_sums, 1))
 
+    def _prepare_implicit(self, filters: Array) -> None:
+        """int8 on AVX-512 VNNI without a patch matrix (`gemm_u8s8_int8`): the register tiles read each
+        window from the padded input of shifted bytes, a run of kernel_w * channels bytes per kernel
+        row (`filters` [groups, out channels per group, kh, kw * c]), each run padded with zero weights
+        to whole 4-byte steps; the output stage runs on every tile's sums."""
+        q = self.op_data
+        groups, per_group, kernel_h, run = filters.shape
+        run_bytes = padded_depth(run)
+        weights = np.zeros((groups, per_group, kernel_h, run_bytes), np.int8)
+        weights[..., :run] = filters
+        packed = [PackedWeights(w.reshape(per_group, -1), q.input_offset) for w in weights]
+        stages = [
+            q.int8_stage(c, q.bias[c] + p.bias_shift) for c, p in zip(self.columns, packed, strict=True)
+        ]
+        rows, columns = self.padded_size
+        row_bytes = columns * self.group_channels
+        oy, ox = np.meshgrid(np.arange(self.window.out_h), np.arange(self.window.out_w), indexing="ij")
+        # Where each output pixel's window starts in an item's padded input.
+        pixel_offsets = (
+            oy * self.strides[0] * row_bytes + ox * self.strides[1] * self.group_channels
+        ).ravel()
+        reduction = (kernel_h, run_bytes // STEP, self.dilations[0] * row_bytes)
+        self.scratch_bytes = rows * row_bytes
+        tile_items = max(1, TILE_BYTES // self.scratch_bytes)
+        # What `conv_int8_implicit` takes between the input and the output, per group.
+        padding = (self.window.pad_top, self.window.pad_left, (*self.padded_size, self.group_channels))
+        windows = (tile_items, pixel_offsets, reduction)
+        self.group_arguments = [
+            (g * self.group_channels, *padding, group.pad_byte, *windows, group.packed, *stage.arguments)
+            for g, (group, stage) in enumerate(zip(packed, stages, strict=True))
+        ]
+        self.run = self._implicit
+
     def _prepare_products(self, filters: Array) -> None:
         """How the patches ([groups, out channels per group, kh * kw * c] `filters`) are multiplied:
-        int8 on AVX-512 VNNI, through int_gemm on shifted bytes; else through BLAS, in the float dtype
-        that keeps it exact, on patches that hold `x + input_offset`."""
+        int8 on AVX-512 VNNI (dilated along the width, so not `_prepare_implicit`), through int_gemm on
+        shifted bytes; else through BLAS, in the float dtype that keeps it exact, on patches that hold
+        `x + input_offset`."""
         q = self.op_data
         per_group = filters.shape[1]
         self.packed: list[PackedWeights] | None = None
+        # The output stage of each group's int32 sums (int_gemm's), else `requantize` of float sums.
+        self.stages: list[Int8OutputStage] | None = None
         # What pad_with_offset adds to the input values, and writes where the windows leave the input.
         self.patch_offset: np.number
         self.pad_value: np.number
         if self.dtype == INT8 and vnni_available():
             self.packed = [PackedWeights(weights, q.input_offset) for weights in filters]
-            self.group_bias = [
-                q.bias[c] + p.bias_shift for c, p in zip(self.columns, self.packed, strict=True)
+            self.stages = [
+                q.int8_stage(c, q.bias[c] + p.bias_shift)
+                for c, p in zip(self.columns, self.packed, strict=True)
             ]
             self.patch_dtype = np.dtype(np.uint8)
             self.patch_offset, self.pad_value = np.int16(SHIFT), self.packed[0].pad_byte
@@ -246,7 +317,6 @@ class Conv2D(Op):
         matrix = filters.transpose(0, 2, 1)  # [groups, kh * kw * c, out channels per group]
         self.patch_dtype = exact_float_dtype(matrix, reduce_axis=1, max_abs_input=MAX_ABS_INPUT[self.dtype])
         self.weights = np.ascontiguousarray(matrix, dtype=self.patch_dtype)
-        self.group_bias = [q.bias[c] for c in self.columns]
         self.patch_offset, self.pad_value = self.patch_dtype.type(q.input_offset), self.patch_dtype.type(0)
         self.patch_length = matrix.shape[1]
         self.sums_row_bytes = per_group * self.patch_dtype.itemsize
@@ -261,6 +331,14 @@ class Conv2D(Op):
         out = np.empty(out_shape, np.float32)
         window = (*self.strides, *self.dilations, self.window.pad_top, self.window.pad_left)
         conv_float(x, self.float_weights, q.bias, *window, q.act_min, q.act_max, out)
+        return out
+
+    def _implicit(self, x: Array, out_shape: tuple[int, ...]) -> Array:
+        """One kernel call per channel group: padding, products and output stage (`conv_int8_implicit`)."""
+        out = np.empty(out_shape, np.int8)
+        out_rows = out.reshape(-1, out_shape[3])
+        for columns, arguments in zip(self.columns, self.group_arguments, strict=True):
+            conv_int8_implicit(x, *arguments, out_rows[:, columns])
         return out
 
     def _quantized(self, x: Array, out_shape: tuple[int, ...]) -> Array:
@@ -292,7 +370,10 @@ class Conv2D(Op):
                 )
                 matrix = self._patches(padded[:count], patches, out_h, out_w)
                 products = self._products(g, matrix, acc[: len(matrix)])
-                q.requantize(products, columns, out_rows[rows, columns], self.group_bias[g])
+                if self.stages is None:
+                    q.requantize(products, columns, out_rows[rows, columns])
+                else:
+                    self.stages[g](products, out_rows[rows, columns])
         return out
 
     def _sums_buffer(self, rows: int) -> Array:
@@ -355,15 +436,42 @@ class DepthwiseConv2D(Op):
         self.strides = (ctx.options.stride_h, ctx.options.stride_w)
         self.dilations = (ctx.options.dilation_h_factor, ctx.options.dilation_w_factor)
         q = self.op_data
+        self.run: Callable[[Array, Array], None]
+        self.arguments: tuple[Any, ...]  # what the kernel takes between the input and the output
+        if self.dtype == INT8 and vector_depthwise_fits(in_channels, depth_multiplier, self.strides[1]):
+            self._prepare_vector(filters[0], (kernel_h, kernel_w))
+            return
         # Everything `depthwise_conv` takes between the input and the output, bound once.
         self.arguments = (
             self.filters, q.bias, q.multipliers, q.shifts, q.input_offset, q.output_offset, q.act_min,
             q.act_max, q.rounding, depth_multiplier, *self.strides, *self.dilations, self.window.pad_top,
             self.window.pad_left,
         )  # fmt: skip
+        self.run = self._per_pixel
+
+    def _prepare_vector(self, filters: Array, kernel: tuple[int, int]) -> None:
+        """`depthwise_int8`'s arguments: the input is padded with the byte that stands for 0 (the input
+        zero point), so the input offset's share of every sum, the same at every pixel, joins the bias."""
+        q = self.op_data
+        out_w = self.window.out_w
+        bias = q.bias + q.input_offset * filters.sum(axis=(0, 1), dtype=np.int64)
+        stage = q.int8_stage(slice(None), bias, repeat=out_w)
+        self.padded_size = read_extent(self.window, kernel, self.strides, self.dilations)
+        self.scratch_bytes = self.padded_size[0] * self.padded_size[1] * len(q.bias)  # the padded input
+        self.arguments = (
+            self.window.pad_top, self.window.pad_left, np.int8(-q.input_offset), *self.padded_size, *kernel,
+            *self.strides, *self.dilations, tiled_weights(filters, out_w), *stage.arguments,
+        )  # fmt: skip
+        self.run = self._vector
 
     def __call__(self, inputs: Sequence[Array | None]) -> list[Array]:
         x = required(inputs[0])
         out = np.empty(batched_shape(self.out_shape, x, self.in_shape), self.op_data.dtype)
-        depthwise_conv(x, *self.arguments, out)
+        self.run(x, out)
         return [out]
+
+    def _vector(self, x: Array, out: Array) -> None:
+        depthwise_int8(x, *self.arguments, out)
+
+    def _per_pixel(self, x: Array, out: Array) -> None:
+        depthwise_conv(x, *self.arguments, out)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from tinyinterp.kernels.gemm import exact_float_dtype, fully_connected_int8, ordered_matmul_float
-from tinyinterp.kernels.int_gemm import PackedWeights, shifted_rows, vnni_available
+from tinyinterp.kernels.int_gemm import STEP, PackedWeights, gemm_u8s8_int8, shifted_rows, vnni_available
 from tinyinterp.model.options import FullyConnectedOptions
 from tinyinterp.ops.base import Array, Op, OpContext, register, required
 from tinyinterp.ops.conv import (
@@ -33,6 +33,7 @@ MAX_BIAS_SCALE_MISMATCH = 0.02
 MAX_ABS_INPUT = {INT8: 255, INT16: 65535}
 # Rows from which BLAS's float products beat the fused int8 kernel (its call and copies amortized).
 BLAS_ROWS = 8
+ONE_PIXEL = np.zeros(1, np.int64)  # gemm_u8s8_int8's pixel offsets for rows that are whole items
 
 
 @register("FULLY_CONNECTED", dtypes=("int8", "int16", "float32"))
@@ -79,7 +80,7 @@ class FullyConnected(Op):
             # Many rows: int_gemm's VNNI products instead of BLAS's, their shift folded into the bias.
             self.packed = PackedWeights(matrix, self.op_data.input_offset) if vnni_available() else None
             if self.packed is not None:
-                self.shifted_bias = self.op_data.bias + self.packed.bias_shift
+                self.stage = self.op_data.int8_stage(slice(None), self.op_data.bias + self.packed.bias_shift)
             self.run = self._int8
             self.calls_blas = self.packed is None  # rows from BLAS_ROWS on
         else:
@@ -135,12 +136,17 @@ class FullyConnected(Op):
         return out
 
     def _vnni(self, rows: Array, packed: PackedWeights) -> Array:
-        """The rows as shifted unsigned bytes times the packed weights in int32, then requantized."""
+        """The rows as shifted unsigned bytes times the packed weights in int32, through the output
+        stage tile by tile."""
         # Bytes past the depth (rows padded to whole steps) meet zero weights: any value will do.
         shifted = shifted_rows(rows, np.empty((rows.shape[0], packed.row_bytes), np.uint8))
         out = np.empty((rows.shape[0], self.out_channels), self.op_data.dtype)
-        sums = packed.sums(shifted, packed.empty_sums(rows.shape[0]))
-        self.op_data.requantize(sums, slice(None), out, self.shifted_bias)
+        # Each row an item of one "pixel" (its whole row), one run of the reduction.
+        reduction = (1, packed.row_bytes // STEP, 0)
+        rows_bytes = shifted.reshape(-1)
+        gemm_u8s8_int8(
+            rows_bytes, ONE_PIXEL, packed.row_bytes, reduction, packed.packed, *self.stage.arguments, out
+        )
         return out
 
     def _blas(self, rows: Array) -> Array:

@@ -148,11 +148,18 @@ def conv2d_cases(draw: st.DrawFn, dtype: str = "int8") -> OpCase:
     return draw(conv_like_case("CONV_2D", dtype, filters_shape, 0, in_shape, out_shape, options, bias_dtypes))
 
 
+DEPTHWISE_CHANNELS = st.integers(1, 8)
+
+
 @cases_for("DEPTHWISE_CONV_2D", ("int8", "int16", "float32"))
 @st.composite
-def depthwise_conv2d_cases(draw: st.DrawFn, dtype: str = "int8") -> OpCase:
+def depthwise_conv2d_cases(
+    draw: st.DrawFn, dtype: str = "int8", channels: st.SearchStrategy[int] = DEPTHWISE_CHANNELS
+) -> OpCase:
+    """`channels`: how many input channels (wider layers take other kernel paths: see
+    kernels/depthwise.py)."""
     window = draw(_window())
-    batch, in_channels, multiplier = draw(st.integers(1, 2)), draw(st.integers(1, 8)), draw(st.integers(1, 3))
+    batch, in_channels, multiplier = draw(st.integers(1, 2)), draw(channels), draw(st.integers(1, 3))
     in_shape = (batch, window["in_h"], window["in_w"], in_channels)
     out_shape = (batch, window["out_h"], window["out_w"], in_channels * multiplier)
     filters_shape = (1, window["kernel_h"], window["kernel_w"], in_channels * multiplier)
