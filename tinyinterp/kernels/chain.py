@@ -55,16 +55,18 @@ def row_products(a, m, packed, steps, c):
     of `c` ([rows, channels] int32): gemm_u8s8's sums for a single row, in wide tiles."""
     channels = c.shape[1]
     flat = c.reshape(-1)
+    offsets = np.full(1, m * steps * STEP, np.int64)  # the row as one segment of the reduction
+    reduction = (1, steps, 0)
     whole = channels // LANES
     wide = whole - whole % ROW_BLOCKS
     for j in range(0, wide, ROW_BLOCKS):
-        _tile_wide_row(a, m, packed, j, steps, flat, m * channels + j * LANES, channels)
+        _tile_wide_row(a, offsets, packed, j, reduction, flat, m * channels + j * LANES, channels)
     for j in range(wide, whole):
-        _tile_single(a, m, packed, j, steps, flat, m * channels + j * LANES, channels)
+        _tile_single(a, offsets, packed, j, reduction, flat, m * channels + j * LANES, channels)
     partial = channels % LANES
     if partial:
         scratch = np.empty(LANES, np.int32)
-        _tile_single(a, m, packed, whole, steps, scratch, 0, LANES)
+        _tile_single(a, offsets, packed, whole, reduction, scratch, 0, LANES)
         _copy_lanes(scratch, 1, partial, flat, m * channels + whole * LANES, channels)
 
 
