@@ -148,3 +148,69 @@ def test_a_dated_layout_asks_and_leaves_what_its_build_does() -> None:
     h, w, c = np.meshgrid(np.arange(5), np.arange(3), np.arange(2), indexing="ij")
     values = (10 * h + w + 50 * c).astype(np.int8).reshape(1, 5, 3, 2)
     assert layout.contents(subgraph, op, values) == np.array([146, 346], "<i4").tobytes()
+
+
+def window_op(opcode: str, channels: int, k: int, **options: object) -> tuple[Subgraph, Operator]:
+    """A k x k SAME window over a 2 x 2 input whose zero point is -3 (input offset +3)."""
+    b = ModelBuilder()
+    x = b.input("x", (1, 2, 2, 1), "int8", scale=0.05, zero_point=-3)
+    w_shape = (channels, k, k, 1) if opcode == "CONV_2D" else (1, k, k, channels)
+    axis = 0 if opcode == "CONV_2D" else 3
+    scales = [0.01] * channels
+    w = b.constant("w", np.ones(w_shape), "int8", scale=scales, zero_point=0, quantized_dimension=axis)
+    y = b.tensor("y", (1, 2, 2, channels), "int8", **Q)
+    b.op(opcode, [x, w, -1], [y], padding="SAME", stride_h=1, stride_w=1, **options)
+    b.output(y)
+    subgraph = b.build().main
+    return subgraph, subgraph.operators[0]
+
+
+X = np.array([[1, 2], [3, 4]], np.int8).reshape(1, 2, 2, 1)  # + 3: [[4, 5], [6, 7]]
+BUILD_2021 = CmsisNn(pool_sum_bytes=4, depthwise_3x3=True)
+
+
+def columns(*values: list[int]) -> bytes:
+    return b"".join(np.array(v, "<i2").tobytes() for v in values)
+
+
+def test_conv_leaves_the_last_two_pixels_im2col_columns() -> None:
+    """arm_convolve_s8 fills column p % 2 for output pixel p: after 4 pixels, column 0 holds pixel 2 (row 1,
+    column 0: window from (0, -1), 1 before of SAME padding) and column 1 pixel 3 (window from (0, 0))."""
+    subgraph, op = window_op("CONV_2D", 4, 3)
+    pixel_2 = [0, 4, 5, 0, 6, 7, 0, 0, 0]
+    pixel_3 = [4, 5, 0, 6, 7, 0, 0, 0, 0]
+    assert _cmsis_layout("", BUILD_2020, False).contents(subgraph, op, X) == columns(pixel_2, pixel_3)
+
+
+def test_depthwise_leaves_the_last_pixels_column_unless_the_3x3_kernel_runs() -> None:
+    subgraph, op = window_op("DEPTHWISE_CONV_2D", 1, 3)
+    pixel_3 = [4, 5, 0, 6, 7, 0, 0, 0, 0]
+    assert _cmsis_layout("", BUILD_2020, False).contents(subgraph, op, X) == columns(pixel_3)
+    # 2021: arm_depthwise_conv_3x3_s8 (3 x 3, padded by at most 1) leaves the buffer alone ...
+    assert _cmsis_layout("", BUILD_2021, False).contents(subgraph, op, X) is None
+    # ... but 5 x 5 (padded by 2 before) runs _opt: the last pixel's window from (-1, -1).
+    subgraph, op = window_op("DEPTHWISE_CONV_2D", 1, 5)
+    pixel_3 = [0] * 25
+    pixel_3[6:8], pixel_3[11:13] = [4, 5], [6, 7]
+    assert _cmsis_layout("", BUILD_2021, False).contents(subgraph, op, X) == columns(pixel_3)
+
+
+@pytest.mark.parametrize(("value", "int16_sum"), [(127, 32767), (-128, -32768)])
+def test_a_2020_pool_sum_saturates_in_int16(value: int, int16_sum: int) -> None:
+    """A 17 x 17 window of 127 sums to 36,703 (-128: -36,992): __QADD16 saturates in 2020, not in 2021."""
+    subgraph, op = one_op(
+        "AVERAGE_POOL_2D",
+        (1, 17, 17, 1),
+        (1, 1, 1, 1),
+        None,
+        padding="VALID",
+        filter_height=17,
+        filter_width=17,
+    )
+    values = np.full((1, 17, 17, 1), value, np.int8)
+    assert (
+        _cmsis_layout("", BUILD_2020, False).contents(subgraph, op, values) == np.int16(int16_sum).tobytes()
+    )
+    assert (
+        _cmsis_layout("", BUILD_2021, False).contents(subgraph, op, values) == np.int32(289 * value).tobytes()
+    )
