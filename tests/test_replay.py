@@ -204,6 +204,8 @@ def test_a_2020_pool_sum_saturates_in_int16(value: int, int16_sum: int) -> None:
         (1, 1, 1, 1),
         None,
         padding="VALID",
+        stride_h=1,
+        stride_w=1,
         filter_height=17,
         filter_width=17,
     )
