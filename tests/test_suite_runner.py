@@ -181,3 +181,50 @@ def test_the_default_benchmarks_come_from_the_datasets_folder_given(no_data: Pat
     assert system == "mine"
     assert [p.name for p in (no_data / "out" / "systems").iterdir()] == ["mine.json"]
     assert '"system_name": "mine"' in (no_data / "out" / "systems" / "mine.json").read_text()
+
+
+@pytest.fixture(scope="module")
+def sww_dataset(data_dir: Path) -> Path:
+    return data_dir / "datasets" / "sww01"
+
+
+def run_sww(setup: Setup, out: Path, modes: tuple[str, ...], trace: Path | None = None) -> tuple:
+    progress = Progress()
+    outcome = run_benchmark(setup, SuiteOptions(out=out, modes=modes, trace=trace), "s", progress)
+    return outcome, progress.bars
+
+
+def test_sww01_times_the_scored_test_its_accuracy_run_played(sww_dataset: Path, tmp_path: Path) -> None:
+    """sww_short_test.json (one test, short_wav_easy10s.wav) played once: accuracy, then the timed modes on
+    that same play (no second "stream" bar). The stand-in counts as the real model here."""
+    setup = Setup("sww01", zoo_device("sww01"), "zoo", False, sww_dataset)
+    outcome, bars = run_sww(setup, tmp_path, ("a", "p"))
+    assert bars == [["sww01 accuracy", 1, 1]]
+    assert [name for name, _ in outcome.stream.tests] == ["sww_short_test.json"]
+    assert outcome.stream.timed is outcome.stream.tests[0][1]
+    assert outcome.random_inputs is False and outcome.accuracy_skipped is None
+    log = (tmp_path / "results" / "s" / "sww" / "accuracy" / "log.txt").read_text().splitlines()
+    assert "Device model retrieved: sww01" in log
+    assert "No loop count specified.  Using full set (1 test files)" in log
+
+
+def test_sww01_timed_alone_plays_the_scored_test_with_its_trace(sww_dataset: Path, tmp_path: Path) -> None:
+    setup = Setup("sww01", zoo_device("sww01"), "zoo", False, sww_dataset)
+    outcome, bars = run_sww(setup, tmp_path / "out", ("p",), trace=tmp_path / "trace")
+    assert bars == [["sww01 stream", 1, 1]]
+    assert outcome.stream.tests == [] and outcome.random_inputs is False
+    traced = sorted(p.name for p in (tmp_path / "trace").iterdir())
+    assert traced == ["short_wav_easy10s.features.npy", "short_wav_easy10s.outputs.npy"]
+
+
+def test_a_sww01_stand_in_plays_silence_even_with_the_dataset(sww_dataset: Path, tmp_path: Path) -> None:
+    setup = Setup("sww01", zoo_device("sww01"), "zoo", True, sww_dataset)
+    outcome, bars = run_sww(setup, tmp_path, ("a", "p"))
+    assert (outcome.accuracy_skipped, bars) == ("needs the real model", [["sww01 stream", 1, 1]])
+    assert outcome.stream.tests == [] and outcome.random_inputs is True
+
+
+def test_sww01_accuracy_without_its_dataset_names_why(tmp_path: Path) -> None:
+    setup = Setup("sww01", zoo_device("sww01"), "zoo", False, None)
+    outcome, bars = run_sww(setup, tmp_path, ("a",))
+    assert (outcome.accuracy_skipped, bars, outcome.stream.timed) == ("needs the dataset", [], None)
