@@ -180,7 +180,18 @@ def test_the_default_benchmarks_come_from_the_datasets_folder_given(no_data: Pat
     assert [o.setup.benchmark for o in outcomes] == ["kws01", "vww01", "ic01", "ad01", "sww01"]
     assert system == "mine"
     assert [p.name for p in (no_data / "out" / "systems").iterdir()] == ["mine.json"]
-    assert '"system_name": "mine"' in (no_data / "out" / "systems" / "mine.json").read_text()
+    # The description as written by hand: the reference board's core, clock and stack, indented by 2.
+    assert (no_data / "out" / "systems" / "mine.json").read_text() == (
+        "{\n"
+        '  "system_name": "mine",\n'
+        '  "board": "nucleo-l4r5zi",\n'
+        '  "core": "cortex-m4",\n'
+        '  "clock_mhz": 120.0,\n'
+        '  "software_stack": "tflm-cmsisnn",\n'
+        '  "notes": "Emulated by tinyinterp: TFLM-exact int8 arithmetic; device time and energy from its '
+        'cost model, not measured on hardware."\n'
+        "}\n"
+    )
 
 
 @pytest.fixture(scope="module")
