@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from mutmut.stats import status_by_exit_code
@@ -33,7 +33,7 @@ def row(module: Path, counts: Counter[str]) -> str:
     mutants = sum(counts.values())
     decided = counts["killed"] + counts["survived"] + counts["timeout"]
     rate = f"{100 * counts['killed'] / decided:.1f}%" if decided else "-"
-    date = datetime.fromtimestamp(meta_path(module).stat().st_mtime, UTC).strftime("%Y-%m-%d")
+    date = datetime.fromtimestamp(meta_path(module).stat().st_mtime, timezone.utc).strftime("%Y-%m-%d")
     cells = [
         f"`{module}`",
         mutants,
