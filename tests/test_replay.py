@@ -8,9 +8,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tinyinterp.errors import ModelError
 from tinyinterp.model import ModelBuilder
 from tinyinterp.model.ir import Operator, Subgraph
-from tinyinterp.suite.replay import CmsisNn, _cmsis_layout, _cmsis_scratch, _patch, _window_start
+from tinyinterp.numerics import TFLM_ROUNDING
+from tinyinterp.suite.replay import (
+    ArenaReplay,
+    CmsisNn,
+    _cmsis_layout,
+    _cmsis_scratch,
+    _patch,
+    _window_start,
+)
 
 Q = {"scale": 0.05, "zero_point": 0}
 BUILD_2020 = CmsisNn(pool_sum_bytes=2, depthwise_3x3=False)
@@ -216,3 +225,49 @@ def test_a_2020_pool_sum_saturates_in_int16(value: int, int16_sum: int) -> None:
     assert (
         _cmsis_layout("", BUILD_2021, False).contents(subgraph, op, values) == np.int32(289 * value).tobytes()
     )
+
+
+def test_a_float_conv_leaves_its_window_without_an_offset() -> None:
+    """No quantization on the input: no input offset (the int16 column holds the values as they are)."""
+    b = ModelBuilder()
+    x = b.input("x", (1, 2, 2, 1), "float32")
+    w = b.constant("w", np.ones((1, 3, 3, 1), np.float32))
+    y = b.tensor("y", (1, 2, 2, 1), "float32")
+    b.op("DEPTHWISE_CONV_2D", [x, w, -1], [y], padding="SAME", stride_h=1, stride_w=1)
+    b.output(y)
+    subgraph = b.build().main
+    values = np.array([[1, 2], [3, 4]], np.float32).reshape(1, 2, 2, 1)
+    contents = _cmsis_layout("", BUILD_2020, False).contents(subgraph, subgraph.operators[0], values)
+    assert contents == columns([1, 2, 0, 3, 4, 0, 0, 0, 0])
+
+
+def reduce_after_add() -> ArenaReplay:
+    """x -> ADD -> t -> SUM -> y: x is dead when the reduction runs, and the greedy plan gives its
+    bytes to the reduction's scratch (TFLM's reference kernel: 4 x 2 bytes of index, 4 of axis)."""
+    b = ModelBuilder()
+    x = b.input("x", (1, 16), "float32")
+    one = b.constant("one", np.ones((1, 16), np.float32))
+    axis = b.constant("axis", np.array([1], np.int32))
+    t, y = b.tensor("t", (1, 16), "float32"), b.tensor("y", (1, 1), "float32")
+    b.op("ADD", [x, one], [t])
+    b.op("SUM", [t, axis], [y], keep_dims=True)
+    b.output(y)
+    return ArenaReplay(b.build(), "tflm", TFLM_ROUNDING)
+
+
+def test_a_scratch_buffer_on_the_input_with_unknown_contents_is_refused() -> None:
+    replay = reduce_after_add()
+    replay.load(np.zeros((1, 16), np.float32))
+    with pytest.raises(ModelError) as refused:
+        replay.invoke()
+    assert str(refused.value) == (
+        "operator 1 (SUM) has a scratch buffer that shares the input's bytes, and what its kernel "
+        "leaves there is not known"
+    )
+
+
+def test_a_buffer_shares_the_input_only_where_their_bytes_overlap() -> None:
+    replay = reduce_after_add()
+    start, stop = replay.input_bytes.start, replay.input_bytes.stop
+    assert replay._shares_input(stop - 4, 4) and replay._shares_input(start - 4, 5)
+    assert not replay._shares_input(stop, 4) and not replay._shares_input(start - 4, 4)
