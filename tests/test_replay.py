@@ -10,15 +10,17 @@ import pytest
 
 from tinyinterp.errors import ModelError
 from tinyinterp.model import ModelBuilder
-from tinyinterp.model.ir import Operator, Subgraph
+from tinyinterp.model.ir import Model, Operator, Subgraph
 from tinyinterp.numerics import TFLM_ROUNDING
 from tinyinterp.suite.replay import (
+    ARENAS,
     ArenaReplay,
     CmsisNn,
     _cmsis_layout,
     _cmsis_scratch,
     _patch,
     _window_start,
+    planned_buffers,
 )
 
 Q = {"scale": 0.05, "zero_point": 0}
@@ -271,3 +273,67 @@ def test_a_buffer_shares_the_input_only_where_their_bytes_overlap() -> None:
     start, stop = replay.input_bytes.start, replay.input_bytes.stop
     assert replay._shares_input(stop - 4, 4) and replay._shares_input(start - 4, 5)
     assert not replay._shares_input(stop, 4) and not replay._shares_input(start - 4, 4)
+
+
+def two_convs() -> Model:
+    """x (0) -> 3 x 3 CONV_2D -> t -> 3 x 3 CONV_2D -> y: each conv asks for scratch in the dated layouts."""
+    b = ModelBuilder()
+    x = b.input("x", (1, 4, 4, 2), "int8", **Q)
+    t, y = (b.tensor(name, (1, 4, 4, 2), "int8", **Q) for name in ("t", "y"))
+    for k, (a, c) in enumerate(((x, t), (t, y))):
+        w = b.constant(f"w{k}", np.ones((2, 3, 3, 2)), "int8", scale=[0.01] * 2, zero_point=0)
+        b.op("CONV_2D", [a, w, -1], [c], padding="SAME", stride_h=1, stride_w=1)
+    b.output(y)
+    return b.build()
+
+
+def test_tf_2_3_hands_the_planner_its_scratch_buffers_newest_first() -> None:
+    model = two_convs()
+    tensors = [t.name for t in model.main.tensors]
+    x, t, y = (tensors.index(name) for name in ("x", "t", "y"))
+
+    def order(layout: str) -> list[tuple[int, int]]:
+        return [(b.tensor, b.op) for b in planned_buffers(model, ARENAS[layout])]
+
+    # arena.buffers: the tensors, then each operator's scratch in operator order; TF 2.3 reverses the latter.
+    assert sorted(order("tflm-2021")[:3]) == [(x, -1), (t, -1), (y, -1)]
+    assert order("tflm-2021")[3:] == [(-1, 0), (-1, 1)]
+    assert order("tflm-2020") == [*order("tflm-2021")[:3], (-1, 1), (-1, 0)]
+
+
+def test_a_model_with_state_is_refused() -> None:
+    b = ModelBuilder()
+    x = b.input("x", (1, 4), "float32")
+    state = b.tensor("state", (1, 4), "float32", is_variable=True)
+    y = b.tensor("y", (1, 4), "float32")
+    b.op("ADD", [x, state], [y])
+    b.output(y)
+    with pytest.raises(ModelError) as refused:
+        ArenaReplay(b.build(), "tflm", TFLM_ROUNDING)
+    assert str(refused.value) == "replaying invocations on one arena does not keep state: variable state"
+
+
+def test_the_input_bytes_are_where_the_plan_puts_the_input() -> None:
+    """x (64 bytes) -> CONCATENATION [x, x] -> t (128 bytes): the greedy plan puts the larger t first at 0
+    and x, alive with it, after it: the input's bytes are 128..191."""
+    b = ModelBuilder()
+    x = b.input("x", (1, 16), "float32")
+    t = b.tensor("t", (1, 32), "float32")
+    b.op("CONCATENATION", [x, x], [t], axis=1)
+    b.output(t)
+    replay = ArenaReplay(b.build(), "tflm", TFLM_ROUNDING)
+    assert replay.input_bytes == range(128, 192)
+
+
+def test_a_replay_stores_a_load_as_the_input_type() -> None:
+    """A float 3 x 3 depthwise without bias over [[1, 2], [3, 4]], SAME: every window covers all four
+    values, so every output is 10, also when the load comes as float64 (stored as the input's float32)."""
+    b = ModelBuilder()
+    x = b.input("x", (1, 2, 2, 1), "float32")
+    w = b.constant("w", np.ones((1, 3, 3, 1), np.float32))
+    y = b.tensor("y", (1, 2, 2, 1), "float32")
+    b.op("DEPTHWISE_CONV_2D", [x, w, -1], [y], padding="SAME", stride_h=1, stride_w=1, depth_multiplier=1)
+    b.output(y)
+    replay = ArenaReplay(b.build(), "tflm", TFLM_ROUNDING)
+    replay.load(np.array([1.0, 2.0, 3.0, 4.0]).reshape(1, 2, 2, 1))
+    np.testing.assert_array_equal(replay.invoke(), np.full((1, 2, 2, 1), 10, np.float32))
