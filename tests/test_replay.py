@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from tinyinterp.errors import ModelError
+from tinyinterp.interpreter import Interpreter
 from tinyinterp.model import ModelBuilder
 from tinyinterp.model.ir import Model, Operator, Subgraph
-from tinyinterp.numerics import TFLM_ROUNDING
+from tinyinterp.numerics import SINGLE_ROUNDING, TFLM_ROUNDING
 from tinyinterp.suite.replay import (
     ARENAS,
     ArenaReplay,
@@ -22,6 +23,7 @@ from tinyinterp.suite.replay import (
     _window_start,
     planned_buffers,
 )
+from tinyinterp.zoo import stand_in
 
 Q = {"scale": 0.05, "zero_point": 0}
 BUILD_2020 = CmsisNn(pool_sum_bytes=2, depthwise_3x3=False)
@@ -337,3 +339,20 @@ def test_a_replay_stores_a_load_as_the_input_type() -> None:
     replay = ArenaReplay(b.build(), "tflm", TFLM_ROUNDING)
     replay.load(np.array([1.0, 2.0, 3.0, 4.0]).reshape(1, 2, 2, 1))
     np.testing.assert_array_equal(replay.invoke(), np.full((1, 2, 2, 1), 10, np.float32))
+
+
+def test_a_replay_requantizes_with_the_rounding_it_is_given() -> None:
+    """One invocation of the kws01 stand-in replayed with single rounding equals the interpreter's
+    single-rounding profile (and differs from TFLM's two roundings on these inputs, so the rounding
+    reaches the kernels)."""
+    model = stand_in("kws01")
+    inputs = np.random.default_rng(7).integers(-128, 128, (8, 49, 10, 1), dtype=np.int8)
+    single = Interpreter(model=model, numerics="single-rounding").run(inputs)[0]
+    tflm = Interpreter(model=model).run(inputs)[0]
+    assert not np.array_equal(single, tflm)
+    replay = ArenaReplay(model, "tflm", SINGLE_ROUNDING)
+    replayed = []
+    for item in inputs:
+        replay.load(item[None])
+        replayed.append(replay.invoke()[0])
+    np.testing.assert_array_equal(np.array(replayed), single)
