@@ -607,6 +607,7 @@ def test_the_logs_of_a_results_tree_are_found_where_each_layout_puts_them(tmp_pa
     (results/<system>/<benchmark>/accuracy/accuracy_log.txt); other files and folders too shallow to name a
     system and benchmark are left out; a benchmark folder we do not map keeps its name."""
     files = [
+        "acme2/results/board_c/ic/accuracy/log.txt",  # a tree cut below closed/: the organisation is first
         "closed/acme/results/board_b/vww/accuracy/log.txt",
         "closed/acme/results/board_a/kws/accuracy/log.txt",
         "closed/acme/results/board_a/kws/accuracy/notes.txt",
@@ -622,6 +623,7 @@ def test_the_logs_of_a_results_tree_are_found_where_each_layout_puts_them(tmp_pa
         for log in validate_module.tree_logs(tmp_path)
     ]
     assert found == [
+        ("acme2/board_c", "ic01", "acme2/results/board_c/ic/accuracy/log.txt"),
         ("acme/board_a", "kws01", "closed/acme/results/board_a/kws/accuracy/log.txt"),
         ("acme/board_b", "vww01", "closed/acme/results/board_b/vww/accuracy/log.txt"),
         (".", "kws01", "kws/accuracy/log.txt"),
