@@ -356,3 +356,18 @@ def test_a_replay_requantizes_with_the_rounding_it_is_given() -> None:
         replay.load(item[None])
         replayed.append(replay.invoke()[0])
     np.testing.assert_array_equal(np.array(replayed), single)
+
+
+def test_a_two_pixel_conv_leaves_both_columns() -> None:
+    """A 1 x 2 input [[1, 2]] (+ 3: [[4, 5]]), 3 x 3 SAME: pixel 0 reads from (-1, -1), pixel 1 from
+    (-1, 0)."""
+    b = ModelBuilder()
+    x = b.input("x", (1, 1, 2, 1), "int8", scale=0.05, zero_point=-3)
+    w = b.constant("w", np.ones((2, 3, 3, 1)), "int8", scale=[0.01] * 2, zero_point=0, quantized_dimension=0)
+    y = b.tensor("y", (1, 1, 2, 2), "int8", **Q)
+    b.op("CONV_2D", [x, w, -1], [y], padding="SAME", stride_h=1, stride_w=1)
+    b.output(y)
+    subgraph = b.build().main
+    values = np.array([1, 2], np.int8).reshape(1, 1, 2, 1)
+    contents = _cmsis_layout("", BUILD_2020, False).contents(subgraph, subgraph.operators[0], values)
+    assert contents == columns([0, 0, 0, 0, 4, 5, 0, 0, 0], [0, 0, 0, 4, 5, 0, 0, 0, 0])
