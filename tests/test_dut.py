@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from tinyinterp.model import load_model
 from tinyinterp.suite.device import DeviceCost, EmulatedDevice, device_cost
 from tinyinterp.suite.dut import DeviceClock, printable
-from tinyinterp.suite.host import Host, LocalLink, ProtocolError
+from tinyinterp.suite.host import Host, LocalLink, ProtocolError, connect
 from tinyinterp.suite.protocol import LAP_RE, MAX_COMMAND, READY, RESULTS_RE
 from tinyinterp.zoo import stand_in
 
@@ -288,3 +288,52 @@ def test_realtime_clock_paces_work_and_counts_idle_time() -> None:
 
 def test_unprintable_characters_are_shown_as_question_marks() -> None:
     assert printable(" a~\x7f\x1f\u00e9") == " a~???"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        # Transcripts written by hand: a results line twice, one lap only, no results line.
+        ["m-lap-us-0", "m-lap-us-10", "m-results-[0.500]", "m-results-[0.500]", "m-ready"],
+        ["m-lap-us-0", "m-results-[0.500]", "m-ready"],
+        ["m-lap-us-0", "m-lap-us-10", "m-ready"],
+    ],
+)
+def test_host_refuses_an_infer_reply_the_protocol_does_not_allow(reply: list[str]) -> None:
+    with pytest.raises(ProtocolError) as refused:
+        Host(lambda command: reply).infer(1, 0)
+    assert str(refused.value) == f"unexpected reply to infer: {reply}"
+
+
+def test_connect_reads_the_banner_of_a_performance_mode_device_on_the_clock_given(data_dir: Path) -> None:
+    """By hand: the clock given stands at 1 s; one inference of 250 ms after none warm-up."""
+    clock = DeviceClock()
+    clock.spend(1_000_000)
+    host, dut = connect(reference_device(data_dir, "kws01"), clock)
+    host.load((data_dir / "datasets" / "kws01" / "tst_000000_Stop_7.bin").read_bytes())
+    reply = host.infer(1, 0)
+    assert (reply.start_us, reply.end_us, dut.pulses) == (1_000_000, 1_250_000, [])
+    assert reply.payload == HAND_PAYLOADS["kws01", "tst_000000_Stop_7.bin"]
+
+
+def test_host_reads_the_model_name_from_the_profile_reply() -> None:
+    """Replies written by hand: the name inside m-model-[...], else a ProtocolError naming what is missing."""
+    sent: list[str] = []
+
+    def profile(*lines: str) -> Host:
+        return Host(lambda command: sent.append(command) or [*lines, READY])
+
+    assert profile("m-profile-[ULPMark for tinyML Firmware V0.0.1]", "m-model-[kws01]").model() == "kws01"
+    assert sent == ["profile"]
+    for reply in (["m-profile-[ULPMark]"], ["m-model-[kws01"], ["model-[kws01]"]):
+        with pytest.raises(ProtocolError) as refused:
+            profile(*reply).model()
+        assert str(refused.value) == "the DUT's profile reply has no m-model-[...] line"
+
+
+@pytest.mark.parametrize("data", [b"", b"\x01\x02\x03"])
+def test_host_refuses_a_load_the_dut_does_not_confirm(data: bytes) -> None:
+    """A DUT that answers every command with m-ready alone (no m-load-done), even to an empty load."""
+    with pytest.raises(ProtocolError) as refused:
+        Host(lambda command: [READY]).load(data)
+    assert str(refused.value) == f"the DUT did not confirm the load of {len(data)} bytes"

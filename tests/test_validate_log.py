@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -607,6 +608,7 @@ def test_the_logs_of_a_results_tree_are_found_where_each_layout_puts_them(tmp_pa
     (results/<system>/<benchmark>/accuracy/accuracy_log.txt); other files and folders too shallow to name a
     system and benchmark are left out; a benchmark folder we do not map keeps its name."""
     files = [
+        "acme2/results/board_c/ic/accuracy/log.txt",  # a tree cut below closed/: the organisation is first
         "closed/acme/results/board_b/vww/accuracy/log.txt",
         "closed/acme/results/board_a/kws/accuracy/log.txt",
         "closed/acme/results/board_a/kws/accuracy/notes.txt",
@@ -622,6 +624,7 @@ def test_the_logs_of_a_results_tree_are_found_where_each_layout_puts_them(tmp_pa
         for log in validate_module.tree_logs(tmp_path)
     ]
     assert found == [
+        ("acme2/board_c", "ic01", "acme2/results/board_c/ic/accuracy/log.txt"),
         ("acme/board_a", "kws01", "closed/acme/results/board_a/kws/accuracy/log.txt"),
         ("acme/board_b", "vww01", "closed/acme/results/board_b/vww/accuracy/log.txt"),
         (".", "kws01", "kws/accuracy/log.txt"),
@@ -655,3 +658,31 @@ def test_a_runner_result_needs_both_brackets() -> None:
     assert validate_module._result_of(line.format("[0.25,0.75]")) == ("[0.25,0.75]", [0.25, 0.75])
     assert validate_module._result_of(line.format("[0.25,0.75")) == ("[0.25,0.75", None)
     assert validate_module._result_of(line.format("0.25,0.75]")) == ("0.25,0.75]", None)
+
+
+AD01_FILE = "normal_id_01_00000003_hist_librosa.bin"  # 102,400 bytes: 40 loads of 2,560 without a window
+
+
+def details_of(log: str, benchmark_name: str, dataset: Path) -> list[str]:
+    parsed = validate_module.parse_log(log)
+    return validate_module.validate(parsed, zoo_device(benchmark_name), dataset).files[0].details
+
+
+def test_loads_that_cannot_be_cut_are_named(data_dir: Path, tmp_path: Path) -> None:
+    """Log lines written by hand: an ad01 row without window or stride gives 40 back-to-back loads of
+    2,560 bytes (segments 0-39); a kws01 load cut to 100 bytes is not one 490-byte input."""
+    shutil.copy(data_dir / "datasets" / "ad01" / AD01_FILE, tmp_path)
+    (tmp_path / "y_labels.csv").write_text(f"{AD01_FILE},2,0\n")
+    log = f"ulp-mlperf: Loading file {AD01_FILE} segment 40\nulp-mlperf:   m-results    : [0.500]\n"
+    assert details_of(log, "ad01", tmp_path) == ["line 2: segment 40 is beyond the file's 40 loads"]
+    log = log.replace("segment 40", "segment 1").replace("[0.500]", "[9.999]")
+    (detail,) = details_of(log, "ad01", tmp_path)
+    assert detail.startswith("line 2 (segment 1): anomaly score logged 9.999, tinyinterp ")
+    kws = tmp_path / "kws"
+    kws.mkdir()
+    shutil.copy(data_dir / "datasets" / "kws01" / "tst_000000_Stop_7.bin", kws)
+    (kws / "y_labels.csv").write_text("tst_000000_Stop_7.bin,12,7\n")
+    cut = 'parser: Command "bload dut "d/tst_000000_Stop_7.bin" 0 100"\ndut: m-results-[0.500,0.500]\n'
+    assert details_of(cut, "kws01", kws) == ["line 2: a load of 100 bytes; the model takes 490"]
+    three = 'parser: Command "bload dut "d/tst_000000_Stop_7.bin""\ndut: m-results-[0.1,0.2,0.7]\n'
+    assert details_of(three, "kws01", kws) == ["line 2: 3 values logged, tinyinterp prints 12"]

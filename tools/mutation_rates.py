@@ -3,7 +3,8 @@
     python tools/mutation_rates.py tinyinterp/cost/loops.py tinyinterp/cost/scratch.py ...
 
 Reads the verdicts mutmut keeps in mutants/<module>.meta (run from the project root, after `mutmut run`).
-Kill rate = killed / (killed + survived + timed out).
+Kill rate = killed / (killed + survived + timed out); date: when mutmut last wrote the module's verdicts
+(UTC).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
 
 from mutmut.stats import status_by_exit_code
@@ -18,9 +20,12 @@ from mutmut.stats import status_by_exit_code
 COLUMNS = ("killed", "timeout", "survived", "no tests", "not checked")
 
 
+def meta_path(module: Path) -> Path:
+    return Path("mutants") / f"{module}.meta"
+
+
 def verdicts(module: Path) -> Counter[str]:
-    meta = Path("mutants") / f"{module}.meta"
-    codes = json.loads(meta.read_text())["exit_code_by_key"].values()
+    codes = json.loads(meta_path(module).read_text())["exit_code_by_key"].values()
     return Counter(status_by_exit_code[code] for code in codes)
 
 
@@ -28,7 +33,15 @@ def row(module: Path, counts: Counter[str]) -> str:
     mutants = sum(counts.values())
     decided = counts["killed"] + counts["survived"] + counts["timeout"]
     rate = f"{100 * counts['killed'] / decided:.1f}%" if decided else "-"
-    cells = [f"`{module}`", mutants, mutants - counts["not checked"], *(counts[c] for c in COLUMNS), rate]
+    date = datetime.fromtimestamp(meta_path(module).stat().st_mtime, timezone.utc).strftime("%Y-%m-%d")
+    cells = [
+        f"`{module}`",
+        mutants,
+        mutants - counts["not checked"],
+        *(counts[c] for c in COLUMNS),
+        rate,
+        date,
+    ]
     return "| " + " | ".join(str(cell) for cell in cells) + " |"
 
 
@@ -36,10 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="+", type=Path, help="source files, e.g. tinyinterp/cost/loops.py")
     args = parser.parse_args(argv)
-    print(
-        "| module | mutants | checked | killed | timed out | survived | no tests | not checked | kill rate |"
-    )
-    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+    header = ("module", "mutants", "checked", "killed", "timed out", "survived", "no tests", "not checked")
+    print("| " + " | ".join((*header, "kill rate", "date")) + " |")
+    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|---|")
     for module in args.modules:
         print(row(module, verdicts(module)))
     return 0

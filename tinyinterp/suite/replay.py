@@ -131,8 +131,9 @@ def _cmsis_contents(build: CmsisNn, subgraph: Subgraph, op: Operator, values: np
         return _patch(values, *_window_start(op, x, y, k_h, k_w, pixel), k_h, k_w, offset)
 
     if op.opcode == "DEPTHWISE_CONV_2D":  # arm_depthwise_conv_s8_opt: the last pixel's column
-        pad_top = -_window_start(op, x, y, k_h, k_w, 0)[0]
-        return None if build.depthwise_3x3 and (k_h, k_w) == (3, 3) and pad_top <= 1 else column(pixels - 1)
+        # arm_depthwise_conv_3x3_s8 also needs padding of at most 1, which TFLM's padding of an undilated
+        # 3x3 window always is ((out - 1) x stride + 3 - in is at most 2 in all).
+        return None if build.depthwise_3x3 and (k_h, k_w) == (3, 3) else column(pixels - 1)
     if op.opcode == "CONV_2D":  # arm_convolve_s8: output pixel p's column is im2col column p % 2
         last = {p % 2: p for p in range(max(pixels - 2, 0), pixels)}
         return b"".join(column(last[c]) for c in sorted(last))
