@@ -3,7 +3,7 @@
     python tools/mutation_rates.py tinyinterp/cost/loops.py tinyinterp/cost/scratch.py ...
 
 Reads the verdicts mutmut keeps in mutants/<module>.meta (run from the project root, after `mutmut run`).
-Kill rate = killed / (killed + survived + timed out).
+Kill rate = killed / (killed + survived + timed out); several modules get a total row.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ def verdicts(module: Path) -> Counter[str]:
     return Counter(status_by_exit_code[code] for code in codes)
 
 
-def row(module: Path, counts: Counter[str]) -> str:
+def row(label: str, counts: Counter[str]) -> str:
     mutants = sum(counts.values())
     decided = counts["killed"] + counts["survived"] + counts["timeout"]
     rate = f"{100 * counts['killed'] / decided:.1f}%" if decided else "-"
-    cells = [f"`{module}`", mutants, mutants - counts["not checked"], *(counts[c] for c in COLUMNS), rate]
+    cells = [label, mutants, mutants - counts["not checked"], *(counts[c] for c in COLUMNS), rate]
     return "| " + " | ".join(str(cell) for cell in cells) + " |"
 
 
@@ -40,8 +40,11 @@ def main(argv: list[str] | None = None) -> int:
         "| module | mutants | checked | killed | timed out | survived | no tests | not checked | kill rate |"
     )
     print("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
-    for module in args.modules:
-        print(row(module, verdicts(module)))
+    counts = {module: verdicts(module) for module in args.modules}
+    for module, found in counts.items():
+        print(row(f"`{module}`", found))
+    if len(counts) > 1:
+        print(row("**total**", sum(counts.values(), Counter())))
     return 0
 
 
