@@ -491,3 +491,38 @@ def test_a_data_cache_keeps_a_filter_that_fits() -> None:
     # The same holds for a pointwise filter on MVE: 256 filters of 160 channels (40,960 bytes) do not fit.
     large_pointwise = conv((1, 4, 4, 160), (256, 1, 1, 160), (1, 4, 4, 256))
     assert flash(large_pointwise, board) == pytest.approx(40_960 * 16 / 4 * per_byte)
+
+
+def test_a_data_cache_keeps_a_pointwise_filter_when_two_rows_fit() -> None:
+    """On DSP and plain C, arm_convolve_1x1_s8_fast goes over two filter rows (2 x input channels) between
+    two uses of a weight: with the M7's 4 KB D-cache (on by default), rows of 1,500 channels (3,000 bytes)
+    stay cached, and the filter is read from flash once; rows of 2,100 (4,200 bytes) do not, and it costs
+    what it costs without a cache. 4 pixels in 2 pairs: the uncached kernel reads the filter about twice."""
+    board = profiles.board("disco-f746ng")
+    uncached = profiles.with_settings(board, ["dcache=false"])
+    per_byte = board.flash_line_stall(board.clock_mhz) / board.weight_line_bytes()
+    assert (board.cache_kb, board.core, board.dcache) == (4, "cortex-m7", True)
+    fits = conv((1, 1, 4, 1500), (2, 1, 1, 1500), (1, 1, 4, 2))
+    assert flash(fits, board) == pytest.approx(3000 * per_byte)
+    assert flash(fits, uncached) > 1.5 * 3000 * per_byte
+    spills = conv((1, 1, 4, 2100), (2, 1, 1, 2100), (1, 1, 4, 2))
+    assert flash(spills, board) == pytest.approx(flash(spills, uncached))
+    assert flash(spills, board) > 1.5 * 4200 * per_byte
+
+
+def test_a_convolution_with_one_channel_per_group() -> None:
+    # 4 input channels, filters over 1: 4 groups of 2 filters, each a call over one channel.
+    model = conv((1, 4, 4, 4), (8, 3, 3, 1), (1, 4, 4, 8))
+    shape = KernelShape(1, 4, 4, 1, 4, 4, 2, 3, 3, 1, 1, 1, 1)
+    found = work(model, DSP)
+    assert found.kernel == "arm_convolve_s8"
+    assert_terms(found, loop_terms("arm_convolve_s8", DSP, shape, wrapped=True, calls=4))
+
+
+def test_a_one_row_convolution_over_one_channel() -> None:
+    # One channel at stride 4: a row step of 4 bytes, so arm_convolve_1_x_n_s8; (9 - 3) // 4 + 1 = 2 outputs.
+    model = conv((1, 1, 9, 1), (4, 1, 3, 1), (1, 1, 2, 4), padding="VALID", stride_w=4)
+    found = work(model, DSP)
+    assert found.kernel == "arm_convolve_1_x_n_s8"
+    shape = KernelShape(1, 1, 9, 1, 1, 2, 4, 1, 3, 1, 4)
+    assert_terms(found, loop_terms("arm_convolve_1_x_n_s8", DSP, shape, wrapped=True))
