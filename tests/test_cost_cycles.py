@@ -526,3 +526,11 @@ def test_a_one_row_convolution_over_one_channel() -> None:
     assert found.kernel == "arm_convolve_1_x_n_s8"
     shape = KernelShape(1, 1, 9, 1, 1, 2, 4, 1, 3, 1, 4)
     assert_terms(found, loop_terms("arm_convolve_1_x_n_s8", DSP, shape, wrapped=True))
+
+
+def test_a_fully_connected_layer_of_one_unit() -> None:
+    # 5 rows of 39 values into one unit: 5 rows of the kernel, 5 requantizations on the reference kernels.
+    found = work(fully_connected(rows=5, units=1), DSP)
+    assert_terms(found, loop_terms("arm_fully_connected_s8", DSP, KernelShape(n=5, in_c=39, out_c=1)))
+    reference = work(fully_connected(rows=5, units=1), DSP, "reference")
+    assert reference.terms["requant"] == pytest.approx(5 * 19 * cycles.REFERENCE_REQUANTIZE)
