@@ -534,3 +534,17 @@ def test_a_fully_connected_layer_of_one_unit() -> None:
     assert_terms(found, loop_terms("arm_fully_connected_s8", DSP, KernelShape(n=5, in_c=39, out_c=1)))
     reference = work(fully_connected(rows=5, units=1), DSP, "reference")
     assert reference.terms["requant"] == pytest.approx(5 * 19 * cycles.REFERENCE_REQUANTIZE)
+
+
+def test_a_one_byte_filter_stalls_and_a_slow_flash_bus_costs_without_wait_states() -> None:
+    """Every flash read of a weight stalls, even of a 1-byte filter: TFLM's reference 1x1 conv of one channel
+    reads it once per pixel (4 reads, no cache on the L4R5's data path). A flash with 1 ns access has no wait
+    state below 1 GHz, but read over a bus at half the core's clock each line costs 2 core cycles, 1 more
+    than a load from SRAM."""
+    board = profiles.board("nucleo-l4r5zi")
+    per_byte = board.flash_line_stall(board.clock_mhz) / board.weight_line_bytes()
+    one_byte = conv((1, 2, 2, 1), (1, 1, 1, 1), (1, 2, 2, 1))
+    assert flash(one_byte, board, "reference") == pytest.approx(4 * per_byte)
+    slow_bus = replace(board, flash_access_ns=1.0, flash_bus_mhz=board.clock_mhz / 2)
+    assert slow_bus.wait_states(board.clock_mhz) == 0
+    assert flash(STRIDED, slow_bus, "reference") == pytest.approx(135 * 25 * 1 / board.flash_line_bytes)
