@@ -548,3 +548,30 @@ def test_a_one_byte_filter_stalls_and_a_slow_flash_bus_costs_without_wait_states
     slow_bus = replace(board, flash_access_ns=1.0, flash_bus_mhz=board.clock_mhz / 2)
     assert slow_bus.wait_states(board.clock_mhz) == 0
     assert flash(STRIDED, slow_bus, "reference") == pytest.approx(135 * 25 * 1 / board.flash_line_bytes)
+
+
+def test_a_context_names_absent_tensors_none_and_keeps_tensor_0() -> None:
+    # The output is tensor 0 (made first); the conv has no bias (-1): inputs at 2 and beyond are absent.
+    b = ModelBuilder()
+    y = b.tensor("y", (1, 2, 2, 3), "int8", **Q)
+    x = b.input("x", (1, 2, 2, 4), "int8", **Q)
+    w = b.constant("w", np.ones((3, 1, 1, 4)), "int8", scale=[0.01] * 3, zero_point=0)
+    b.op("CONV_2D", [x, w, -1], [y], padding="VALID", stride_w=1, stride_h=1)
+    b.output(y)
+    model = b.build()
+    board = profiles.generic_board("cortex-m4", 100)
+    ctx = cycles.Context(model.main, model.main.operators[0], DSP, board, 100, "dsp")
+    assert (ctx.tensor(0).name, ctx.tensor(1).name, ctx.tensor(0, output=True).name) == ("x", "w", "y")
+    assert ctx.tensor(2) is None and ctx.tensor(3) is None and ctx.tensor(1, output=True) is None
+    assert [t.name for t in ctx.outputs()] == ["y"]
+    assert [t.name for t in ctx.inputs()] == ["x", "w"]
+    # the arena bytes: the 16 input and 12 output bytes
+    assert work(model, DSP).activation_bytes == 16 + 12
+
+
+def test_bytes_of_an_even_number_of_int4_values() -> None:
+    # 4 units x 6 int4 weights: 24 nibbles in 12 bytes.
+    model = fully_connected(rows=1, depth=6, units=4)
+    retyped = tuple(replace(t, dtype=TensorType.INT4) if t.name == "w" else t for t in model.main.tensors)
+    found = work(Model((replace(model.main, tensors=retyped),)), DSP)
+    assert found.weight_bytes == 12
