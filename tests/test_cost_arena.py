@@ -237,18 +237,21 @@ def test_persistent_bytes_by_hand() -> None:
     assert arena.persistent_bytes(model) == 810 + 24 * 5 + 82 * 2 + 2 * (conv + 8 * 8)
 
 
-def _fully_connected(scales: list[float]) -> ModelBuilder:
+def _fully_connected(scales: list[float], units: int = 3) -> ModelBuilder:
     b = ModelBuilder()
     x = b.input("x", (1, 6), "int8", scale=0.1, zero_point=0)
-    w = b.constant("w", np.ones((3, 6)), "int8", scale=scales, zero_point=[0] * len(scales))
-    y = b.tensor("y", (1, 3), "int8", scale=0.1, zero_point=0)
+    w = b.constant("w", np.ones((units, 6)), "int8", scale=scales, zero_point=[0] * len(scales))
+    y = b.tensor("y", (1, units), "int8", scale=0.1, zero_point=0)
     b.op("FULLY_CONNECTED", [x, w, -1], [y])
     b.output(y)
     return b
 
 
 def test_persistent_bytes_of_per_channel_fully_connected_only() -> None:
-    # 4 tensors and one op; per-channel weights add a multiplier and shift for each of the 3 units.
+    # 3 tensors and one op; per-channel weights add a multiplier and shift for each unit (3, or 2).
     fc = COSTS["FULLY_CONNECTED"].op_data_bytes
     assert arena.persistent_bytes(_fully_connected([0.5]).build()) == 810 + 24 * 3 + 82 + fc
     assert arena.persistent_bytes(_fully_connected([0.5] * 3).build()) == 810 + 24 * 3 + 82 + fc + 8 * 3
+    assert (
+        arena.persistent_bytes(_fully_connected([0.5] * 2, units=2).build()) == 810 + 24 * 3 + 82 + fc + 8 * 2
+    )
