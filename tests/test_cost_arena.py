@@ -195,6 +195,14 @@ def test_int4_and_unsized_tensors() -> None:
     b.output(y)
     assert [item.size for item in arena.buffers(b.build())] == [16, 16]
     assert arena._nbytes(b.build().main.tensors[x]) == 3
+    # 32 nibbles are 16 bytes (one aligned unit, not two); 9 int16 values are 18 bytes (two units).
+    wide = ModelBuilder()
+    x32 = wide.input("x", (1, 32), "int4", scale=0.1, zero_point=0)
+    y16 = wide.tensor("y", (1, 9), "int16", scale=0.1, zero_point=0)
+    wide.op("RELU", [x32], [y16])
+    wide.output(y16)
+    assert [item.size for item in arena.buffers(wide.build())] == [16, 32]
+    assert [arena._nbytes(t) for t in wide.build().main.tensors] == [16, 18]
     s = ModelBuilder()
     text = s.input("text", (1, 2), "string")
     out = s.tensor("out", (1, 2), "int8", scale=0.1, zero_point=0)
