@@ -221,6 +221,7 @@ def test_int4_and_unsized_tensors() -> None:
         ),
         (struct.pack("<3I5i", 1, 0, 4, 0, 0, 0, 0, 0), "OfflineMemoryAllocation has 4 offsets for 5 tensors"),
         (struct.pack("<3I4i", 1, 0, 5, 0, 0, 0, 0), "OfflineMemoryAllocation has 5 offsets for 5 tensors"),
+        (struct.pack("<3I", 1, 0, 2**32 - 1), "OfflineMemoryAllocation has 4294967295 offsets for 5 tensors"),
     ],
 )
 def test_malformed_offline_metadata_is_named(metadata: bytes, message: str) -> None:
@@ -263,3 +264,22 @@ def test_persistent_bytes_of_per_channel_fully_connected_only() -> None:
     assert (
         arena.persistent_bytes(_fully_connected([0.5] * 2, units=2).build()) == 810 + 24 * 3 + 82 + fc + 8 * 2
     )
+
+
+def test_a_tensor_no_operator_uses_is_planned_outside_every_step() -> None:
+    # z is never read or written: TFLM's allocation info leaves its first and last use at -1, so it overlaps
+    # nothing. By size (ties reversed): z at 0, y at 0 (z never lives with it), x above y (both at step 1).
+    b = ModelBuilder()
+    x = b.input("x", (1, 32), "int8", scale=0.1, zero_point=0)
+    y = b.tensor("y", (1, 32), "int8", scale=0.1, zero_point=0)
+    b.tensor("z", (1, 64), "int8", scale=0.1, zero_point=0)
+    b.op("RELU", [x], [y])
+    b.output(y)
+    planned = arena.plan(b.build())
+    assert planned.buffers == (
+        Buffer(32, 0, 1, ONLINE, "x", 0),
+        Buffer(32, 1, 1, ONLINE, "y", 1),
+        Buffer(64, -1, -1, ONLINE, "z", 2),
+    )
+    assert planned.offsets == (32, 0, 0)
+    assert planned.head_bytes == 64
