@@ -18,6 +18,7 @@ from tinyinterp import zoo
 from tinyinterp.cost import arena, profiles
 from tinyinterp.cost.arena import ONLINE, Buffer
 from tinyinterp.cost.registry import COSTS
+from tinyinterp.errors import ModelError
 from tinyinterp.model import ModelBuilder, load_model, save_model
 
 # TFLM prints its allocations from C++ (MicroPrintf, to stderr): a child process's output captures them.
@@ -129,3 +130,156 @@ def test_persistent_estimate_counts_per_channel_fully_connected(tflm: ModuleType
     )
     tail = int(re.findall(r"Arena allocation tail (\d+) bytes", done.stdout + done.stderr)[0])
     assert arena.persistent_bytes(model) == pytest.approx(tail, rel=0.1)
+
+
+def test_the_two_conv_plan_by_hand() -> None:
+    # Tensors by index: x 0, w 1, h 2, v 3, y 4; the filters are constants, so never planned. Steps: the
+    # subgraph input x lives from 0, op 0 (step 1) reads x and writes h, op 1 (step 2) reads h and writes y,
+    # the output y lives to the last step. arm_convolve_s8 on the M4 asks 2 x 2 x 36 = 144 bytes at step 1.
+    model = _two_conv_model().build()
+    planned = arena.plan(model, arena.cmsis_nn(profiles.core("cortex-m4")))
+    assert planned.buffers == (
+        Buffer(256, 0, 1, ONLINE, "x", 0),
+        Buffer(512, 1, 2, ONLINE, "h", 2),
+        Buffer(512, 2, 2, ONLINE, "y", 4),
+        Buffer(144, 1, 1, ONLINE, "scratch of op 0", op=0),
+    )
+    # Placed by size, ties reversed: y at 0, h above it (they meet at step 2), x at 0 (gone before y), the
+    # scratch above x (both live at step 1) and below h (256 + 144 <= 512).
+    assert planned.offsets == (0, 512, 0, 256)
+    assert planned.head_bytes == 1024
+
+
+def test_sizes_are_aligned_and_only_tensors_without_data_are_planned() -> None:
+    b = ModelBuilder()
+    x = b.input("x", (1, 5), "int8", scale=0.1, zero_point=0)  # 5 bytes, aligned to 16
+    state = b.tensor("state", (1, 3), "int16", scale=0.1, zero_point=0, is_variable=True)
+    empty = b.tensor("empty", (0, 5), "int8", scale=0.1, zero_point=0)
+    y = b.tensor("y", (1, 17), "int8", scale=0.1, zero_point=0)  # 17 bytes, aligned to 32
+    b.op("ADD", [x, state], [y])
+    b.op("ADD", [x, empty], [y])
+    b.output(y)
+    planned = arena.buffers(b.build())
+    # The variable state lives in the persistent area, a zero-size tensor is never allocated.
+    assert [(item.name, item.size, item.first, item.last) for item in planned] == [
+        ("x", 16, 0, 2),
+        ("y", 32, 1, 2),
+    ]
+    assert [arena.align(n) for n in (0, 1, 16, 17, 32)] == [0, 16, 16, 32, 32]
+
+
+def test_an_offline_planned_variable_tensor_is_in_the_arena() -> None:
+    b = ModelBuilder()
+    x = b.input("x", (1, 4), "int8", scale=0.1, zero_point=0)
+    state = b.tensor("state", (1, 4), "int8", scale=0.1, zero_point=0, is_variable=True)
+    y = b.tensor("y", (1, 4), "int8", scale=0.1, zero_point=0)
+    b.op("ADD", [x, state], [y])
+    b.output(y)
+    model = b.build()
+    metadata = struct.pack("<3I3i", 1, 0, 3, ONLINE, 64, ONLINE)
+    planned = arena.plan(replace(model, metadata=(("OfflineMemoryAllocation", metadata),)))
+    assert [(item.name, item.offline_offset) for item in planned.buffers] == [
+        ("x", ONLINE),
+        ("state", 64),
+        ("y", ONLINE),
+    ]
+    assert dict(zip((item.name for item in planned.buffers), planned.offsets))["state"] == 64
+    assert planned.head_bytes == 80
+
+
+def test_int4_and_unsized_tensors() -> None:
+    b = ModelBuilder()
+    x = b.input("x", (1, 5), "int4", scale=0.1, zero_point=0)  # 5 nibbles: 3 bytes
+    y = b.tensor("y", (1, 5), "int8", scale=0.1, zero_point=0)
+    b.op("RELU", [x], [y])
+    b.output(y)
+    assert [item.size for item in arena.buffers(b.build())] == [16, 16]
+    assert arena._nbytes(b.build().main.tensors[x]) == 3
+    # 32 nibbles are 16 bytes (one aligned unit, not two); 9 int16 values are 18 bytes (two units).
+    wide = ModelBuilder()
+    x32 = wide.input("x", (1, 32), "int4", scale=0.1, zero_point=0)
+    y16 = wide.tensor("y", (1, 9), "int16", scale=0.1, zero_point=0)
+    wide.op("RELU", [x32], [y16])
+    wide.output(y16)
+    assert [item.size for item in arena.buffers(wide.build())] == [16, 32]
+    assert [arena._nbytes(t) for t in wide.build().main.tensors] == [16, 18]
+    s = ModelBuilder()
+    text = s.input("text", (1, 2), "string")
+    out = s.tensor("out", (1, 2), "int8", scale=0.1, zero_point=0)
+    s.op("RELU", [text], [out])
+    s.output(out)
+    with pytest.raises(ModelError, match=r"^tensor 0 'text' has type STRING: size unknown$"):
+        arena.plan(s.build())
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        (
+            struct.pack("<2I", 1, 0) + b"\0\0\0",
+            "OfflineMemoryAllocation metadata is 11 bytes, shorter than its header",
+        ),
+        (struct.pack("<3I5i", 1, 0, 4, 0, 0, 0, 0, 0), "OfflineMemoryAllocation has 4 offsets for 5 tensors"),
+        (struct.pack("<3I4i", 1, 0, 5, 0, 0, 0, 0), "OfflineMemoryAllocation has 5 offsets for 5 tensors"),
+        (struct.pack("<3I", 1, 0, 2**32 - 1), "OfflineMemoryAllocation has 4294967295 offsets for 5 tensors"),
+    ],
+)
+def test_malformed_offline_metadata_is_named(metadata: bytes, message: str) -> None:
+    model = _two_conv_model().build()
+    with pytest.raises(ModelError, match=f"^{message}$"):
+        arena.plan(replace(model, metadata=(("OfflineMemoryAllocation", metadata),)))
+
+
+def test_a_header_only_offline_table_of_no_tensors_is_read() -> None:
+    # 12 bytes exactly: a header, and no offsets for a model without tensors.
+    model = replace(
+        ModelBuilder().build(), metadata=(("OfflineMemoryAllocation", struct.pack("<3I", 1, 0, 0)),)
+    )
+    assert arena.plan(model).head_bytes == 0
+
+
+def test_persistent_bytes_by_hand() -> None:
+    # TFLM's tail: 810 fixed, 24 per tensor (5), 82 per operator (2), each CONV_2D's OpData (registry) and an
+    # int32 multiplier and shift per output channel (8 channels each).
+    model = _two_conv_model().build()
+    conv = COSTS["CONV_2D"].op_data_bytes
+    assert arena.persistent_bytes(model) == 810 + 24 * 5 + 82 * 2 + 2 * (conv + 8 * 8)
+
+
+def _fully_connected(scales: list[float], units: int = 3) -> ModelBuilder:
+    b = ModelBuilder()
+    x = b.input("x", (1, 6), "int8", scale=0.1, zero_point=0)
+    w = b.constant("w", np.ones((units, 6)), "int8", scale=scales, zero_point=[0] * len(scales))
+    y = b.tensor("y", (1, units), "int8", scale=0.1, zero_point=0)
+    b.op("FULLY_CONNECTED", [x, w, -1], [y])
+    b.output(y)
+    return b
+
+
+def test_persistent_bytes_of_per_channel_fully_connected_only() -> None:
+    # 3 tensors and one op; per-channel weights add a multiplier and shift for each unit (3, or 2).
+    fc = COSTS["FULLY_CONNECTED"].op_data_bytes
+    assert arena.persistent_bytes(_fully_connected([0.5]).build()) == 810 + 24 * 3 + 82 + fc
+    assert arena.persistent_bytes(_fully_connected([0.5] * 3).build()) == 810 + 24 * 3 + 82 + fc + 8 * 3
+    assert (
+        arena.persistent_bytes(_fully_connected([0.5] * 2, units=2).build()) == 810 + 24 * 3 + 82 + fc + 8 * 2
+    )
+
+
+def test_a_tensor_no_operator_uses_is_planned_outside_every_step() -> None:
+    # z is never read or written: TFLM's allocation info leaves its first and last use at -1, so it overlaps
+    # nothing. By size (ties reversed): z at 0, y at 0 (z never lives with it), x above y (both at step 1).
+    b = ModelBuilder()
+    x = b.input("x", (1, 32), "int8", scale=0.1, zero_point=0)
+    y = b.tensor("y", (1, 32), "int8", scale=0.1, zero_point=0)
+    b.tensor("z", (1, 64), "int8", scale=0.1, zero_point=0)
+    b.op("RELU", [x], [y])
+    b.output(y)
+    planned = arena.plan(b.build())
+    assert planned.buffers == (
+        Buffer(32, 0, 1, ONLINE, "x", 0),
+        Buffer(32, 1, 1, ONLINE, "y", 1),
+        Buffer(64, -1, -1, ONLINE, "z", 2),
+    )
+    assert planned.offsets == (32, 0, 0)
+    assert planned.head_bytes == 64

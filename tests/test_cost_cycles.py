@@ -501,3 +501,87 @@ def test_a_data_cache_keeps_a_filter_that_fits() -> None:
     # The same holds for a pointwise filter on MVE: 256 filters of 160 channels (40,960 bytes) do not fit.
     large_pointwise = conv((1, 4, 4, 160), (256, 1, 1, 160), (1, 4, 4, 256))
     assert flash(large_pointwise, board) == pytest.approx(40_960 * 16 / 4 * per_byte)
+
+
+def test_a_data_cache_keeps_a_pointwise_filter_when_two_rows_fit() -> None:
+    """On DSP and plain C, arm_convolve_1x1_s8_fast goes over two filter rows (2 x input channels) between
+    two uses of a weight: with the M7's 4 KB D-cache (on by default), rows of 1,500 channels (3,000 bytes)
+    stay cached, and the filter is read from flash once; rows of 2,100 (4,200 bytes) do not, and it costs
+    what it costs without a cache. 4 pixels in 2 pairs: the uncached kernel reads the filter about twice."""
+    board = profiles.board("disco-f746ng")
+    uncached = profiles.with_settings(board, ["dcache=false"])
+    per_byte = board.flash_line_stall(board.clock_mhz) / board.weight_line_bytes()
+    assert (board.cache_kb, board.core, board.dcache) == (4, "cortex-m7", True)
+    fits = conv((1, 1, 4, 1500), (2, 1, 1, 1500), (1, 1, 4, 2))
+    assert flash(fits, board) == pytest.approx(3000 * per_byte)
+    assert flash(fits, uncached) > 1.5 * 3000 * per_byte
+    spills = conv((1, 1, 4, 2100), (2, 1, 1, 2100), (1, 1, 4, 2))
+    assert flash(spills, board) == pytest.approx(flash(spills, uncached))
+    assert flash(spills, board) > 1.5 * 4200 * per_byte
+
+
+def test_a_convolution_with_one_channel_per_group() -> None:
+    # 4 input channels, filters over 1: 4 groups of 2 filters, each a call over one channel.
+    model = conv((1, 4, 4, 4), (8, 3, 3, 1), (1, 4, 4, 8))
+    shape = KernelShape(1, 4, 4, 1, 4, 4, 2, 3, 3, 1, 1, 1, 1)
+    found = work(model, DSP)
+    assert found.kernel == "arm_convolve_s8"
+    assert_terms(found, loop_terms("arm_convolve_s8", DSP, shape, wrapped=True, calls=4))
+
+
+def test_a_one_row_convolution_over_one_channel() -> None:
+    # One channel at stride 4: a row step of 4 bytes, so arm_convolve_1_x_n_s8; (9 - 3) // 4 + 1 = 2 outputs.
+    model = conv((1, 1, 9, 1), (4, 1, 3, 1), (1, 1, 2, 4), padding="VALID", stride_w=4)
+    found = work(model, DSP)
+    assert found.kernel == "arm_convolve_1_x_n_s8"
+    shape = KernelShape(1, 1, 9, 1, 1, 2, 4, 1, 3, 1, 4)
+    assert_terms(found, loop_terms("arm_convolve_1_x_n_s8", DSP, shape, wrapped=True))
+
+
+def test_a_fully_connected_layer_of_one_unit() -> None:
+    # 5 rows of 39 values into one unit: 5 rows of the kernel, 5 requantizations on the reference kernels.
+    found = work(fully_connected(rows=5, units=1), DSP)
+    assert_terms(found, loop_terms("arm_fully_connected_s8", DSP, KernelShape(n=5, in_c=39, out_c=1)))
+    reference = work(fully_connected(rows=5, units=1), DSP, "reference")
+    assert reference.terms["requant"] == pytest.approx(5 * 19 * cycles.REFERENCE_REQUANTIZE)
+
+
+def test_a_one_byte_filter_stalls_and_a_slow_flash_bus_costs_without_wait_states() -> None:
+    """Every flash read of a weight stalls, even of a 1-byte filter: TFLM's reference 1x1 conv of one channel
+    reads it once per pixel (4 reads, no cache on the L4R5's data path). A flash with 1 ns access has no wait
+    state below 1 GHz, but read over a bus at half the core's clock each line costs 2 core cycles, 1 more
+    than a load from SRAM."""
+    board = profiles.board("nucleo-l4r5zi")
+    per_byte = board.flash_line_stall(board.clock_mhz) / board.weight_line_bytes()
+    one_byte = conv((1, 2, 2, 1), (1, 1, 1, 1), (1, 2, 2, 1))
+    assert flash(one_byte, board, "reference") == pytest.approx(4 * per_byte)
+    slow_bus = replace(board, flash_access_ns=1.0, flash_bus_mhz=board.clock_mhz / 2)
+    assert slow_bus.wait_states(board.clock_mhz) == 0
+    assert flash(STRIDED, slow_bus, "reference") == pytest.approx(135 * 25 * 1 / board.flash_line_bytes)
+
+
+def test_a_context_names_absent_tensors_none_and_keeps_tensor_0() -> None:
+    # The output is tensor 0 (made first); the conv has no bias (-1): inputs at 2 and beyond are absent.
+    b = ModelBuilder()
+    y = b.tensor("y", (1, 2, 2, 3), "int8", **Q)
+    x = b.input("x", (1, 2, 2, 4), "int8", **Q)
+    w = b.constant("w", np.ones((3, 1, 1, 4)), "int8", scale=[0.01] * 3, zero_point=0)
+    b.op("CONV_2D", [x, w, -1], [y], padding="VALID", stride_w=1, stride_h=1)
+    b.output(y)
+    model = b.build()
+    board = profiles.generic_board("cortex-m4", 100)
+    ctx = cycles.Context(model.main, model.main.operators[0], DSP, board, 100, "dsp")
+    assert (ctx.tensor(0).name, ctx.tensor(1).name, ctx.tensor(0, output=True).name) == ("x", "w", "y")
+    assert ctx.tensor(2) is None and ctx.tensor(3) is None and ctx.tensor(1, output=True) is None
+    assert [t.name for t in ctx.outputs()] == ["y"]
+    assert [t.name for t in ctx.inputs()] == ["x", "w"]
+    # the arena bytes: the 16 input and 12 output bytes
+    assert work(model, DSP).activation_bytes == 16 + 12
+
+
+def test_bytes_of_an_even_number_of_int4_values() -> None:
+    # 4 units x 6 int4 weights: 24 nibbles in 12 bytes.
+    model = fully_connected(rows=1, depth=6, units=4)
+    retyped = tuple(replace(t, dtype=TensorType.INT4) if t.name == "w" else t for t in model.main.tensors)
+    found = work(Model((replace(model.main, tensors=retyped),)), DSP)
+    assert found.weight_bytes == 12

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import pytest
 
 from tinyinterp.cost import estimate, fit, profiles
 from tinyinterp.cost.cli import EXIT_BAD_INPUT, EXIT_OK, main
-from tinyinterp.cost.fit import Measurement, fit_stacks, read_measurements
+from tinyinterp.cost.estimate import Components
+from tinyinterp.cost.fit import Measurement, fit_components, fit_power, fit_stacks, read_measurements
 from tinyinterp.cost.published import baseline, held_out, mape, observations, read_results
 from tinyinterp.errors import CostModelError
 
@@ -130,3 +132,101 @@ def test_the_held_out_measurement_is_not_used(results: list) -> None:
     before = held_out(subset, stacks, targets=[target]).lobo[0].latency_ms
     after = held_out(tampered, stacks, targets=[tampered[subset.index(target)]]).lobo[0].latency_ms
     assert after == pytest.approx(before, rel=1e-9)
+
+
+# --- the fits on components written by hand ----------------------------------------------------------------
+
+CLASSES = ("conv", "pointwise", "depthwise", "fc", "elementwise")
+STACK = profiles.StackProfile(
+    "s",
+    "cmsis-nn",
+    efficiency=dict(zip(CLASSES, (0.5, 0.6, 0.7, 0.8, 0.9))),
+    overhead_cycles=50.0,
+    mve_efficiency=dict(zip(CLASSES, (1.5, 1.6, 1.7, 1.8, 1.9))),
+)
+
+
+def _parts(conv: float, vector_fc: float = 0.0, flash: float = 0.0, operators: int = 0) -> Components:
+    kernel = dict.fromkeys(CLASSES, 0.0) | {"conv": conv}
+    return Components(kernel, flash, operators, 1, {"fc": vector_fc} if vector_fc else {})
+
+
+def test_measurements_the_defaults_predict_fit_the_identity() -> None:
+    # Cycles as the stack predicts them (conv x 0.5, MVE fc x 1.8, flash, 50 per operator): every residual is
+    # 0 at the prior's mean, so the fit stays there.
+    parts = [_parts(1000.0, 300.0, 200.0, 3), _parts(4000.0, 0.0, 0.0, 10)]
+    cycles = [1000 * 0.5 + 300 * 1.8 + 200 + 3 * 50, 4000 * 0.5 + 10 * 50]
+    calibration = fit_components(parts, cycles, STACK)
+    assert calibration.scale == pytest.approx(1.0, abs=1e-9)
+    assert calibration.efficiency == pytest.approx(dict.fromkeys(CLASSES, 1.0), abs=1e-9)
+    assert (calibration.power_scale, calibration.models, calibration.energies) == (1.0, 2, 0)
+
+
+def test_a_measurement_twice_the_prediction_splits_between_scale_and_class_by_the_priors() -> None:
+    # One conv-only model measured at 2x: the MAP of t0 (log scale, prior sd 1) and t1 (log conv factor,
+    # prior sd 0.15) under a residual (t0 + t1 - ln 2) / 0.08. The sum a = t0 + t1 minimises
+    # a^2 / (1 + 0.15^2) + (a - ln 2)^2 / 0.08^2, and splits as the prior variances: t0 = a / 1.0225.
+    parts = [_parts(1000.0)]
+    calibration = fit_components(parts, [2 * 1000 * 0.5], STACK)
+    a = math.log(2) * (1 / 0.08**2) / (1 / 0.08**2 + 1 / 1.0225)
+    assert math.log(calibration.scale) == pytest.approx(a / 1.0225, rel=1e-6)
+    assert math.log(calibration.efficiency["conv"]) == pytest.approx(a * 0.0225 / 1.0225, rel=1e-6)
+    assert {c: calibration.efficiency[c] for c in CLASSES[1:]} == dict.fromkeys(CLASSES[1:], 1.0)
+
+
+def test_the_power_factor_is_the_shrunk_geometric_mean_of_the_ratios() -> None:
+    # Ratios 2 and 8: log mean 2 ln 2, shrunk by n / (n + (0.08 / 0.5)^2) with n = 2.
+    assert fit_power([(2.0, 1.0), (16.0, 2.0)]) == pytest.approx(math.exp(2 / 2.0256 * 2 * math.log(2)))
+    assert fit_power([]) == 1.0
+
+
+def test_fit_counts_models_and_energies_and_refuses_nothing(data_dir: Path) -> None:
+    model = str(data_dir / "models" / "ad01_int8.tflite")
+    calibration = fit([Measurement(model, 1.0, 40.0), Measurement(model, 1.0)], BOARD)
+    assert (calibration.models, calibration.energies) == (2, 1)
+    with pytest.raises(CostModelError, match=r"^fit needs at least one measurement$"):
+        fit([], BOARD)
+    with pytest.raises(
+        CostModelError, match=r"^calibration model nothing\.tflite: nothing\.tflite: no such model file$"
+    ):
+        fit([Measurement("nothing.tflite", 1.0)], BOARD)
+
+
+def test_fit_on_a_generic_board_at_its_clock(data_dir: Path) -> None:
+    # The measured latency is what the estimator predicts at 96 MHz on a generic M33: the fit is the identity.
+    model = str(data_dir / "models" / "ad01_int8.tflite")
+    predicted = estimate(model, core="cortex-m33", clock_mhz=96.0).totals.latency_ms
+    calibration = fit([Measurement(model, predicted)], core="cortex-m33", clock_mhz=96.0)
+    assert calibration.scale == pytest.approx(1.0, abs=1e-9)
+
+
+def test_bad_calibration_files_are_named_with_their_line(tmp_path: Path, data_dir: Path) -> None:
+    (tmp_path / "ad.tflite").write_bytes((data_dir / "models" / "ad01_int8.tflite").read_bytes())
+    path = tmp_path / "measured.csv"
+    cases = {
+        "model,ms\n": rf"^{path}: needs columns model,latency_ms\[,energy_uj\]; found \['model', 'ms'\]$",
+        "model,latency_ms\nad.tflite,3\nad.tflite,\n": rf"^{path}:3: latency_ms '' is not a number$",
+        "model,latency_ms\nad.tflite,inf\n": rf"^{path}:2: latency_ms must be positive, got inf$",
+        "model,latency_ms\nad.tflite,nan\n": rf"^{path}:2: latency_ms must be positive, got nan$",
+        "model,latency_ms,energy_uj\nad.tflite,2,0\n": rf"^{path}:2: energy_uj must be positive, got 0$",
+        "model,latency_ms\n": rf"^{path}: no measurements$",
+    }
+    for text, message in cases.items():
+        path.write_text(text)
+        with pytest.raises(CostModelError, match=message):
+            read_measurements(path)
+    path.write_bytes(b"model,latency_ms\n\xff\n")
+    with pytest.raises(CostModelError, match=rf"^cannot read calibration file {path}: 'utf-8' codec"):
+        read_measurements(path)
+    with pytest.raises(CostModelError, match=rf"^cannot read calibration file {tmp_path / 'no.csv'}: "):
+        read_measurements(tmp_path / "no.csv")
+
+
+def test_measured_models_by_absolute_path_and_energies(tmp_path: Path, data_dir: Path) -> None:
+    model = data_dir / "models" / "ad01_int8.tflite"
+    path = tmp_path / "measured.csv"
+    path.write_text(f"model,latency_ms,energy_uj\n {model} , 9.5 , 300 \n{model},8,\n")
+    assert read_measurements(path) == [
+        Measurement(str(model), 9.5, 300.0),
+        Measurement(str(model), 8.0, None),
+    ]

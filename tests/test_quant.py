@@ -366,3 +366,72 @@ def test_multipliers_outside_zero_one_are_refused(real: float) -> None:
     with pytest.raises(ModelError, match=rf"^input scale: multiplier {real!r} must be in \(0, 1\)$"):
         quant.quantize_multiplier_smaller_than_one(real, "input scale")
     assert quant.quantize_multiplier_smaller_than_one(0.5, "x") == (2**30, 0)
+
+
+def test_multipliers_greater_than_one() -> None:
+    # 3.0 = 0.75 x 2**2: Q0.31 0.75 is 3 x 2**29.
+    assert quant.quantize_multiplier_greater_than_one(3.0, "x") == (3 << 29, 2)
+    for real in (1.0, 0.5, math.nan):
+        with pytest.raises(ModelError, match=rf"^output scale: multiplier {real!r} must be > 1$"):
+            quant.quantize_multiplier_greater_than_one(real, "output scale")
+
+
+def test_per_channel_multipliers() -> None:
+    # 0.75 = 0.75 x 2**0, 0.25 = 0.5 x 2**-1, 0 stays 0 with shift 0.
+    multipliers, shifts = quant.quantize_multipliers(np.array([0.75, 0.25, 0.0]))
+    assert multipliers.dtype == np.int32 and shifts.dtype == np.int32
+    assert multipliers.tolist() == [3 << 29, 1 << 30, 0]
+    assert shifts.tolist() == [0, -1, 0]
+
+
+def test_quantize_value_divides_and_rounds_in_float32() -> None:
+    # 0.15 / 0.1 is 1.4999999999999998 in float64 but exactly 1.5 in float32 (rounded away: 2); 0.65 / 0.1
+    # is 6.5 in float64 but 6.4999995 in float32 (6).
+    assert quant.quantize_value(0.1, 3, 0.15) == 3 + 2
+    assert quant.quantize_value(0.1, 3, 0.65) == 3 + 6
+    # 0.375 / 0.25 is exactly 1.5 in both: a half, rounded away from zero on both sides.
+    assert quant.quantize_value(0.25, -4, 0.375) == -4 + 2
+    assert quant.quantize_value(0.25, -4, -0.375) == -4 - 2
+    # 1e30 / 1e-10 overflows float32 (max 3.4e38): refused, not an undefined conversion.
+    with pytest.raises(ModelError, match=r"^1e\+30 quantized with scale 1e-10 is out of range$"):
+        quant.quantize_value(1e-10, 0, 1e30)
+
+
+@pytest.mark.parametrize(
+    ("activation", "scale", "zero_point", "dtype", "expected"),
+    [
+        # scale 0.05, zero point -10: 0 -> -10, 6 -> 120 - 10, -1 -> -20 - 10, 1 -> 20 - 10
+        ("NONE", 0.05, -10, np.int8, (-128, 127)),
+        ("RELU", 0.05, -10, np.int8, (-10, 127)),
+        ("RELU6", 0.05, -10, np.int8, (-10, 110)),
+        ("RELU_N1_TO_1", 0.05, -10, np.int8, (-30, 10)),
+        # scale 0.001: 6 -> 6000 and +-1 -> +-1000, clamped to int8 but not to int16
+        ("RELU6", 0.001, 0, np.int8, (0, 127)),
+        ("RELU_N1_TO_1", 0.001, 0, np.int8, (-128, 127)),
+        ("RELU_N1_TO_1", 0.001, 0, np.int16, (-1000, 1000)),
+        ("NONE", 0.001, 0, np.int16, (-32768, 32767)),
+        # zero points outside the range: each bound is clamped on its own side only, as TFLM does
+        ("RELU", 1.0, -200, np.int8, (-128, 127)),
+        ("RELU6", 1.0, -200, np.int8, (-128, -194)),
+        ("RELU6", 1.0, 200, np.int8, (200, 127)),
+    ],
+)
+def test_activation_ranges_by_hand(
+    activation: str, scale: float, zero_point: int, dtype: type, expected: tuple[int, int]
+) -> None:
+    assert quant.activation_range(activation, scale, zero_point, np.dtype(dtype)) == expected
+
+
+def test_an_activation_without_a_quantized_range_is_named() -> None:
+    with pytest.raises(ModelError, match=r"^fused activation TANH is not supported on quantized tensors$"):
+        quant.activation_range("TANH", 0.1, 0, np.dtype(np.int8))
+
+
+def test_float_activation_ranges() -> None:
+    largest = np.float32(3.4028235e38)  # FLT_MAX
+    assert quant.float_activation_range("NONE") == (-largest, largest)
+    assert quant.float_activation_range("RELU") == (0.0, largest)
+    assert quant.float_activation_range("RELU6") == (0.0, 6.0)
+    assert quant.float_activation_range("RELU_N1_TO_1") == (-1.0, 1.0)
+    assert quant.float_activation_range("TANH") == (-largest, largest)  # not a clamp: none
+    assert all(type(bound) is np.float32 for bound in quant.float_activation_range("RELU6"))

@@ -4,7 +4,7 @@
 
 Reads the verdicts mutmut keeps in mutants/<module>.meta (run from the project root, after `mutmut run`).
 Kill rate = killed / (killed + survived + timed out); date: when mutmut last wrote the module's verdicts
-(UTC).
+(UTC; a total row gives the latest). Several modules get a total row.
 """
 
 from __future__ import annotations
@@ -29,19 +29,15 @@ def verdicts(module: Path) -> Counter[str]:
     return Counter(status_by_exit_code[code] for code in codes)
 
 
-def row(module: Path, counts: Counter[str]) -> str:
+def written(module: Path) -> str:
+    return datetime.fromtimestamp(meta_path(module).stat().st_mtime, timezone.utc).strftime("%Y-%m-%d")
+
+
+def row(label: str, counts: Counter[str], date: str) -> str:
     mutants = sum(counts.values())
     decided = counts["killed"] + counts["survived"] + counts["timeout"]
     rate = f"{100 * counts['killed'] / decided:.1f}%" if decided else "-"
-    date = datetime.fromtimestamp(meta_path(module).stat().st_mtime, timezone.utc).strftime("%Y-%m-%d")
-    cells = [
-        f"`{module}`",
-        mutants,
-        mutants - counts["not checked"],
-        *(counts[c] for c in COLUMNS),
-        rate,
-        date,
-    ]
+    cells = [label, mutants, mutants - counts["not checked"], *(counts[c] for c in COLUMNS), rate, date]
     return "| " + " | ".join(str(cell) for cell in cells) + " |"
 
 
@@ -52,8 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     header = ("module", "mutants", "checked", "killed", "timed out", "survived", "no tests", "not checked")
     print("| " + " | ".join((*header, "kill rate", "date")) + " |")
     print("|---|--:|--:|--:|--:|--:|--:|--:|--:|---|")
-    for module in args.modules:
-        print(row(module, verdicts(module)))
+    counts = {module: verdicts(module) for module in args.modules}
+    dates = {module: written(module) for module in args.modules}
+    for module, found in counts.items():
+        print(row(f"`{module}`", found, dates[module]))
+    if len(counts) > 1:
+        print(row("**total**", sum(counts.values(), Counter()), max(dates.values())))
     return 0
 
 
