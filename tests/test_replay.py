@@ -108,11 +108,9 @@ def test_depthwise_and_pool_scratch_of_the_2020_and_2021_kernels() -> None:
     assert _cmsis_scratch(BUILD_2020, *relu) == []
 
 
-def test_a_window_starts_where_tflms_padding_puts_it_on_a_tall_input() -> None:
-    """5 x 3 input, 3 x 3 SAME window, stride 1: 1 row and 1 column of padding before ((5 - 1) + 3 - 5 = 2
-    rows in all, (3 - 1) + 3 - 3 = 2 columns), so pixel 0 reads from (-1, -1) and the last, pixel 14 at
-    row 4, column 2, from (3, 1)."""
-    subgraph, op = one_op(
+def tall_pool() -> tuple[Subgraph, Operator]:
+    """A 3 x 3 SAME average pool, stride 1, over a 5 x 3 x 2 input."""
+    return one_op(
         "AVERAGE_POOL_2D",
         (1, 5, 3, 2),
         (1, 5, 3, 2),
@@ -123,6 +121,13 @@ def test_a_window_starts_where_tflms_padding_puts_it_on_a_tall_input() -> None:
         filter_height=3,
         filter_width=3,
     )
+
+
+def test_a_window_starts_where_tflms_padding_puts_it_on_a_tall_input() -> None:
+    """5 x 3 input, 3 x 3 SAME window, stride 1: 1 row and 1 column of padding before ((5 - 1) + 3 - 5 = 2
+    rows in all, (3 - 1) + 3 - 3 = 2 columns), so pixel 0 reads from (-1, -1) and the last, pixel 14 at
+    row 4, column 2, from (3, 1)."""
+    subgraph, op = tall_pool()
     x, y = subgraph.tensors[op.inputs[0]], subgraph.tensors[op.outputs[0]]
     assert _window_start(op, x, y, 3, 3, 0) == (-1, -1)
     assert _window_start(op, x, y, 3, 3, 14) == (3, 1)
@@ -146,17 +151,7 @@ def test_a_dated_layout_asks_and_leaves_what_its_build_does() -> None:
         "a build", CmsisNn(pool_sum_bytes=4, depthwise_3x3=True), newest_scratch_first=True
     )
     assert (layout.description, layout.newest_scratch_first) == ("a build", True)
-    subgraph, op = one_op(
-        "AVERAGE_POOL_2D",
-        (1, 5, 3, 2),
-        (1, 5, 3, 2),
-        None,
-        padding="SAME",
-        stride_h=1,
-        stride_w=1,
-        filter_height=3,
-        filter_width=3,
-    )
+    subgraph, op = tall_pool()
     assert layout.scratch(subgraph, op) == [4 * 2]
     h, w, c = np.meshgrid(np.arange(5), np.arange(3), np.arange(2), indexing="ij")
     values = (10 * h + w + 50 * c).astype(np.int8).reshape(1, 5, 3, 2)
