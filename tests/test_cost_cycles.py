@@ -21,6 +21,7 @@ from tinyinterp.cost import cycles, loops, profiles
 from tinyinterp.cost.cycles import LayerWork, Mix
 from tinyinterp.cost.estimate import layers_work
 from tinyinterp.cost.loops import KernelShape
+from tinyinterp.errors import ModelError
 from tinyinterp.model import ModelBuilder
 from tinyinterp.model.ir import Model, TensorType
 
@@ -585,3 +586,15 @@ def test_bytes_of_an_even_number_of_int4_values() -> None:
     retyped = tuple(replace(t, dtype=TensorType.INT4) if t.name == "w" else t for t in model.main.tensors)
     found = work(Model((replace(model.main, tensors=retyped),)), DSP)
     assert found.weight_bytes == 12
+
+
+def test_a_pool_over_a_3d_tensor_is_refused_naming_op_and_tensor() -> None:
+    """TFLM's pooling, conv and depthwise kernels take 4-D tensors only; the cost model refuses the others."""
+    b = ModelBuilder()
+    x = b.input("x", (1, 4, 4), "int8", scale=0.1, zero_point=0)
+    y = b.tensor("y", (1, 2, 2), "int8", scale=0.1, zero_point=0)
+    b.op("MAX_POOL_2D", [x], [y], padding="VALID", stride_h=2, stride_w=2, filter_height=2, filter_width=2)
+    b.output(y)
+    refusal = r"operator 0 \(MAX_POOL_2D\): tensor 0 'x' has shape \[1, 4, 4\], expected rank 4"
+    with pytest.raises(ModelError, match=refusal):
+        work(b.build(), DSP)

@@ -153,6 +153,16 @@ class Context(Generic[OptionsT]):
     def outputs(self) -> list[Tensor]:
         return [self.subgraph.tensors[i] for i in self.op.outputs if i >= 0]
 
+    def nhwc(self, tensor: Tensor) -> tuple[int, int, int, int]:
+        """A 4-D tensor's dimensions; any other rank is refused, as TFLM's kernels refuse it."""
+        shape = tuple(tensor.shape)
+        if len(shape) != 4:
+            raise ModelError(
+                f"operator {self.op.index} ({self.op.opcode}): tensor {tensor.index} '{tensor.name}' has "
+                f"shape {list(shape)}, expected rank 4"
+            )
+        return shape[0], shape[1], shape[2], shape[3]
+
     @cached_property
     def options(self) -> OptionsT:
         """The op's options (the schema's defaults for those the model leaves out), read once."""
@@ -210,8 +220,8 @@ def window(ctx: Context[WindowOptions], k_h: int, k_w: int) -> KernelShape:
     """The op's geometry (NHWC), padding as TFLM's kernels/padding.h computes it."""
     x, y = ctx.tensor(0), ctx.tensor(0, output=True)
     assert x is not None and y is not None
-    n, in_h, in_w, in_c = _nhwc(x)
-    _, out_h, out_w, out_c = _nhwc(y)
+    n, in_h, in_w, in_c = ctx.nhwc(x)
+    _, out_h, out_w, out_c = ctx.nhwc(y)
     options = ctx.options
     sh, sw = options.stride_h, options.stride_w
     dh, dw = dilations(options)
@@ -233,12 +243,6 @@ def window(ctx: Context[WindowOptions], k_h: int, k_w: int) -> KernelShape:
         dh,
         dw,
     )
-
-
-def _nhwc(tensor: Tensor) -> tuple[int, int, int, int]:
-    shape = tuple(tensor.shape)
-    padded = (1,) * (4 - len(shape)) + shape if len(shape) < 4 else shape[-4:]
-    return padded[0], padded[1], padded[2], padded[3]
 
 
 def _activation_bytes(ctx: Context) -> int:
@@ -306,7 +310,7 @@ def pointwise_class(in_c: int) -> str:
 def conv_2d(ctx: Context[Conv2DOptions]) -> LayerWork:
     weights = ctx.tensor(1)
     assert weights is not None
-    out_c, k_h, k_w, group_c = _nhwc(weights)
+    out_c, k_h, k_w, group_c = ctx.nhwc(weights)
     w = window(ctx, k_h, k_w)
     macs = op_macs(ctx.subgraph, ctx.op)
     filter_bytes = _elements(weights)
@@ -360,7 +364,7 @@ def conv_2d(ctx: Context[Conv2DOptions]) -> LayerWork:
 def depthwise_conv_2d(ctx: Context[DepthwiseConv2DOptions]) -> LayerWork:
     weights = ctx.tensor(1)
     assert weights is not None
-    _, k_h, k_w, out_c = _nhwc(weights)
+    _, k_h, k_w, out_c = ctx.nhwc(weights)
     w = window(ctx, k_h, k_w)
     macs = op_macs(ctx.subgraph, ctx.op)
     filter_bytes = _elements(weights)
