@@ -109,13 +109,21 @@ def test_a_dilated_convolution() -> None:
     assert_terms(work(model, DSP), loop_terms("arm_convolve_s8", DSP, shape, wrapped=True))
 
 
-def test_a_grouped_convolution_runs_once_per_group() -> None:
-    # 8 input channels, filters over 4: 2 groups of 3 filters (6 in all), each its own call.
-    model = conv((1, 6, 6, 8), (6, 3, 3, 4), (1, 6, 6, 6))
-    shape = KernelShape(1, 6, 6, 4, 6, 6, 3, 3, 3, 1, 1, 1, 1)
-    found = work(model, DSP)
+@pytest.mark.parametrize(
+    ("x", "filters", "y", "shape", "calls"),
+    [
+        # 8 input channels, filters over 4: 2 groups of 3 filters (6 in all), each its own call.
+        ((1, 6, 6, 8), (6, 3, 3, 4), (1, 6, 6, 6), KernelShape(1, 6, 6, 4, 6, 6, 3, 3, 3, 1, 1, 1, 1), 2),
+        # 4 input channels, filters over 1: 4 groups of 2 filters, each a call over one channel.
+        ((1, 4, 4, 4), (8, 3, 3, 1), (1, 4, 4, 8), KernelShape(1, 4, 4, 1, 4, 4, 2, 3, 3, 1, 1, 1, 1), 4),
+    ],
+)
+def test_a_grouped_convolution_runs_once_per_group(
+    x: tuple[int, ...], filters: tuple[int, ...], y: tuple[int, ...], shape: KernelShape, calls: int
+) -> None:
+    found = work(conv(x, filters, y), DSP)
     assert found.kernel == "arm_convolve_s8"
-    assert_terms(found, loop_terms("arm_convolve_s8", DSP, shape, wrapped=True, calls=2))
+    assert_terms(found, loop_terms("arm_convolve_s8", DSP, shape, wrapped=True, calls=calls))
 
 
 @pytest.mark.parametrize(("stride", "kernel"), [(1, "arm_convolve_1x1_s8_fast"), (2, "arm_convolve_1x1_s8")])
@@ -519,15 +527,6 @@ def test_a_data_cache_keeps_a_pointwise_filter_when_two_rows_fit() -> None:
     spills = conv((1, 1, 4, 2100), (2, 1, 1, 2100), (1, 1, 4, 2))
     assert flash(spills, board) == pytest.approx(flash(spills, uncached))
     assert flash(spills, board) > 1.5 * 4200 * per_byte
-
-
-def test_a_convolution_with_one_channel_per_group() -> None:
-    # 4 input channels, filters over 1: 4 groups of 2 filters, each a call over one channel.
-    model = conv((1, 4, 4, 4), (8, 3, 3, 1), (1, 4, 4, 8))
-    shape = KernelShape(1, 4, 4, 1, 4, 4, 2, 3, 3, 1, 1, 1, 1)
-    found = work(model, DSP)
-    assert found.kernel == "arm_convolve_s8"
-    assert_terms(found, loop_terms("arm_convolve_s8", DSP, shape, wrapped=True, calls=4))
 
 
 def test_a_one_row_convolution_over_one_channel() -> None:

@@ -50,12 +50,13 @@ _tile_wide_row = _tile_intrinsic(1, ROW_BLOCKS)
 
 
 @jit
-def row_products(a, m, packed, steps, c):
+def row_products(a, m, packed, steps, c, offsets):
     """Row m of `a` (flat uint8 rows of 4 * steps bytes) times the PackedWeights `packed`, into row m
-    of `c` ([rows, channels] int32): gemm_u8s8's sums for a single row, in wide tiles."""
+    of `c` ([rows, channels] int32): gemm_u8s8's sums for a single row, in wide tiles. `offsets`:
+    scratch for the tiles' row offset (one int64)."""
     channels = c.shape[1]
     flat = c.reshape(-1)
-    offsets = np.full(1, m * steps * STEP, np.int64)  # the row as one segment of the reduction
+    offsets[0] = m * steps * STEP  # the row as one segment of the reduction
     reduction = (1, steps, 0)
     whole = channels // LANES
     wide = whole - whole % ROW_BLOCKS
@@ -123,10 +124,11 @@ def fully_connected_chain_rows(x, items, layers, weights, bias, multipliers, shi
     than a register tile (batch 1). Its own kernel: a fresh process's first batch-1 result then
     compiles no gemm_u8s8 (seconds with an empty cache)."""
     source = x
+    offsets = np.empty(1, np.int64)
     for k in range(layers.shape[0]):
         layer = layers[k]
         _shifted(source, items, layer, row_bytes)
         products, packed = _sums(items, layer, weights, sums)
         for m in range(products.shape[0]):
-            row_products(row_bytes, m, packed, layer[ROW_BYTES] // STEP, products)
+            row_products(row_bytes, m, packed, layer[ROW_BYTES] // STEP, products, offsets)
         source = _requantized(products, items, layer, bias, multipliers, shifts, arena)

@@ -64,8 +64,7 @@ class FullyConnectedChain:
         self.table[1:, column.WEIGHTS_AT] = np.cumsum(self.table[:-1, column.WEIGHTS_SIZE])
         self.table[1:, column.CHANNELS_AT] = np.cumsum(self.table[:-1, column.CHANNELS])
         self.weights = np.concatenate([weights.packed for weights in packed])
-        # int_gemm's products are of shifted bytes: each layer's bias absorbs the shift.
-        self.bias = np.concatenate([op.op_data.bias + w.bias_shift for op, w in zip(layers, packed)])
+        self.bias = np.concatenate([op.op_data.shifted_bias(slice(None), w) for op, w in zip(layers, packed)])
         self.multipliers = np.concatenate([op.op_data.multipliers for op in layers])
         self.shifts = np.concatenate([op.op_data.shifts for op in layers])
         rows = self.table[:, column.ROWS]

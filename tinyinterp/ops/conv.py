@@ -133,6 +133,14 @@ class OpData:
             self.act_min, self.act_max, out, self.rounding, self.wide,
         )  # fmt: skip
 
+    def shifted_bias(self, columns: slice, packed: PackedWeights) -> Array:
+        """The bias of `columns` with int_gemm's shift folded in (its products are of shifted bytes)."""
+        return self.bias[columns] + packed.bias_shift
+
+    def packed_stage(self, columns: slice, packed: PackedWeights) -> Int8OutputStage:
+        """The output stage of int_gemm's sums with `packed`, for the output channels `columns`."""
+        return self.int8_stage(columns, self.shifted_bias(columns, packed))
+
     def int8_stage(self, columns: slice, bias: Array, repeat: int = 1) -> Int8OutputStage:
         """The vector output stage of int32 sums into int8, for the output channels `columns`, with
         `bias` in place of the layer's (int_gemm's folds in its shift); `repeat`: for a row of that
@@ -267,9 +275,7 @@ class Conv2D(Op):
         weights = np.zeros((groups, per_group, kernel_h, run_bytes), np.int8)
         weights[..., :run] = filters
         packed = [PackedWeights(w.reshape(per_group, -1), q.input_offset) for w in weights]
-        stages = [
-            q.int8_stage(c, q.bias[c] + p.bias_shift) for c, p in zip(self.columns, packed, strict=True)
-        ]
+        stages = [q.packed_stage(c, p) for c, p in zip(self.columns, packed, strict=True)]
         rows, columns = self.padded_size
         row_bytes = columns * self.group_channels
         oy, ox = np.meshgrid(np.arange(self.window.out_h), np.arange(self.window.out_w), indexing="ij")
@@ -304,10 +310,7 @@ class Conv2D(Op):
         self.pad_value: np.number
         if self.dtype == INT8 and vnni_available():
             self.packed = [PackedWeights(weights, q.input_offset) for weights in filters]
-            self.stages = [
-                q.int8_stage(c, q.bias[c] + p.bias_shift)
-                for c, p in zip(self.columns, self.packed, strict=True)
-            ]
+            self.stages = [q.packed_stage(c, p) for c, p in zip(self.columns, self.packed, strict=True)]
             self.patch_dtype = np.dtype(np.uint8)
             self.patch_offset, self.pad_value = np.int16(SHIFT), self.packed[0].pad_byte
             self.patch_length = self.packed[0].row_bytes

@@ -80,7 +80,7 @@ class FullyConnected(Op):
             # Many rows: int_gemm's VNNI products instead of BLAS's, their shift folded into the bias.
             self.packed = PackedWeights(matrix, self.op_data.input_offset) if vnni_available() else None
             if self.packed is not None:
-                self.stage = self.op_data.int8_stage(slice(None), self.op_data.bias + self.packed.bias_shift)
+                self.stage = self.op_data.packed_stage(slice(None), self.packed)
             self.run = self._int8
             self.calls_blas = self.packed is None  # rows from BLAS_ROWS on
         else:
