@@ -71,3 +71,36 @@ def test_a_change_to_another_kernel_file_recompiles_a_cached_kernel(tmp_path: Pa
         runs.append(done.stdout)
     compiled = ["pooling.pool_2d" in out and "data saved" in out for out in runs]
     assert compiled == [True, False, True]
+
+
+FREEZE_COUNTS = """
+import gc
+from tinyinterp import Interpreter
+from tinyinterp.model.builder import ModelBuilder
+b = ModelBuilder()
+x = b.input("x", (1, 4), "int8", scale=0.5, zero_point=0)
+y = b.tensor("y", (1, 4), "int8", scale=0.5, zero_point=0)
+b.op("RELU", [x], [y])
+b.output(y)
+interpreter = Interpreter(model=b.build())
+before = gc.get_freeze_count()
+interpreter.allocate_tensors()
+after = gc.get_freeze_count()
+Interpreter(model=b.build()).allocate_tensors()
+print(before, after, gc.get_freeze_count())
+"""
+
+
+def test_the_first_allocation_freezes_numbas_registries_once(tmp_path: Path) -> None:
+    """A process's first allocate_tensors() starts numba and freezes what is alive then (jit.start_numba):
+    the exit of a short script does not tear numba's registries down one by one. Later ones freeze
+    nothing more."""
+    env = {**os.environ, "TINYINTERP_CACHE": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", FREEZE_COUNTS], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    before, after, later = map(int, done.stdout.split())
+    assert before == 0
+    assert after > 20_000  # numba's typing and lowering registries: tens of thousands of objects
+    assert later == after

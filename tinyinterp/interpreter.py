@@ -16,6 +16,7 @@ import numpy as np
 
 from tinyinterp import numerics as numerics_module
 from tinyinterp.errors import InputError, ModelError, TinyInterpError, UnsupportedOpError
+from tinyinterp.jit import start_numba
 from tinyinterp.kernels.gemm import single_threaded_blas
 from tinyinterp.model.ir import Model, Operator, Subgraph, Tensor, TensorType
 from tinyinterp.model.reader import load_model
@@ -182,6 +183,7 @@ class Interpreter:
             ]
             self._pins_blas = any(op.calls_blas for _, op in plan)
             self._steps = _steps(self.subgraph, plan)
+            start_numba()
 
     def _item_bytes(self, ops: list[Op]) -> int:
         """Memory one item needs: its activations and the largest op scratch (refused over budget)."""

@@ -14,6 +14,7 @@ of every file kernels compile code from (`KERNEL_SOURCES`): any change there rec
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 import warnings
 from collections.abc import Callable
@@ -92,3 +93,19 @@ def jit(function: Callable[..., Any]) -> Callable[..., Any]:
     except RuntimeError:  # numba: "cannot cache function ...: no locator available"
         _warn_unwritable_once()
     return dispatcher
+
+
+@jit
+def _identity(x: int) -> int:
+    return x
+
+
+@functools.cache  # once per process
+def start_numba() -> None:
+    """numba's first dispatch in a process loads its typing and lowering registries and starts its
+    LLVM JIT: tens of thousands of objects, many in reference cycles, that live as long as the
+    process. They are moved out of the cyclic collector's reach (gc.freeze) once loaded, so no later
+    full collection walks them, and the interpreter's exit does not tear them down one by one (0.2 s
+    of a short script's run). Objects only a cycle keeps alive at that moment stay until exit."""
+    _identity(0)
+    gc.freeze()
