@@ -686,3 +686,85 @@ def test_loads_that_cannot_be_cut_are_named(data_dir: Path, tmp_path: Path) -> N
     assert details_of(cut, "kws01", kws) == ["line 2: a load of 100 bytes; the model takes 490"]
     three = 'parser: Command "bload dut "d/tst_000000_Stop_7.bin""\ndut: m-results-[0.1,0.2,0.7]\n'
     assert details_of(three, "kws01", kws) == ["line 2: 3 values logged, tinyinterp prints 12"]
+
+
+# ---- a FULLY_CONNECTED whose two roundings differ, in hand-written EEMBC logs ------------------------------
+# ic01 loads are uint8 RGB, each byte - 128 the int8 input. x [1, 3072] (scale 1) -> FULLY_CONNECTED, filter
+# row c = [c, 0, ...] (scale 1) -> y [1, 10] (scale 4): on a load whose first byte is 129 (x = [1, 0, ...]),
+# class c sums c, and the multiplier 1 x 1 / 4 = 0.25 is 2^30 with a right shift of 1. TFLM rounds twice:
+# (c 2^30 + 2^30) >> 31 = (c + 1) // 2, then a rounding halving (half away from zero): 0,1,1,1,1,2,2,2,2,3.
+# Rounded once (CMSIS-NN's single rounding): (c 2^30 + 2^31) >> 32 = (c + 2) // 4: 0,0,1,1,1,1,2,2,2,2.
+# th_results prints each as q x 4 with 3 decimals. Nothing overwrites the input (the only operator reads it
+# while it writes y), so any number of invocations prints the same.
+TFLM_ROUNDED = [0, 1, 1, 1, 1, 2, 2, 2, 2, 3]
+SINGLE_ROUNDED = [0, 0, 1, 1, 1, 1, 2, 2, 2, 2]
+
+
+def rounding_case(root: Path) -> Path:
+    """The model above as a file, and an ic01 dataset folder with one load, bytes [129, 128, ..., 128]."""
+    b = ModelBuilder()
+    x = b.input("x", (1, 3072), "int8", scale=1.0, zero_point=0)
+    filter_ = np.zeros((10, 3072), np.int8)
+    filter_[:, 0] = np.arange(10)
+    w = b.constant("w", filter_, "int8", scale=1.0, zero_point=0)
+    y = b.tensor("y", (1, 10), "int8", scale=4.0, zero_point=0)
+    b.op("FULLY_CONNECTED", [x, w, -1], [y])
+    b.output(y)
+    model = root / "fc.tflite"
+    model.write_bytes(save_model(b.build()))
+    folder = root / "ic01"
+    folder.mkdir()
+    (folder / "one.bin").write_bytes(bytes([129]) + bytes([128]) * 3071)
+    (folder / "y_labels.csv").write_text("one.bin,10,0\n")
+    return model
+
+
+def rounding_log(*results: tuple[str, list[int]]) -> str:
+    """An EEMBC runner log: per (infer command, int8 outputs), a load of one.bin and the printed outputs."""
+    lines = ["00001.000 dut: m-model-[ic01]"]
+    for k, (infer, q) in enumerate(results):
+        lines += [
+            f'00002.{k:03d} parser: Command "bload dut "d/one.bin""',
+            f'00003.{k:03d} parser: Command "dut {infer}"',
+            f"00004.{k:03d} dut: m-results-[{','.join(f'{4 * v:.3f}' for v in q)}]",
+        ]
+    return eembc_lines(*lines)
+
+
+def validate_rounding(
+    log: str, root: Path, capsys: pytest.CaptureFixture[str], numerics: str = "single-rounding"
+) -> tuple[int, str]:
+    model = root / "fc.tflite" if (root / "fc.tflite").exists() else rounding_case(root)
+    (root / "log.txt").write_text(log)
+    args = ["--model", str(model), "--datasets-dir", str(root), "--numerics", numerics]
+    code = main(["validate-log", str(root / "log.txt"), *args])
+    return code, capsys.readouterr().out
+
+
+def test_only_results_of_several_invocations_are_replayed_with_the_rounding_asked_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`infer 1 0` is one invocation, computed once; `infer 1 1` is two, replayed on one arena, with the
+    single rounding too."""
+    log = rounding_log(("infer 1 0", SINGLE_ROUNDED), ("infer 1 1", SINGLE_ROUNDED))
+    code, out = validate_rounding(log, tmp_path, capsys)
+    assert code == 0, out
+    assert "results: 2 equal, 0 different" in out
+    assert "replayed: 1 results as the last of their `infer N W` invocations on an input loaded once, " in out
+
+
+def test_every_differing_class_of_a_result_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """TFLM's results validated as single rounding: classes 1, 5 and 9 differ, each by one LSB (as TFLM's
+    rounding, they are reproduced)."""
+    log = rounding_log(("infer 1 0", TFLM_ROUNDED))
+    assert validate_rounding(log, tmp_path, capsys, "tflm")[0] == 0
+    code, out = validate_rounding(log, tmp_path, capsys)
+    assert code == 1, out
+    differences = "; ".join(
+        f"class {c}: logged {4 * TFLM_ROUNDED[c]:.3f} (int8 {TFLM_ROUNDED[c]}), "
+        f"tinyinterp {4 * SINGLE_ROUNDED[c]:.3f} (int8 {SINGLE_ROUNDED[c]})"
+        for c in (1, 5, 9)
+    )
+    assert f"mismatch    one.bin: line 4: {differences}\n" in out
