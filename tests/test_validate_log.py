@@ -762,6 +762,7 @@ def test_every_differing_class_of_a_result_is_named(
     assert validate_rounding(log, tmp_path, capsys, "tflm")[0] == 0
     code, out = validate_rounding(log, tmp_path, capsys)
     assert code == 1, out
+    assert out.startswith(f"{tmp_path / 'log.txt'}: EEMBC runner log, ic01, 1 files logged\n")
     differences = "; ".join(
         f"class {c}: logged {4 * TFLM_ROUNDED[c]:.3f} (int8 {TFLM_ROUNDED[c]}), "
         f"tinyinterp {4 * SINGLE_ROUNDED[c]:.3f} (int8 {SINGLE_ROUNDED[c]})"

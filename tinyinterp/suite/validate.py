@@ -417,7 +417,7 @@ class Summary:
 
 
 def summarize(
-    parsed: ParsedLog, result: Validation, benchmark: str, dataset: Path, numerics: str = "tflm"
+    parsed: ParsedLog, result: Validation, benchmark: str, dataset: Path, numerics: str
 ) -> Summary:
     comparisons = result.comparisons
     different = [c for c in comparisons if c.difference is not None]
