@@ -389,7 +389,9 @@ def test_stimuli_outside_the_dataset_give_exit_3_and_a_known_set_is_named(
     digest = hashlib.sha256("\n".join(sorted(renamed)).encode()).hexdigest()
     monkeypatch.setitem(validate_module.KNOWN_STIMULUS_SETS, digest, "a set for this test")
     code, out = run_cli(log, tmp_path, capsys)
-    assert code == 3 and "the log's files are a set for this test" in out
+    assert code == 3
+    coverage = f"coverage: {FILES - 2} of {FILES} logged files in the dataset (67%)"  # 4 of 6
+    assert f"{coverage}; the log's files are a set for this test\n" in out
     assert f"top-1 over only {FILES - 2} of {FILES} files" in out
 
 
@@ -763,6 +765,9 @@ def test_every_differing_class_of_a_result_is_named(
     code, out = validate_rounding(log, tmp_path, capsys)
     assert code == 1, out
     assert out.startswith(f"{tmp_path / 'log.txt'}: EEMBC runner log, ic01, 1 files logged\n")
+    # Class 9 was the top one (3); rounded once, the first of the classes 6 to 9 (2) is: a flip.
+    results = "results: 0 equal, 1 different, 0 unreadable, 0 missing; max 1 LSB, mean 1.00 LSB over"
+    assert f"{results} differing values, 1 top-class flips\n" in out
     differences = "; ".join(
         f"class {c}: logged {4 * TFLM_ROUNDED[c]:.3f} (int8 {TFLM_ROUNDED[c]}), "
         f"tinyinterp {4 * SINGLE_ROUNDED[c]:.3f} (int8 {SINGLE_ROUNDED[c]})"
