@@ -392,6 +392,10 @@ def test_stimuli_outside_the_dataset_give_exit_3_and_a_known_set_is_named(
     assert code == 3
     coverage = f"coverage: {FILES - 2} of {FILES} logged files in the dataset (67%)"  # 4 of 6
     assert f"{coverage}; the log's files are a set for this test\n" in out
+    assert out.endswith(
+        f"verdict: stimuli not in the dataset: 2 of {FILES} logged files are not in {tmp_path / 'ic01'}; the "
+        f"log's files are a set for this test (the {FILES - 2} results checked are equal)\n"
+    )
     assert f"top-1 over only {FILES - 2} of {FILES} files" in out
 
 
@@ -751,7 +755,8 @@ def test_only_results_of_several_invocations_are_replayed_with_the_rounding_aske
     log = rounding_log(("infer 1 0", SINGLE_ROUNDED), ("infer 1 1", SINGLE_ROUNDED))
     code, out = validate_rounding(log, tmp_path, capsys)
     assert code == 0, out
-    assert "results: 2 equal, 0 different" in out
+    results = "results: 2 equal, 0 different, 0 unreadable, 0 missing; max 0 LSB, mean 0.00 LSB over"
+    assert f"{results} differing values, 0 top-class flips\n" in out
     assert "replayed: 1 results as the last of their `infer N W` invocations on an input loaded once, " in out
 
 
@@ -774,3 +779,15 @@ def test_every_differing_class_of_a_result_is_named(
         for c in (1, 5, 9)
     )
     assert f"mismatch    one.bin: line 4: {differences}\n" in out
+
+
+def test_a_result_with_another_value_count_differs_by_no_lsb(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = validate_rounding(rounding_log(("infer 1 0", [0, 0, 1])), tmp_path, capsys)
+    assert code == 1
+    assert "mismatch    one.bin: line 4: 3 values logged, tinyinterp prints 10\n" in out
+    assert out.endswith(
+        "verdict: outputs differ: 1 of 1 checked results differ (in value count or anomaly score, "
+        "0 top-class flips)\n"
+    )
