@@ -1,0 +1,140 @@
+"""The virtual DUT's transports in this process, on pipes, a pseudo-terminal and a TCP port, against
+replies written by hand (test_dut_pty.py runs `tinyinterp dut` as a separate process, with pyserial)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from test_dut import zoo_device
+
+import tinyinterp.suite.transport as transport
+from tinyinterp.suite.dut import VirtualDut
+
+BANNER = b"m-timestamp-mode-performance\r\nm-lap-us-0\r\nm-init-done\r\nm-ready\r\n"
+NAME_REPLY = b"m-name-dut-[tinyinterp]\r\nm-ready\r\n"
+TIMEOUT_S = 30
+
+
+def make_dut(write: Callable[[str], None]) -> VirtualDut:
+    return VirtualDut(zoo_device("kws01"), write)
+
+
+@pytest.fixture
+def pipe() -> Iterator[tuple[int, int]]:
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    yield read_fd, write_fd
+    for fd in (read_fd, write_fd):
+        with contextlib.suppress(OSError):  # closed by the test
+            os.close(fd)
+
+
+def read_exactly(fd: int, size: int) -> bytes:
+    """Up to `size` bytes from `fd`, as they come within TIMEOUT_S (fewer if the DUT stops answering)."""
+    data = b""
+    deadline = time.monotonic() + TIMEOUT_S
+    while len(data) < size:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        chunk = os.read(fd, size - len(data)) if ready else b""
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_output_keeps_only_the_newest_bytes_for_a_host_that_does_not_read(
+    pipe: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read_fd, write_fd = pipe
+    monkeypatch.setattr(transport, "OUTPUT_LIMIT", 8)
+    output = transport._Output(write_fd)
+    output.write("0123456789AB")  # 12 bytes queued: the oldest 4 beyond the limit are dropped, the rest sent
+    assert (output.pending, os.read(read_fd, 100)) == (b"", b"456789AB")
+    for size in (65536, 1):  # fill the pipe: nothing more can be written until the host reads
+        while True:
+            try:
+                os.write(write_fd, b"x" * size)
+            except BlockingIOError:
+                break
+    output.write("abcdef")
+    output.write("ghij")
+    assert output.pending == b"cdefghij"
+    os.set_blocking(read_fd, False)
+    while True:  # the host reads everything the pipe holds
+        try:
+            os.read(read_fd, 65536)
+        except BlockingIOError:
+            break
+    output.flush()
+    assert (output.pending, os.read(read_fd, 100)) == (b"", b"cdefghij")
+
+
+def test_output_to_a_host_that_went_away_is_lost_and_other_errors_are_raised(pipe: tuple[int, int]) -> None:
+    read_fd, write_fd = pipe
+    os.close(read_fd)
+    output = transport._Output(write_fd)
+    output.write("m-ready\r\n")  # EPIPE: nobody listens, as on a wire
+    assert output.pending == b""
+    with pytest.raises(OSError):
+        transport._Output(-1).write("m-ready\r\n")  # EBADF is not a host going away
+
+
+def test_a_dut_on_two_pipes_answers_until_its_input_ends() -> None:
+    command_read, command_write = os.pipe()
+    reply_read, reply_write = os.pipe()
+    try:
+        dut, output = transport._booted(reply_write, make_dut)
+        assert read_exactly(reply_read, len(BANNER)) == BANNER
+        os.write(command_write, b"name%")
+        os.close(command_write)  # end of file: the serving loop returns
+        transport._serve_fds(command_read, dut, output)
+        assert read_exactly(reply_read, len(NAME_REPLY)) == NAME_REPLY
+    finally:
+        for fd in (command_read, reply_read, reply_write):
+            os.close(fd)
+
+
+def serving(target: Callable[..., None], *args: object) -> str:
+    """Run a transport that never returns in a daemon thread; where it listens, as it announces it."""
+    announced: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=target, args=(make_dut, *args, announced.put), daemon=True).start()
+    return announced.get(timeout=TIMEOUT_S)
+
+
+def test_a_pseudo_terminal_keeps_its_dut_across_hosts() -> None:
+    """Booted before its path is announced; hosts open and close it, and the same DUT answers (no second
+    banner)."""
+    path = serving(transport.serve_pty)
+    fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
+    try:
+        assert read_exactly(fd, len(BANNER)) == BANNER
+        os.write(fd, b"name%")
+        assert read_exactly(fd, len(NAME_REPLY)) == NAME_REPLY
+    finally:
+        os.close(fd)
+    time.sleep(3 * transport.POLL_S)  # no host for a while: the DUT waits
+    fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
+    try:
+        os.write(fd, b"name%")
+        assert read_exactly(fd, len(NAME_REPLY)) == NAME_REPLY
+    finally:
+        os.close(fd)
+
+
+def test_each_tcp_connection_gets_a_freshly_booted_dut() -> None:
+    host, port = serving(transport.serve_tcp, 0).rsplit(":", 1)
+    assert host == "127.0.0.1"
+    for _ in range(2):
+        with socket.create_connection((host, int(port)), timeout=TIMEOUT_S) as connection:
+            assert read_exactly(connection.fileno(), len(BANNER)) == BANNER
+            time.sleep(3 * transport.POLL_S)  # a host that waits before its first command
+            connection.sendall(b"name%")
+            assert read_exactly(connection.fileno(), len(NAME_REPLY)) == NAME_REPLY
