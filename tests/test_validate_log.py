@@ -791,3 +791,45 @@ def test_a_result_with_another_value_count_differs_by_no_lsb(
         "verdict: outputs differ: 1 of 1 checked results differ (in value count or anomaly score, "
         "0 top-class flips)\n"
     )
+
+
+def test_results_of_files_without_a_label_are_checked_but_not_scored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rounding_case(tmp_path)
+    (tmp_path / "ic01" / "two.bin").write_bytes((tmp_path / "ic01" / "one.bin").read_bytes())  # no label row
+    log = rounding_log(("infer 1 0", SINGLE_ROUNDED), ("infer 1 0", SINGLE_ROUNDED))
+    code, out = validate_rounding(log.replace('one.bin""\n', 'two.bin""\n', 1), tmp_path, capsys)
+    assert code == 0, out
+    # one.bin, labelled class 0: the top value (2, first at class 6) is not class 0.
+    assert "top-1 over only 1 of 2 files (scored raw, as the EEMBC runner): logged 0%, tinyinterp 0%\n" in out
+
+
+def test_an_ad01_result_replayed_on_one_arena_is_scored_against_its_float_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """x [1, 640] (scale 1) -> RESHAPE -> y: a window of 640 float32 values 0.5 is quantized to 1 (half away
+    from zero) and comes back as 1.0: the anomaly score is the mean of 0.5^2 = 0.250, also as the last of
+    `infer 1 1`'s two invocations."""
+    b = ModelBuilder()
+    x = b.input("x", (1, 640), "int8", scale=1.0, zero_point=0)
+    y = b.tensor("y", (1, 640), "int8", scale=1.0, zero_point=0)
+    b.op("RESHAPE", [x, b.constant("shape", np.array([1, 640], np.int32))], [y])
+    b.output(y)
+    (tmp_path / "ad.tflite").write_bytes(save_model(b.build()))
+    folder = tmp_path / "ad01"
+    folder.mkdir()
+    (folder / "w.bin").write_bytes(np.full(640, 0.5, "<f4").tobytes())
+    (folder / "y_labels.csv").write_text("w.bin,2,0\n")
+    log = eembc_lines(
+        "00001.000 dut: m-model-[ad01]",
+        '00002.000 parser: Command "bload dut "d/w.bin""',
+        '00003.000 parser: Command "dut infer 1 1"',
+        "00004.000 dut: m-results-[0.250]",
+    )
+    (tmp_path / "log.txt").write_text(log)
+    args = ["--model", str(tmp_path / "ad.tflite"), "--datasets-dir", str(tmp_path)]
+    code = main(["validate-log", str(tmp_path / "log.txt"), *args])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "replayed: 1 results as the last of their `infer N W` invocations" in out
