@@ -738,11 +738,11 @@ def rounding_log(*results: tuple[str, list[int]]) -> str:
 
 
 def validate_rounding(
-    log: str, root: Path, capsys: pytest.CaptureFixture[str], numerics: str = "single-rounding"
+    log: str, root: Path, capsys: pytest.CaptureFixture[str], numerics: str = "single-rounding", *options: str
 ) -> tuple[int, str]:
     model = root / "fc.tflite" if (root / "fc.tflite").exists() else rounding_case(root)
     (root / "log.txt").write_text(log)
-    args = ["--model", str(model), "--datasets-dir", str(root), "--numerics", numerics]
+    args = ["--model", str(model), "--datasets-dir", str(root), "--numerics", numerics, *options]
     code = main(["validate-log", str(root / "log.txt"), *args])
     return code, capsys.readouterr().out
 
@@ -833,3 +833,36 @@ def test_an_ad01_result_replayed_on_one_arena_is_scored_against_its_float_input(
     out = capsys.readouterr().out
     assert code == 0, out
     assert "replayed: 1 results as the last of their `infer N W` invocations" in out
+
+
+def test_a_log_of_files_without_labels_scores_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rounding_case(tmp_path)
+    (tmp_path / "ic01" / "two.bin").write_bytes((tmp_path / "ic01" / "one.bin").read_bytes())  # no label row
+    log = rounding_log(("infer 1 0", SINGLE_ROUNDED)).replace("one.bin", "two.bin")
+    code, out = validate_rounding(log, tmp_path, capsys, "single-rounding", "--json")
+    summary = json.loads(out)
+    assert code == 0
+    assert (summary["score_name"], summary["logged_score"], summary["scored_files"]) == (None, None, 0)
+
+
+def test_the_mlperf_tiny_runner_normalises_each_logged_result_before_averaging_a_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """one.bin (label 0) logged twice by the MLPerf Tiny runner: as tinyinterp prints it (A: 4 x 0,0,1,1,1,1,
+    2,2,2,2, sum 48) and edited (B: class 0 at 40, class 9 at 32, sum 72). Each normalised to sum 1 first,
+    class 9 gets (8 / 48 + 32 / 72) / 2 = 0.306 and class 0 (0 + 40 / 72) / 2 = 0.278: class 9, top-1 0%.
+    Averaged raw, classes 0 and 9 tie at 20 and the first, class 0, would be right."""
+    a = [4.0 * v for v in SINGLE_ROUNDED]
+    b = [40.0] + [0.0] * 8 + [32.0]
+    lines = ["Device model retrieved: ic01"]
+    for values in (a, b):
+        lines += [
+            "00002.000 ulp-mlperf: Loading file one.bin segment 0",
+            f"00003.000 ulp-mlperf:   m-results    : [{', '.join(f'{v:.3f}' for v in values)}]",
+        ]
+    code, out = validate_rounding(eembc_lines(*lines), tmp_path, capsys)
+    assert code == 1, out  # B is not tinyinterp's
+    normalised = "(scored normalised to sum 1, as the MLPerf Tiny runner)"
+    assert f"top-1 over 1 files {normalised}: logged 0%, tinyinterp 0%\n" in out
