@@ -866,3 +866,46 @@ def test_the_mlperf_tiny_runner_normalises_each_logged_result_before_averaging_a
     assert code == 1, out  # B is not tinyinterp's
     normalised = "(scored normalised to sum 1, as the MLPerf Tiny runner)"
     assert f"top-1 over 1 files {normalised}: logged 0%, tinyinterp 0%\n" in out
+
+
+@pytest.mark.parametrize(
+    ("runner", "scored"),
+    [
+        (
+            "MLPerf Tiny",
+            "(scored normalised to sum 1, as the MLPerf Tiny runner): logged 100%, tinyinterp 100%",
+        ),
+        ("EEMBC", "(scored raw, as the EEMBC runner): logged 0%, tinyinterp 0%"),
+    ],
+)
+def test_printed_scores_of_a_negative_sum_are_scored_as_each_runner_does(
+    runner: str, scored: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """x [1, 3072] -> FULLY_CONNECTED, filter column 0 = [-1, -3, 0, ...], all scales 1 (multiplier 1: exact)
+    -> y [1, 10]: on x = [1, 0, ...] the DUT prints -1, -3, 0, ..., 0 (sum -4). Normalised to sum 1 (MLPerf
+    Tiny runner): 0.25, 0.75, -0, ...: class 1, the label. Raw (EEMBC runner): class 2, the first 0."""
+    b = ModelBuilder()
+    x = b.input("x", (1, 3072), "int8", scale=1.0, zero_point=0)
+    filter_ = np.zeros((10, 3072), np.int8)
+    filter_[:2, 0] = [-1, -3]
+    w = b.constant("w", filter_, "int8", scale=1.0, zero_point=0)
+    y = b.tensor("y", (1, 10), "int8", scale=1.0, zero_point=0)
+    b.op("FULLY_CONNECTED", [x, w, -1], [y])
+    b.output(y)
+    (tmp_path / "fc.tflite").write_bytes(save_model(b.build()))
+    folder = tmp_path / "ic01"
+    folder.mkdir()
+    (folder / "one.bin").write_bytes(bytes([129]) + bytes([128]) * 3071)
+    (folder / "y_labels.csv").write_text("one.bin,10,1\n")
+    printed = ",".join(f"{v:.3f}" for v in [-1, -3, *[0] * 8])
+    if runner == "EEMBC":
+        log = rounding_log(("infer 1 0", [0] * 10)).replace(",".join(["0.000"] * 10), printed)
+    else:
+        log = eembc_lines(
+            "Device model retrieved: ic01",
+            "00002.000 ulp-mlperf: Loading file one.bin segment 0",
+            f"00003.000 ulp-mlperf:   m-results    : [{printed}]",
+        )
+    code, out = validate_rounding(log, tmp_path, capsys, "tflm")
+    assert code == 0, out
+    assert f"top-1 over 1 files {scored}\n" in out
