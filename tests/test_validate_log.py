@@ -909,3 +909,20 @@ def test_printed_scores_of_a_negative_sum_are_scored_as_each_runner_does(
     code, out = validate_rounding(log, tmp_path, capsys, "tflm")
     assert code == 0, out
     assert f"top-1 over 1 files {scored}\n" in out
+
+
+def test_results_of_different_lengths_score_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = rounding_log(("infer 1 0", SINGLE_ROUNDED), ("infer 1 0", SINGLE_ROUNDED[:3]))
+    code, out = validate_rounding(log, tmp_path, capsys, "single-rounding", "--json")
+    summary = json.loads(out)
+    assert code == 1  # 3 values logged, tinyinterp prints 10
+    assert (summary["score_name"], summary["logged_score"], summary["scored_files"]) == (None, None, 0)
+
+
+def test_validate_replays_on_todays_tflm_arena_by_default(tmp_path: Path) -> None:
+    rounding_case(tmp_path)
+    parsed = validate_module.parse_log(rounding_log(("infer 1 1", SINGLE_ROUNDED)))
+    result = validate_module.validate(parsed, zoo_device("ic01"), tmp_path / "ic01")
+    assert (result.arena, result.replayed) == ("tflm", 1)
