@@ -174,6 +174,11 @@ def test_foreign_and_mismatched_logs_are_refused(tmp_path: Path, capsys: pytest.
     other = eembc_log(folder, device).replace("m-model-[ic01]", "m-model-[kws01]")
     code, out = validate(other, tmp_path, device, capsys)
     assert code == 2 and "the log is for kws01, not ic01" in out
+    # A firmware this does not know, and the streaming one (its logs are validated with --benchmark sww01).
+    for model, hint in (("foo01", ""), ("sww01", " (a streaming log: give --benchmark sww01)")):
+        code, out = validate(other.replace("m-model-[kws01]", f"m-model-[{model}]"), tmp_path, device, capsys)
+        reads = "this reads kws01, vww01, ic01, ad01 result logs"
+        assert code == 2 and f"a {model} log: {reads}, not {model}{hint}\n" in out
 
 
 def test_accuracy_is_recomputed_from_the_logged_results(
