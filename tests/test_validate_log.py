@@ -931,3 +931,19 @@ def test_validate_replays_on_todays_tflm_arena_by_default(tmp_path: Path) -> Non
     parsed = validate_module.parse_log(rounding_log(("infer 1 1", SINGLE_ROUNDED)))
     result = validate_module.validate(parsed, zoo_device("ic01"), tmp_path / "ic01")
     assert (result.arena, result.replayed) == ("tflm", 1)
+
+
+def test_results_of_a_missing_file_and_an_unreadable_result_are_counted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """gone.bin (not in the dataset) logged twice: 2 results missing; a result of 70 x's is named by its first
+    60 characters."""
+    garbage = "x" * 70
+    log = rounding_log(
+        ("infer 1 0", SINGLE_ROUNDED), ("infer 1 0", SINGLE_ROUNDED), ("infer 1 0", SINGLE_ROUNDED)
+    )
+    log = log.replace('d/one.bin""\n', 'd/gone.bin""\n', 2) + 'parser: Command "bload dut "d/one.bin""\n'
+    code, out = validate_rounding(log + f"dut: m-results-[{garbage}]\n", tmp_path, capsys)
+    assert code == 4, out
+    assert "results: 1 equal, 0 different, 1 unreadable, 2 missing;" in out
+    assert f"line 12: cannot parse {('m-results-[' + garbage)[:60]!r}" in out
