@@ -674,9 +674,11 @@ def test_a_runner_result_needs_both_brackets() -> None:
 AD01_FILE = "normal_id_01_00000003_hist_librosa.bin"  # 102,400 bytes: 40 loads of 2,560 without a window
 
 
-def details_of(log: str, benchmark_name: str, dataset: Path) -> list[str]:
+def details_of(log: str, benchmark_name: str, dataset: Path, status: str = "unparseable") -> list[str]:
     parsed = validate_module.parse_log(log)
-    return validate_module.validate(parsed, zoo_device(benchmark_name), dataset).files[0].details
+    report = validate_module.validate(parsed, zoo_device(benchmark_name), dataset).files[0]
+    assert report.status == status
+    return report.details
 
 
 def test_loads_that_cannot_be_cut_are_named(data_dir: Path, tmp_path: Path) -> None:
@@ -687,7 +689,7 @@ def test_loads_that_cannot_be_cut_are_named(data_dir: Path, tmp_path: Path) -> N
     log = f"ulp-mlperf: Loading file {AD01_FILE} segment 40\nulp-mlperf:   m-results    : [0.500]\n"
     assert details_of(log, "ad01", tmp_path) == ["line 2: segment 40 is beyond the file's 40 loads"]
     log = log.replace("segment 40", "segment 1").replace("[0.500]", "[9.999]")
-    (detail,) = details_of(log, "ad01", tmp_path)
+    (detail,) = details_of(log, "ad01", tmp_path, "mismatch")
     assert detail.startswith("line 2 (segment 1): anomaly score logged 9.999, tinyinterp ")
     kws = tmp_path / "kws"
     kws.mkdir()
@@ -696,7 +698,7 @@ def test_loads_that_cannot_be_cut_are_named(data_dir: Path, tmp_path: Path) -> N
     cut = 'parser: Command "bload dut "d/tst_000000_Stop_7.bin" 0 100"\ndut: m-results-[0.500,0.500]\n'
     assert details_of(cut, "kws01", kws) == ["line 2: a load of 100 bytes; the model takes 490"]
     three = 'parser: Command "bload dut "d/tst_000000_Stop_7.bin""\ndut: m-results-[0.1,0.2,0.7]\n'
-    assert details_of(three, "kws01", kws) == ["line 2: 3 values logged, tinyinterp prints 12"]
+    assert details_of(three, "kws01", kws, "mismatch") == ["line 2: 3 values logged, tinyinterp prints 12"]
 
 
 # ---- a FULLY_CONNECTED whose two roundings differ, in hand-written EEMBC logs ------------------------------
