@@ -8,6 +8,7 @@ import os
 import queue
 import select
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -138,3 +139,35 @@ def test_each_tcp_connection_gets_a_freshly_booted_dut() -> None:
             time.sleep(3 * transport.POLL_S)  # a host that waits before its first command
             connection.sendall(b"name%")
             assert read_exactly(connection.fileno(), len(NAME_REPLY)) == NAME_REPLY
+
+
+def test_a_tcp_host_that_resets_its_connection_leaves_the_server_serving() -> None:
+    host, port = serving(transport.serve_tcp, 0).rsplit(":", 1)
+    connection = socket.create_connection((host, int(port)), timeout=TIMEOUT_S)
+    assert read_exactly(connection.fileno(), len(BANNER)) == BANNER
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    connection.close()  # with a zero linger time: a reset (ECONNRESET on the DUT's side), not an end of file
+    with socket.create_connection((host, int(port)), timeout=TIMEOUT_S) as connection:
+        assert read_exactly(connection.fileno(), len(BANNER)) == BANNER
+
+
+def test_a_pseudo_terminal_host_that_does_not_read_never_stalls_the_dut() -> None:
+    """Replies are queued (and the oldest dropped) rather than written blocking: with 200 `help` replies
+    (about 100 KB, more than a pseudo-terminal holds) unread, the DUT still takes its next command."""
+    duts: list[VirtualDut] = []
+
+    def energy_dut(write: Callable[[str], None]) -> VirtualDut:
+        duts.append(VirtualDut(zoo_device("kws01"), write, energy_mode=True))
+        return duts[-1]
+
+    announced: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=transport.serve_pty, args=(energy_dut, announced.put), daemon=True).start()
+    fd = os.open(announced.get(timeout=TIMEOUT_S), os.O_RDWR | os.O_NOCTTY)
+    try:
+        os.write(fd, b"help%" * 200 + b"timestamp%")  # in energy mode a timestamp is a pulse, not a line
+        deadline = time.monotonic() + TIMEOUT_S
+        while len(duts[0].pulses) < 2 and time.monotonic() < deadline:  # the boot banner's, then this one
+            time.sleep(0.05)
+        assert len(duts[0].pulses) == 2
+    finally:
+        os.close(fd)
