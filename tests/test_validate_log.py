@@ -949,3 +949,15 @@ def test_results_of_a_missing_file_and_an_unreadable_result_are_counted(
     assert code == 4, out
     assert "results: 1 equal, 0 different, 1 unreadable, 2 missing;" in out
     assert f"line 12: cannot parse {('m-results-[' + garbage)[:60]!r}" in out
+
+
+def test_a_file_reports_its_first_three_differences_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """TFLM's results for one.bin four times, validated as single rounding: all 4 differ, lines 4 to 13."""
+    log = rounding_log(*[("infer 1 0", TFLM_ROUNDED)] * 4)
+    code, out = validate_rounding(log, tmp_path, capsys, "single-rounding", "--json")
+    assert code == 1
+    (report,) = json.loads(out)["files"]
+    assert [d.split(":")[0] for d in report["details"]] == ["line 4", "line 7", "line 10"]
+    assert report["results"] == 4
