@@ -961,3 +961,20 @@ def test_a_file_reports_its_first_three_differences_only(
     (report,) = json.loads(out)["files"]
     assert [d.split(":")[0] for d in report["details"]] == ["line 4", "line 7", "line 10"]
     assert report["results"] == 4
+
+
+def test_a_log_with_more_files_than_announced_is_not_called_truncated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rounding_case(tmp_path)
+    (tmp_path / "ic01" / "two.bin").write_bytes((tmp_path / "ic01" / "one.bin").read_bytes())
+    printed = ",".join(f"{4 * v:.3f}" for v in SINGLE_ROUNDED)
+    lines = ["Device model retrieved: ic01", "No loop count specified.  Using full set (1 test files)"]
+    for file in ("one.bin", "two.bin"):
+        lines += [
+            f"00002.000 ulp-mlperf: Loading file {file} segment 0",
+            f"00003.000 ulp-mlperf:   m-results    : [{printed}]",
+        ]
+    code, out = validate_rounding(eembc_lines(*lines), tmp_path, capsys)
+    assert code == 4
+    assert "problem     line 2: the log announces 1 test files, it has results for 2\n" in out
