@@ -171,3 +171,31 @@ def test_a_pseudo_terminal_host_that_does_not_read_never_stalls_the_dut() -> Non
         assert len(duts[0].pulses) == 2
     finally:
         os.close(fd)
+
+
+class FailingDut(VirtualDut):
+    def feed(self, data: bytes) -> None:
+        raise RuntimeError("the DUT failed")
+
+
+def test_a_pseudo_terminal_is_closed_when_its_dut_fails() -> None:
+    """The DUT's error comes out of serve_pty, and both ends of the pseudo-terminal are closed: its path is
+    gone."""
+    announced: queue.Queue[str] = queue.Queue()
+    errors: list[Exception] = []
+
+    def serve() -> None:
+        try:
+            transport.serve_pty(lambda write: FailingDut(zoo_device("kws01"), write), announced.put)
+        except Exception as error:  # what the serving thread ended with
+            errors.append(error)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    path = announced.get(timeout=TIMEOUT_S)
+    fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
+    os.write(fd, b"name%")
+    thread.join(TIMEOUT_S)
+    os.close(fd)
+    assert [(type(e), str(e)) for e in errors] == [(RuntimeError, "the DUT failed")]
+    assert not os.path.exists(path)
