@@ -199,3 +199,25 @@ def test_a_pseudo_terminal_is_closed_when_its_dut_fails() -> None:
     os.close(fd)
     assert [(type(e), str(e)) for e in errors] == [(RuntimeError, "the DUT failed")]
     assert not os.path.exists(path)
+
+
+def test_a_tcp_host_that_does_not_read_never_stalls_the_dut() -> None:
+    """As on the pseudo-terminal: 20,000 unread `help` replies (about 10 MB, more than a small receive buffer
+    and the kernel's send buffer hold) do not keep the DUT from its next command."""
+    duts: list[VirtualDut] = []
+
+    def energy_dut(write: Callable[[str], None]) -> VirtualDut:
+        duts.append(VirtualDut(zoo_device("kws01"), write, energy_mode=True))
+        return duts[-1]
+
+    announced: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=transport.serve_tcp, args=(energy_dut, 0, announced.put), daemon=True).start()
+    host, port = announced.get(timeout=TIMEOUT_S).rsplit(":", 1)
+    with socket.socket() as connection:
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        connection.connect((host, int(port)))
+        connection.sendall(b"help%" * 20000 + b"timestamp%")
+        deadline = time.monotonic() + TIMEOUT_S
+        while not (duts and len(duts[0].pulses) == 2) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(duts[0].pulses) == 2  # the boot banner's, then this one
