@@ -21,7 +21,7 @@ from tinyinterp.suite.dut import VirtualDut
 
 BANNER = b"m-timestamp-mode-performance\r\nm-lap-us-0\r\nm-init-done\r\nm-ready\r\n"
 NAME_REPLY = b"m-name-dut-[tinyinterp]\r\nm-ready\r\n"
-TIMEOUT_S = 30
+TIMEOUT_S = 10  # each exchange takes well under a second, also on a loaded machine
 
 
 def make_dut(write: Callable[[str], None]) -> VirtualDut:
@@ -51,14 +51,28 @@ def read_exactly(fd: int, size: int) -> bytes:
     return data
 
 
+def unread(fd: int) -> bytes:
+    """Everything a non-blocking pipe holds."""
+    data = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            return data
+        if not chunk:
+            return data
+        data += chunk
+
+
 def test_output_keeps_only_the_newest_bytes_for_a_host_that_does_not_read(
     pipe: tuple[int, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     read_fd, write_fd = pipe
+    os.set_blocking(read_fd, False)
     monkeypatch.setattr(transport, "OUTPUT_LIMIT", 8)
     output = transport._Output(write_fd)
     output.write("0123456789AB")  # 12 bytes queued: the oldest 4 beyond the limit are dropped, the rest sent
-    assert (output.pending, os.read(read_fd, 100)) == (b"", b"456789AB")
+    assert (output.pending, unread(read_fd)) == (b"", b"456789AB")
     for size in (65536, 1):  # fill the pipe: nothing more can be written until the host reads
         while True:
             try:
@@ -68,14 +82,9 @@ def test_output_keeps_only_the_newest_bytes_for_a_host_that_does_not_read(
     output.write("abcdef")
     output.write("ghij")
     assert output.pending == b"cdefghij"
-    os.set_blocking(read_fd, False)
-    while True:  # the host reads everything the pipe holds
-        try:
-            os.read(read_fd, 65536)
-        except BlockingIOError:
-            break
+    unread(read_fd)  # the host reads everything the pipe holds
     output.flush()
-    assert (output.pending, os.read(read_fd, 100)) == (b"", b"cdefghij")
+    assert (output.pending, unread(read_fd)) == (b"", b"cdefghij")
 
 
 def test_output_to_a_host_that_went_away_is_lost_and_other_errors_are_raised(pipe: tuple[int, int]) -> None:
@@ -96,7 +105,11 @@ def test_a_dut_on_two_pipes_answers_until_its_input_ends() -> None:
         assert read_exactly(reply_read, len(BANNER)) == BANNER
         os.write(command_write, b"name%")
         os.close(command_write)  # end of file: the serving loop returns
-        transport._serve_fds(command_read, dut, output)
+        serving_thread = threading.Thread(target=transport._serve_fds, args=(command_read, dut, output))
+        serving_thread.daemon = True
+        serving_thread.start()
+        serving_thread.join(TIMEOUT_S)
+        assert not serving_thread.is_alive()
         assert read_exactly(reply_read, len(NAME_REPLY)) == NAME_REPLY
     finally:
         for fd in (command_read, reply_read, reply_write):
