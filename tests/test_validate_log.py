@@ -978,3 +978,33 @@ def test_a_log_with_more_files_than_announced_is_not_called_truncated(
     code, out = validate_rounding(eembc_lines(*lines), tmp_path, capsys)
     assert code == 4
     assert "problem     line 2: the log announces 1 test files, it has results for 2\n" in out
+
+
+def test_an_mlperf_tiny_runner_log_parsed_line_by_line() -> None:
+    log = eembc_lines(
+        "Device model retrieved: ic01",
+        "ulp-mlperf:   m-results    : [0.500,0.500]",
+        "ulp-mlperf: Loading file a.bin segment 0",
+        "ulp-mlperf: Loading file b.bin segment 1",
+        "ulp-mlperf:   m-results    : [0.250,0.750]",
+        "00010.000 ulp-mlperf: Top 1% = 50.0",
+        "Top 1% = 99.0",  # not the runner's line
+        "No loop count specified.  Using full set (3 test files)",
+    )
+    parsed = validate_module.parse_log(log)
+    assert (parsed.runner, parsed.model, parsed.announced_files) == ("MLPerf Tiny runner", "ic01", 3)
+    assert parsed.entries == [
+        validate_module.Entry(validate_module.Load("b.bin", 4, 1), "[0.250,0.750]", [0.25, 0.75], 5, 1)
+    ]
+    assert parsed.summary == ["00010.000 ulp-mlperf: Top 1% = 50.0"]
+    assert parsed.problems == [
+        "line 2: a result with no stimulus loaded before it",
+        "line 3: a.bin was loaded but no result followed",
+        "line 8: the log announces 3 test files, it has results for 1 (truncated)",
+    ]
+    with pytest.raises(validate_module.LogFormatError) as refused:
+        validate_module.parse_log("hello\n")
+    assert str(refused.value) == (
+        "not an EEMBC or MLPerf Tiny runner log: no loaded stimuli ('bload dut' or 'Loading file') "
+        "and no m-results found"
+    )
