@@ -209,6 +209,27 @@ def test_errors_are_reported_and_the_device_stays_usable(command: str, error: st
     assert clean_session_line(device, load) in link.send("infer 1 0")
 
 
+def test_help_lists_the_firmwares_commands() -> None:
+    """The reference firmware's `help` reply (ee_serial_command_parser_callback), written out by hand; its
+    empty second line is not a line for the host (LocalLink, as the runner, skips empty lines)."""
+    link = LocalLink(zoo_device("kws01"))
+    link.take()
+    assert link.send("help") == [
+        "ULPMark for tinyML Firmware V0.0.1",
+        "help         : Print this information",
+        "name         : Print the name of the device",
+        "timestamp    : Generate a timestamp",
+        "profile      : Print the firmware profile and the model",
+        "db SUBCMD    : Manipulate a generic byte buffer",
+        "  load N     : Allocate N bytes and set load counter",
+        "  db HH[HH]* : Load 8-bit hex byte(s) until N bytes",
+        "  print      : Print the loaded bytes as hex",
+        "infer N [W=10]: Load input, execute N inferences after W warmup loops",
+        "results      : Return the result fp32 vector",
+        READY,
+    ]
+
+
 def test_host_raises_on_device_errors() -> None:
     with pytest.raises(ProtocolError, match="Unknown command"):
         Host(LocalLink(zoo_device("kws01")).send).command("nope")
@@ -284,6 +305,29 @@ def test_realtime_clock_paces_work_and_counts_idle_time() -> None:
     time.sleep(0.03)
     clock.idle()
     assert clock.now() >= 90_000
+
+
+def test_advancing_the_clock_spends_only_the_time_not_yet_passed() -> None:
+    clock = DeviceClock()
+    clock.advance_to(1000.7)
+    assert clock.now() == 1000
+    clock.advance_to(2500.0)  # 1,499.3 us more, landing exactly on 2,500
+    assert clock.now() == 2500
+    clock.advance_to(400.0)  # already passed: nothing
+    assert clock.now() == 2500
+    # Realtime: a time already reached spends nothing, so the wall-clock time since the last work stays idle.
+    clock = DeviceClock(realtime=True)
+    time.sleep(0.03)
+    clock.advance_to(0.0)
+    clock.idle()
+    assert clock.now() >= 30_000
+    # Realtime work is paced: from 200,000 us, advancing to 210,000 takes 10 ms of wall-clock time.
+    clock = DeviceClock(realtime=True)
+    clock.spend(200_000)
+    start_wall = time.monotonic()
+    clock.advance_to(210_000)
+    assert 0.01 <= time.monotonic() - start_wall < 0.3  # not the 410 ms of a sum (loaded machines: margin)
+    assert clock.now() == 210_000
 
 
 def test_unprintable_characters_are_shown_as_question_marks() -> None:

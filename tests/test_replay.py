@@ -366,3 +366,19 @@ def test_a_two_pixel_conv_leaves_both_columns() -> None:
     values = np.array([1, 2], np.int8).reshape(1, 1, 2, 1)
     contents = _cmsis_layout("", BUILD_2020, False).contents(subgraph, subgraph.operators[0], values)
     assert contents == columns([0, 0, 0, 0, 4, 5, 0, 0, 0], [0, 0, 0, 4, 5, 0, 0, 0, 0])
+
+
+def test_an_operator_with_no_element_to_compute_is_skipped_and_its_output_read_as_empty() -> None:
+    """e (no element) -> ADD -> e2 (no element); [x, e2] -> CONCATENATION -> y: the ADD computes nothing and
+    the replay goes on to the concatenation, which reads e2 (in no arena: zero elements of float32) and
+    returns the loaded x itself."""
+    b = ModelBuilder()
+    x = b.input("x", (4,), "float32")
+    e, e2 = (b.tensor(name, (0,), "float32") for name in ("e", "e2"))
+    y = b.tensor("y", (4,), "float32")
+    b.op("ADD", [e, e], [e2])
+    b.op("CONCATENATION", [x, e2], [y], axis=0)
+    b.output(y)
+    replay = ArenaReplay(b.build(), "tflm", TFLM_ROUNDING)
+    replay.load(np.array([1.5, -2.0, 3.0, 4.0], np.float32))
+    np.testing.assert_array_equal(replay.invoke(), np.array([1.5, -2.0, 3.0, 4.0], np.float32))

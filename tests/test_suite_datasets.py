@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from tinyinterp.suite.datasets import DatasetError, Stimulus, label_file, read_labels, stimulus_loads
+from tinyinterp.suite.datasets import (
+    DatasetError,
+    Stimulus,
+    label_file,
+    model_inputs,
+    read_labels,
+    stimulus_loads,
+)
 
 
 def test_label_files_in_either_spelling(tmp_path: Path) -> None:
@@ -66,3 +74,30 @@ def test_a_label_file_listing_no_stimuli_is_named(tmp_path: Path) -> None:
     (tmp_path / "y_labels.csv").write_text("\n \n")  # blank lines only: nothing to score
     with pytest.raises(DatasetError, match=f"^{tmp_path / 'y_labels.csv'}: no stimuli listed"):
         read_labels(tmp_path)
+
+
+def test_a_stimulus_files_model_inputs_by_hand() -> None:
+    """kws01: the bytes are the int8 values; ic01: each byte - 128; ad01: the label row's windows of float32
+    values, each round(value / 0.5) (half away from zero) + zero point -3, clamped to int8."""
+    np.testing.assert_array_equal(
+        model_inputs("kws01", bytes([0x80, 0x7F, 0xFF, 0x01]), (1, 2, 2), 1.0, 0),
+        np.array([[[-128, 127], [-1, 1]]], np.int8),
+    )
+    np.testing.assert_array_equal(
+        model_inputs("ic01", bytes([0, 128, 255, 127]), (1, 4), 1.0, 0),
+        np.array([[-128, 0, 127, -1]], np.int8),
+    )
+    values = np.array([0.25, 1.0, -1.25, 3.0, 0.75, -0.5, 100.0, -0.1], "<f4")
+    # 0.25 -> 0.5 -> 1 - 3 = -2; 1 -> 2 -> -1; -1.25 -> -2.5 -> -3 - 3 = -6; 3 -> 6 -> 3;
+    # 0.75 -> 1.5 -> 2 -> -1; -0.5 -> -1 -> -4; 100 -> 200 -> 197, clamped to 127; -0.1 -> -0.2 -> 0 -> -3.
+    q = [-2, -1, -6, 3, -1, -4, 127, -3]
+    # Windows of 16 bytes (4 values) every 8 bytes (2 values), as the label row says; one load is 4 values.
+    row = Stimulus("x.bin", 0, 16, 8)
+    np.testing.assert_array_equal(
+        model_inputs("ad01", values.tobytes(), (1, 4), 0.5, -3, row),
+        np.array([q[0:4], q[2:6], q[4:8]], np.int8),
+    )
+    # Without a label row: back-to-back windows of one load.
+    np.testing.assert_array_equal(
+        model_inputs("ad01", values.tobytes(), (1, 4), 0.5, -3), np.array([q[0:4], q[4:8]], np.int8)
+    )

@@ -67,3 +67,18 @@ def test_requantize_clamps_and_rounds_in_float64() -> None:
     # -1 clamps to -128; 0.0019 is 0.4864 of a step: 0 steps.
     assert requantize([0.996, 1.5, -1.0, 0.0019], 1 / 256, -128).tolist() == [127, 127, -128, -128]
     assert requantize([0.5], 1 / 256, -128).dtype == "int64"
+
+
+def test_a_result_summing_to_zero_is_scored_as_printed() -> None:
+    """The runner normalises only a vector whose sum is not 0: [0, 0] stays as printed, argmax class 0."""
+    assert score_files([FileResults("a.bin", 0, ((0.0, 0.0),))]).top1 == 100.0
+
+
+def test_the_headline_is_auc_for_ad01_and_top1_otherwise() -> None:
+    score = Score(files=2, top1=50.0, auc=0.75, predictions=(0.0, 1.0))
+    assert [score.headline(b) for b in ("ad01", "ic01", "kws01", "vww01")] == [
+        ("AUC", 0.75),
+        ("top-1", 50.0),
+        ("top-1", 50.0),
+        ("top-1", 50.0),
+    ]

@@ -174,6 +174,11 @@ def test_foreign_and_mismatched_logs_are_refused(tmp_path: Path, capsys: pytest.
     other = eembc_log(folder, device).replace("m-model-[ic01]", "m-model-[kws01]")
     code, out = validate(other, tmp_path, device, capsys)
     assert code == 2 and "the log is for kws01, not ic01" in out
+    # A firmware this does not know, and the streaming one (its logs are validated with --benchmark sww01).
+    for model, hint in (("foo01", ""), ("sww01", " (a streaming log: give --benchmark sww01)")):
+        code, out = validate(other.replace("m-model-[kws01]", f"m-model-[{model}]"), tmp_path, device, capsys)
+        reads = "this reads kws01, vww01, ic01, ad01 result logs"
+        assert code == 2 and f"a {model} log: {reads}, not {model}{hint}\n" in out
 
 
 def test_accuracy_is_recomputed_from_the_logged_results(
@@ -389,7 +394,13 @@ def test_stimuli_outside_the_dataset_give_exit_3_and_a_known_set_is_named(
     digest = hashlib.sha256("\n".join(sorted(renamed)).encode()).hexdigest()
     monkeypatch.setitem(validate_module.KNOWN_STIMULUS_SETS, digest, "a set for this test")
     code, out = run_cli(log, tmp_path, capsys)
-    assert code == 3 and "the log's files are a set for this test" in out
+    assert code == 3
+    coverage = f"coverage: {FILES - 2} of {FILES} logged files in the dataset (67%)"  # 4 of 6
+    assert f"{coverage}; the log's files are a set for this test\n" in out
+    assert out.endswith(
+        f"verdict: stimuli not in the dataset: 2 of {FILES} logged files are not in {tmp_path / 'ic01'}; the "
+        f"log's files are a set for this test (the {FILES - 2} results checked are equal)\n"
+    )
     assert f"top-1 over only {FILES - 2} of {FILES} files" in out
 
 
@@ -663,9 +674,11 @@ def test_a_runner_result_needs_both_brackets() -> None:
 AD01_FILE = "normal_id_01_00000003_hist_librosa.bin"  # 102,400 bytes: 40 loads of 2,560 without a window
 
 
-def details_of(log: str, benchmark_name: str, dataset: Path) -> list[str]:
+def details_of(log: str, benchmark_name: str, dataset: Path, status: str = "unparseable") -> list[str]:
     parsed = validate_module.parse_log(log)
-    return validate_module.validate(parsed, zoo_device(benchmark_name), dataset).files[0].details
+    report = validate_module.validate(parsed, zoo_device(benchmark_name), dataset).files[0]
+    assert report.status == status
+    return report.details
 
 
 def test_loads_that_cannot_be_cut_are_named(data_dir: Path, tmp_path: Path) -> None:
@@ -676,7 +689,7 @@ def test_loads_that_cannot_be_cut_are_named(data_dir: Path, tmp_path: Path) -> N
     log = f"ulp-mlperf: Loading file {AD01_FILE} segment 40\nulp-mlperf:   m-results    : [0.500]\n"
     assert details_of(log, "ad01", tmp_path) == ["line 2: segment 40 is beyond the file's 40 loads"]
     log = log.replace("segment 40", "segment 1").replace("[0.500]", "[9.999]")
-    (detail,) = details_of(log, "ad01", tmp_path)
+    (detail,) = details_of(log, "ad01", tmp_path, "mismatch")
     assert detail.startswith("line 2 (segment 1): anomaly score logged 9.999, tinyinterp ")
     kws = tmp_path / "kws"
     kws.mkdir()
@@ -685,4 +698,313 @@ def test_loads_that_cannot_be_cut_are_named(data_dir: Path, tmp_path: Path) -> N
     cut = 'parser: Command "bload dut "d/tst_000000_Stop_7.bin" 0 100"\ndut: m-results-[0.500,0.500]\n'
     assert details_of(cut, "kws01", kws) == ["line 2: a load of 100 bytes; the model takes 490"]
     three = 'parser: Command "bload dut "d/tst_000000_Stop_7.bin""\ndut: m-results-[0.1,0.2,0.7]\n'
-    assert details_of(three, "kws01", kws) == ["line 2: 3 values logged, tinyinterp prints 12"]
+    assert details_of(three, "kws01", kws, "mismatch") == ["line 2: 3 values logged, tinyinterp prints 12"]
+
+
+# ---- a FULLY_CONNECTED whose two roundings differ, in hand-written EEMBC logs ------------------------------
+# ic01 loads are uint8 RGB, each byte - 128 the int8 input. x [1, 3072] (scale 1) -> FULLY_CONNECTED, filter
+# row c = [c, 0, ...] (scale 1) -> y [1, 10] (scale 4): on a load whose first byte is 129 (x = [1, 0, ...]),
+# class c sums c, and the multiplier 1 x 1 / 4 = 0.25 is 2^30 with a right shift of 1. TFLM rounds twice:
+# (c 2^30 + 2^30) >> 31 = (c + 1) // 2, then a rounding halving (half away from zero): 0,1,1,1,1,2,2,2,2,3.
+# Rounded once (CMSIS-NN's single rounding): (c 2^30 + 2^31) >> 32 = (c + 2) // 4: 0,0,1,1,1,1,2,2,2,2.
+# th_results prints each as q x 4 with 3 decimals. Nothing overwrites the input (the only operator reads it
+# while it writes y), so any number of invocations prints the same.
+TFLM_ROUNDED = [0, 1, 1, 1, 1, 2, 2, 2, 2, 3]
+SINGLE_ROUNDED = [0, 0, 1, 1, 1, 1, 2, 2, 2, 2]
+
+
+def rounding_case(root: Path) -> Path:
+    """The model above as a file, and an ic01 dataset folder with one load, bytes [129, 128, ..., 128]."""
+    b = ModelBuilder()
+    x = b.input("x", (1, 3072), "int8", scale=1.0, zero_point=0)
+    filter_ = np.zeros((10, 3072), np.int8)
+    filter_[:, 0] = np.arange(10)
+    w = b.constant("w", filter_, "int8", scale=1.0, zero_point=0)
+    y = b.tensor("y", (1, 10), "int8", scale=4.0, zero_point=0)
+    b.op("FULLY_CONNECTED", [x, w, -1], [y])
+    b.output(y)
+    model = root / "fc.tflite"
+    model.write_bytes(save_model(b.build()))
+    folder = root / "ic01"
+    folder.mkdir()
+    (folder / "one.bin").write_bytes(bytes([129]) + bytes([128]) * 3071)
+    (folder / "y_labels.csv").write_text("one.bin,10,0\n")
+    return model
+
+
+def rounding_log(*results: tuple[str, list[int]]) -> str:
+    """An EEMBC runner log: per (infer command, int8 outputs), a load of one.bin and the printed outputs."""
+    lines = ["00001.000 dut: m-model-[ic01]"]
+    for k, (infer, q) in enumerate(results):
+        lines += [
+            f'00002.{k:03d} parser: Command "bload dut "d/one.bin""',
+            f'00003.{k:03d} parser: Command "dut {infer}"',
+            f"00004.{k:03d} dut: m-results-[{','.join(f'{4 * v:.3f}' for v in q)}]",
+        ]
+    return eembc_lines(*lines)
+
+
+def validate_rounding(
+    log: str, root: Path, capsys: pytest.CaptureFixture[str], numerics: str = "single-rounding", *options: str
+) -> tuple[int, str]:
+    model = root / "fc.tflite" if (root / "fc.tflite").exists() else rounding_case(root)
+    (root / "log.txt").write_text(log)
+    args = ["--model", str(model), "--datasets-dir", str(root), "--numerics", numerics, *options]
+    code = main(["validate-log", str(root / "log.txt"), *args])
+    return code, capsys.readouterr().out
+
+
+def test_only_results_of_several_invocations_are_replayed_with_the_rounding_asked_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`infer 1 0` is one invocation, computed once; `infer 1 1` is two, replayed on one arena, with the
+    single rounding too."""
+    log = rounding_log(("infer 1 0", SINGLE_ROUNDED), ("infer 1 1", SINGLE_ROUNDED))
+    code, out = validate_rounding(log, tmp_path, capsys)
+    assert code == 0, out
+    results = "results: 2 equal, 0 different, 0 unreadable, 0 missing; max 0 LSB, mean 0.00 LSB over"
+    assert f"{results} differing values, 0 top-class flips\n" in out
+    assert "replayed: 1 results as the last of their `infer N W` invocations on an input loaded once, " in out
+
+
+def test_every_differing_class_of_a_result_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """TFLM's results validated as single rounding: classes 1, 5 and 9 differ, each by one LSB (as TFLM's
+    rounding, they are reproduced)."""
+    log = rounding_log(("infer 1 0", TFLM_ROUNDED))
+    assert validate_rounding(log, tmp_path, capsys, "tflm")[0] == 0
+    code, out = validate_rounding(log, tmp_path, capsys)
+    assert code == 1, out
+    assert out.startswith(f"{tmp_path / 'log.txt'}: EEMBC runner log, ic01, 1 files logged\n")
+    # Class 9 was the top one (3); rounded once, the first of the classes 6 to 9 (2) is: a flip.
+    results = "results: 0 equal, 1 different, 0 unreadable, 0 missing; max 1 LSB, mean 1.00 LSB over"
+    assert f"{results} differing values, 1 top-class flips\n" in out
+    differences = "; ".join(
+        f"class {c}: logged {4 * TFLM_ROUNDED[c]:.3f} (int8 {TFLM_ROUNDED[c]}), "
+        f"tinyinterp {4 * SINGLE_ROUNDED[c]:.3f} (int8 {SINGLE_ROUNDED[c]})"
+        for c in (1, 5, 9)
+    )
+    assert f"mismatch    one.bin: line 4: {differences}\n" in out
+
+
+def test_a_result_with_another_value_count_differs_by_no_lsb(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = validate_rounding(rounding_log(("infer 1 0", [0, 0, 1])), tmp_path, capsys)
+    assert code == 1
+    assert "mismatch    one.bin: line 4: 3 values logged, tinyinterp prints 10\n" in out
+    assert out.endswith(
+        "verdict: outputs differ: 1 of 1 checked results differ (in value count or anomaly score, "
+        "0 top-class flips)\n"
+    )
+
+
+def test_results_of_files_without_a_label_are_checked_but_not_scored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rounding_case(tmp_path)
+    (tmp_path / "ic01" / "two.bin").write_bytes((tmp_path / "ic01" / "one.bin").read_bytes())  # no label row
+    log = rounding_log(("infer 1 0", SINGLE_ROUNDED), ("infer 1 0", SINGLE_ROUNDED))
+    code, out = validate_rounding(log.replace('one.bin""\n', 'two.bin""\n', 1), tmp_path, capsys)
+    assert code == 0, out
+    # one.bin, labelled class 0: the top value (2, first at class 6) is not class 0.
+    assert "top-1 over only 1 of 2 files (scored raw, as the EEMBC runner): logged 0%, tinyinterp 0%\n" in out
+
+
+def test_an_ad01_result_replayed_on_one_arena_is_scored_against_its_float_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """x [1, 640] (scale 1) -> RESHAPE -> y: a window of 640 float32 values 0.5 is quantized to 1 (half away
+    from zero) and comes back as 1.0: the anomaly score is the mean of 0.5^2 = 0.250, also as the last of
+    `infer 1 1`'s two invocations."""
+    b = ModelBuilder()
+    x = b.input("x", (1, 640), "int8", scale=1.0, zero_point=0)
+    y = b.tensor("y", (1, 640), "int8", scale=1.0, zero_point=0)
+    b.op("RESHAPE", [x, b.constant("shape", np.array([1, 640], np.int32))], [y])
+    b.output(y)
+    (tmp_path / "ad.tflite").write_bytes(save_model(b.build()))
+    folder = tmp_path / "ad01"
+    folder.mkdir()
+    (folder / "w.bin").write_bytes(np.full(640, 0.5, "<f4").tobytes())
+    (folder / "y_labels.csv").write_text("w.bin,2,0\n")
+    log = eembc_lines(
+        "00001.000 dut: m-model-[ad01]",
+        '00002.000 parser: Command "bload dut "d/w.bin""',
+        '00003.000 parser: Command "dut infer 1 1"',
+        "00004.000 dut: m-results-[0.250]",
+    )
+    (tmp_path / "log.txt").write_text(log)
+    args = ["--model", str(tmp_path / "ad.tflite"), "--datasets-dir", str(tmp_path)]
+    code = main(["validate-log", str(tmp_path / "log.txt"), *args])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "replayed: 1 results as the last of their `infer N W` invocations" in out
+
+
+def test_a_log_of_files_without_labels_scores_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rounding_case(tmp_path)
+    (tmp_path / "ic01" / "two.bin").write_bytes((tmp_path / "ic01" / "one.bin").read_bytes())  # no label row
+    log = rounding_log(("infer 1 0", SINGLE_ROUNDED)).replace("one.bin", "two.bin")
+    code, out = validate_rounding(log, tmp_path, capsys, "single-rounding", "--json")
+    summary = json.loads(out)
+    assert code == 0
+    assert (summary["score_name"], summary["logged_score"], summary["scored_files"]) == (None, None, 0)
+
+
+def test_the_mlperf_tiny_runner_normalises_each_logged_result_before_averaging_a_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """one.bin (label 0) logged twice by the MLPerf Tiny runner: as tinyinterp prints it (A: 4 x 0,0,1,1,1,1,
+    2,2,2,2, sum 48) and edited (B: class 0 at 40, class 9 at 32, sum 72). Each normalised to sum 1 first,
+    class 9 gets (8 / 48 + 32 / 72) / 2 = 0.306 and class 0 (0 + 40 / 72) / 2 = 0.278: class 9, top-1 0%.
+    Averaged raw, classes 0 and 9 tie at 20 and the first, class 0, would be right."""
+    a = [4.0 * v for v in SINGLE_ROUNDED]
+    b = [40.0] + [0.0] * 8 + [32.0]
+    lines = ["Device model retrieved: ic01"]
+    for values in (a, b):
+        lines += [
+            "00002.000 ulp-mlperf: Loading file one.bin segment 0",
+            f"00003.000 ulp-mlperf:   m-results    : [{', '.join(f'{v:.3f}' for v in values)}]",
+        ]
+    code, out = validate_rounding(eembc_lines(*lines), tmp_path, capsys)
+    assert code == 1, out  # B is not tinyinterp's
+    normalised = "(scored normalised to sum 1, as the MLPerf Tiny runner)"
+    assert f"top-1 over 1 files {normalised}: logged 0%, tinyinterp 0%\n" in out
+
+
+@pytest.mark.parametrize(
+    ("runner", "scored"),
+    [
+        (
+            "MLPerf Tiny",
+            "(scored normalised to sum 1, as the MLPerf Tiny runner): logged 100%, tinyinterp 100%",
+        ),
+        ("EEMBC", "(scored raw, as the EEMBC runner): logged 0%, tinyinterp 0%"),
+    ],
+)
+def test_printed_scores_of_a_negative_sum_are_scored_as_each_runner_does(
+    runner: str, scored: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """x [1, 3072] -> FULLY_CONNECTED, filter column 0 = [-1, -3, 0, ...], all scales 1 (multiplier 1: exact)
+    -> y [1, 10]: on x = [1, 0, ...] the DUT prints -1, -3, 0, ..., 0 (sum -4). Normalised to sum 1 (MLPerf
+    Tiny runner): 0.25, 0.75, -0, ...: class 1, the label. Raw (EEMBC runner): class 2, the first 0."""
+    b = ModelBuilder()
+    x = b.input("x", (1, 3072), "int8", scale=1.0, zero_point=0)
+    filter_ = np.zeros((10, 3072), np.int8)
+    filter_[:2, 0] = [-1, -3]
+    w = b.constant("w", filter_, "int8", scale=1.0, zero_point=0)
+    y = b.tensor("y", (1, 10), "int8", scale=1.0, zero_point=0)
+    b.op("FULLY_CONNECTED", [x, w, -1], [y])
+    b.output(y)
+    (tmp_path / "fc.tflite").write_bytes(save_model(b.build()))
+    folder = tmp_path / "ic01"
+    folder.mkdir()
+    (folder / "one.bin").write_bytes(bytes([129]) + bytes([128]) * 3071)
+    (folder / "y_labels.csv").write_text("one.bin,10,1\n")
+    printed = ",".join(f"{v:.3f}" for v in [-1, -3, *[0] * 8])
+    if runner == "EEMBC":
+        log = rounding_log(("infer 1 0", [0] * 10)).replace(",".join(["0.000"] * 10), printed)
+    else:
+        log = eembc_lines(
+            "Device model retrieved: ic01",
+            "00002.000 ulp-mlperf: Loading file one.bin segment 0",
+            f"00003.000 ulp-mlperf:   m-results    : [{printed}]",
+        )
+    code, out = validate_rounding(log, tmp_path, capsys, "tflm")
+    assert code == 0, out
+    assert f"top-1 over 1 files {scored}\n" in out
+
+
+def test_results_of_different_lengths_score_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = rounding_log(("infer 1 0", SINGLE_ROUNDED), ("infer 1 0", SINGLE_ROUNDED[:3]))
+    code, out = validate_rounding(log, tmp_path, capsys, "single-rounding", "--json")
+    summary = json.loads(out)
+    assert code == 1  # 3 values logged, tinyinterp prints 10
+    assert (summary["score_name"], summary["logged_score"], summary["scored_files"]) == (None, None, 0)
+
+
+def test_validate_replays_on_todays_tflm_arena_by_default(tmp_path: Path) -> None:
+    rounding_case(tmp_path)
+    parsed = validate_module.parse_log(rounding_log(("infer 1 1", SINGLE_ROUNDED)))
+    result = validate_module.validate(parsed, zoo_device("ic01"), tmp_path / "ic01")
+    assert (result.arena, result.replayed) == ("tflm", 1)
+
+
+def test_results_of_a_missing_file_and_an_unreadable_result_are_counted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """gone.bin (not in the dataset) logged twice: 2 results missing; a result of 70 x's is named by its first
+    60 characters."""
+    garbage = "x" * 70
+    log = rounding_log(
+        ("infer 1 0", SINGLE_ROUNDED), ("infer 1 0", SINGLE_ROUNDED), ("infer 1 0", SINGLE_ROUNDED)
+    )
+    log = log.replace('d/one.bin""\n', 'd/gone.bin""\n', 2) + 'parser: Command "bload dut "d/one.bin""\n'
+    code, out = validate_rounding(log + f"dut: m-results-[{garbage}]\n", tmp_path, capsys)
+    assert code == 4, out
+    assert "results: 1 equal, 0 different, 1 unreadable, 2 missing;" in out
+    assert f"line 12: cannot parse {('m-results-[' + garbage)[:60]!r}" in out
+
+
+def test_a_file_reports_its_first_three_differences_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """TFLM's results for one.bin four times, validated as single rounding: all 4 differ, lines 4 to 13."""
+    log = rounding_log(*[("infer 1 0", TFLM_ROUNDED)] * 4)
+    code, out = validate_rounding(log, tmp_path, capsys, "single-rounding", "--json")
+    assert code == 1
+    (report,) = json.loads(out)["files"]
+    assert [d.split(":")[0] for d in report["details"]] == ["line 4", "line 7", "line 10"]
+    assert report["results"] == 4
+
+
+def test_a_log_with_more_files_than_announced_is_not_called_truncated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rounding_case(tmp_path)
+    (tmp_path / "ic01" / "two.bin").write_bytes((tmp_path / "ic01" / "one.bin").read_bytes())
+    printed = ",".join(f"{4 * v:.3f}" for v in SINGLE_ROUNDED)
+    lines = ["Device model retrieved: ic01", "No loop count specified.  Using full set (1 test files)"]
+    for file in ("one.bin", "two.bin"):
+        lines += [
+            f"00002.000 ulp-mlperf: Loading file {file} segment 0",
+            f"00003.000 ulp-mlperf:   m-results    : [{printed}]",
+        ]
+    code, out = validate_rounding(eembc_lines(*lines), tmp_path, capsys)
+    assert code == 4
+    assert "problem     line 2: the log announces 1 test files, it has results for 2\n" in out
+
+
+def test_an_mlperf_tiny_runner_log_parsed_line_by_line() -> None:
+    log = eembc_lines(
+        "Device model retrieved: ic01",
+        "ulp-mlperf:   m-results    : [0.500,0.500]",
+        "ulp-mlperf: Loading file a.bin segment 0",
+        "ulp-mlperf: Loading file b.bin segment 1",
+        "ulp-mlperf:   m-results    : [0.250,0.750]",
+        "00010.000 ulp-mlperf: Top 1% = 50.0",
+        "Top 1% = 99.0",  # not the runner's line
+        "No loop count specified.  Using full set (3 test files)",
+    )
+    parsed = validate_module.parse_log(log)
+    assert (parsed.runner, parsed.model, parsed.announced_files) == ("MLPerf Tiny runner", "ic01", 3)
+    assert parsed.entries == [
+        validate_module.Entry(validate_module.Load("b.bin", 4, 1), "[0.250,0.750]", [0.25, 0.75], 5, 1)
+    ]
+    assert parsed.summary == ["00010.000 ulp-mlperf: Top 1% = 50.0"]
+    assert parsed.problems == [
+        "line 2: a result with no stimulus loaded before it",
+        "line 3: a.bin was loaded but no result followed",
+        "line 8: the log announces 3 test files, it has results for 1 (truncated)",
+    ]
+    with pytest.raises(validate_module.LogFormatError) as refused:
+        validate_module.parse_log("hello\n")
+    assert str(refused.value) == (
+        "not an EEMBC or MLPerf Tiny runner log: no loaded stimuli ('bload dut' or 'Loading file') "
+        "and no m-results found"
+    )

@@ -416,9 +416,7 @@ class Summary:
         return self.files_in_dataset / self.files_logged if self.files_logged else 0.0
 
 
-def summarize(
-    parsed: ParsedLog, result: Validation, benchmark: str, dataset: Path, numerics: str = "tflm"
-) -> Summary:
+def summarize(parsed: ParsedLog, result: Validation, benchmark: str, dataset: Path, numerics: str) -> Summary:
     comparisons = result.comparisons
     different = [c for c in comparisons if c.difference is not None]
     lsb = [v for c in different for v in c.lsb]

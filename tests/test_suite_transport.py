@@ -1,0 +1,236 @@
+"""The virtual DUT's transports in this process, on pipes, a pseudo-terminal and a TCP port, against
+replies written by hand (test_dut_pty.py runs `tinyinterp dut` as a separate process, with pyserial)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import select
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from test_dut import zoo_device
+
+import tinyinterp.suite.transport as transport
+from tinyinterp.suite.dut import VirtualDut
+
+BANNER = b"m-timestamp-mode-performance\r\nm-lap-us-0\r\nm-init-done\r\nm-ready\r\n"
+NAME_REPLY = b"m-name-dut-[tinyinterp]\r\nm-ready\r\n"
+TIMEOUT_S = 10  # each exchange takes well under a second, also on a loaded machine
+
+
+def make_dut(write: Callable[[str], None]) -> VirtualDut:
+    return VirtualDut(zoo_device("kws01"), write)
+
+
+@pytest.fixture
+def pipe() -> Iterator[tuple[int, int]]:
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    yield read_fd, write_fd
+    for fd in (read_fd, write_fd):
+        with contextlib.suppress(OSError):  # closed by the test
+            os.close(fd)
+
+
+def read_exactly(fd: int, size: int) -> bytes:
+    """Up to `size` bytes from `fd`, as they come within TIMEOUT_S (fewer if the DUT stops answering)."""
+    data = b""
+    deadline = time.monotonic() + TIMEOUT_S
+    while len(data) < size:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        chunk = os.read(fd, size - len(data)) if ready else b""
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def unread(fd: int) -> bytes:
+    """Everything a non-blocking pipe holds."""
+    data = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            return data
+        if not chunk:
+            return data
+        data += chunk
+
+
+def test_output_keeps_only_the_newest_bytes_for_a_host_that_does_not_read(
+    pipe: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read_fd, write_fd = pipe
+    os.set_blocking(read_fd, False)
+    monkeypatch.setattr(transport, "OUTPUT_LIMIT", 8)
+    output = transport._Output(write_fd)
+    output.write("0123456789AB")  # 12 bytes queued: the oldest 4 beyond the limit are dropped, the rest sent
+    assert (output.pending, unread(read_fd)) == (b"", b"456789AB")
+    for size in (65536, 1):  # fill the pipe: nothing more can be written until the host reads
+        while True:
+            try:
+                os.write(write_fd, b"x" * size)
+            except BlockingIOError:
+                break
+    output.write("abcdef")
+    output.write("ghij")
+    assert output.pending == b"cdefghij"
+    unread(read_fd)  # the host reads everything the pipe holds
+    output.flush()
+    assert (output.pending, unread(read_fd)) == (b"", b"cdefghij")
+
+
+def test_output_to_a_host_that_went_away_is_lost_and_other_errors_are_raised(pipe: tuple[int, int]) -> None:
+    read_fd, write_fd = pipe
+    os.close(read_fd)
+    output = transport._Output(write_fd)
+    output.write("m-ready\r\n")  # EPIPE: nobody listens, as on a wire
+    assert output.pending == b""
+    with pytest.raises(OSError):
+        transport._Output(-1).write("m-ready\r\n")  # EBADF is not a host going away
+
+
+def test_a_dut_on_two_pipes_answers_until_its_input_ends() -> None:
+    command_read, command_write = os.pipe()
+    reply_read, reply_write = os.pipe()
+    try:
+        dut, output = transport._booted(reply_write, make_dut)
+        assert read_exactly(reply_read, len(BANNER)) == BANNER
+        os.write(command_write, b"name%")
+        os.close(command_write)  # end of file: the serving loop returns
+        serving_thread = threading.Thread(target=transport._serve_fds, args=(command_read, dut, output))
+        serving_thread.daemon = True
+        serving_thread.start()
+        serving_thread.join(TIMEOUT_S)
+        assert not serving_thread.is_alive()
+        assert read_exactly(reply_read, len(NAME_REPLY)) == NAME_REPLY
+    finally:
+        for fd in (command_read, reply_read, reply_write):
+            os.close(fd)
+
+
+def serving(target: Callable[..., None], *args: object) -> str:
+    """Run a transport that never returns in a daemon thread; where it listens, as it announces it."""
+    announced: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=target, args=(make_dut, *args, announced.put), daemon=True).start()
+    return announced.get(timeout=TIMEOUT_S)
+
+
+def test_a_pseudo_terminal_keeps_its_dut_across_hosts() -> None:
+    """Booted before its path is announced; hosts open and close it, and the same DUT answers (no second
+    banner)."""
+    path = serving(transport.serve_pty)
+    fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
+    try:
+        assert read_exactly(fd, len(BANNER)) == BANNER
+        os.write(fd, b"name%")
+        assert read_exactly(fd, len(NAME_REPLY)) == NAME_REPLY
+    finally:
+        os.close(fd)
+    time.sleep(3 * transport.POLL_S)  # no host for a while: the DUT waits
+    fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
+    try:
+        os.write(fd, b"name%")
+        assert read_exactly(fd, len(NAME_REPLY)) == NAME_REPLY
+    finally:
+        os.close(fd)
+
+
+def test_each_tcp_connection_gets_a_freshly_booted_dut() -> None:
+    host, port = serving(transport.serve_tcp, 0).rsplit(":", 1)
+    assert host == "127.0.0.1"
+    for _ in range(2):
+        with socket.create_connection((host, int(port)), timeout=TIMEOUT_S) as connection:
+            assert read_exactly(connection.fileno(), len(BANNER)) == BANNER
+            time.sleep(3 * transport.POLL_S)  # a host that waits before its first command
+            connection.sendall(b"name%")
+            assert read_exactly(connection.fileno(), len(NAME_REPLY)) == NAME_REPLY
+
+
+def test_a_tcp_host_that_resets_its_connection_leaves_the_server_serving() -> None:
+    host, port = serving(transport.serve_tcp, 0).rsplit(":", 1)
+    connection = socket.create_connection((host, int(port)), timeout=TIMEOUT_S)
+    assert read_exactly(connection.fileno(), len(BANNER)) == BANNER
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    connection.close()  # with a zero linger time: a reset (ECONNRESET on the DUT's side), not an end of file
+    with socket.create_connection((host, int(port)), timeout=TIMEOUT_S) as connection:
+        assert read_exactly(connection.fileno(), len(BANNER)) == BANNER
+
+
+def test_a_pseudo_terminal_host_that_does_not_read_never_stalls_the_dut() -> None:
+    """Replies are queued (and the oldest dropped) rather than written blocking: with 200 `help` replies
+    (about 100 KB, more than a pseudo-terminal holds) unread, the DUT still takes its next command."""
+    duts: list[VirtualDut] = []
+
+    def energy_dut(write: Callable[[str], None]) -> VirtualDut:
+        duts.append(VirtualDut(zoo_device("kws01"), write, energy_mode=True))
+        return duts[-1]
+
+    announced: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=transport.serve_pty, args=(energy_dut, announced.put), daemon=True).start()
+    fd = os.open(announced.get(timeout=TIMEOUT_S), os.O_RDWR | os.O_NOCTTY)
+    try:
+        os.write(fd, b"help%" * 200 + b"timestamp%")  # in energy mode a timestamp is a pulse, not a line
+        deadline = time.monotonic() + TIMEOUT_S
+        while len(duts[0].pulses) < 2 and time.monotonic() < deadline:  # the boot banner's, then this one
+            time.sleep(0.05)
+        assert len(duts[0].pulses) == 2
+    finally:
+        os.close(fd)
+
+
+class FailingDut(VirtualDut):
+    def feed(self, data: bytes) -> None:
+        raise RuntimeError("the DUT failed")
+
+
+def test_a_pseudo_terminal_is_closed_when_its_dut_fails() -> None:
+    """The DUT's error comes out of serve_pty, and both ends of the pseudo-terminal are closed: its path is
+    gone."""
+    announced: queue.Queue[str] = queue.Queue()
+    errors: list[Exception] = []
+
+    def serve() -> None:
+        try:
+            transport.serve_pty(lambda write: FailingDut(zoo_device("kws01"), write), announced.put)
+        except Exception as error:  # what the serving thread ended with
+            errors.append(error)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    path = announced.get(timeout=TIMEOUT_S)
+    fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
+    os.write(fd, b"name%")
+    thread.join(TIMEOUT_S)
+    os.close(fd)
+    assert [(type(e), str(e)) for e in errors] == [(RuntimeError, "the DUT failed")]
+    assert not os.path.exists(path)
+
+
+def test_a_tcp_host_that_does_not_read_never_stalls_the_dut() -> None:
+    """As on the pseudo-terminal: 20,000 unread `help` replies (about 10 MB, more than a small receive buffer
+    and the kernel's send buffer hold) do not keep the DUT from its next command."""
+    duts: list[VirtualDut] = []
+
+    def energy_dut(write: Callable[[str], None]) -> VirtualDut:
+        duts.append(VirtualDut(zoo_device("kws01"), write, energy_mode=True))
+        return duts[-1]
+
+    announced: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=transport.serve_tcp, args=(energy_dut, 0, announced.put), daemon=True).start()
+    host, port = announced.get(timeout=TIMEOUT_S).rsplit(":", 1)
+    with socket.socket() as connection:
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        connection.connect((host, int(port)))
+        connection.sendall(b"help%" * 20000 + b"timestamp%")
+        deadline = time.monotonic() + TIMEOUT_S
+        while not (duts and len(duts[0].pulses) == 2) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(duts[0].pulses) == 2  # the boot banner's, then this one
