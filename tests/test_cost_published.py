@@ -134,6 +134,7 @@ def test_uncalibrated_predictions_by_hand() -> None:
     stack = profiles.read_stack(profiles.DATA_DIR / "stacks" / "tflm-cmsisnn.toml")
     result = _result("s", "ad", 1000, 2.0, 40.0)
     (prediction,) = uncalibrated([result], {"tflm-cmsisnn": stack})
+    assert prediction.result is result
     cycles = (
         1000.0 * stack.efficiency["conv"] + 500.0 * stack.efficiency["fc"] + 200.0 + 3 * stack.overhead_cycles
     )
