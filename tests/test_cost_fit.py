@@ -11,7 +11,14 @@ import pytest
 from tinyinterp.cost import estimate, fit, profiles
 from tinyinterp.cost.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from tinyinterp.cost.estimate import Components
-from tinyinterp.cost.fit import Measurement, fit_components, fit_power, fit_stacks, read_measurements
+from tinyinterp.cost.fit import (
+    Measurement,
+    Observation,
+    fit_components,
+    fit_power,
+    fit_stacks,
+    read_measurements,
+)
 from tinyinterp.cost.published import baseline, held_out, mape, observations, read_results
 from tinyinterp.errors import CostModelError
 
@@ -176,6 +183,22 @@ def test_a_measurement_twice_the_prediction_splits_between_scale_and_class_by_th
     assert math.log(calibration.scale) == pytest.approx(a / 1.0225, rel=1e-6)
     assert math.log(calibration.efficiency["conv"]) == pytest.approx(a * 0.0225 / 1.0225, rel=1e-6)
     assert {c: calibration.efficiency[c] for c in CLASSES[1:]} == dict.fromkeys(CLASSES[1:], 1.0)
+
+
+def test_stack_defaults_fitted_on_results_at_efficiency_one_are_the_prior_mean() -> None:
+    # fit_stacks' priors are centred on efficiency 1 and a system scale of 1. Cycles measured as the conv
+    # kernel at efficiency 1 plus what the fit holds fixed (flash, 50 per operator, the MVE fc x 1.8) leave
+    # every residual and prior term at 0: the fit stays there, the rest of the profile is kept.
+    parts = _parts(1000.0, 300.0, 200.0, 3)
+    cycles = 1000 + 300 * 1.8 + 200 + 3 * 50
+    observed = [
+        Observation("1.0/o/x", "s", parts, cycles),
+        Observation("1.0/o/y", "s", parts, cycles),
+    ]
+    (fitted,) = fit_stacks(observed, {"s": STACK}).values()
+    assert fitted.efficiency == pytest.approx(dict.fromkeys(CLASSES, 1.0), abs=1e-9)
+    assert fitted.fitted_on == "2 published results"
+    assert (fitted.name, fitted.overhead_cycles, fitted.mve_efficiency) == ("s", 50.0, STACK.mve_efficiency)
 
 
 def test_the_power_factor_is_the_shrunk_geometric_mean_of_the_ratios() -> None:
