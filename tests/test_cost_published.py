@@ -65,16 +65,17 @@ def test_read_results_maps_rows_and_names_those_left_out(tmp_path: Path, data_di
         tmp_path,
         "1.0,o,riscv-board,ad,riscv,100,PCL Scepu02,,TFLM,tflm_reference,13.6,",  # not a Cortex-M: no note
         "1.0,o,s1,ad,cortex-m4,80,Nucleo-L4R5ZI,,TFLM,tflm_cmsisnn,9.5,380.0",
-        "1.1,o,s2,kws,cortex-m4,120,Nucleo-L4R5ZI,,TFLM,tflm_reference,140,",
+        "1.0,o,s5,ad,cortex-m4,80,Some Board,,TFLM,tflm_cmsisnn,9.5,",
+        # a quoted name over two lines: the csv module keeps its CRLF (files opened with newline="")
+        '1.1,o,"s2\r\nrev B",kws,cortex-m4,120,Nucleo-L4R5ZI,,TFLM,tflm_reference,140,',
         "1.0,o,s3,ad,cortex-m4,80,Nucleo-L4R5ZI,,an engine,other,9.5,",
         "1.0,o,s4,xyz,cortex-m4,80,Nucleo-L4R5ZI,,TFLM,tflm_cmsisnn,9.5,",
-        "1.0,o,s5,ad,cortex-m4,80,Some Board,,TFLM,tflm_cmsisnn,9.5,",
     )
     results, skipped = read_results(path, data_dir / "models")
     assert skipped == [
+        "1.0/o/s5: no board profile for Some Board",
         "1.0/o/s3 ad: no stack profile or model for it",
         "1.0/o/s4 xyz: no stack profile or model for it",
-        "1.0/o/s5: no board profile for Some Board",
     ]
     first, second = results
     board = profiles.board("nucleo-l4r5zi")
@@ -85,7 +86,7 @@ def test_read_results_maps_rows_and_names_those_left_out(tmp_path: Path, data_di
         "1.0/o/s1", "ad", board, "tflm-cmsisnn", "tflm_cmsisnn", 80.0, 9.5, 380.0, expected_parts
     )
     assert (second.system, second.benchmark, second.stack, second.family) == (
-        "1.1/o/s2",
+        "1.1/o/s2\r\nrev B",
         "kws",
         "tflm-reference",
         "tflm_reference",
