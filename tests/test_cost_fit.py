@@ -227,6 +227,15 @@ def test_fit_on_a_generic_board_at_its_clock(data_dir: Path) -> None:
     assert calibration.scale == pytest.approx(1.0, abs=1e-9)
 
 
+def test_fit_at_a_clock_below_the_boards_with_a_stack_profile(data_dir: Path) -> None:
+    # Measured as estimated at 80 MHz (the board's default is 120) with a hand-written stack profile: the
+    # fit on the same board, clock and profile is the identity; at 120 MHz it would be 1.5x off.
+    model = str(data_dir / "models" / "ad01_int8.tflite")
+    predicted = estimate(model, BOARD, stack=STACK, clock_mhz=80.0).totals.latency_ms
+    calibration = fit([Measurement(model, predicted)], BOARD, STACK, 80.0)
+    assert calibration.scale == pytest.approx(1.0, abs=1e-9)
+
+
 def test_bad_calibration_files_are_named_with_their_line(tmp_path: Path, data_dir: Path) -> None:
     (tmp_path / "ad.tflite").write_bytes((data_dir / "models" / "ad01_int8.tflite").read_bytes())
     path = tmp_path / "measured.csv"
@@ -252,8 +261,17 @@ def test_bad_calibration_files_are_named_with_their_line(tmp_path: Path, data_di
 def test_measured_models_by_absolute_path_and_energies(tmp_path: Path, data_dir: Path) -> None:
     model = data_dir / "models" / "ad01_int8.tflite"
     path = tmp_path / "measured.csv"
-    path.write_text(f"model,latency_ms,energy_uj\n {model} , 9.5 , 300 \n{model},8,\n")
+    path.write_text(f"model,latency_ms,energy_uj\n {model} , 9.5 , 300 \n{model},8,\n{model},0.5,0.25\n")
     assert read_measurements(path) == [
         Measurement(str(model), 9.5, 300.0),
         Measurement(str(model), 8.0, None),
+        Measurement(str(model), 0.5, 0.25),  # any positive figure, below 1 too
     ]
+
+
+def test_a_measurement_without_a_model_names_the_files_folder(tmp_path: Path) -> None:
+    # An empty model column is the calibration file's folder, which is no model file.
+    path = tmp_path / "measured.csv"
+    path.write_text("model,latency_ms\n,3\n")
+    with pytest.raises(CostModelError, match=rf"^{path}:2: model file {tmp_path} not found$"):
+        read_measurements(path)
