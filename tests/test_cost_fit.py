@@ -201,6 +201,38 @@ def test_stack_defaults_fitted_on_results_at_efficiency_one_are_the_prior_mean()
     assert (fitted.name, fitted.overhead_cycles, fitted.mve_efficiency) == ("s", 50.0, STACK.mve_efficiency)
 
 
+def test_a_calibration_far_from_the_defaults_is_the_minimum_of_its_posterior() -> None:
+    # Three models whose class mixes the measurements pull apart (fc 20x slower than the defaults, conv
+    # as predicted): no closed form, so the fit is checked against the posterior of fit.py's docstring,
+    # written out here: relative residuals of sd 0.08, a log-normal scale of sd 1 and class factors of
+    # sd 0.15. At its minimum every partial derivative is 0 (central differences; the cost is about 7e3,
+    # and about 2e3 per unit of log factor away from it).
+    def parts(**kernel: float) -> Components:
+        return Components(dict.fromkeys(CLASSES, 0.0) | kernel, 0.0, 0, 1)
+
+    models = [parts(conv=1000.0), parts(conv=10.0, fc=1000.0), parts(depthwise=5.0, fc=1.0)]
+    cycles = [500.0, 1e7, 1.0]
+
+    def posterior_cost(t: list[float]) -> float:
+        misfit = 0.0
+        for model, measured in zip(models, cycles):
+            predicted = sum(
+                model.kernel[c] * STACK.efficiency[c] * math.exp(t[1 + k]) for k, c in enumerate(CLASSES)
+            )
+            misfit += ((t[0] + math.log(predicted) - math.log(measured)) / 0.08) ** 2
+        return misfit + t[0] ** 2 + sum((v / 0.15) ** 2 for v in t[1:])
+
+    calibration = fit_components(models, cycles, STACK)
+    t = [math.log(calibration.scale), *(math.log(calibration.efficiency[c]) for c in CLASSES)]
+    h = 1e-6
+    for k in range(len(t)):
+        up, down = list(t), list(t)
+        up[k] += h
+        down[k] -= h
+        assert abs(posterior_cost(up) - posterior_cost(down)) / (2 * h) < 0.1, k
+    assert posterior_cost(t) < posterior_cost([0.0] * len(t))
+
+
 def test_the_power_factor_is_the_shrunk_geometric_mean_of_the_ratios() -> None:
     # Ratios 2 and 8: log mean 2 ln 2, shrunk by n / (n + (0.08 / 0.5)^2) with n = 2.
     assert fit_power([(2.0, 1.0), (16.0, 2.0)]) == pytest.approx(math.exp(2 / 2.0256 * 2 * math.log(2)))
