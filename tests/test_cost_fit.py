@@ -11,7 +11,14 @@ import pytest
 from tinyinterp.cost import estimate, fit, profiles
 from tinyinterp.cost.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from tinyinterp.cost.estimate import Components
-from tinyinterp.cost.fit import Measurement, fit_components, fit_power, fit_stacks, read_measurements
+from tinyinterp.cost.fit import (
+    Measurement,
+    Observation,
+    fit_components,
+    fit_power,
+    fit_stacks,
+    read_measurements,
+)
 from tinyinterp.cost.published import baseline, held_out, mape, observations, read_results
 from tinyinterp.errors import CostModelError
 
@@ -178,6 +185,54 @@ def test_a_measurement_twice_the_prediction_splits_between_scale_and_class_by_th
     assert {c: calibration.efficiency[c] for c in CLASSES[1:]} == dict.fromkeys(CLASSES[1:], 1.0)
 
 
+def test_stack_defaults_fitted_on_results_at_efficiency_one_are_the_prior_mean() -> None:
+    # fit_stacks' priors are centred on efficiency 1 and a system scale of 1. Cycles measured as the conv
+    # kernel at efficiency 1 plus what the fit holds fixed (flash, 50 per operator, the MVE fc x 1.8) leave
+    # every residual and prior term at 0: the fit stays there, the rest of the profile is kept.
+    parts = _parts(1000.0, 300.0, 200.0, 3)
+    cycles = 1000 + 300 * 1.8 + 200 + 3 * 50
+    observed = [
+        Observation("1.0/o/x", "s", parts, cycles),
+        Observation("1.0/o/y", "s", parts, cycles),
+    ]
+    (fitted,) = fit_stacks(observed, {"s": STACK}).values()
+    assert fitted.efficiency == pytest.approx(dict.fromkeys(CLASSES, 1.0), abs=1e-9)
+    assert fitted.fitted_on == "2 published results"
+    assert (fitted.name, fitted.overhead_cycles, fitted.mve_efficiency) == ("s", 50.0, STACK.mve_efficiency)
+
+
+def test_a_calibration_far_from_the_defaults_is_the_minimum_of_its_posterior() -> None:
+    # Three models whose class mixes the measurements pull apart (fc 20x slower than the defaults, conv
+    # as predicted): no closed form, so the fit is checked against the posterior of fit.py's docstring,
+    # written out here: relative residuals of sd 0.08, a log-normal scale of sd 1 and class factors of
+    # sd 0.15. At its minimum every partial derivative is 0 (central differences; the cost is about 7e3,
+    # and about 2e3 per unit of log factor away from it).
+    def parts(**kernel: float) -> Components:
+        return Components(dict.fromkeys(CLASSES, 0.0) | kernel, 0.0, 0, 1)
+
+    models = [parts(conv=1000.0), parts(conv=10.0, fc=1000.0), parts(depthwise=5.0, fc=1.0)]
+    cycles = [500.0, 1e7, 1.0]
+
+    def posterior_cost(t: list[float]) -> float:
+        misfit = 0.0
+        for model, measured in zip(models, cycles):
+            predicted = sum(
+                model.kernel[c] * STACK.efficiency[c] * math.exp(t[1 + k]) for k, c in enumerate(CLASSES)
+            )
+            misfit += ((t[0] + math.log(predicted) - math.log(measured)) / 0.08) ** 2
+        return misfit + t[0] ** 2 + sum((v / 0.15) ** 2 for v in t[1:])
+
+    calibration = fit_components(models, cycles, STACK)
+    t = [math.log(calibration.scale), *(math.log(calibration.efficiency[c]) for c in CLASSES)]
+    h = 1e-6
+    for k in range(len(t)):
+        up, down = list(t), list(t)
+        up[k] += h
+        down[k] -= h
+        assert abs(posterior_cost(up) - posterior_cost(down)) / (2 * h) < 0.1, k
+    assert posterior_cost(t) < posterior_cost([0.0] * len(t))
+
+
 def test_the_power_factor_is_the_shrunk_geometric_mean_of_the_ratios() -> None:
     # Ratios 2 and 8: log mean 2 ln 2, shrunk by n / (n + (0.08 / 0.5)^2) with n = 2.
     assert fit_power([(2.0, 1.0), (16.0, 2.0)]) == pytest.approx(math.exp(2 / 2.0256 * 2 * math.log(2)))
@@ -201,6 +256,15 @@ def test_fit_on_a_generic_board_at_its_clock(data_dir: Path) -> None:
     model = str(data_dir / "models" / "ad01_int8.tflite")
     predicted = estimate(model, core="cortex-m33", clock_mhz=96.0).totals.latency_ms
     calibration = fit([Measurement(model, predicted)], core="cortex-m33", clock_mhz=96.0)
+    assert calibration.scale == pytest.approx(1.0, abs=1e-9)
+
+
+def test_fit_at_a_clock_below_the_boards_with_a_stack_profile(data_dir: Path) -> None:
+    # Measured as estimated at 80 MHz (the board's default is 120) with a hand-written stack profile: the
+    # fit on the same board, clock and profile is the identity; at 120 MHz it would be 1.5x off.
+    model = str(data_dir / "models" / "ad01_int8.tflite")
+    predicted = estimate(model, BOARD, stack=STACK, clock_mhz=80.0).totals.latency_ms
+    calibration = fit([Measurement(model, predicted)], BOARD, STACK, 80.0)
     assert calibration.scale == pytest.approx(1.0, abs=1e-9)
 
 
@@ -229,8 +293,17 @@ def test_bad_calibration_files_are_named_with_their_line(tmp_path: Path, data_di
 def test_measured_models_by_absolute_path_and_energies(tmp_path: Path, data_dir: Path) -> None:
     model = data_dir / "models" / "ad01_int8.tflite"
     path = tmp_path / "measured.csv"
-    path.write_text(f"model,latency_ms,energy_uj\n {model} , 9.5 , 300 \n{model},8,\n")
+    path.write_text(f"model,latency_ms,energy_uj\n {model} , 9.5 , 300 \n{model},8,\n{model},0.5,0.25\n")
     assert read_measurements(path) == [
         Measurement(str(model), 9.5, 300.0),
         Measurement(str(model), 8.0, None),
+        Measurement(str(model), 0.5, 0.25),  # any positive figure, below 1 too
     ]
+
+
+def test_a_measurement_without_a_model_names_the_files_folder(tmp_path: Path) -> None:
+    # An empty model column is the calibration file's folder, which is no model file.
+    path = tmp_path / "measured.csv"
+    path.write_text("model,latency_ms\n,3\n")
+    with pytest.raises(CostModelError, match=rf"^{path}:2: model file {tmp_path} not found$"):
+        read_measurements(path)

@@ -55,10 +55,18 @@ def test_board_names_ignore_case_and_punctuation(alias: str) -> None:
     assert profiles.board(alias).name == "nucleo-l4r5zi"
 
 
+def test_a_stack_given_as_a_toml_path_is_that_file(tmp_path: Path) -> None:
+    path = tmp_path / "my-stack.toml"
+    shutil.copy(profiles.DATA_DIR / "stacks" / "tflm-reference.toml", path)
+    assert profiles.stack(str(path)) == profiles.read_stack(path)
+
+
 def test_unknown_names_are_named() -> None:
     with pytest.raises(CostModelError, match="unknown board 'nucleo-x9'"):
         profiles.board("nucleo-x9")
-    with pytest.raises(CostModelError, match="unknown stack 'tvm-turbo'"):
+    # the shipped stacks' names, each file's name: the message lists them sorted
+    known = ", ".join(sorted(path.stem for path in (profiles.DATA_DIR / "stacks").glob("*.toml")))
+    with pytest.raises(CostModelError, match=rf"^unknown stack 'tvm-turbo' \(known: {re.escape(known)}\)$"):
         profiles.stack("tvm-turbo")
     with pytest.raises(CostModelError, match="unknown core 'cortex-m99'"):
         profiles.core("cortex-m99")

@@ -65,16 +65,17 @@ def test_read_results_maps_rows_and_names_those_left_out(tmp_path: Path, data_di
         tmp_path,
         "1.0,o,riscv-board,ad,riscv,100,PCL Scepu02,,TFLM,tflm_reference,13.6,",  # not a Cortex-M: no note
         "1.0,o,s1,ad,cortex-m4,80,Nucleo-L4R5ZI,,TFLM,tflm_cmsisnn,9.5,380.0",
-        "1.1,o,s2,kws,cortex-m4,120,Nucleo-L4R5ZI,,TFLM,tflm_reference,140,",
+        "1.0,o,s5,ad,cortex-m4,80,Some Board,,TFLM,tflm_cmsisnn,9.5,",
+        # a quoted name over two lines: the csv module keeps its CRLF (files opened with newline="")
+        '1.1,o,"s2\r\nrev B",kws,cortex-m4,120,Nucleo-L4R5ZI,,TFLM,tflm_reference,140,',
         "1.0,o,s3,ad,cortex-m4,80,Nucleo-L4R5ZI,,an engine,other,9.5,",
         "1.0,o,s4,xyz,cortex-m4,80,Nucleo-L4R5ZI,,TFLM,tflm_cmsisnn,9.5,",
-        "1.0,o,s5,ad,cortex-m4,80,Some Board,,TFLM,tflm_cmsisnn,9.5,",
     )
     results, skipped = read_results(path, data_dir / "models")
     assert skipped == [
+        "1.0/o/s5: no board profile for Some Board",
         "1.0/o/s3 ad: no stack profile or model for it",
         "1.0/o/s4 xyz: no stack profile or model for it",
-        "1.0/o/s5: no board profile for Some Board",
     ]
     first, second = results
     board = profiles.board("nucleo-l4r5zi")
@@ -85,7 +86,7 @@ def test_read_results_maps_rows_and_names_those_left_out(tmp_path: Path, data_di
         "1.0/o/s1", "ad", board, "tflm-cmsisnn", "tflm_cmsisnn", 80.0, 9.5, 380.0, expected_parts
     )
     assert (second.system, second.benchmark, second.stack, second.family) == (
-        "1.1/o/s2",
+        "1.1/o/s2\r\nrev B",
         "kws",
         "tflm-reference",
         "tflm_reference",
@@ -134,6 +135,7 @@ def test_uncalibrated_predictions_by_hand() -> None:
     stack = profiles.read_stack(profiles.DATA_DIR / "stacks" / "tflm-cmsisnn.toml")
     result = _result("s", "ad", 1000, 2.0, 40.0)
     (prediction,) = uncalibrated([result], {"tflm-cmsisnn": stack})
+    assert prediction.result is result
     cycles = (
         1000.0 * stack.efficiency["conv"] + 500.0 * stack.efficiency["fc"] + 200.0 + 3 * stack.overhead_cycles
     )
@@ -189,3 +191,54 @@ def test_what_a_held_out_result_leaves_out() -> None:
     assert [benchmark(held, r) for r in others] == [True, True, True, True, False]
     with pytest.raises(CostModelError, match=r"^unknown exclusion 'system': use 'board' or 'benchmark'$"):
         published._excluder("system")
+
+
+def test_held_out_predictions_by_hand() -> None:
+    """held_out on three results written by hand, conv-only or fc-only components (no flash, no operator):
+    every fit is then linear in log space, so its MAP has a closed form. Stacks "s" and "t" share no class."""
+    classes = profiles.OP_CLASSES
+    stacks = {
+        "s": profiles.StackProfile("s", "cmsis-nn", dict.fromkeys(classes, 0.5), 50.0),
+        "t": profiles.StackProfile("t", "cmsis-nn", dict.fromkeys(classes, 0.8), 50.0),
+    }
+
+    def parts(op_class: str, cycles: float) -> Components:
+        return Components(dict.fromkeys(classes, 0.0) | {op_class: cycles}, 0.0, 0, 1)
+
+    watts = energy.power_mw(BOARD, 80.0)  # the board's modelled power: measured powers are set against it
+    # At 80 MHz: 12.5 ms is 1e6 cycles (efficiency 1 on its 1e6 conv cycles), 75 ms is 6e6 (twice its
+    # 3e6 conv cycles), 25 ms is 2e6 (efficiency 1 on its fc cycles); a/kws draws twice the modelled power.
+    a_ad = Result("a", "ad", BOARD, "s", "fs", 80.0, 12.5, None, parts("conv", 1e6))
+    a_kws = Result("a", "kws", BOARD, "s", "fs", 80.0, 75.0, 2 * watts * 75.0, parts("conv", 3e6))
+    b_ic = Result("b", "ic", BOARD, "t", "ft", 80.0, 25.0, None, parts("fc", 2e6))
+    predicted = published.held_out([a_ad, a_kws, b_ic], stacks)
+    plain, lobo = predicted.uncalibrated, predicted.lobo
+
+    # a/ad: the refit sees a/kws and b/ic; fit.fit_stacks' priors are centred on efficiency 1 (log 0), and
+    # a/kws's residual (system + level + shared conv + conv deviation - ln 2) / 0.08 involves none of b/ic's
+    # parameters. Its MAP sum is ln 2 x V / (V + 0.08^2), V = 0.3^2 + 3^2 + 0.3^2 + 0.2^2 the prior
+    # variances, split in proportion to them; the efficiency leaves out the system's share.
+    noise, variances = 0.08**2, 0.3**2 + 3.0**2 + 0.3**2 + 0.2**2
+    log_efficiency = math.log(2) * (variances - 0.3**2) / (variances + noise)
+    # a/kws calibrates a/ad: one residual (scale + conv factor - (ln 2 - log efficiency)) / 0.08, priors
+    # 1 and 0.15 (fit_components); its power, twice the modelled, shrunk by 1 / (1 + (0.08 / 0.5)^2).
+    calibrated = (math.log(2) - log_efficiency) * (1 + 0.15**2) / (1 + 0.15**2 + noise)
+    power = math.exp(math.log(2) / (1 + (0.08 / 0.5) ** 2))
+    uncalibrated_ms = math.exp(log_efficiency) * 1e6 / 80e3
+    assert plain[0].result is lobo[0].result is a_ad
+    assert plain[0].latency_ms == pytest.approx(uncalibrated_ms, rel=1e-6)
+    assert plain[0].energy_uj == pytest.approx(watts * uncalibrated_ms, rel=1e-6)
+    assert lobo[0].latency_ms == pytest.approx(math.exp(calibrated) * uncalibrated_ms, rel=1e-6)
+    assert lobo[0].energy_uj == pytest.approx(power * watts * lobo[0].latency_ms, rel=1e-6)
+    # a/kws: the refit sees a/ad and b/ic, both exactly at efficiency 1 (every residual and prior term 0),
+    # and a/ad calibrates it to the identity; no own energy: the modelled power. 3e6 cycles at 80 MHz.
+    for prediction in (plain[1], lobo[1]):
+        assert prediction.result is a_kws
+        assert prediction.latency_ms == pytest.approx(37.5, rel=1e-12)
+        assert prediction.energy_uj == pytest.approx(watts * 37.5, rel=1e-12)
+    # b/ic: no result of stack t in its refit (t keeps its 0.8) and no other result of its own system.
+    for prediction in (plain[2], lobo[2]):
+        assert prediction.result is b_ic
+        assert prediction.latency_ms == pytest.approx(0.8 * 2e6 / 80e3, rel=1e-12)
+        assert prediction.energy_uj == pytest.approx(watts * 20.0, rel=1e-12)
+    assert len(plain) == len(lobo) == 3

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
+import warnings
 from fractions import Fraction
 
 import numpy as np
@@ -369,8 +371,10 @@ def test_multipliers_outside_zero_one_are_refused(real: float) -> None:
 
 
 def test_multipliers_greater_than_one() -> None:
-    # 3.0 = 0.75 x 2**2: Q0.31 0.75 is 3 x 2**29.
+    # 3.0 = 0.75 x 2**2: Q0.31 0.75 is 3 x 2**29; 1.5 = 0.75 x 2**1 and 2.0 = 0.5 x 2**2 (any real above 1).
     assert quant.quantize_multiplier_greater_than_one(3.0, "x") == (3 << 29, 2)
+    assert quant.quantize_multiplier_greater_than_one(1.5, "x") == (3 << 29, 1)
+    assert quant.quantize_multiplier_greater_than_one(2.0, "x") == (1 << 30, 2)
     for real in (1.0, 0.5, math.nan):
         with pytest.raises(ModelError, match=rf"^output scale: multiplier {real!r} must be > 1$"):
             quant.quantize_multiplier_greater_than_one(real, "output scale")
@@ -392,9 +396,24 @@ def test_quantize_value_divides_and_rounds_in_float32() -> None:
     # 0.375 / 0.25 is exactly 1.5 in both: a half, rounded away from zero on both sides.
     assert quant.quantize_value(0.25, -4, 0.375) == -4 + 2
     assert quant.quantize_value(0.25, -4, -0.375) == -4 - 2
-    # 1e30 / 1e-10 overflows float32 (max 3.4e38): refused, not an undefined conversion.
-    with pytest.raises(ModelError, match=r"^1e\+30 quantized with scale 1e-10 is out of range$"):
-        quant.quantize_value(1e-10, 0, 1e30)
+    # 1e30 / 1e-10 overflows float32 (max 3.4e38): refused, not an undefined conversion, and without
+    # numpy's overflow warning on the way.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ModelError, match=r"^1e\+30 quantized with scale 1e-10 is out of range$"):
+            quant.quantize_value(1e-10, 0, 1e30)
+
+
+def test_quantize_value_accepts_the_float32_bounds_of_int32() -> None:
+    # TFLM's Quantize: TF_LITE_ENSURE(tmp >= (float)INT32_MIN && tmp <= (float)INT32_MAX), and
+    # (float)INT32_MAX rounds up to 2**31: both -2**31 and 2**31 pass, q = zero point + tmp.
+    assert quant.quantize_value(1.0, 0, -(2.0**31)) == -(2**31)
+    assert quant.quantize_value(1.0, 5, 2.0**31) == 5 + 2**31
+    # the next float32 values out, 2**31 + 256 and -(2**31 + 256) (2.14748e+09 in %g): refused
+    for value, text in ((2.0**31 + 256, "2.14748e+09"), (-(2.0**31 + 256), "-2.14748e+09")):
+        message = rf"^{re.escape(text)} quantized with scale 1 overflows int32 \(TFLM refuses it\)$"
+        with pytest.raises(ModelError, match=message):
+            quant.quantize_value(1.0, 0, value)
 
 
 @pytest.mark.parametrize(
@@ -425,6 +444,10 @@ def test_activation_ranges_by_hand(
 def test_an_activation_without_a_quantized_range_is_named() -> None:
     with pytest.raises(ModelError, match=r"^fused activation TANH is not supported on quantized tensors$"):
         quant.activation_range("TANH", 0.1, 0, np.dtype(np.int8))
+    # RELU6's 6 at scale 1e-9 is 6e9 in float32, beyond 2**31: the activation and the output are named
+    message = r"^fused activation RELU6 on the output: 6 quantized with scale 1e-09 overflows int32 \(TFLM"
+    with pytest.raises(ModelError, match=message):
+        quant.activation_range("RELU6", 1e-9, 0, np.dtype(np.int8))
 
 
 def test_float_activation_ranges() -> None:
