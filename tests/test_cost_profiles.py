@@ -79,6 +79,18 @@ def test_wait_states_follow_the_clock() -> None:
     assert profiles.board("nucleo-g0b1re").wait_states(64) == 2
 
 
+def test_the_memory_systems_edges_by_hand() -> None:
+    """Worked out by hand: 23 ns at 87 MHz is 2.001 bus cycles, so an access takes 3 and has 2 wait states;
+    a 0.5 MHz flash bus is slower than the core, so flash is read at 0.5 MHz; a 16 KiB data cache keeps
+    weights re-read after exactly 16,384 bytes of other reads, not after 16,385."""
+    board = replace(profiles.board("nucleo-l4r5zi"), flash_access_ns=23.0, flash_bus_mhz=0.0)
+    assert board.wait_states(87) == 2
+    assert replace(board, flash_bus_mhz=0.5).flash_mhz(80) == 0.5
+    cached = replace(board, dcache=True, cache_kb=16)
+    assert cached.weights_cached(16 * 1024)
+    assert not cached.weights_cached(16 * 1024 + 1)
+
+
 def test_power_scales_linearly_with_the_clock() -> None:
     power = profiles.board("nucleo-l4r5zi").power
     assert power.at(120, 120) == power.active_mw
