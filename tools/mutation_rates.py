@@ -1,10 +1,13 @@
 """Kill rate per module of the last mutmut runs, as the table of docs/mutation.md.
 
     python tools/mutation_rates.py tinyinterp/cost/loops.py tinyinterp/cost/scratch.py ...
+    mutmut run $(python tools/mutation_rates.py --open tinyinterp/cost/loops.py ...)   # only what is open
 
 Reads the verdicts mutmut keeps in mutants/<module>.meta (run from the project root, after `mutmut run`).
 Kill rate = killed / (killed + survived + timed out); date: when mutmut last wrote the module's verdicts
-(UTC; a total row gives the latest). Several modules get a total row.
+(UTC; a total row gives the latest). Several modules get a total row. `--open` prints instead the names of
+the mutants not killed (not checked, survived, timed out, no tests): `mutmut run` re-checks every mutant it is
+given by name or glob, killed ones included, so a pass that resumes names only these.
 """
 
 from __future__ import annotations
@@ -33,6 +36,11 @@ def written(module: Path) -> str:
     return datetime.fromtimestamp(meta_path(module).stat().st_mtime, timezone.utc).strftime("%Y-%m-%d")
 
 
+def open_mutants(module: Path) -> list[str]:
+    codes = json.loads(meta_path(module).read_text())["exit_code_by_key"]
+    return [name for name, code in codes.items() if code is None or status_by_exit_code[code] != "killed"]
+
+
 def row(label: str, counts: Counter[str], date: str) -> str:
     mutants = sum(counts.values())
     decided = counts["killed"] + counts["survived"] + counts["timeout"]
@@ -44,7 +52,11 @@ def row(label: str, counts: Counter[str], date: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="+", type=Path, help="source files, e.g. tinyinterp/cost/loops.py")
+    parser.add_argument("--open", action="store_true", help="print the names of the mutants not killed")
     args = parser.parse_args(argv)
+    if args.open:
+        print("\n".join(name for module in args.modules for name in open_mutants(module)))
+        return 0
     header = ("module", "mutants", "checked", "killed", "timed out", "survived", "no tests", "not checked")
     print("| " + " | ".join((*header, "kill rate", "date")) + " |")
     print("|---|--:|--:|--:|--:|--:|--:|--:|--:|---|")
