@@ -61,9 +61,21 @@ def test_a_stack_given_as_a_toml_path_is_that_file(tmp_path: Path) -> None:
     assert profiles.stack(str(path)) == profiles.read_stack(path)
 
 
+def test_a_board_file_keeps_the_path_as_given(tmp_path: Path) -> None:
+    """`source` is the user's path as typed, not pathlib's normalised form (which drops the `./`)."""
+    path = tmp_path / "my-board.toml"
+    shutil.copy(L4R5, path)
+    typed = f"{tmp_path}/./my-board.toml"
+    assert profiles.board(typed).source == typed
+
+
 def test_unknown_names_are_named() -> None:
-    with pytest.raises(CostModelError, match="unknown board 'nucleo-x9'"):
+    with pytest.raises(CostModelError) as unknown:
         profiles.board("nucleo-x9")
+    assert str(unknown.value) == (
+        "unknown board 'nucleo-x9' (see `tinyinterp boards`; for another board pass a board .toml file, "
+        "or --core CORE --mhz F for a generic board with that core)"
+    )
     # the shipped stacks' names, each file's name: the message lists them sorted
     known = ", ".join(sorted(path.stem for path in (profiles.DATA_DIR / "stacks").glob("*.toml")))
     with pytest.raises(CostModelError, match=rf"^unknown stack 'tvm-turbo' \(known: {re.escape(known)}\)$"):
