@@ -12,6 +12,7 @@ from tinyinterp.suite.datasets import (
     Stimulus,
     label_file,
     model_inputs,
+    quantize_float_to_int8,
     read_labels,
     stimulus_loads,
 )
@@ -101,3 +102,16 @@ def test_a_stimulus_files_model_inputs_by_hand() -> None:
     np.testing.assert_array_equal(
         model_inputs("ad01", values.tobytes(), (1, 4), 0.5, -3), np.array([q[0:4], q[4:8]], np.int8)
     )
+
+
+def test_quantizing_a_float_saturates_at_the_int8_range() -> None:
+    """Scale 1, zero point 0: -1000, -129 and -128.6 clamp to -128; 1000, 128 and 127.4 to 127."""
+    values = np.array([-1000.0, -129.0, -128.6, 1000.0, 128.0, 127.4], np.float32)
+    np.testing.assert_array_equal(quantize_float_to_int8(values, 1.0, 0), [-128, -128, -128, 127, 127, 127])
+
+
+def test_quantizing_a_float_divides_in_float32() -> None:
+    """0.25 / float32(0.1) (= 0.100000001490116) is 2.49999996 in float64, which rounds to 2; float32 keeps
+    24 bits (a step of 2.4e-7 near 2.5): the quotient is exactly 2.5, rounded half away to 3 (-0.25: -3)."""
+    values = np.array([0.25, -0.25], np.float32)
+    np.testing.assert_array_equal(quantize_float_to_int8(values, 0.1, 0), [3, -3])
