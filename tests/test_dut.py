@@ -445,3 +445,11 @@ def test_a_model_the_firmware_cannot_run_is_named_word_for_word(
     with pytest.raises(ModelError) as error:
         EmulatedDevice(firmware, relu_model(inputs, output), HAND_COST, "m")
     assert str(error.value) == message
+
+
+def test_the_device_cost_is_estimated_for_the_stack_asked_for() -> None:
+    """Not the cost model's default stack (tflm-cmsisnn): the one named."""
+    cost = device_cost(
+        relu_model([((1, 4), "int8")], ((1, 4), "int8")), "nucleo-l4r5zi", None, None, "tflm-reference"
+    )
+    assert (cost.board, cost.stack) == ("nucleo-l4r5zi", "tflm-reference")
