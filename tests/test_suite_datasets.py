@@ -10,6 +10,7 @@ import pytest
 from tinyinterp.suite.datasets import (
     DatasetError,
     Stimulus,
+    convert_loads,
     label_file,
     model_inputs,
     quantize_float_to_int8,
@@ -117,3 +118,9 @@ def test_quantizing_a_float_divides_in_float32() -> None:
     24 bits (a step of 2.4e-7 near 2.5): the quotient is exactly 2.5, rounded half away to 3 (-0.25: -3)."""
     values = np.array([0.25, -0.25], np.float32)
     np.testing.assert_array_equal(quantize_float_to_int8(values, 0.1, 0), [3, -3])
+
+
+def test_loads_of_the_wrong_size_are_named_with_the_benchmarks_format() -> None:
+    with pytest.raises(DatasetError) as error:
+        convert_loads("kws01", [bytes(5), bytes(4), bytes(3)], (1, 4), 1.0, 0)
+    assert str(error.value) == "3, 5 bytes, expected 4 bytes (int8 bytes) per kws01 input"
