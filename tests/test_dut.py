@@ -11,8 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinyinterp.model import load_model
-from tinyinterp.suite.device import DeviceCost, EmulatedDevice, device_cost
+from tinyinterp.errors import ModelError
+from tinyinterp.model import ModelBuilder, load_model
+from tinyinterp.model.ir import Model
+from tinyinterp.suite.device import DeviceCost, EmulatedDevice, Quant, device_cost
 from tinyinterp.suite.dut import DeviceClock, printable
 from tinyinterp.suite.host import Host, LocalLink, ProtocolError, connect
 from tinyinterp.suite.protocol import LAP_RE, MAX_COMMAND, READY, RESULTS_RE
@@ -381,3 +383,73 @@ def test_host_refuses_a_load_the_dut_does_not_confirm(data: bytes) -> None:
     with pytest.raises(ProtocolError) as refused:
         Host(lambda command: [READY]).load(data)
     assert str(refused.value) == f"the DUT did not confirm the load of {len(data)} bytes"
+
+
+def relu_model(inputs: list[tuple[tuple[int, ...], str]], output: tuple[tuple[int, ...], str]) -> Model:
+    """RELU of the first input (any other unused); int8 tensors are quantized by scale 0.5, zero point -3."""
+    b = ModelBuilder()
+    quant = {"scale": 0.5, "zero_point": -3}
+    xs = [b.input(f"x{k}", shape, dtype, **quant) for k, (shape, dtype) in enumerate(inputs)]
+    y = b.tensor("y", output[0], output[1], **quant)
+    b.op("RELU", xs[:1], [y])
+    b.output(y)
+    return b.build()
+
+
+def test_the_firmware_reads_its_one_int8_input_and_output() -> None:
+    device = EmulatedDevice("kws01", relu_model([((1, 4), "int8")], ((1, 4), "int8")), HAND_COST, "m")
+    assert (device.input_shape, device.input_quant, device.output_quant) == (
+        (1, 4),
+        Quant(0.5, -3),
+        Quant(0.5, -3),
+    )
+
+
+@pytest.mark.parametrize(
+    ("firmware", "inputs", "output", "message"),
+    [
+        (
+            "foo01",
+            [((1, 4), "int8")],
+            ((1, 4), "int8"),
+            "no MLPerf Tiny firmware for 'foo01'; choose one of kws01, vww01, ic01, ad01, sww01",
+        ),
+        (
+            "kws01",
+            [((1, 4), "int8"), ((1, 4), "int8")],
+            ((1, 4), "int8"),
+            "m: the MLPerf Tiny harness needs one int8 input tensor; the model has 2 inputs of types "
+            "['int8', 'int8']",
+        ),
+        (
+            "kws01",
+            [((1, 4), "int8")],
+            ((1, 4), "float32"),
+            "m: the MLPerf Tiny harness needs one int8 output tensor; the model has 1 outputs of types "
+            "['float32']",
+        ),
+        (
+            "ad01",
+            [((1, 4), "int8")],
+            ((1, 2), "int8"),
+            "m: ad01 compares output with input, but their shapes (1, 2), (1, 4) differ",
+        ),
+    ],
+)
+def test_a_model_the_firmware_cannot_run_is_named_word_for_word(
+    firmware: str,
+    inputs: list[tuple[tuple[int, ...], str]],
+    output: tuple[tuple[int, ...], str],
+    message: str,
+) -> None:
+    with pytest.raises(ModelError) as error:
+        EmulatedDevice(firmware, relu_model(inputs, output), HAND_COST, "m")
+    assert str(error.value) == message
+
+
+def test_the_device_cost_is_estimated_for_the_stack_asked_for() -> None:
+    """Not the cost model's default stack (tflm-cmsisnn): the one named."""
+    cost = device_cost(
+        relu_model([((1, 4), "int8")], ((1, 4), "int8")), "nucleo-l4r5zi", None, None, "tflm-reference"
+    )
+    assert (cost.board, cost.stack) == ("nucleo-l4r5zi", "tflm-reference")

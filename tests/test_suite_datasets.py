@@ -10,8 +10,10 @@ import pytest
 from tinyinterp.suite.datasets import (
     DatasetError,
     Stimulus,
+    convert_loads,
     label_file,
     model_inputs,
+    quantize_float_to_int8,
     read_labels,
     stimulus_loads,
 )
@@ -72,8 +74,10 @@ def test_ad01_windows_that_cannot_be_cut_are_refused(window: int, stride: int, l
 
 def test_a_label_file_listing_no_stimuli_is_named(tmp_path: Path) -> None:
     (tmp_path / "y_labels.csv").write_text("\n \n")  # blank lines only: nothing to score
-    with pytest.raises(DatasetError, match=f"^{tmp_path / 'y_labels.csv'}: no stimuli listed"):
+    with pytest.raises(DatasetError) as error:
         read_labels(tmp_path)
+    rows = "file,num_classes,label[,window_bytes,stride_bytes]"
+    assert str(error.value) == f"{tmp_path / 'y_labels.csv'}: no stimuli listed (rows {rows})"
 
 
 def test_a_stimulus_files_model_inputs_by_hand() -> None:
@@ -101,3 +105,22 @@ def test_a_stimulus_files_model_inputs_by_hand() -> None:
     np.testing.assert_array_equal(
         model_inputs("ad01", values.tobytes(), (1, 4), 0.5, -3), np.array([q[0:4], q[4:8]], np.int8)
     )
+
+
+def test_quantizing_a_float_saturates_at_the_int8_range() -> None:
+    """Scale 1, zero point 0: -1000, -129 and -128.6 clamp to -128; 1000, 128 and 127.4 to 127."""
+    values = np.array([-1000.0, -129.0, -128.6, 1000.0, 128.0, 127.4], np.float32)
+    np.testing.assert_array_equal(quantize_float_to_int8(values, 1.0, 0), [-128, -128, -128, 127, 127, 127])
+
+
+def test_quantizing_a_float_divides_in_float32() -> None:
+    """0.25 / float32(0.1) (= 0.100000001490116) is 2.49999996 in float64, which rounds to 2; float32 keeps
+    24 bits (a step of 2.4e-7 near 2.5): the quotient is exactly 2.5, rounded half away to 3 (-0.25: -3)."""
+    values = np.array([0.25, -0.25], np.float32)
+    np.testing.assert_array_equal(quantize_float_to_int8(values, 0.1, 0), [3, -3])
+
+
+def test_loads_of_the_wrong_size_are_named_with_the_benchmarks_format() -> None:
+    with pytest.raises(DatasetError) as error:
+        convert_loads("kws01", [bytes(5), bytes(4), bytes(3)], (1, 4), 1.0, 0)
+    assert str(error.value) == "3, 5 bytes, expected 4 bytes (int8 bytes) per kws01 input"

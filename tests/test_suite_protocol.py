@@ -17,6 +17,7 @@ from tinyinterp.suite.protocol import (
     anomaly_scores,
     dequantize,
     parse_payload,
+    parse_results_line,
     requantize,
     result_payloads,
 )
@@ -121,6 +122,7 @@ def test_anomaly_files_are_scored_by_mean_window_score() -> None:
         for k, (label, s) in enumerate([(0, 1.0), (1, 5.0), (0, 2.0)])
     ]
     score = score_files(files)
+    assert score.files == 3
     assert score.predictions == (1.5, 5.5, 2.5)
     assert score.auc == 1.0
     assert score.top1 == pytest.approx(100.0, abs=1e-5)
@@ -137,3 +139,10 @@ def test_ad01_windows_are_cut_like_the_runner() -> None:
 def test_image_loads_shift_uint8_to_int8() -> None:
     x = convert_loads("ic01", [bytes([0, 128, 255])], (1, 3), 1.0, -128)
     np.testing.assert_array_equal(x, [[-128, 0, 127]])
+
+
+def test_only_an_m_results_line_gives_results() -> None:
+    """The EEMBC reply `m-results-[0.125,0.875]` is two values; any other line of the reply is none."""
+    assert parse_results_line("m-results-[0.125,0.875]") == [0.125, 0.875]
+    assert parse_results_line("m-lap-us-1234") is None
+    assert parse_results_line("m-ready") is None

@@ -40,11 +40,11 @@ class Benchmark:
     def streaming(self) -> bool:
         return self.rules == "streaming"
 
-    def stand_in(self, seed: int = 0) -> Model:
-        """The zoo's stand-in model: the reference's layers with seeded random weights."""
+    def stand_in(self) -> Model:
+        """The zoo's stand-in model: the reference's layers with seeded random weights (the zoo's seed)."""
         from tinyinterp.zoo import stand_in
 
-        return stand_in(self.short, seed)
+        return stand_in(self.short)
 
 
 BENCHMARKS: dict[str, Benchmark] = {
@@ -104,15 +104,4 @@ BENCHMARKS: dict[str, Benchmark] = {
         ),
     )
 }
-SHORT_NAMES = {b.short: b for b in BENCHMARKS.values()}
 SINGLE_STREAM = tuple(name for name, b in BENCHMARKS.items() if not b.streaming)
-
-
-def benchmark(name: str) -> Benchmark:
-    """The record of a benchmark by name (kws01) or short name (kws)."""
-    from tinyinterp.errors import TinyInterpError
-
-    found = BENCHMARKS.get(name) or SHORT_NAMES.get(name)
-    if found is None:
-        raise TinyInterpError(f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}")
-    return found
