@@ -28,6 +28,23 @@ def make_dut(write: Callable[[str], None]) -> VirtualDut:
     return VirtualDut(zoo_device("kws01"), write)
 
 
+class EnergyDuts:
+    """A DUT factory in energy mode (a timestamp is a pulse, not a line) that keeps the DUTs it made."""
+
+    def __init__(self) -> None:
+        self.made: list[VirtualDut] = []
+
+    def __call__(self, write: Callable[[str], None]) -> VirtualDut:
+        self.made.append(VirtualDut(zoo_device("kws01"), write, energy_mode=True))
+        return self.made[-1]
+
+    def wait_for_pulses(self, count: int) -> None:
+        """Until the first DUT has `count` pulses, or TIMEOUT_S has passed."""
+        deadline = time.monotonic() + TIMEOUT_S
+        while not (self.made and len(self.made[0].pulses) >= count) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
 @pytest.fixture
 def pipe() -> Iterator[tuple[int, int]]:
     read_fd, write_fd = os.pipe()
@@ -167,21 +184,14 @@ def test_a_tcp_host_that_resets_its_connection_leaves_the_server_serving() -> No
 def test_a_pseudo_terminal_host_that_does_not_read_never_stalls_the_dut() -> None:
     """Replies are queued (and the oldest dropped) rather than written blocking: with 200 `help` replies
     (about 100 KB, more than a pseudo-terminal holds) unread, the DUT still takes its next command."""
-    duts: list[VirtualDut] = []
-
-    def energy_dut(write: Callable[[str], None]) -> VirtualDut:
-        duts.append(VirtualDut(zoo_device("kws01"), write, energy_mode=True))
-        return duts[-1]
-
+    duts = EnergyDuts()
     announced: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=transport.serve_pty, args=(energy_dut, announced.put), daemon=True).start()
+    threading.Thread(target=transport.serve_pty, args=(duts, announced.put), daemon=True).start()
     fd = os.open(announced.get(timeout=TIMEOUT_S), os.O_RDWR | os.O_NOCTTY)
     try:
         os.write(fd, b"help%" * 200 + b"timestamp%")  # in energy mode a timestamp is a pulse, not a line
-        deadline = time.monotonic() + TIMEOUT_S
-        while len(duts[0].pulses) < 2 and time.monotonic() < deadline:  # the boot banner's, then this one
-            time.sleep(0.05)
-        assert len(duts[0].pulses) == 2
+        duts.wait_for_pulses(2)  # the boot banner's, then this one
+        assert len(duts.made[0].pulses) == 2
     finally:
         os.close(fd)
 
@@ -217,20 +227,13 @@ def test_a_pseudo_terminal_is_closed_when_its_dut_fails() -> None:
 def test_a_tcp_host_that_does_not_read_never_stalls_the_dut() -> None:
     """As on the pseudo-terminal: 20,000 unread `help` replies (about 10 MB, more than a small receive buffer
     and the kernel's send buffer hold) do not keep the DUT from its next command."""
-    duts: list[VirtualDut] = []
-
-    def energy_dut(write: Callable[[str], None]) -> VirtualDut:
-        duts.append(VirtualDut(zoo_device("kws01"), write, energy_mode=True))
-        return duts[-1]
-
+    duts = EnergyDuts()
     announced: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=transport.serve_tcp, args=(energy_dut, 0, announced.put), daemon=True).start()
+    threading.Thread(target=transport.serve_tcp, args=(duts, 0, announced.put), daemon=True).start()
     host, port = announced.get(timeout=TIMEOUT_S).rsplit(":", 1)
     with socket.socket() as connection:
         connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         connection.connect((host, int(port)))
         connection.sendall(b"help%" * 20000 + b"timestamp%")
-        deadline = time.monotonic() + TIMEOUT_S
-        while not (duts and len(duts[0].pulses) == 2) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(duts[0].pulses) == 2  # the boot banner's, then this one
+        duts.wait_for_pulses(2)
+        assert len(duts.made[0].pulses) == 2  # the boot banner's, then this one

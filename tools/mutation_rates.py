@@ -27,9 +27,14 @@ def meta_path(module: Path) -> Path:
     return Path("mutants") / f"{module}.meta"
 
 
+def statuses(module: Path) -> dict[str, str]:
+    """Each mutant's status ("killed", "survived", "not checked", ...) by name."""
+    codes = json.loads(meta_path(module).read_text())["exit_code_by_key"]
+    return {name: status_by_exit_code[code] for name, code in codes.items()}
+
+
 def verdicts(module: Path) -> Counter[str]:
-    codes = json.loads(meta_path(module).read_text())["exit_code_by_key"].values()
-    return Counter(status_by_exit_code[code] for code in codes)
+    return Counter(statuses(module).values())
 
 
 def written(module: Path) -> str:
@@ -37,8 +42,7 @@ def written(module: Path) -> str:
 
 
 def open_mutants(module: Path) -> list[str]:
-    codes = json.loads(meta_path(module).read_text())["exit_code_by_key"]
-    return [name for name, code in codes.items() if code is None or status_by_exit_code[code] != "killed"]
+    return [name for name, status in statuses(module).items() if status != "killed"]
 
 
 def row(label: str, counts: Counter[str], date: str) -> str:
