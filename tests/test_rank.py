@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 from conftest import import_required
 
+import tinyinterp
 from tinyinterp.cli import main
 from tinyinterp.cost import profiles
 from tinyinterp.cost.rank import (
     RESULTS_FILE,
+    default_results,
     fragilities,
     fragility,
     kendall_tau_b,
@@ -164,6 +166,59 @@ def test_a_results_tree_without_the_figure_is_named(tmp_path: Path) -> None:
         CostModelError, match=r"no <system>/<benchmark>/<performance\|energy>/results.txt in it"
     ):
         read_tree(tmp_path / "box" / "kws" / "performance")
+
+
+def test_a_results_tree_outside_a_division_and_beside_other_files(tmp_path: Path) -> None:
+    """A results.txt too shallow to be <system>/<benchmark>/<mode>/ is skipped, not the end of the walk; a
+    system outside closed/ and open/ has the division "-"; one named only by its division keeps that name;
+    its board is the system folder's last part; 0.5 inf./sec. is 2000 ms."""
+    (tmp_path / "a-readme").mkdir()
+    (tmp_path / "a-readme" / "results.txt").write_text("not a figure\n")  # sorts first
+    write_figure(tmp_path, "lab/boxC", "vww", "performance", "Median throughput is 0.500 inf./sec.")
+    write_figure(tmp_path, "open", "ic", "energy", "Median energy cost is 7.5 uJ/inf.")
+    results = sorted(read_tree(tmp_path), key=lambda r: r.system)
+    assert [(r.division, r.system, r.benchmark, r.board_name, dict(r.values)) for r in results] == [
+        ("-", "lab/boxC", "vww", "boxC", {"latency": 2000.0}),
+        ("open", "open", "ic", "open", {"energy": 7.5}),
+    ]
+
+
+def test_a_results_tree_figure_of_zero_is_refused(tmp_path: Path) -> None:
+    write_figure(tmp_path, "box", "kws", "performance", "Median throughput is 0.000 inf./sec.")
+    with pytest.raises(CostModelError, match=r"no line 'Median throughput is N inf\./sec\.' with N > 0"):
+        read_tree(tmp_path)
+
+
+def test_a_results_tree_read_past_bytes_that_are_not_utf8(tmp_path: Path) -> None:
+    """Runner logs carry the host's bytes (a Latin-1 "\xb5s", here): the figure is still read."""
+    write_figure(tmp_path, "box", "kws", "performance", "Median throughput is 4.000 inf./sec.")
+    results_txt = tmp_path / "box" / "kws" / "performance" / "results.txt"
+    results_txt.write_bytes(b"latency 12 \xb5s\n" + results_txt.read_bytes())
+    assert [dict(r.values) for r in read_tree(tmp_path)] == [{"latency": 250.0}]
+
+
+def test_an_unreadable_results_txt_is_named(tmp_path: Path) -> None:
+    (tmp_path / "box" / "kws" / "performance" / "results.txt").mkdir(parents=True)  # a folder of that name
+    with pytest.raises(
+        CostModelError, match=r"^cannot read .*box/kws/performance/results.txt: Is a directory$"
+    ):
+        read_tree(tmp_path)
+
+
+def test_rank_reads_the_published_results_under_tinyinterp_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --results, `rank` reads results/published_v0.5_to_v1.1.csv under $TINYINTERP_DATA, else in
+    ../shared/mlperf-tiny beside the checkout (the layout the README describes)."""
+    (tmp_path / "results").mkdir()
+    published = write_csv(tmp_path / "results" / "published_v0.5_to_v1.1.csv", TABLE)
+    monkeypatch.setenv("TINYINTERP_DATA", str(tmp_path))
+    assert main(["rank", "--metric", "latency"]) == 0
+    assert str(published) in "".join(capsys.readouterr().out.split())  # the table wraps the long path
+    monkeypatch.delenv("TINYINTERP_DATA")
+    checkout = Path(tinyinterp.__file__).resolve().parent.parent  # under mutmut, the mutants/ copy
+    beside_checkout = checkout.parent / "shared" / "mlperf-tiny" / "results" / "published_v0.5_to_v1.1.csv"
+    assert default_results() == beside_checkout
 
 
 def test_cli_prints_taus_and_ranks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
