@@ -22,6 +22,7 @@ from tinyinterp.suite.dut import VirtualDut
 BANNER = b"m-timestamp-mode-performance\r\nm-lap-us-0\r\nm-init-done\r\nm-ready\r\n"
 NAME_REPLY = b"m-name-dut-[tinyinterp]\r\nm-ready\r\n"
 TIMEOUT_S = 10  # each exchange takes well under a second, also on a loaded machine
+FLOOD_TIMEOUT_S = 120  # 20,000 commands: about 9 s on a loaded machine, more under mutmut's tracing
 
 
 def make_dut(write: Callable[[str], None]) -> VirtualDut:
@@ -38,9 +39,9 @@ class EnergyDuts:
         self.made.append(VirtualDut(zoo_device("kws01"), write, energy_mode=True))
         return self.made[-1]
 
-    def wait_for_pulses(self, count: int) -> None:
-        """Until the first DUT has `count` pulses, or TIMEOUT_S has passed."""
-        deadline = time.monotonic() + TIMEOUT_S
+    def wait_for_pulses(self, count: int, timeout_s: float = TIMEOUT_S) -> None:
+        """Until the first DUT has `count` pulses, or `timeout_s` has passed."""
+        deadline = time.monotonic() + timeout_s
         while not (self.made and len(self.made[0].pulses) >= count) and time.monotonic() < deadline:
             time.sleep(0.05)
 
@@ -235,5 +236,5 @@ def test_a_tcp_host_that_does_not_read_never_stalls_the_dut() -> None:
         connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         connection.connect((host, int(port)))
         connection.sendall(b"help%" * 20000 + b"timestamp%")
-        duts.wait_for_pulses(2)
+        duts.wait_for_pulses(2, FLOOD_TIMEOUT_S)
         assert len(duts.made[0].pulses) == 2  # the boot banner's, then this one
