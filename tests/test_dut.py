@@ -15,7 +15,7 @@ from tinyinterp.errors import ModelError
 from tinyinterp.model import ModelBuilder, load_model
 from tinyinterp.model.ir import Model
 from tinyinterp.suite.device import DeviceCost, EmulatedDevice, Quant, device_cost
-from tinyinterp.suite.dut import DeviceClock, printable
+from tinyinterp.suite.dut import DeviceClock, atoi, printable
 from tinyinterp.suite.host import Host, LocalLink, ProtocolError, connect
 from tinyinterp.suite.protocol import LAP_RE, MAX_COMMAND, READY, RESULTS_RE
 from tinyinterp.zoo import stand_in
@@ -209,6 +209,37 @@ def test_errors_are_reported_and_the_device_stays_usable(command: str, error: st
     load = random_load(device, 2)
     Host(link.send).load(load)
     assert clean_session_line(device, load) in link.send("infer 1 0")
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("12", 12), ("-7abc", -7), ("abc", 0), ("", 0), ("99999999999", 2**31 - 1), ("-99999999999", -(2**31))],
+)
+def test_atoi_reads_as_the_firmwares_c_atoi(text: str, value: int) -> None:
+    """C's atoi: the leading integer, 0 without one; clamped to int32 where C would overflow."""
+    assert atoi(text) == value
+
+
+def test_a_one_byte_load_and_digits_beyond_the_announced_size() -> None:
+    """`db load 1` is a valid size; digits sent past the announced size are dropped (the firmware's rule),
+    also when they arrive in a later `db` command than the first byte."""
+    link = LocalLink(zoo_device("kws01"))
+    link.take()
+    assert link.send("db load 1") == ["m-[Expecting 1 bytes]", READY]
+    assert link.send("db 7f80") == ["m-load-done", READY]
+    assert link.send("db print") == ["m-buffer-7f", READY]
+    assert link.send("db load 3") == ["m-[Expecting 3 bytes]", READY]
+    assert link.send("db 01") == [READY]
+    assert link.send("db 020304") == ["m-load-done", READY]
+    assert link.send("db print") == ["m-buffer-01-02-03", READY]
+
+
+def test_infer_without_a_count_runs_one_inference_after_the_default_warmups() -> None:
+    device = zoo_device("kws01")
+    link = LocalLink(device)
+    Host(link.send).load(random_load(device, 5))
+    reply = link.send("infer")
+    assert reply[:3] == ["m-warmup-start-10", "m-warmup-done", "m-infer-start-1"]
 
 
 def test_help_lists_the_firmwares_commands() -> None:

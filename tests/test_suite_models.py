@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import socket
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from test_suite_cli import fake_upstream
 
 from tinyinterp.cli import main
 from tinyinterp.suite import models
-from tinyinterp.suite.models import MD5, Download, download_model, download_models, model_url
+from tinyinterp.suite.models import MD5, Download, download_model, download_models, find_model, model_url
 
 KWS = "kws_ref_model.tflite"
 
@@ -62,6 +63,33 @@ def test_download_failures_say_why(kws_bytes: bytes, tmp_path: Path, monkeypatch
     )
     monkeypatch.setattr(models, "MAX_MODEL_BYTES", len(kws_bytes))
     assert download_model("kws01", dest, str(big)).status == "downloaded"  # exactly the limit is fine
+
+
+def test_a_server_that_never_answers_fails_the_download_after_the_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that takes the connection but never replies: the download fails once TIMEOUT_S has passed
+    (here 0.2 s), it does not wait forever."""
+    monkeypatch.setattr(models, "TIMEOUT_S", 0.2)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)  # the kernel completes the connection; nobody reads the request or answers
+        base = f"http://127.0.0.1:{silent.getsockname()[1]}/tiny"
+        download = download_model("kws01", tmp_path, base)
+    assert download.status == "failed" and "timed out" in download.detail
+
+
+def test_tinyinterp_data_is_a_place_models_are_found(
+    kws_bytes: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README: set TINYINTERP_DATA to a folder with models/ (the cache is empty here)."""
+    monkeypatch.setenv("TINYINTERP_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "data" / "models").mkdir(parents=True)
+    (tmp_path / "data" / "models" / KWS).write_bytes(kws_bytes)
+    monkeypatch.setenv("TINYINTERP_DATA", str(tmp_path / "data"))
+    assert find_model("kws01") == tmp_path / "data" / "models" / KWS
+    monkeypatch.delenv("TINYINTERP_DATA")
+    assert find_model("kws01") is None
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
