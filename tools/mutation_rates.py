@@ -2,18 +2,24 @@
 
     python tools/mutation_rates.py tinyinterp/cost/loops.py tinyinterp/cost/scratch.py ...
     mutmut run $(python tools/mutation_rates.py --open tinyinterp/cost/loops.py ...)   # only what is open
+    mutmut run $(python tools/mutation_rates.py --sample 0.4 tinyinterp/suite/cli.py)  # 40% of each function
 
 Reads the verdicts mutmut keeps in mutants/<module>.meta (run from the project root, after `mutmut run`).
 Kill rate = killed / (killed + survived + timed out); date: when mutmut last wrote the module's verdicts
 (UTC; a total row gives the latest). Several modules get a total row. `--open` prints instead the names of
 the mutants not killed (not checked, survived, timed out, no tests): `mutmut run` re-checks every mutant it is
-given by name or glob, killed ones included, so a pass that resumes names only these.
+given by name or glob, killed ones included, so a pass that resumes names only these. `--sample F` prints a
+stratified random sample for a module too large to check whole in the time there is: in each function, a
+fraction F of its mutants (at least one; seed fixed, so a later pass with a larger F extends the same sample),
+those of them not yet checked.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import random
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,6 +51,20 @@ def open_mutants(module: Path) -> list[str]:
     return [name for name, status in statuses(module).items() if status != "killed"]
 
 
+def sample(module: Path, fraction: float, rng: random.Random) -> list[str]:
+    """A fraction of each function's mutants (named <function>__mutmut_<n>), the unchecked ones."""
+    found = statuses(module)
+    by_function: dict[str, list[str]] = {}
+    for name in found:
+        by_function.setdefault(name.rsplit("__mutmut_", 1)[0], []).append(name)
+    chosen = [
+        name
+        for _, names in sorted(by_function.items())
+        for name in rng.sample(names, max(1, math.ceil(fraction * len(names))))
+    ]
+    return [name for name in chosen if found[name] == "not checked"]
+
+
 def row(label: str, counts: Counter[str], date: str) -> str:
     mutants = sum(counts.values())
     decided = counts["killed"] + counts["survived"] + counts["timeout"]
@@ -57,9 +77,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="+", type=Path, help="source files, e.g. tinyinterp/cost/loops.py")
     parser.add_argument("--open", action="store_true", help="print the names of the mutants not killed")
+    parser.add_argument(
+        "--sample", type=float, metavar="F", help="print a sample of each function's unchecked mutants"
+    )
     args = parser.parse_args(argv)
     if args.open:
         print("\n".join(name for module in args.modules for name in open_mutants(module)))
+        return 0
+    if args.sample is not None:
+        rng = random.Random(14)
+        print("\n".join(name for module in args.modules for name in sample(module, args.sample, rng)))
         return 0
     header = ("module", "mutants", "checked", "killed", "timed out", "survived", "no tests", "not checked")
     print("| " + " | ".join((*header, "kill rate", "date")) + " |")
