@@ -285,7 +285,9 @@ def plotted_figure(monkeypatch: pytest.MonkeyPatch, draw: Any) -> Any:
     import matplotlib.pyplot as plt
 
     figures: list[Any] = []
-    monkeypatch.setattr(plt, "close", figures.append)
+    monkeypatch.setattr(
+        plt, "close", lambda figure=None: figures.append(plt.gcf() if figure is None else figure)
+    )
     draw()
     (figure,) = figures
     return figure

@@ -8,6 +8,7 @@ import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import import_required
@@ -565,3 +566,72 @@ def test_cli_plot_message_goes_to_stderr_after_json(tmp_path: Path, rank_command
     assert code == 0 and json.loads(out)["results"] == str(path) and err == f"plot: wrote {png}\n"
     code, out, err = rank_command("--results", path, "--plot", png)
     assert code == 0 and out.endswith(f"plot: wrote {png}\n") and err == ""
+
+
+def test_cli_plot_draws_a_bump_chart_per_ranking(
+    tmp_path: Path, rank_command: RankCommand, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import_required("matplotlib")
+    import matplotlib.pyplot as plt
+
+    figures: list[Any] = []  # kept open: the plot closes its figure once saved
+    monkeypatch.setattr(
+        plt, "close", lambda figure=None: figures.append(plt.gcf() if figure is None else figure)
+    )
+    path, png = tmp_path / "r.csv", tmp_path / "bump.png"
+    # closed latency: a and b on x and y (a panel); closed energy: x only, and open latency: c alone ran
+    # both benchmarks (no panel for either: a bump needs two benchmarks and two systems)
+    lines = [COLUMNS, "1.0,closed,o,a,x,NUCLEO-H7A3ZI-Q,1,10", "1.0,closed,o,b,x,NUCLEO-L4R5ZI,5,20"]
+    lines += ["1.0,closed,o,a,y,NUCLEO-H7A3ZI-Q,9,", "1.0,closed,o,b,y,NUCLEO-L4R5ZI,2,"]
+    lines += ["1.0,open,o,c,x,B,1,", "1.0,open,o,c,y,B,1,", "1.0,open,o,d,x,B,2,"]
+    path.write_text("\n".join(lines) + "\n")
+    boards = "nucleo-l4r5zi,nucleo-h7a3zi-q"
+    code, _, _ = rank_command(
+        "--results", path, "--top", "1", "--models", "zoo:ad", "--boards", boards, "--plot", png
+    )
+    assert code == 0
+    (figure,) = figures
+    panels = [
+        (
+            ax.get_title(),
+            [t.get_text() for t in ax.get_xticklabels()],
+            [(line.get_label(), list(line.get_xdata()), list(line.get_ydata())) for line in ax.get_lines()],
+            [t.get_text() for t in ax.get_legend().get_texts()],
+        )
+        for ax in figure.axes
+    ]
+    # ranks: a is first on x (1 < 5) and second on y (9 > 2); the H7 board is faster on zoo:ad than the L4,
+    # uses less energy on it, and the published columns repeat the table's ranks of their boards
+    assert panels == [
+        (
+            "closed division, latency: 2 systems",
+            ["x", "y"],
+            [
+                ("1.0/a", [0, 1], [1, 2]),
+                ("_child1", [0, 1], [2, 1]),
+            ],  # --top 1: a (tied with b, first by name)
+            ["1.0/a"],
+        ),
+        (
+            "what-if, latency: boards on your models, then published",
+            ["zoo:ad", "pub. x", "pub. y"],
+            [("nucleo-l4r5zi", [0, 1, 2], [2, 2, 1]), ("nucleo-h7a3zi-q", [0, 1, 2], [1, 1, 2])],
+            ["nucleo-l4r5zi", "nucleo-h7a3zi-q"],
+        ),
+        (
+            "what-if, energy: boards on your models, then published",
+            ["zoo:ad", "pub. x"],
+            [("nucleo-l4r5zi", [0, 1], [2, 2]), ("nucleo-h7a3zi-q", [0, 1], [1, 1])],
+            ["nucleo-l4r5zi", "nucleo-h7a3zi-q"],
+        ),
+    ]
+    for ax in figure.axes:
+        assert ax.get_ylabel() == "rank (1 = best)" and ax.yaxis_inverted()  # rank 1 on top
+        assert all(line.get_marker() == "o" for line in ax.get_lines())
+    # the systems that move most stand out, the others are thin grey lines
+    named, other = figure.axes[0].get_lines()
+    assert (named.get_lw(), named.get_alpha()) == (2, 1) and named.get_color() != "grey"
+    assert (other.get_lw(), other.get_alpha(), other.get_color()) == (0.8, 0.3, "grey")
+    # 10 inches wide, 5 per panel, at 120 dpi: the PNG's header holds width and height
+    data = png.read_bytes()
+    assert (int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")) == (1200, 1800)
