@@ -394,3 +394,100 @@ def test_the_modules_own_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().err.endswith(
         "tinyinterp: error: the following arguments are required: command\n"
     )
+
+
+# --- the options as `--help` and argparse show them ---------------------------------------------------------
+
+
+def help_text(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *argv: str) -> str:
+    monkeypatch.setenv("COLUMNS", "400")  # argparse wraps at COLUMNS: one line per option
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--help"])
+    assert exit_.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_estimate_help(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    commands = " ".join(help_text(capsys, monkeypatch).split())
+    assert "estimate latency, energy, RAM and flash of a model on a Cortex-M board" in commands
+    assert "boards list the board (and stack) profiles of the cost model" in commands
+    out = help_text(capsys, monkeypatch, "estimate")
+    text = " ".join(out.split())
+    for expected in (
+        "usage: tinyinterp estimate [-h] [--board BOARD | --core CORE | --compare B1,B2,...] "
+        "[--mhz MHZ] [--set KEY=VALUE] [--stack STACK] [--calibrate MEASURED.csv] [--rate N] [--sleep-mw SLEEP_MW] "
+        "[--battery-mah BATTERY_MAH] [--battery-v BATTERY_V] [--json] [--plot FILE.png] [--require-fit] model",
+        "model a .tflite file",
+        "--board BOARD board name or alias (see `tinyinterp boards`), or a board .toml file",
+        "--core CORE a generic board with this core (e.g. cortex-m33); needs --mhz",
+        "--compare B1,B2,... estimate on several boards, side by side",
+        "--mhz MHZ clock in MHz (default: the board's)",
+        "--set KEY=VALUE what-if: change a field of the board, e.g. dcache=false, weights_in=sram, "
+        "flash_bus_mhz=120 (repeatable; the fields are documented in tinyinterp/cost/README.md)",
+        "--stack STACK software stack (default tflm-cmsisnn; see `tinyinterp boards --stacks`)",
+        "--calibrate MEASURED.csv fit the board+stack on measured latencies (and energies) of models first",
+        "--rate N duty cycle: N inferences per second, sleeping in between (average power, battery)",
+        "--sleep-mw SLEEP_MW with --rate: power between inferences (default: the board's sleep_mw)",
+        "--battery-mah BATTERY_MAH with --rate: battery capacity, for the battery life",
+        "--battery-v BATTERY_V with --battery-mah: battery voltage (default 3 V)",
+        "--json print the estimate as JSON",
+        "--plot FILE.png draw the per-layer latency breakdown (needs matplotlib)",
+        "--require-fit exit with 3 when the model does not fit",
+    ):
+        assert expected in text
+    # the description and the epilog keep their own line breaks
+    assert (
+        "\nEstimate per-layer and total cycles, latency, energy, arena and flash of a .tflite model on a board, "
+        "following the kernels TFLM + CMSIS-NN run (other stacks as efficiency factors).\n" in out
+    )
+    assert out.endswith(
+        "\nexit codes: 0 ok; 2 bad usage or input (unknown board, core or stack, non-positive or\n"
+        "non-finite clock or rate, an option that would be ignored, unreadable model, profile or calibration\n"
+        "file); 3 the model does not fit the board (with --require-fit).\n"
+        "MEASURED.csv has columns model,latency_ms[,energy_uj]; model paths are relative to the csv file.\n"
+    )
+
+
+def test_boards_help(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    out = help_text(capsys, monkeypatch, "boards")
+    assert out.startswith("usage: tinyinterp boards [-h] [--stacks] [--json]\n")
+    assert "--stacks    list the software stacks too\n" in out and "--json      print as JSON\n" in out
+    assert out.endswith("\nexit codes: 0 ok.\n")
+
+
+@pytest.mark.parametrize("option", ["--mhz", "--rate", "--sleep-mw", "--battery-mah", "--battery-v"])
+def test_numeric_options_refuse_words(capsys: pytest.CaptureFixture[str], option: str) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["estimate", "m.tflite", "--board", BOARD, option, "fast"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.endswith(
+        f"tinyinterp estimate: error: argument {option}: invalid float value: 'fast'\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "second"), [("--board", "--core"), ("--core", "--compare"), ("--board", "--compare")]
+)
+def test_one_target_only(capsys: pytest.CaptureFixture[str], first: str, second: str) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["estimate", "m.tflite", first, "x", second, "y"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.endswith(f"error: argument {second}: not allowed with argument {first}\n")
+
+
+def test_every_option_reaches_the_estimate(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
+    model = data_dir / "models" / "ad01_int8.tflite"
+    # two --set what-ifs, the stack, JSON and --require-fit (it fits: exit 0) all given by name
+    code, out, _ = run(
+        capsys, "estimate", model, "--board", BOARD, "--set", "dcache=true", "--set", "weights_in=sram",
+        "--stack", OTHER_STACK, "--json", "--require-fit",
+    )  # fmt: skip
+    board = profiles.with_settings(profiles.board(BOARD), ["dcache=true", "weights_in=sram"])
+    assert code == 0 and json.loads(out) == as_json(estimate(model, board, stack=OTHER_STACK))
+    assert json.loads(out) != as_json(estimate(model, BOARD, stack=OTHER_STACK))  # the what-ifs count
+
+
+def test_does_not_fit_message(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
+    model = data_dir / "models" / "vww_96_int8.tflite"
+    code, _, err = run(capsys, "estimate", model, "--board", "nucleo-f103rb", "--require-fit")
+    assert (code, err) == (3, f"tinyinterp estimate: {model} does not fit nucleo-f103rb\n")
