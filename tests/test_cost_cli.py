@@ -415,8 +415,9 @@ def test_estimate_help(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.M
     text = " ".join(out.split())
     for expected in (
         "usage: tinyinterp estimate [-h] [--board BOARD | --core CORE | --compare B1,B2,...] "
-        "[--mhz MHZ] [--set KEY=VALUE] [--stack STACK] [--calibrate MEASURED.csv] [--rate N] [--sleep-mw SLEEP_MW] "
-        "[--battery-mah BATTERY_MAH] [--battery-v BATTERY_V] [--json] [--plot FILE.png] [--require-fit] model",
+        "[--mhz MHZ] [--set KEY=VALUE] [--stack STACK] [--calibrate MEASURED.csv] [--rate N] "
+        "[--sleep-mw SLEEP_MW] [--battery-mah BATTERY_MAH] [--battery-v BATTERY_V] [--json] "
+        "[--plot FILE.png] [--require-fit] model",
         "model a .tflite file",
         "--board BOARD board name or alias (see `tinyinterp boards`), or a board .toml file",
         "--core CORE a generic board with this core (e.g. cortex-m33); needs --mhz",
@@ -437,12 +438,13 @@ def test_estimate_help(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.M
         assert expected in text
     # the description and the epilog keep their own line breaks
     assert (
-        "\nEstimate per-layer and total cycles, latency, energy, arena and flash of a .tflite model on a board, "
-        "following the kernels TFLM + CMSIS-NN run (other stacks as efficiency factors).\n" in out
+        "\nEstimate per-layer and total cycles, latency, energy, arena and flash of a .tflite model on a "
+        "board, following the kernels TFLM + CMSIS-NN run (other stacks as efficiency factors).\n" in out
     )
     assert out.endswith(
         "\nexit codes: 0 ok; 2 bad usage or input (unknown board, core or stack, non-positive or\n"
-        "non-finite clock or rate, an option that would be ignored, unreadable model, profile or calibration\n"
+        "non-finite clock or rate, an option that would be ignored, unreadable model, profile or "
+        "calibration\n"
         "file); 3 the model does not fit the board (with --require-fit).\n"
         "MEASURED.csv has columns model,latency_ms[,energy_uj]; model paths are relative to the csv file.\n"
     )
