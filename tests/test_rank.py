@@ -635,3 +635,24 @@ def test_cli_plot_draws_a_bump_chart_per_ranking(
     # 10 inches wide, 5 per panel, at 120 dpi: the PNG's header holds width and height
     data = png.read_bytes()
     assert (int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")) == (1200, 1800)
+
+
+def test_cli_plot_with_top_0_names_every_system(
+    tmp_path: Path, rank_command: RankCommand, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import_required("matplotlib")
+    import matplotlib.pyplot as plt
+
+    figures: list[Any] = []
+    monkeypatch.setattr(
+        plt, "close", lambda figure=None: figures.append(plt.gcf() if figure is None else figure)
+    )
+    path = write_csv(tmp_path / "r.csv", TABLE)
+    code, _, _ = rank_command(
+        "--results", path, "--metric", "latency", "--top", "0", "--plot", tmp_path / "b.png"
+    )
+    (figure,) = figures
+    # --top 0: every ranked system (S1-S4; S5 lacks z) is named; TABLE's four movers in their order
+    assert code == 0 and [t.get_text() for t in figure.axes[0].get_legend().get_texts()] == [
+        "1.0/S1", "1.0/S2", "1.0/S3", "1.0/S4",
+    ]  # fmt: skip
