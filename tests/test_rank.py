@@ -308,9 +308,10 @@ def test_cli_report_tables_cell_by_cell(tmp_path: Path, rank_command: RankComman
         "",
         "closed division, latency (ms): 4 systems ran all 3 benchmarks (x, y, z)",
     ]
-    assert "Kendall's tau-b between benchmarks (systems with both)" in words(out)
+    # each table's title (wrapped to the table's width) between the line before it and the table's top
+    assert "(x, y, z) Kendall's tau-b between benchmarks (systems with both) ┏" in words(out)
     assert "best system: x 1.0/S1; y 1.0/S2; z 1.0/S2 (2 of 3 benchmark pairs disagree)" in out
-    assert "ranks, the 2 that move most of 4" in words(out)
+    assert "disagree) ranks, the 2 that move most of 4 ┏" in words(out)
     # tau-b from test_fragility_of_a_hand_made_table; ranks and moves of the two that move most (S1, S2)
     assert table_rows(out) == [
         ["", "y", "z"],
