@@ -434,7 +434,10 @@ def test_cli_what_if_tables_cell_by_cell(tmp_path: Path, rank_command: RankComma
         "what-if, latency: boards on your models (tflm-cmsisnn, estimated, ms) beside their published rank "
         "(closed division, best result per board, any stack)" in text
     )
-    assert "*: the model does not fit the board's RAM or flash (estimated, ranked all the same)" in out.splitlines()
+    assert (
+        "*: the model does not fit the board's RAM or flash (estimated, ranked all the same)"
+        in out.splitlines()
+    )
     assert "Kendall's tau-b of the latency ranks (boards in common)" in text
 
     def cells(board: str, rank: int) -> list[str]:  # latency to 4 significant digits, * if it does not fit
