@@ -407,42 +407,52 @@ def help_text(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatc
     return capsys.readouterr().out
 
 
+def commands_of(help_out: str) -> dict[str, str]:
+    """The subcommands `tinyinterp --help` lists, with their one-line help."""
+    block = help_out.split("positional arguments:\n")[1].split("\n\n")[0]
+    return dict(line.split(None, 1) for line in block.splitlines()[1:])
+
+
 def test_estimate_help(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    commands = " ".join(help_text(capsys, monkeypatch).split())
-    assert "estimate latency, energy, RAM and flash of a model on a Cortex-M board" in commands
-    assert "boards list the board (and stack) profiles of the cost model" in commands
-    out = help_text(capsys, monkeypatch, "estimate")
-    text = " ".join(out.split())
-    for expected in (
+    commands = commands_of(help_text(capsys, monkeypatch))
+    assert commands["estimate"] == "latency, energy, RAM and flash of a model on a Cortex-M board"
+    assert commands["boards"] == "list the board (and stack) profiles of the cost model"
+    usage, description, positional, options, epilog = help_text(capsys, monkeypatch, "estimate").split("\n\n")
+    assert " ".join(usage.split()) == (
         "usage: tinyinterp estimate [-h] [--board BOARD | --core CORE | --compare B1,B2,...] "
         "[--mhz MHZ] [--set KEY=VALUE] [--stack STACK] [--calibrate MEASURED.csv] [--rate N] "
         "[--sleep-mw SLEEP_MW] [--battery-mah BATTERY_MAH] [--battery-v BATTERY_V] [--json] "
-        "[--plot FILE.png] [--require-fit] model",
-        "model a .tflite file",
-        "--board BOARD board name or alias (see `tinyinterp boards`), or a board .toml file",
-        "--core CORE a generic board with this core (e.g. cortex-m33); needs --mhz",
-        "--compare B1,B2,... estimate on several boards, side by side",
-        "--mhz MHZ clock in MHz (default: the board's)",
-        "--set KEY=VALUE what-if: change a field of the board, e.g. dcache=false, weights_in=sram, "
-        "flash_bus_mhz=120 (repeatable; the fields are documented in tinyinterp/cost/README.md)",
-        "--stack STACK software stack (default tflm-cmsisnn; see `tinyinterp boards --stacks`)",
-        "--calibrate MEASURED.csv fit the board+stack on measured latencies (and energies) of models first",
-        "--rate N duty cycle: N inferences per second, sleeping in between (average power, battery)",
-        "--sleep-mw SLEEP_MW with --rate: power between inferences (default: the board's sleep_mw)",
-        "--battery-mah BATTERY_MAH with --rate: battery capacity, for the battery life",
-        "--battery-v BATTERY_V with --battery-mah: battery voltage (default 3 V)",
-        "--json print the estimate as JSON",
-        "--plot FILE.png draw the per-layer latency breakdown (needs matplotlib)",
-        "--require-fit exit with 3 when the model does not fit",
-    ):
-        assert expected in text
-    # the description and the epilog keep their own line breaks
-    assert (
-        "\nEstimate per-layer and total cycles, latency, energy, arena and flash of a .tflite model on a "
-        "board, following the kernels TFLM + CMSIS-NN run (other stacks as efficiency factors).\n" in out
+        "[--plot FILE.png] [--require-fit] model"
     )
-    assert out.endswith(
-        "\nexit codes: 0 ok; 2 bad usage or input (unknown board, core or stack, non-positive or\n"
+    # the description and the epilog keep their own line breaks (a raw description formatter)
+    assert description == (
+        "Estimate per-layer and total cycles, latency, energy, arena and flash of a .tflite model on a "
+        "board, following the kernels TFLM + CMSIS-NN run (other stacks as efficiency factors)."
+    )
+    assert " ".join(positional.split()) == "positional arguments: model a .tflite file"
+    assert " ".join(options.split()) == " ".join(
+        [
+            "options: -h, --help show this help message and exit",
+            "--board BOARD board name or alias (see `tinyinterp boards`), or a board .toml file",
+            "--core CORE a generic board with this core (e.g. cortex-m33); needs --mhz",
+            "--compare B1,B2,... estimate on several boards, side by side",
+            "--mhz MHZ clock in MHz (default: the board's)",
+            "--set KEY=VALUE what-if: change a field of the board, e.g. dcache=false, weights_in=sram, "
+            "flash_bus_mhz=120 (repeatable; the fields are documented in tinyinterp/cost/README.md)",
+            "--stack STACK software stack (default tflm-cmsisnn; see `tinyinterp boards --stacks`)",
+            "--calibrate MEASURED.csv fit the board+stack on measured latencies (and energies) of models "
+            "first",
+            "--rate N duty cycle: N inferences per second, sleeping in between (average power, battery)",
+            "--sleep-mw SLEEP_MW with --rate: power between inferences (default: the board's sleep_mw)",
+            "--battery-mah BATTERY_MAH with --rate: battery capacity, for the battery life",
+            "--battery-v BATTERY_V with --battery-mah: battery voltage (default 3 V)",
+            "--json print the estimate as JSON",
+            "--plot FILE.png draw the per-layer latency breakdown (needs matplotlib)",
+            "--require-fit exit with 3 when the model does not fit",
+        ]
+    )
+    assert epilog == (
+        "exit codes: 0 ok; 2 bad usage or input (unknown board, core or stack, non-positive or\n"
         "non-finite clock or rate, an option that would be ignored, unreadable model, profile or "
         "calibration\n"
         "file); 3 the model does not fit the board (with --require-fit).\n"
@@ -451,10 +461,13 @@ def test_estimate_help(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.M
 
 
 def test_boards_help(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    out = help_text(capsys, monkeypatch, "boards")
-    assert out.startswith("usage: tinyinterp boards [-h] [--stacks] [--json]\n")
-    assert "--stacks    list the software stacks too\n" in out and "--json      print as JSON\n" in out
-    assert out.endswith("\nexit codes: 0 ok.\n")
+    assert help_text(capsys, monkeypatch, "boards").split("\n\n") == [
+        "usage: tinyinterp boards [-h] [--stacks] [--json]",
+        "options:\n  -h, --help  show this help message and exit\n"
+        "  --stacks    list the software stacks too\n"
+        "  --json      print as JSON",
+        "exit codes: 0 ok.\n",
+    ]
 
 
 @pytest.mark.parametrize("option", ["--mhz", "--rate", "--sleep-mw", "--battery-mah", "--battery-v"])
