@@ -664,3 +664,32 @@ def test_cli_plot_with_top_0_names_every_system(
     assert code == 0 and [t.get_text() for t in figure.axes[0].get_legend().get_texts()] == [
         "1.0/S1", "1.0/S2", "1.0/S3", "1.0/S4",
     ]  # fmt: skip
+
+
+def test_cli_plot_skips_a_benchmark_a_board_has_no_result_for(
+    tmp_path: Path, rank_command: RankCommand, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import_required("matplotlib")
+    import matplotlib.pyplot as plt
+
+    figures: list[Any] = []
+    monkeypatch.setattr(
+        plt, "close", lambda figure=None: figures.append(plt.gcf() if figure is None else figure)
+    )
+    # the G0 board has a published y result and none on x: its what-if line has no point above "pub. x"
+    path = write_published(tmp_path / "r.csv")
+    path.write_text(path.read_text() + "1.0,closed,o,e,y,NUCLEO-G0B1RE,3,\n")
+    boards = "nucleo-l4r5zi,nucleo-g0b1re"
+    png = tmp_path / "b.png"
+    code, _, _ = rank_command(
+        "--results", path, "--metric", "latency", "--models", "zoo:ad", "--boards", boards, "--plot", png
+    )  # fmt: skip
+    (figure,) = figures
+    what_if_panel = figure.axes[-1]
+    assert code == 0 and [t.get_text() for t in what_if_panel.get_xticklabels()] == [
+        "zoo:ad",
+        "pub. x",
+        "pub. y",
+    ]
+    lines = {line.get_label(): list(line.get_xdata()) for line in what_if_panel.get_lines()}
+    assert lines == {"nucleo-l4r5zi": [0, 1, 2], "nucleo-g0b1re": [0, 2]}
