@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import import_required
@@ -12,6 +16,7 @@ from conftest import import_required
 import tinyinterp
 from tinyinterp.cli import main
 from tinyinterp.cost import profiles
+from tinyinterp.cost.estimate import estimate
 from tinyinterp.cost.rank import (
     RESULTS_FILE,
     default_results,
@@ -317,3 +322,429 @@ def test_published_closed_division_has_four_latency_benchmarks(data_dir: Path) -
         column = [r[benchmark] for r in report.ranks.values()]
         assert min(column) == 1 and sum(column) == systems * (systems + 1) / 2
     assert set(report.winners) == set(report.benchmarks)
+
+
+# --- the command as a user reads it (issue 14: rank_cli.py's survivors) -------------------------------------
+
+
+def table_rows(out: str) -> list[list[str]]:
+    """The cells of every row (header rows too) of the rich tables in `out`, in order."""
+    return [[cell.strip() for cell in line.strip()[1:-1].split(line.strip()[0])] for line in out.splitlines()
+            if line.strip()[:1] in ("│", "┃")]  # fmt: skip
+
+
+def words(text: str) -> str:
+    """`text` with its line breaks and runs of spaces as single spaces (rich wraps table titles)."""
+    return " ".join(text.split())
+
+
+RankCommand = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def rank_command(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> RankCommand:
+    """Runs `tinyinterp rank ARGS...`: exit code, stdout, stderr."""
+    monkeypatch.setenv("COLUMNS", "300")  # rich wraps at COLUMNS: wide, so a line of the report is one line
+
+    def run(*argv: object) -> tuple[int, str, str]:
+        code = main(["rank", *(str(a) for a in argv)])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def test_cli_report_tables_cell_by_cell(tmp_path: Path, rank_command: RankCommand) -> None:
+    path = write_csv(tmp_path / "r.csv", TABLE)
+    code, out, _ = rank_command("--results", path, "--metric", "latency", "--top", "2")
+    assert code == 0
+    assert out.splitlines()[:3] == [
+        f"{path}: lower is better; ranks among the systems with every benchmark",
+        "",
+        "closed division, latency (ms): 4 systems ran all 3 benchmarks (x, y, z)",
+    ]
+    # each table's title (wrapped to the table's width) between the line before it and the table's top
+    assert "(x, y, z) Kendall's tau-b between benchmarks (systems with both) ┏" in words(out)
+    assert "best system: x 1.0/S1; y 1.0/S2; z 1.0/S2 (2 of 3 benchmark pairs disagree)" in out
+    assert "disagree) ranks, the 2 that move most of 4 ┏" in words(out)
+    # tau-b from test_fragility_of_a_hand_made_table; ranks and moves of the two that move most (S1, S2)
+    assert table_rows(out) == [
+        ["", "y", "z"],
+        ["x", "+0.00 (5)", "+0.33 (4)"],
+        ["y", "", "+0.67 (4)"],
+        ["system", "x", "y", "z", "moves"],
+        ["1.0/S1", "1", "2", "3", "2"],
+        ["1.0/S2", "2", "1", "1", "1"],
+    ]
+
+
+@pytest.mark.parametrize(("top", "shown"), [(["--top", "0"], 4), (["--top", "1"], 1), ([], 4)])
+def test_cli_top_chooses_the_systems_shown(
+    tmp_path: Path, rank_command: RankCommand, top: list[str], shown: int
+) -> None:
+    path = write_csv(tmp_path / "r.csv", TABLE)
+    code, out, _ = rank_command("--results", path, "--metric", "latency", *top)
+    assert code == 0 and f"ranks, the {shown} that move most of 4" in words(out)
+    assert [row[0] for row in table_rows(out)[4:]] == ["1.0/S1", "1.0/S2", "1.0/S3", "1.0/S4"][:shown]
+
+
+def test_cli_shows_ten_systems_by_default(tmp_path: Path, rank_command: RankCommand) -> None:
+    # eleven systems on x and y; S0 is first on x and last on y, so it moves most
+    table = {f"S{k}": {"x": float(k), "y": float(k)} for k in range(1, 11)} | {"S0": {"x": 0.5, "y": 20.0}}
+    path = write_csv(tmp_path / "r.csv", table)
+    code, out, _ = rank_command("--results", path, "--metric", "latency")
+    assert code == 0 and "ranks, the 10 that move most of 11" in words(out)
+    assert table_rows(out)[3] == ["1.0/S0", "1", "11", "10"]
+    assert "best system: x 1.0/S0; y 1.0/S1 (1 of 1 benchmark pairs disagree)" in out
+
+
+def test_cli_one_best_system_and_long_names(tmp_path: Path, rank_command: RankCommand) -> None:
+    # "box/v2" wins both; its name keeps its own slash once the organisation is dropped
+    path = write_csv(tmp_path / "r.csv", {"box/v2": {"x": 1.0, "y": 1.0}, "S2": {"x": 2.0, "y": 2.0}})
+    code, out, _ = rank_command("--results", path, "--metric", "latency")
+    assert code == 0 and "best system: 1.0/box/v2 on every benchmark (0 of 1 benchmark pairs disagree)" in out
+    assert table_rows(out)[3:] == [["1.0/S2", "2", "2", "0"], ["1.0/box/v2", "1", "1", "0"]]
+
+
+def test_cli_without_a_complete_system(tmp_path: Path, rank_command: RankCommand) -> None:
+    path = write_csv(tmp_path / "r.csv", {"A": {"x": 1.0}, "B": {"y": 2.0}})
+    code, out, _ = rank_command("--results", path, "--metric", "energy")
+    assert code == 0 and out.splitlines()[2:] == [
+        "closed division, energy (uJ): 0 systems ran all 2 benchmarks (x, y)",
+        *out.splitlines()[3:-1],
+        "best system: no system ran every benchmark",
+    ]
+    assert table_rows(out) == [["", "y"], ["x", "n/a (0)"]]  # no system with both: tau-b undefined
+
+
+def test_cli_a_results_tree_outside_a_division(tmp_path: Path, rank_command: RankCommand) -> None:
+    for system, seconds in (("boxA", "10.000"), ("boxB", "20.000")):
+        for benchmark in ("ad", "kws"):
+            write_figure(
+                tmp_path, system, benchmark, "performance", f"Median throughput is {seconds} inf./sec."
+            )
+    code, out, _ = rank_command("--results", tmp_path)
+    # no closed/ or open/ in the paths: the heading names no division
+    assert code == 0 and out.splitlines()[2] == "latency (ms): 2 systems ran all 2 benchmarks (ad, kws)"
+
+
+def test_cli_reads_the_default_results_file(
+    tmp_path: Path, rank_command: RankCommand, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = (
+        write_csv(tmp_path / RESULTS_FILE, TABLE)
+        if (tmp_path / RESULTS_FILE).parent.mkdir() is None
+        else None
+    )
+    monkeypatch.setenv("TINYINTERP_DATA", str(tmp_path))
+    code, out, _ = rank_command("--metric", "latency")
+    assert code == 0 and out.startswith(f"{path}: lower is better")
+
+
+def test_cli_json_is_the_report(tmp_path: Path, rank_command: RankCommand) -> None:
+    path = write_csv(tmp_path / "r.csv", TABLE)
+    code, out, _ = rank_command("--results", path, "--json", "--metric", "latency")
+    data = json.loads(out)
+    assert code == 0 and out == json.dumps(data, indent=2) + "\n"
+    assert data["results"] == str(path) and data["what_if"] == []
+    (latency,) = data["rankings"]
+    assert latency["benchmarks"] == ["x", "y", "z"]
+    assert latency["winners"] == {"x": "1.0/org/S1", "y": "1.0/org/S2", "z": "1.0/org/S2"}
+
+
+def write_published(path: Path) -> Path:
+    """Published results of two library boards: the H7 board beats the L4 board on x, the L4 board wins y."""
+    lines = [COLUMNS, "1.0,closed,o,a,x,NUCLEO-H7A3ZI-Q,1,", "1.0,closed,o,b,x,NUCLEO-L4R5ZI,5,"]
+    lines += ["1.0,closed,o,a,y,NUCLEO-H7A3ZI-Q,9,", "1.0,closed,o,b,y,NUCLEO-L4R5ZI,2,"]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+WHAT_IF_BOARDS = ["nucleo-l4r5zi", "nucleo-h7a3zi-q", "nucleo-f103rb"]
+WHAT_IF_STACK = "tflm-reference"
+
+
+def test_cli_what_if_json_is_the_api(tmp_path: Path, rank_command: RankCommand) -> None:
+    path = write_published(tmp_path / "r.csv")
+    code, out, _ = rank_command(
+        "--results", path, "--json", "--metric", "latency", "--models", "zoo:ad",
+        "--boards", ",".join(WHAT_IF_BOARDS), "--stack", WHAT_IF_STACK,
+    )  # fmt: skip
+    assert code == 0
+    # only the latency what-if (--metric), on the boards and stack given
+    latency = what_if(["zoo:ad"], read_results(path), WHAT_IF_BOARDS, WHAT_IF_STACK)[0]
+    assert (latency.metric, latency.stack, list(latency.boards)) == ("latency", WHAT_IF_STACK, WHAT_IF_BOARDS)
+    assert json.loads(out)["what_if"] == json.loads(json.dumps([dataclasses.asdict(latency)]))
+
+
+def test_cli_what_if_tables_cell_by_cell(tmp_path: Path, rank_command: RankCommand) -> None:
+    path = write_published(tmp_path / "r.csv")
+    code, out, _ = rank_command(
+        "--results", path, "--metric", "latency", "--models", "zoo:ad", "zoo:kws",
+        "--boards", ",".join(WHAT_IF_BOARDS),
+    )  # fmt: skip
+    assert code == 0
+    text = words(out)
+    assert (
+        "what-if, latency: boards on your models (tflm-cmsisnn, estimated, ms) beside their published rank "
+        "(closed division, best result per board, any stack)" in text
+    )
+    assert (
+        "*: the model does not fit the board's RAM or flash (estimated, ranked all the same)"
+        in out.splitlines()
+    )
+    assert "Kendall's tau-b of the latency ranks (boards in common)" in text
+
+    def cells(board: str, rank: int) -> list[str]:  # latency to 4 significant digits, * if it does not fit
+        return [
+            f"{e.totals.latency_ms:,.4g}{'' if e.totals.fits else '*'} #{rank}"
+            for e in (estimate(model, board) for model in ("zoo:ad", "zoo:kws"))
+        ]
+
+    # faster board first: a 280 MHz M7, a 120 MHz M4, a 72 MHz M3 (where neither model fits)
+    assert table_rows(out)[5:] == [
+        ["board", "zoo:ad", "zoo:kws", "pub. x", "pub. y"],
+        ["nucleo-h7a3zi-q", *cells("nucleo-h7a3zi-q", 1), "1", "2"],
+        ["nucleo-l4r5zi", *cells("nucleo-l4r5zi", 2), "2", "1"],
+        ["nucleo-f103rb", *cells("nucleo-f103rb", 3), "", ""],
+        ["", "zoo:kws", "published x", "published y"],
+        # the same order on both models; x orders H7 before L4 as the models do, y the other way round
+        ["zoo:ad", "+1.00 (3)", "+1.00 (2)", "-1.00 (2)"],
+        ["zoo:kws", "", "+1.00 (2)", "-1.00 (2)"],
+    ]  # fmt: skip
+    assert "*" in table_rows(out)[8][1] and "*" not in table_rows(out)[6][1]
+
+
+def test_cli_help_names_every_option(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "400")  # argparse wraps at COLUMNS
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    listed = capsys.readouterr().out.split("positional arguments:\n")[1].split("\n\n")[0]
+    assert (
+        "    rank                how much the MLPerf Tiny ranking of systems depends on the benchmark "
+        "(and on your models)" in listed.splitlines()
+    )
+    with pytest.raises(SystemExit) as exit_:
+        main(["rank", "--help"])
+    assert exit_.value.code == 0
+    assert [words(block) for block in capsys.readouterr().out.split("\n\n")] == [
+        "usage: tinyinterp rank [-h] [--results FILE.csv|DIR] [--division DIVISION] "
+        "[--metric {latency,energy}] [--top N] [--models MODEL [MODEL ...]] [--boards B1,B2,...] "
+        "[--stack STACK] [--json] [--plot FILE.png]",
+        "Per division and metric of the published MLPerf Tiny results: each system's rank per benchmark "
+        "(over the systems that ran them all), Kendall's tau-b between every pair of benchmarks, the best "
+        "system per benchmark, and the systems whose rank moves most. With --models: the library's boards "
+        "ranked on your models by the cost model, beside their published order.",
+        " ".join(
+            [
+                "options: -h, --help show this help message and exit",
+                "--results FILE.csv|DIR published results table (default: $TINYINTERP_DATA/results/"
+                "published_v0.5_to_v1.1.csv), or a results tree "
+                "(<system>/<benchmark>/<performance|energy>/results.txt, as a submission or "
+                "`tinyinterp suite` writes them)",
+                "--division DIVISION only this division (closed, open)",
+                "--metric {latency,energy} only this metric",
+                "--top N systems shown per ranking, those that move most first (default 10; 0: all)",
+                "--models MODEL [MODEL ...] what-if: .tflite files or zoo:NAME",
+                "--boards B1,B2,... what-if boards (default: the whole library)",
+                "--stack STACK what-if software stack (default tflm-cmsisnn)",
+                "--json print the report as JSON",
+                "--plot FILE.png bump chart of ranks across benchmarks (matplotlib)",
+            ]
+        ),
+        "exit codes: 0 ok; 2 bad usage or input (unreadable results file, unknown board or stack, unreadable "
+        "model, --plot without matplotlib).",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            ["--metric", "speed"],
+            "argument --metric: invalid choice: 'speed' (choose from 'latency', 'energy')",
+        ),
+        (["--top", "many"], "argument --top: invalid int value: 'many'"),
+    ],
+)
+def test_cli_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments: list[str], message: str
+) -> None:
+    path = write_csv(tmp_path / "r.csv", TABLE)
+    with pytest.raises(SystemExit) as exit_:
+        main(["rank", "--results", str(path), *arguments])
+    assert exit_.value.code == 2 and capsys.readouterr().err.endswith(f"tinyinterp rank: error: {message}\n")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--stack", "tflm-reference"], "--boards and --stack choose the what-if boards: give --models too"),
+        (
+            ["--plot", "{tmp}/missing/bump.png"],
+            "--plot {tmp}/missing/bump.png: folder {tmp}/missing does not exist",
+        ),
+        (
+            [
+                "--metric",
+                "latency",
+                "--division",
+                "closed",
+                "--plot",
+                "{tmp}/one.png",
+                "--results",
+                "{tmp}/one.csv",
+            ],
+            "--plot {tmp}/one.png: nothing to plot: no ranking has two benchmarks and two systems",
+        ),
+    ],
+)
+def test_cli_messages_word_for_word(
+    tmp_path: Path, rank_command: RankCommand, arguments: list[str], message: str
+) -> None:
+    import_required("matplotlib")
+    write_csv(tmp_path / "one.csv", {"S1": {"x": 1.0}, "S2": {"x": 2.0}})  # one benchmark: no bump to draw
+    given = [a.format(tmp=tmp_path) for a in arguments]
+    results = [] if "--results" in given else ["--results", write_csv(tmp_path / "r.csv", TABLE)]
+    code, _, err = rank_command(*results, *given)
+    assert (code, err) == (2, f"tinyinterp rank: error: {message.format(tmp=tmp_path)}\n")
+
+
+def test_cli_plot_without_matplotlib(
+    tmp_path: Path, rank_command: RankCommand, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises ImportError
+    path = write_csv(tmp_path / "r.csv", TABLE)
+    code, _, err = rank_command("--results", path, "--plot", tmp_path / "bump.png")
+    assert (code, err) == (2, "tinyinterp rank: error: --plot needs matplotlib (pip install matplotlib)\n")
+
+
+def test_cli_plot_message_goes_to_stderr_after_json(tmp_path: Path, rank_command: RankCommand) -> None:
+    import_required("matplotlib")
+    path, png = write_csv(tmp_path / "r.csv", TABLE), tmp_path / "bump.png"
+    code, out, err = rank_command("--results", path, "--json", "--plot", png)
+    assert code == 0 and json.loads(out)["results"] == str(path) and err == f"plot: wrote {png}\n"
+    code, out, err = rank_command("--results", path, "--plot", png)
+    assert code == 0 and out.endswith(f"plot: wrote {png}\n") and err == ""
+
+
+def test_cli_plot_draws_a_bump_chart_per_ranking(
+    tmp_path: Path, rank_command: RankCommand, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import_required("matplotlib")
+    import matplotlib.pyplot as plt
+
+    figures: list[Any] = []  # kept open: the plot closes its figure once saved
+    monkeypatch.setattr(
+        plt, "close", lambda figure=None: figures.append(plt.gcf() if figure is None else figure)
+    )
+    path, png = tmp_path / "r.csv", tmp_path / "bump.png"
+    # closed latency: a and b on x and y (a panel); closed energy: x only, and open latency: c alone ran
+    # both benchmarks (no panel for either: a bump needs two benchmarks and two systems)
+    lines = [COLUMNS, "1.0,closed,o,a,x,NUCLEO-H7A3ZI-Q,1,10", "1.0,closed,o,b,x,NUCLEO-L4R5ZI,5,20"]
+    lines += ["1.0,closed,o,a,y,NUCLEO-H7A3ZI-Q,9,", "1.0,closed,o,b,y,NUCLEO-L4R5ZI,2,"]
+    lines += ["1.0,open,o,c,x,B,1,", "1.0,open,o,c,y,B,1,", "1.0,open,o,d,x,B,2,"]
+    path.write_text("\n".join(lines) + "\n")
+    boards = "nucleo-l4r5zi,nucleo-h7a3zi-q"
+    code, _, _ = rank_command(
+        "--results", path, "--top", "1", "--models", "zoo:ad", "--boards", boards, "--plot", png
+    )
+    assert code == 0
+    (figure,) = figures
+    panels = [
+        (
+            ax.get_title(),
+            [t.get_text() for t in ax.get_xticklabels()],
+            [(line.get_label(), list(line.get_xdata()), list(line.get_ydata())) for line in ax.get_lines()],
+            [t.get_text() for t in ax.get_legend().get_texts()],
+        )
+        for ax in figure.axes
+    ]
+    # ranks: a is first on x (1 < 5) and second on y (9 > 2); the H7 board is faster on zoo:ad than the L4,
+    # uses less energy on it, and the published columns repeat the table's ranks of their boards
+    assert panels == [
+        (
+            "closed division, latency: 2 systems",
+            ["x", "y"],
+            [
+                ("1.0/a", [0, 1], [1, 2]),
+                ("_child1", [0, 1], [2, 1]),
+            ],  # --top 1: a (tied with b, first by name)
+            ["1.0/a"],
+        ),
+        (
+            "what-if, latency: boards on your models, then published",
+            ["zoo:ad", "pub. x", "pub. y"],
+            [("nucleo-l4r5zi", [0, 1, 2], [2, 2, 1]), ("nucleo-h7a3zi-q", [0, 1, 2], [1, 1, 2])],
+            ["nucleo-l4r5zi", "nucleo-h7a3zi-q"],
+        ),
+        (
+            "what-if, energy: boards on your models, then published",
+            ["zoo:ad", "pub. x"],
+            [("nucleo-l4r5zi", [0, 1], [2, 2]), ("nucleo-h7a3zi-q", [0, 1], [1, 1])],
+            ["nucleo-l4r5zi", "nucleo-h7a3zi-q"],
+        ),
+    ]
+    for ax in figure.axes:
+        assert ax.get_ylabel() == "rank (1 = best)" and ax.yaxis_inverted()  # rank 1 on top
+        assert all(line.get_marker() == "o" for line in ax.get_lines())
+    # the systems that move most stand out, the others are thin grey lines
+    named, other = figure.axes[0].get_lines()
+    assert (named.get_lw(), named.get_alpha()) == (2, 1) and named.get_color() != "grey"
+    assert (other.get_lw(), other.get_alpha(), other.get_color()) == (0.8, 0.3, "grey")
+    # 10 inches wide, 5 per panel, at 120 dpi: the PNG's header holds width and height
+    data = png.read_bytes()
+    assert (int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")) == (1200, 1800)
+
+
+def test_cli_plot_with_top_0_names_every_system(
+    tmp_path: Path, rank_command: RankCommand, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import_required("matplotlib")
+    import matplotlib.pyplot as plt
+
+    figures: list[Any] = []
+    monkeypatch.setattr(
+        plt, "close", lambda figure=None: figures.append(plt.gcf() if figure is None else figure)
+    )
+    path = write_csv(tmp_path / "r.csv", TABLE)
+    code, _, _ = rank_command(
+        "--results", path, "--metric", "latency", "--top", "0", "--plot", tmp_path / "b.png"
+    )
+    (figure,) = figures
+    # --top 0: every ranked system (S1-S4; S5 lacks z) is named; TABLE's four movers in their order
+    assert code == 0 and [t.get_text() for t in figure.axes[0].get_legend().get_texts()] == [
+        "1.0/S1", "1.0/S2", "1.0/S3", "1.0/S4",
+    ]  # fmt: skip
+
+
+def test_cli_plot_skips_a_benchmark_a_board_has_no_result_for(
+    tmp_path: Path, rank_command: RankCommand, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import_required("matplotlib")
+    import matplotlib.pyplot as plt
+
+    figures: list[Any] = []
+    monkeypatch.setattr(
+        plt, "close", lambda figure=None: figures.append(plt.gcf() if figure is None else figure)
+    )
+    # the G0 board has a published y result and none on x: its what-if line has no point above "pub. x"
+    path = write_published(tmp_path / "r.csv")
+    path.write_text(path.read_text() + "1.0,closed,o,e,y,NUCLEO-G0B1RE,3,\n")
+    boards = "nucleo-l4r5zi,nucleo-g0b1re"
+    png = tmp_path / "b.png"
+    code, _, _ = rank_command(
+        "--results", path, "--metric", "latency", "--models", "zoo:ad", "--boards", boards, "--plot", png
+    )  # fmt: skip
+    (figure,) = figures
+    what_if_panel = figure.axes[-1]
+    assert code == 0 and [t.get_text() for t in what_if_panel.get_xticklabels()] == [
+        "zoo:ad",
+        "pub. x",
+        "pub. y",
+    ]
+    lines = {line.get_label(): list(line.get_xdata()) for line in what_if_panel.get_lines()}
+    assert lines == {"nucleo-l4r5zi": [0, 1, 2], "nucleo-g0b1re": [0, 2]}
