@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
+from test_dut import random_load, zoo_device
+from test_dut_pty import read_reply, runner_send
+from test_suite_transport import BANNER, NAME_REPLY, read_exactly
 
+import tinyinterp.suite.transport as transport
 from tinyinterp import ModelBuilder
 from tinyinterp.cli import main
 from tinyinterp.suite.datasets import BENCHMARKS
+from tinyinterp.suite.host import Host
 from tinyinterp.suite.models import MD5
+from tinyinterp.suite.protocol import READY
 
 # The official tools' regular expressions (mlcommons/tiny tools/submission/submission_checker.py).
 THROUGHPUT = r".* Median throughput is\s+([\d\.]+) inf\./sec\..*"  # re.match
@@ -215,6 +225,101 @@ def test_dut_refuses_a_port_out_of_range(
 ) -> None:
     assert main(["dut", "--benchmark", "ad01", "--model", "zoo:ad", "--tcp", port]) == 2
     assert f"--tcp {port}: a TCP port is 0..65535" in capsys.readouterr().err
+
+
+REFERENCE_BOARD = "nucleo-l4r5zi (cortex-m4 @ 120 MHz, tflm-cmsisnn)"  # the board `dut` emulates by default
+
+
+def dut_line(benchmark: str, model_name: str, realtime: str = "") -> str:
+    """What `tinyinterp dut` says on stderr: its device, and the latency of the benchmark's stand-in (the
+    reference model's layers, so its cost) on the reference board."""
+    latency_us = zoo_device(benchmark).cost.latency_us
+    device = f"{benchmark} running {model_name} on {REFERENCE_BOARD}"
+    return f"tinyinterp dut: {device}, {latency_us:.0f} us per inference{realtime}\n"
+
+
+def dut_in_a_thread(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
+    """`tinyinterp dut ARGV` serving in a daemon thread (it serves until the process ends); what it printed
+    on stdout (where it listens) and on stderr once it has said where."""
+    threading.Thread(target=main, args=(["dut", *argv],), daemon=True).start()
+    out = err = ""
+    deadline = time.monotonic() + 60
+    while not out.endswith("\n") and time.monotonic() < deadline:
+        time.sleep(0.05)
+        captured = capsys.readouterr()
+        out, err = out + captured.out, err + captured.err
+    return out, err
+
+
+def test_dut_serves_tcp_and_a_pseudo_terminal_in_real_time_or_not(
+    fresh_install: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No reference model anywhere: the stand-in. --tcp 0 (any free port) is a port; --realtime paces the
+    replies to the device time."""
+    out, err = dut_in_a_thread(["--benchmark", "ad01", "--tcp", "0", "--realtime"], capsys)
+    assert err == dut_line("ad01", "zoo stand-in for ad01", " (real time)")
+    host, port = out.strip().split(":")
+    assert host == "127.0.0.1"
+    iterations, latency_us = 60, zoo_device("ad01").cost.latency_us
+    connection = socket.create_connection((host, int(port)), timeout=30)
+    with connection, connection.makefile("rb") as stream:
+        assert read_reply(stream.readline) == [
+            "m-timestamp-mode-performance",
+            "m-lap-us-0",
+            "m-init-done",
+            READY,
+        ]
+        runner = Host(runner_send(connection.sendall, stream.readline))
+        runner.load(random_load(zoo_device("ad01"), 8))
+        start = time.monotonic()
+        reply = runner.infer(iterations, 0)
+        assert time.monotonic() - start >= iterations * latency_us / 1e6
+    assert reply.start_us is not None and reply.end_us is not None
+    assert reply.end_us - reply.start_us == pytest.approx(iterations * latency_us, abs=1)
+
+    out, err = dut_in_a_thread(["--benchmark", "kws01", "--model", "zoo:kws", "--pty"], capsys)
+    assert err == dut_line("kws01", "zoo:kws")
+    fd = os.open(out.strip(), os.O_RDWR | os.O_NOCTTY)
+    try:
+        assert read_exactly(fd, len(BANNER)) == BANNER
+        os.write(fd, b"name%")
+        assert read_exactly(fd, len(NAME_REPLY)) == NAME_REPLY
+    finally:
+        os.close(fd)
+
+
+def test_dut_serves_stdin_and_stdout_until_end_of_input(capfd: pytest.CaptureFixture[str]) -> None:
+    command_read, command_write = os.pipe()
+    os.write(command_write, b"name%")
+    os.close(command_write)
+    stdin = os.dup(0)
+    os.dup2(command_read, 0)
+    try:
+        code = main(["dut", "--benchmark", "kws01", "--model", "zoo:kws"])
+    finally:
+        os.dup2(stdin, 0)
+        os.close(stdin)
+        os.close(command_read)
+    out, err = capfd.readouterr()
+    assert code == 0
+    assert out == (BANNER + NAME_REPLY).decode()
+    assert err == dut_line("kws01", "zoo:kws")
+
+
+@pytest.mark.parametrize("port", [0, 65535])
+def test_dut_takes_the_first_and_last_tcp_ports_and_stops_on_ctrl_c(
+    port: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    served = []
+
+    def interrupted_server(make_dut: transport.MakeDut, port: int, announce: object) -> None:
+        served.append(port)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(transport, "serve_tcp", interrupted_server)
+    assert main(["dut", "--benchmark", "ad01", "--model", "zoo:ad", "--tcp", str(port)]) == 0
+    assert served == [port]
+    assert capsys.readouterr().err == dut_line("ad01", "zoo:ad")
 
 
 def test_a_stimulus_of_the_wrong_size_is_named(
