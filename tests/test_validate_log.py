@@ -465,6 +465,40 @@ def test_a_results_tree_gets_one_row_per_log_and_a_markdown_report(
     assert f"| org/board_a | ic01 | reproduced | {FILES}/{FILES} | 0 | 0 | 0 | tflm |" in report.read_text()
 
 
+def test_a_results_tree_reviews_past_a_log_it_cannot_validate(
+    ic01_case: tuple[EmulatedDevice, list[str], list[np.ndarray]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A log whose benchmark has no model in --models-dir is a row saying why, the next log is still
+    validated (bytes that are not UTF-8 in it read as a replacement character), and the exit code is 2: the
+    other log reproduces. --model, --benchmark and a tree without logs are refused."""
+    device, files, outputs = ic01_case
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "pretrainedResnet_quant.tflite").write_bytes(save_model(stand_in("ic01")))  # as the reference
+    results = tmp_path / "tree" / "closed" / "org" / "results"
+    log = hand_written_log(files, [printed(q, device) for q in outputs])
+    for system, benchmark, text in (("board_a", "kws", log.replace("ic01", "kws01")), ("board_b", "ic", log)):
+        folder = results / system / benchmark / "accuracy"
+        folder.mkdir(parents=True)
+        (folder / "log.txt").write_bytes(b"\xff\n" + text.encode())
+    options = ["--datasets-dir", str(tmp_path), "--models-dir", str(models)]
+    assert main(["validate-log", str(tmp_path / "tree"), *options]) == 2
+    rows = capsys.readouterr().out.splitlines()[1:]
+    no_model = "no reference model for kws01 found: give --model, or `tinyinterp models download`"
+    assert re.fullmatch(rf"org/board_a\s+kws01\s+not validated: {re.escape(no_model)}", rows[0])
+    assert re.fullmatch(rf"org/board_b\s+ic01\s+reproduced\s+{FILES}/{FILES}\s+0\s+0\s+0\s+tflm", rows[1])
+    assert len(rows) == 2
+    refused = "a results tree is validated with each benchmark's reference model: drop --model/--benchmark"
+    for option in (["--model", "zoo:ic"], ["--benchmark", "ic01"]):
+        assert main(["validate-log", str(tmp_path / "tree"), *option]) == 2
+        assert capsys.readouterr().err == f"tinyinterp validate-log: error: {refused}\n"
+    assert main(["validate-log", str(models)]) == 2
+    no_logs = "no <system>/<benchmark>/accuracy/log.txt below it"
+    assert capsys.readouterr().err == f"tinyinterp validate-log: error: {models}: {no_logs}\n"
+
+
 def test_numerics_auto_names_the_profile_that_reproduces_the_log(
     ic01_case: tuple[EmulatedDevice, list[str], list[np.ndarray]],
     tmp_path: Path,
