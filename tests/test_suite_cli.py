@@ -188,7 +188,9 @@ def test_a_folder_that_does_not_exist_is_named(
     assert not (fresh_install / "tinyinterp-results").exists()
 
 
-def test_models_list_looks_in_dir(fresh_install: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_models_list_looks_in_dir(
+    fresh_install: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = fresh_install / "mine"
     folder.mkdir()
     (folder / "ad01_int8.tflite").write_bytes(b"an edited model")
@@ -199,6 +201,10 @@ def test_models_list_looks_in_dir(fresh_install: Path, capsys: pytest.CaptureFix
         rf"ad01\s+ad01_int8.tflite\s+MD5 differs\s+{re.escape(str(folder))}/ad01_int8.tflite", out
     )
     assert re.search(r"kws01\s+kws_ref_model.tflite\s+missing", out)
+    monkeypatch.setenv("TINYINTERP_DATA", str(fresh_install / "data"))
+    assert main(["models", "list", "--benchmarks", "ad01"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"looked up in: {fresh_install}/cache/models, {fresh_install}/data/models\n")
     assert main(["models", "list", "--force"]) == 2
     assert "--force: for `models download`, not `models list`" in capsys.readouterr().err
     assert main(["models", "list", "--benchmarks", ","]) == 2
