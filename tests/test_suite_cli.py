@@ -6,7 +6,10 @@ import hashlib
 import json
 import os
 import re
+import select
+import shutil
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -85,6 +88,93 @@ def test_fresh_install_runs_performance_and_energy_on_stand_ins(
         records = json.loads((folder / "performance" / "results.json").read_text())
         assert len(records) == 5 and all(r["infer"]["elapsed_time"] > 10_000_000 for r in records)
         assert all(r["infer"]["iterations"] >= 10 for r in records)
+
+
+def test_a_reference_model_and_a_stand_in_summarised_as_json_and_as_a_table(
+    fresh_install: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """kws01's reference model on its first 5 dataset files (all top-1 hits with TFLM's outputs, see
+    test_suite_files.py; 5 of 12 classes: no AUC, and results.txt prints none), ad01's stand-in without a
+    dataset. Every JSON field and table cell is checked against the results files the run wrote (the
+    official regexes), or written by hand."""
+    models, kws_data = fresh_install / "models", fresh_install / "datasets" / "kws01"
+    models.mkdir()
+    kws_data.mkdir(parents=True)
+    shutil.copy(data_dir / "models" / "kws_ref_model.tflite", models)
+    rows = (data_dir / "datasets" / "kws01" / "y_labels.csv").read_text().split()[:5]
+    (kws_data / "y_labels.csv").write_text("".join(f"{row}\n" for row in rows))
+    for row in rows:
+        shutil.copy(data_dir / "datasets" / "kws01" / row.split(",")[0], kws_data)
+    args = ["suite", "--benchmarks", "kws01,ad01", "--models-dir", str(models)]
+    args += ["--datasets-dir", str(kws_data.parent), "--system", "emulated"]
+    assert main([*args, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    results = fresh_install / "tinyinterp-results" / "results" / "emulated"
+    throughput = {
+        b: official_number(results / b[:-2] / "performance" / "results.txt", THROUGHPUT)
+        for b in ("kws01", "ad01")
+    }
+    energy = {
+        b: official_number(results / b[:-2] / "energy" / "results.txt", ENERGY, True) for b in throughput
+    }
+    timed = {
+        b: {
+            "latency_ms": pytest.approx(1000 / throughput[b], rel=1e-4),  # from a 4-digit throughput
+            "throughput": pytest.approx(throughput[b], abs=5e-4),  # printed with 3 decimals
+            "energy_uj": pytest.approx(energy[b], abs=5e-5),  # printed with 4 decimals
+        }
+        for b in throughput
+    }
+    device = {"board": "nucleo-l4r5zi", "core": "cortex-m4", "clock_mhz": 120.0, "stack": "tflm-cmsisnn"}
+    assert summary == {
+        "system": "emulated",
+        "device": device,
+        "results": "tinyinterp-results/results/emulated",
+        "benchmarks": {
+            "kws01": {
+                "model": "reference",
+                "model_label": "kws_ref_model.tflite",
+                "dataset": str(kws_data),
+                "metrics": {"top1": 100.0, "auc": None},
+                **timed["kws01"],
+            },
+            "ad01": {
+                "model": "stand-in",
+                "model_label": "zoo stand-in for ad01_int8.tflite",
+                "dataset": None,
+                "metrics": {},
+                "accuracy_skipped": "needs the real model",
+                **timed["ad01"],
+            },
+        },
+    }
+
+    assert main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].strip() == "MLPerf Tiny, emulated on nucleo-l4r5zi (cortex-m4 @ 120 MHz, tflm-cmsisnn)"
+    header = [cell.strip() for cell in lines[2].split("┃")[1:-1]]
+    assert header == ["benchmark", "model", "accuracy", "single-stream ms", "inf./sec.", "uJ/inf."]
+    # The latency as the JSON gave it (checked above): from the unrounded throughput.
+    latency = {b: summary["benchmarks"][b]["latency_ms"] for b in throughput}
+    figures = {b: (f"{latency[b]:.2f}", f"{throughput[b]:.3f}", f"{energy[b]:.1f}") for b in throughput}
+    assert summary_rows("\n".join(lines)) == {
+        "kws01": ("reference", "100.0% top-1", *figures["kws01"]),
+        "ad01": ("stand-in", "needs the real model", *figures["ad01"]),
+    }
+    # Text columns left-aligned, figures right-aligned.
+    assert re.fullmatch(r"│ kws01 +│ reference │ 100.0% top-1 +│ +[\d.]+ │ +[\d.]+ │ +[\d.]+ │", lines[4])
+    notes = lines[next(k for k, line in enumerate(lines) if line.startswith("└")) + 1 :]
+    assert notes[:6] == [
+        "single-stream (MLPerf LoadGen scenario): one inference at a time; inf./sec. is the runner's median "
+        "throughput of those runs",
+        "results: tinyinterp-results/results/emulated/ (log.txt, results.txt, results.json per run)",
+        "stand-in: a built-in model with the reference's layers and random weights; it costs the same "
+        "(latency, energy) but classifies nothing, so accuracy needs the real model.",
+        "no dataset for ad01: their timed runs used random inputs (same cost).",
+        "",
+        "Real models: `tinyinterp models download` fetches the reference models (checked by MD5) into "
+        f"{fresh_install / 'cache' / 'models'},",
+    ]
 
 
 def test_unknown_benchmark_and_board_are_usage_errors(
@@ -245,16 +335,19 @@ def dut_line(benchmark: str, model_name: str, realtime: str = "") -> str:
 
 
 def dut_in_a_thread(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
-    """`tinyinterp dut ARGV` serving in a daemon thread (it serves until the process ends); what it printed
-    on stdout (where it listens) and on stderr once it has said where."""
-    threading.Thread(target=main, args=(["dut", *argv],), daemon=True).start()
-    out = err = ""
-    deadline = time.monotonic() + 60
-    while not out.endswith("\n") and time.monotonic() < deadline:
-        time.sleep(0.05)
-        captured = capsys.readouterr()
-        out, err = out + captured.out, err + captured.err
-    return out, err
+    """`tinyinterp dut ARGV` serving in a daemon thread (it serves until the process ends), its stdout a
+    pipe as when a host starts it and reads where it listens (block-buffered: the line must be flushed);
+    that line, and what it printed on stderr."""
+    read_fd, write_fd = os.pipe()
+    # A process's stdout on a pipe: not line-buffered.
+    with open(write_fd, "w") as piped_stdout, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, "stdout", piped_stdout)
+        threading.Thread(target=main, args=(["dut", *argv],), daemon=True).start()
+        line = b""
+        while not line.endswith(b"\n") and select.select([read_fd], [], [], 60)[0]:
+            line += os.read(read_fd, 4096)
+    os.close(read_fd)
+    return line.decode(), capsys.readouterr().err
 
 
 def test_dut_serves_tcp_and_a_pseudo_terminal_in_real_time_or_not(
