@@ -85,8 +85,12 @@ def test_sww01_timing_and_energy_come_from_the_front_end_and_model_costs(
     sww = summary["benchmarks"]["sww01"]
     model = estimate(data_dir / "models" / "str_ww_ref_model.tflite", board="nucleo-h7a3zi-q")
     frontend_ms = frontend_cost("cortex-m7").cycles / 280e3
-    assert sww["frame"]["frame_ms"] == pytest.approx(model.totals.latency_ms + frontend_ms, rel=1e-9)
-    assert not sww["frame"]["over_budget"]
+    assert sww["frame"] == {
+        "frontend_ms": pytest.approx(frontend_ms, rel=1e-9),
+        "model_ms": pytest.approx(model.totals.latency_ms, rel=1e-9),
+        "frame_ms": pytest.approx(model.totals.latency_ms + frontend_ms, rel=1e-9),
+        "over_budget": False,
+    }
     folder = tmp_path / "results" / "emulated" / "sww" / "energy"
     frame_s = sww["frame"]["frame_ms"] / 1e3
     # The board timestamps the processing pin in 10 us ticks: the period is within one tick of the model's.
@@ -94,6 +98,9 @@ def test_sww01_timing_and_energy_come_from_the_front_end_and_model_costs(
     assert period_s == pytest.approx(frame_s, abs=10e-6)
     assert float(found(DUTY, folder / "results.txt")[0]) == pytest.approx(frame_s / 0.032, abs=1e-3)
     assert float(found(POWER, folder / "results.txt")[0]) == pytest.approx(model.totals.power_mw)
+    # The duty cycle's period is the 32 ms hop between frames.
+    assert (sww["period_s"], sww["duty_cycle"]) == (0.032, pytest.approx(frame_s / 0.032, abs=1e-3))
+    assert sww["power_mw"] == pytest.approx(model.totals.power_mw)
     elapsed = float(found(r"Elapsed time  : ([\d\.]+)", folder / "results.txt")[0])
     assert 10.0 < elapsed < 10.5  # the 10 s wav, playback start and the runner's 0.25 s before `stop`
     assert float(found(r"Total Energy  : ([\d\.]+) uJ", folder / "results.txt")[0]) == pytest.approx(
@@ -194,6 +201,16 @@ def test_validate_log_recomputes_the_detections_of_a_sww_log(
     out = capsys.readouterr().out
     assert "match       detection frames (26 logged)" in out
     assert "match       counts: logged 2 TP, 1 FN, 0 FP, tinyinterp 2 TP, 1 FN, 0 FP" in out
+    log = tmp_path / "log.txt"
+    head = "MLPerf Tiny runner streaming log, sww01, short_wav_easy10s.wav, recomputed with "
+    head += "str_ww_ref_model.tflite"
+    assert out.startswith(f"{log}: {head}\n")
+    no_models = tmp_path / "no-models"
+    no_models.mkdir()  # a log is validated with the reference model, never a stand-in
+    args = ["validate-log", str(log), "--benchmark", "sww01", "--models-dir", str(no_models)]
+    assert main([*args, "--datasets-dir", str(data_dir / "datasets")]) == 2
+    no_model = "no reference model for sww01 found: give --model, or `tinyinterp models download`"
+    assert capsys.readouterr().err == f"tinyinterp validate-log: error: {no_model}\n"
 
 
 def test_detections_are_aligned_with_the_logged_period(
