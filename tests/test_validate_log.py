@@ -472,7 +472,7 @@ def test_a_results_tree_reviews_past_a_log_it_cannot_validate(
 ) -> None:
     """A log whose benchmark has no model in --models-dir is a row saying why, the next log is still
     validated (bytes that are not UTF-8 in it read as a replacement character), and the exit code is 2: the
-    other log reproduces. --model, --benchmark and a tree without logs are refused."""
+    other log reproduces (alone, 0). --model, --benchmark and a tree without logs are refused."""
     device, files, outputs = ic01_case
     models = tmp_path / "models"
     models.mkdir()
@@ -490,6 +490,10 @@ def test_a_results_tree_reviews_past_a_log_it_cannot_validate(
     assert re.fullmatch(rf"org/board_a\s+kws01\s+not validated: {re.escape(no_model)}", rows[0])
     assert re.fullmatch(rf"org/board_b\s+ic01\s+reproduced\s+{FILES}/{FILES}\s+0\s+0\s+0\s+tflm", rows[1])
     assert len(rows) == 2
+    shutil.rmtree(results / "board_a")  # every log left reproduces: exit 0
+    report = tmp_path / "report.md"
+    assert main(["validate-log", str(tmp_path / "tree"), *options, "--out", str(report)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"report: {report}"
     refused = "a results tree is validated with each benchmark's reference model: drop --model/--benchmark"
     for option in (["--model", "zoo:ic"], ["--benchmark", "ic01"]):
         assert main(["validate-log", str(tmp_path / "tree"), *option]) == 2
