@@ -176,6 +176,26 @@ def test_a_reference_model_and_a_stand_in_summarised_as_json_and_as_a_table(
         f"{fresh_install / 'cache' / 'models'},",
     ]
 
+    # Accuracy alone, ad01's reference model on a normal and an anomalous file: no timed figures.
+    shutil.copy(data_dir / "models" / "ad01_int8.tflite", models)
+    ad_data = kws_data.parent / "ad01"
+    ad_data.mkdir()
+    rows = [
+        next(
+            r for r in (data_dir / "datasets" / "ad01" / "y_labels.csv").read_text().split() if f",{k}," in r
+        )
+        for k in (0, 1)
+    ]
+    (ad_data / "y_labels.csv").write_text("".join(f"{row}\n" for row in rows))
+    for row in rows:
+        shutil.copy(data_dir / "datasets" / "ad01" / row.split(",")[0], ad_data)
+    assert main([*args, "--mode", "accuracy"]) == 0
+    auc = official_number(results / "ad" / "accuracy" / "results.txt", AUC)
+    assert summary_rows(capsys.readouterr().out) == {
+        "kws01": ("reference", "100.0% top-1", "-", "-", "-"),
+        "ad01": ("reference", f"AUC {auc:.3f}", "-", "-", "-"),
+    }
+
 
 def test_unknown_benchmark_and_board_are_usage_errors(
     fresh_install: Path, capsys: pytest.CaptureFixture[str]
@@ -191,7 +211,9 @@ def test_a_generic_core_at_a_given_clock(fresh_install: Path, capsys: pytest.Cap
     assert main([*args, "--mhz", "80"]) == 0
     slow = float(summary_rows(capsys.readouterr().out)["ad01"][3])
     assert main([*args, "--mhz", "160"]) == 0
-    fast = float(summary_rows(capsys.readouterr().out)["ad01"][3])
+    fast_row = summary_rows(capsys.readouterr().out)["ad01"]
+    fast = float(fast_row[3])
+    assert (fast_row[1], fast_row[4]) == ("-", "-")  # no accuracy run, no energy run
     assert fast == pytest.approx(2 * slow, rel=0.05)
     # The submission's system description, as written by hand for this run.
     system = "generic-cortex-m4_160MHz_tflm-cmsisnn_emulated"

@@ -101,6 +101,13 @@ def test_sww01_timing_and_energy_come_from_the_front_end_and_model_costs(
     # The duty cycle's period is the 32 ms hop between frames.
     assert (sww["period_s"], sww["duty_cycle"]) == (0.032, pytest.approx(frame_s / 0.032, abs=1e-3))
     assert sww["power_mw"] == pytest.approx(model.totals.power_mw)
+    # The summary's figures: one frame's processing, the runner's estimated throughput (1 / that) and the
+    # energy of a 32 ms frame at the average power.
+    assert (sww["latency_ms"], sww["throughput"], sww["energy_uj"]) == (
+        pytest.approx(period_s * 1e3, abs=10e-3),
+        pytest.approx(1 / period_s, rel=1e-3),
+        pytest.approx(model.totals.power_mw * 32),
+    )
     elapsed = float(found(r"Elapsed time  : ([\d\.]+)", folder / "results.txt")[0])
     assert 10.0 < elapsed < 10.5  # the 10 s wav, playback start and the runner's 0.25 s before `stop`
     assert float(found(r"Total Energy  : ([\d\.]+) uJ", folder / "results.txt")[0]) == pytest.approx(
