@@ -19,6 +19,7 @@ from test_dut import random_load, zoo_device
 from test_dut_pty import read_reply, runner_send
 from test_suite_transport import BANNER, NAME_REPLY, read_exactly
 
+import tinyinterp.suite.models as models_module
 import tinyinterp.suite.transport as transport
 from tinyinterp import ModelBuilder
 from tinyinterp.cli import main
@@ -239,13 +240,19 @@ def fake_upstream(root: Path, models: dict[str, bytes]) -> Path:
 
 
 def test_download_refuses_a_file_with_the_wrong_md5(
-    fresh_install: Path, capsys: pytest.CaptureFixture[str]
+    fresh_install: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     upstream = fake_upstream(fresh_install / "upstream", {"kws01": b"not the model"})
     assert main(["models", "download", "--benchmarks", "kws01", "--from", str(upstream)]) == 1
     out = capsys.readouterr().out
     assert "failed" in out and f"expected {MD5['kws_ref_model.tflite']}" in out
     assert not (fresh_install / "cache" / "models" / "kws_ref_model.tflite").exists()
+    # The same upstream as a URL (not a folder to check), and as the default upstream.
+    assert main(["models", "download", "--benchmarks", "kws01", "--from", upstream.as_uri()]) == 1
+    assert f"expected {MD5['kws_ref_model.tflite']}" in capsys.readouterr().out
+    monkeypatch.setattr(models_module, "UPSTREAM", upstream.as_uri())
+    assert main(["models", "download", "--benchmarks", "kws01"]) == 1
+    assert f"expected {MD5['kws_ref_model.tflite']}" in capsys.readouterr().out
     upstream_dir = fresh_install / "nowhere"
     assert main(["models", "download", "--benchmarks", "ic01", "--from", str(upstream_dir)]) == 2
     assert f"--from {upstream_dir}: does not exist" in capsys.readouterr().err
