@@ -111,6 +111,7 @@ def test_a_reference_model_and_a_stand_in_summarised_as_json_and_as_a_table(
     assert main([*args, "--json"]) == 0
     captured = capsys.readouterr()
     assert not captured.err.strip()  # the progress bars (on stderr) leave nothing behind
+    assert captured.out.startswith('{\n  "system": "emulated",\n')  # indented for reading
     summary = json.loads(captured.out)
     results = fresh_install / "tinyinterp-results" / "results" / "emulated"
     throughput = {

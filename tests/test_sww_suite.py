@@ -108,6 +108,7 @@ def test_sww01_timing_and_energy_come_from_the_front_end_and_model_costs(
         pytest.approx(1 / period_s, rel=1e-3),
         pytest.approx(model.totals.power_mw * 32),
     )
+    assert sww["latency_ms"] * sww["throughput"] == pytest.approx(1000, rel=1e-12)
     elapsed = float(found(r"Elapsed time  : ([\d\.]+)", folder / "results.txt")[0])
     assert 10.0 < elapsed < 10.5  # the 10 s wav, playback start and the runner's 0.25 s before `stop`
     assert float(found(r"Total Energy  : ([\d\.]+) uJ", folder / "results.txt")[0]) == pytest.approx(
@@ -123,8 +124,20 @@ def test_a_frame_over_32_ms_is_flagged(
     assert summary["benchmarks"]["sww01"]["frame"]["over_budget"]
     log = (tmp_path / "results" / "emulated" / "sww" / "performance" / "log.txt").read_text()
     assert "exceeds the 32 ms hop" in log
-    assert main(["suite", "--benchmarks", "sww01", "--mode", "performance", "--out", str(tmp_path)]) == 0
-    assert "over the 32 ms budget" in capsys.readouterr().out
+    assert main(["suite", "--benchmarks", "sww01", "--out", str(tmp_path)]) == 0  # every mode, as a table
+    lines = capsys.readouterr().out.splitlines()
+    assert summary_rows("\n".join(lines))["sww01"][:2] == ("reference", "2 TP, 1 FN, 0 FP")  # README's counts
+    power_mw = estimate(
+        data_dir / "models" / "str_ww_ref_model.tflite", board="nucleo-l4r5zi"
+    ).totals.power_mw
+    frame_ms = summary["benchmarks"]["sww01"]["frame"]["frame_ms"]
+    notes = lines[next(k for k, line in enumerate(lines) if line.startswith("└")) + 2 :]
+    assert notes[:3] == [
+        "sww01 (streaming): ms is one 32 ms frame's processing (front end + model), inf./sec. the runner's "
+        "estimated throughput (1 / that), uJ/inf. the average power over a frame",
+        f"sww01: average power {power_mw:.4f} mW over the energy window",
+        f"sww01: warning: a frame takes {frame_ms:.2f} ms, over the 32 ms budget",
+    ]
 
 
 def test_sww01_is_in_the_default_set_only_with_its_dataset(
