@@ -199,6 +199,9 @@ def test_a_reference_model_and_a_stand_in_summarised_as_json_and_as_a_table(
         "kws01": ("reference", "100.0% top-1", "-", "-", "-"),
         "ad01": ("reference", f"AUC {auc:.3f}", "-", "-", "-"),
     }
+    (ad_data / "y_labels.csv").write_text(f"{rows[0]}\n")  # one class: no AUC
+    assert main([*args, "--benchmarks", "ad01", "--mode", "accuracy"]) == 0
+    assert summary_rows(capsys.readouterr().out) == {"ad01": ("reference", "AUC undefined", "-", "-", "-")}
 
 
 def test_unknown_benchmark_and_board_are_usage_errors(

@@ -225,6 +225,12 @@ def test_validate_log_recomputes_the_detections_of_a_sww_log(
     head = "MLPerf Tiny runner streaming log, sww01, short_wav_easy10s.wav, recomputed with "
     head += "str_ww_ref_model.tflite"
     assert out.startswith(f"{log}: {head}\n")
+    unnamed = "\n".join(line for line in sww_log.splitlines() if "== File" not in line)
+    assert validate(data_dir, tmp_path, unnamed) == 1
+    head = head.replace("short_wav_easy10s.wav", "no wav named")
+    assert capsys.readouterr().out == (
+        f"{log}: {head}\nproblem     no `== File` line: which wav was played is unknown\n"
+    )
     no_models = tmp_path / "no-models"
     no_models.mkdir()  # a log is validated with the reference model, never a stand-in
     args = ["validate-log", str(log), "--benchmark", "sww01", "--models-dir", str(no_models)]
