@@ -23,10 +23,12 @@ import tinyinterp.suite.models as models_module
 import tinyinterp.suite.transport as transport
 from tinyinterp import ModelBuilder
 from tinyinterp.cli import main
+from tinyinterp.model import save_model
 from tinyinterp.suite.datasets import BENCHMARKS
 from tinyinterp.suite.host import Host
 from tinyinterp.suite.models import MD5
 from tinyinterp.suite.protocol import READY
+from tinyinterp.zoo import stand_in
 
 # The official tools' regular expressions (mlcommons/tiny tools/submission/submission_checker.py).
 THROUGHPUT = r".* Median throughput is\s+([\d\.]+) inf\./sec\..*"  # re.match
@@ -200,8 +202,9 @@ def test_a_reference_model_and_a_stand_in_summarised_as_json_and_as_a_table(
         "ad01": ("reference", f"AUC {auc:.3f}", "-", "-", "-"),
     }
     (ad_data / "y_labels.csv").write_text(f"{rows[0]}\n")  # one class: no AUC
+    (models / "ad01_int8.tflite").write_bytes(save_model(stand_in("ad01")))  # not the reference's MD5
     assert main([*args, "--benchmarks", "ad01", "--mode", "accuracy"]) == 0
-    assert summary_rows(capsys.readouterr().out) == {"ad01": ("reference", "AUC undefined", "-", "-", "-")}
+    assert summary_rows(capsys.readouterr().out) == {"ad01": ("custom", "AUC undefined", "-", "-", "-")}
 
 
 def test_unknown_benchmark_and_board_are_usage_errors(

@@ -986,6 +986,7 @@ def test_results_of_a_missing_file_and_an_unreadable_result_are_counted(
     code, out = validate_rounding(log + f"dut: m-results-[{garbage}]\n", tmp_path, capsys)
     assert code == 4, out
     assert "results: 1 equal, 0 different, 1 unreadable, 2 missing;" in out
+    assert "\n0 match, 0 mismatch, 1 unparseable, 1 missing\n" in out  # per file: one.bin, gone.bin
     assert f"line 12: cannot parse {('m-results-[' + garbage)[:60]!r}" in out
 
 
@@ -999,6 +1000,13 @@ def test_a_file_reports_its_first_three_differences_only(
     (report,) = json.loads(out)["files"]
     assert [d.split(":")[0] for d in report["details"]] == ["line 4", "line 7", "line 10"]
     assert report["results"] == 4
+    code, out = validate_rounding(log, tmp_path, capsys, "single-rounding")
+    differences = (
+        "class 1: logged 4.000 (int8 1), tinyinterp 0.000 (int8 0); class 5: logged 8.000 (int8 2), "
+    )
+    differences += "tinyinterp 4.000 (int8 1); class 9: logged 12.000 (int8 3), tinyinterp 8.000 (int8 2)"
+    line = "; ".join(f"line {k}: {differences}" for k in (4, 7, 10))
+    assert f"\nmismatch    one.bin: {line}\n0 match, 1 mismatch, 0 unparseable, 0 missing\n" in out
 
 
 def test_a_log_with_more_files_than_announced_is_not_called_truncated(
