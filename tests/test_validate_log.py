@@ -128,6 +128,12 @@ def test_logs_of_the_virtual_dut_validate_and_an_edited_result_is_named(
     code, out = validate(log, tmp_path, device, capsys)
     assert code == 0, out
     assert f"{FILES} match, 0 mismatch" in out
+    # Top-1 in percent, AUC without a unit; all files in the dataset: no stimulus set named.
+    score = r"AUC over 6 files \(scored [^)]+\): logged [\d.]+, tinyinterp [\d.]+"
+    if benchmark_name == "ic01":
+        score = r"top-1 over 6 files \(scored [^)]+\): logged [\d.]+%, tinyinterp [\d.]+%"
+    assert re.search(rf"^{score}$", out, re.MULTILINE), out
+    assert "\ncoverage: 6 of 6 logged files in the dataset (100%)\n" in out
     edited, line = edit_one_result(log, device)
     code, out = validate(edited, tmp_path, device, capsys)
     assert code == 1
@@ -523,6 +529,10 @@ def test_numerics_auto_names_the_profile_that_reproduces_the_log(
     assert code == 0 and summary["numerics"] == "single-rounding"
     assert [name for name, _, _ in summary["candidates"]] == ["tflm", "single-rounding"]
     assert summary["candidates"][0][1] == differing and summary["candidates"][1][1:] == [0, 0]
+    code, out = run_cli(log, tmp_path, capsys, "--numerics", "auto")
+    tried = f"tflm: {differing} differ, max {summary['candidates'][0][2]} LSB; "
+    tried += "single-rounding: 0 differ, max 0 LSB"
+    assert f"\nnumerics: single-rounding explains the log best ({tried})\n" in out
 
 
 # ---- performance logs: `infer N W` replayed on one arena (tinyinterp.suite.replay) -----------------------
@@ -987,6 +997,7 @@ def test_results_of_a_missing_file_and_an_unreadable_result_are_counted(
     assert code == 4, out
     assert "results: 1 equal, 0 different, 1 unreadable, 2 missing;" in out
     assert "\n0 match, 0 mismatch, 1 unparseable, 1 missing\n" in out  # per file: one.bin, gone.bin
+    assert "\ncoverage: 1 of 2 logged files in the dataset (50%)\n" in out
     assert f"line 12: cannot parse {('m-results-[' + garbage)[:60]!r}" in out
 
 
