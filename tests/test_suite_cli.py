@@ -492,3 +492,16 @@ def test_a_what_if_on_the_board_memory_system(
     assert float(summary_rows(output)["ad01"][3]) > 1.5 * as_submitted
     assert "ek-ra8d1+weights_in=sram" in output
     assert main([*args, "--set", "weights_in=rom"]) == 2
+
+
+def test_validate_log_without_a_dataset_names_where_it_looked(
+    fresh_install: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = fresh_install / "log.txt"
+    log.write_text(
+        'parser: Command "bload dut "d/one.bin""\ndut: m-results-[0.5]\n'
+    )  # one stimulus, one result
+    assert main(["validate-log", str(log), "--benchmark", "kws01", "--model", "zoo:kws"]) == 2
+    where = "the default places ($TINYINTERP_DATA/datasets, the cache's datasets/)"
+    expected = f"no kws01 dataset folder (with y_labels.csv) in {where}: give --datasets-dir"
+    assert capsys.readouterr().err == f"tinyinterp validate-log: error: {expected}\n"
