@@ -4,15 +4,31 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import select
+import shutil
+import socket
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
+from test_dut import random_load, zoo_device
+from test_dut_pty import read_reply, runner_send
+from test_suite_transport import BANNER, NAME_REPLY, read_exactly
 
+import tinyinterp.suite.models as models_module
+import tinyinterp.suite.transport as transport
 from tinyinterp import ModelBuilder
 from tinyinterp.cli import main
+from tinyinterp.model import save_model
 from tinyinterp.suite.datasets import BENCHMARKS
+from tinyinterp.suite.host import Host
 from tinyinterp.suite.models import MD5
+from tinyinterp.suite.protocol import READY
+from tinyinterp.zoo import stand_in
 
 # The official tools' regular expressions (mlcommons/tiny tools/submission/submission_checker.py).
 THROUGHPUT = r".* Median throughput is\s+([\d\.]+) inf\./sec\..*"  # re.match
@@ -77,6 +93,120 @@ def test_fresh_install_runs_performance_and_energy_on_stand_ins(
         assert all(r["infer"]["iterations"] >= 10 for r in records)
 
 
+def test_a_reference_model_and_a_stand_in_summarised_as_json_and_as_a_table(
+    fresh_install: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """kws01's reference model on its first 5 dataset files (all top-1 hits with TFLM's outputs, see
+    test_suite_files.py; 5 of 12 classes: no AUC, and results.txt prints none), ad01's stand-in without a
+    dataset. Every JSON field and table cell is checked against the results files the run wrote (the
+    official regexes), or written by hand."""
+    models, kws_data = fresh_install / "models", fresh_install / "datasets" / "kws01"
+    models.mkdir()
+    kws_data.mkdir(parents=True)
+    shutil.copy(data_dir / "models" / "kws_ref_model.tflite", models)
+    rows = (data_dir / "datasets" / "kws01" / "y_labels.csv").read_text().split()[:5]
+    (kws_data / "y_labels.csv").write_text("".join(f"{row}\n" for row in rows))
+    for row in rows:
+        shutil.copy(data_dir / "datasets" / "kws01" / row.split(",")[0], kws_data)
+    args = ["suite", "--benchmarks", "kws01,ad01", "--models-dir", str(models)]
+    args += ["--datasets-dir", str(kws_data.parent), "--system", "emulated"]
+    assert main([*args, "--json"]) == 0
+    captured = capsys.readouterr()
+    assert not captured.err.strip()  # the progress bars (on stderr) leave nothing behind
+    assert captured.out.startswith('{\n  "system": "emulated",\n')  # indented for reading
+    summary = json.loads(captured.out)
+    results = fresh_install / "tinyinterp-results" / "results" / "emulated"
+    throughput = {
+        b: official_number(results / b[:-2] / "performance" / "results.txt", THROUGHPUT)
+        for b in ("kws01", "ad01")
+    }
+    energy = {
+        b: official_number(results / b[:-2] / "energy" / "results.txt", ENERGY, True) for b in throughput
+    }
+    timed = {
+        b: {
+            "latency_ms": pytest.approx(1000 / throughput[b], rel=1e-4),  # from a 4-digit throughput
+            "throughput": pytest.approx(throughput[b], abs=5e-4),  # printed with 3 decimals
+            "energy_uj": pytest.approx(energy[b], abs=5e-5),  # printed with 4 decimals
+        }
+        for b in throughput
+    }
+    device = {"board": "nucleo-l4r5zi", "core": "cortex-m4", "clock_mhz": 120.0, "stack": "tflm-cmsisnn"}
+    assert summary == {
+        "system": "emulated",
+        "device": device,
+        "results": "tinyinterp-results/results/emulated",
+        "benchmarks": {
+            "kws01": {
+                "model": "reference",
+                "model_label": "kws_ref_model.tflite",
+                "dataset": str(kws_data),
+                "metrics": {"top1": 100.0, "auc": None},
+                **timed["kws01"],
+            },
+            "ad01": {
+                "model": "stand-in",
+                "model_label": "zoo stand-in for ad01_int8.tflite",
+                "dataset": None,
+                "metrics": {},
+                "accuracy_skipped": "needs the real model",
+                **timed["ad01"],
+            },
+        },
+    }
+
+    assert main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].strip() == "MLPerf Tiny, emulated on nucleo-l4r5zi (cortex-m4 @ 120 MHz, tflm-cmsisnn)"
+    header = [cell.strip() for cell in lines[2].split("┃")[1:-1]]
+    assert header == ["benchmark", "model", "accuracy", "single-stream ms", "inf./sec.", "uJ/inf."]
+    # The latency as the JSON gave it (checked above): from the unrounded throughput.
+    latency = {b: summary["benchmarks"][b]["latency_ms"] for b in throughput}
+    figures = {b: (f"{latency[b]:.2f}", f"{throughput[b]:.3f}", f"{energy[b]:.1f}") for b in throughput}
+    assert summary_rows("\n".join(lines)) == {
+        "kws01": ("reference", "100.0% top-1", *figures["kws01"]),
+        "ad01": ("stand-in", "needs the real model", *figures["ad01"]),
+    }
+    # Text columns left-aligned, figures right-aligned.
+    assert re.fullmatch(r"│ kws01 +│ reference │ 100.0% top-1 +│ +[\d.]+ │ +[\d.]+ │ +[\d.]+ │", lines[4])
+    notes = lines[next(k for k, line in enumerate(lines) if line.startswith("└")) + 1 :]
+    assert notes[:6] == [
+        "single-stream (MLPerf LoadGen scenario): one inference at a time; inf./sec. is the runner's median "
+        "throughput of those runs",
+        "results: tinyinterp-results/results/emulated/ (log.txt, results.txt, results.json per run)",
+        "stand-in: a built-in model with the reference's layers and random weights; it costs the same "
+        "(latency, energy) but classifies nothing, so accuracy needs the real model.",
+        "no dataset for ad01: their timed runs used random inputs (same cost).",
+        "",
+        "Real models: `tinyinterp models download` fetches the reference models (checked by MD5) into "
+        f"{fresh_install / 'cache' / 'models'},",
+    ]
+
+    # Accuracy alone, ad01's reference model on a normal and an anomalous file: no timed figures.
+    shutil.copy(data_dir / "models" / "ad01_int8.tflite", models)
+    ad_data = kws_data.parent / "ad01"
+    ad_data.mkdir()
+    rows = [
+        next(
+            r for r in (data_dir / "datasets" / "ad01" / "y_labels.csv").read_text().split() if f",{k}," in r
+        )
+        for k in (0, 1)
+    ]
+    (ad_data / "y_labels.csv").write_text("".join(f"{row}\n" for row in rows))
+    for row in rows:
+        shutil.copy(data_dir / "datasets" / "ad01" / row.split(",")[0], ad_data)
+    assert main([*args, "--mode", "accuracy"]) == 0
+    auc = official_number(results / "ad" / "accuracy" / "results.txt", AUC)
+    assert summary_rows(capsys.readouterr().out) == {
+        "kws01": ("reference", "100.0% top-1", "-", "-", "-"),
+        "ad01": ("reference", f"AUC {auc:.3f}", "-", "-", "-"),
+    }
+    (ad_data / "y_labels.csv").write_text(f"{rows[0]}\n")  # one class: no AUC
+    (models / "ad01_int8.tflite").write_bytes(save_model(stand_in("ad01")))  # not the reference's MD5
+    assert main([*args, "--benchmarks", "ad01", "--mode", "accuracy"]) == 0
+    assert summary_rows(capsys.readouterr().out) == {"ad01": ("custom", "AUC undefined", "-", "-", "-")}
+
+
 def test_unknown_benchmark_and_board_are_usage_errors(
     fresh_install: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -91,7 +221,9 @@ def test_a_generic_core_at_a_given_clock(fresh_install: Path, capsys: pytest.Cap
     assert main([*args, "--mhz", "80"]) == 0
     slow = float(summary_rows(capsys.readouterr().out)["ad01"][3])
     assert main([*args, "--mhz", "160"]) == 0
-    fast = float(summary_rows(capsys.readouterr().out)["ad01"][3])
+    fast_row = summary_rows(capsys.readouterr().out)["ad01"]
+    fast = float(fast_row[3])
+    assert (fast_row[1], fast_row[4]) == ("-", "-")  # no accuracy run, no energy run
     assert fast == pytest.approx(2 * slow, rel=0.05)
     # The submission's system description, as written by hand for this run.
     system = "generic-cortex-m4_160MHz_tflm-cmsisnn_emulated"
@@ -117,13 +249,19 @@ def fake_upstream(root: Path, models: dict[str, bytes]) -> Path:
 
 
 def test_download_refuses_a_file_with_the_wrong_md5(
-    fresh_install: Path, capsys: pytest.CaptureFixture[str]
+    fresh_install: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     upstream = fake_upstream(fresh_install / "upstream", {"kws01": b"not the model"})
     assert main(["models", "download", "--benchmarks", "kws01", "--from", str(upstream)]) == 1
     out = capsys.readouterr().out
     assert "failed" in out and f"expected {MD5['kws_ref_model.tflite']}" in out
     assert not (fresh_install / "cache" / "models" / "kws_ref_model.tflite").exists()
+    # The same upstream as a URL (not a folder to check), and as the default upstream.
+    assert main(["models", "download", "--benchmarks", "kws01", "--from", upstream.as_uri()]) == 1
+    assert f"expected {MD5['kws_ref_model.tflite']}" in capsys.readouterr().out
+    monkeypatch.setattr(models_module, "UPSTREAM", upstream.as_uri())
+    assert main(["models", "download", "--benchmarks", "kws01"]) == 1
+    assert f"expected {MD5['kws_ref_model.tflite']}" in capsys.readouterr().out
     upstream_dir = fresh_install / "nowhere"
     assert main(["models", "download", "--benchmarks", "ic01", "--from", str(upstream_dir)]) == 2
     assert f"--from {upstream_dir}: does not exist" in capsys.readouterr().err
@@ -178,7 +316,9 @@ def test_a_folder_that_does_not_exist_is_named(
     assert not (fresh_install / "tinyinterp-results").exists()
 
 
-def test_models_list_looks_in_dir(fresh_install: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_models_list_looks_in_dir(
+    fresh_install: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = fresh_install / "mine"
     folder.mkdir()
     (folder / "ad01_int8.tflite").write_bytes(b"an edited model")
@@ -189,6 +329,10 @@ def test_models_list_looks_in_dir(fresh_install: Path, capsys: pytest.CaptureFix
         rf"ad01\s+ad01_int8.tflite\s+MD5 differs\s+{re.escape(str(folder))}/ad01_int8.tflite", out
     )
     assert re.search(r"kws01\s+kws_ref_model.tflite\s+missing", out)
+    monkeypatch.setenv("TINYINTERP_DATA", str(fresh_install / "data"))
+    assert main(["models", "list", "--benchmarks", "ad01"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"looked up in: {fresh_install}/cache/models, {fresh_install}/data/models\n")
     assert main(["models", "list", "--force"]) == 2
     assert "--force: for `models download`, not `models list`" in capsys.readouterr().err
     assert main(["models", "list", "--benchmarks", ","]) == 2
@@ -215,6 +359,104 @@ def test_dut_refuses_a_port_out_of_range(
 ) -> None:
     assert main(["dut", "--benchmark", "ad01", "--model", "zoo:ad", "--tcp", port]) == 2
     assert f"--tcp {port}: a TCP port is 0..65535" in capsys.readouterr().err
+
+
+REFERENCE_BOARD = "nucleo-l4r5zi (cortex-m4 @ 120 MHz, tflm-cmsisnn)"  # the board `dut` emulates by default
+
+
+def dut_line(benchmark: str, model_name: str, realtime: str = "") -> str:
+    """What `tinyinterp dut` says on stderr: its device, and the latency of the benchmark's stand-in (the
+    reference model's layers, so its cost) on the reference board."""
+    latency_us = zoo_device(benchmark).cost.latency_us
+    device = f"{benchmark} running {model_name} on {REFERENCE_BOARD}"
+    return f"tinyinterp dut: {device}, {latency_us:.0f} us per inference{realtime}\n"
+
+
+def dut_in_a_thread(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
+    """`tinyinterp dut ARGV` serving in a daemon thread (it serves until the process ends), its stdout a
+    pipe as when a host starts it and reads where it listens (block-buffered: the line must be flushed);
+    that line, and what it printed on stderr."""
+    read_fd, write_fd = os.pipe()
+    # A process's stdout on a pipe: not line-buffered.
+    with open(write_fd, "w") as piped_stdout, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, "stdout", piped_stdout)
+        threading.Thread(target=main, args=(["dut", *argv],), daemon=True).start()
+        line = b""
+        while not line.endswith(b"\n") and select.select([read_fd], [], [], 60)[0]:
+            line += os.read(read_fd, 4096)
+    os.close(read_fd)
+    return line.decode(), capsys.readouterr().err
+
+
+def test_dut_serves_tcp_and_a_pseudo_terminal_in_real_time_or_not(
+    fresh_install: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No reference model anywhere: the stand-in. --tcp 0 (any free port) is a port; --realtime paces the
+    replies to the device time."""
+    out, err = dut_in_a_thread(["--benchmark", "ad01", "--tcp", "0", "--realtime"], capsys)
+    assert err == dut_line("ad01", "zoo stand-in for ad01", " (real time)")
+    host, port = out.strip().split(":")
+    assert host == "127.0.0.1"
+    iterations, latency_us = 60, zoo_device("ad01").cost.latency_us
+    connection = socket.create_connection((host, int(port)), timeout=30)
+    with connection, connection.makefile("rb") as stream:
+        assert read_reply(stream.readline) == [
+            "m-timestamp-mode-performance",
+            "m-lap-us-0",
+            "m-init-done",
+            READY,
+        ]
+        runner = Host(runner_send(connection.sendall, stream.readline))
+        runner.load(random_load(zoo_device("ad01"), 8))
+        start = time.monotonic()
+        reply = runner.infer(iterations, 0)
+        assert time.monotonic() - start >= iterations * latency_us / 1e6
+    assert reply.start_us is not None and reply.end_us is not None
+    assert reply.end_us - reply.start_us == pytest.approx(iterations * latency_us, abs=1)
+
+    out, err = dut_in_a_thread(["--benchmark", "kws01", "--model", "zoo:kws", "--pty"], capsys)
+    assert err == dut_line("kws01", "zoo:kws")
+    fd = os.open(out.strip(), os.O_RDWR | os.O_NOCTTY)
+    try:
+        assert read_exactly(fd, len(BANNER)) == BANNER
+        os.write(fd, b"name%")
+        assert read_exactly(fd, len(NAME_REPLY)) == NAME_REPLY
+    finally:
+        os.close(fd)
+
+
+def test_dut_serves_stdin_and_stdout_until_end_of_input(capfd: pytest.CaptureFixture[str]) -> None:
+    command_read, command_write = os.pipe()
+    os.write(command_write, b"name%")
+    os.close(command_write)
+    stdin = os.dup(0)
+    os.dup2(command_read, 0)
+    try:
+        code = main(["dut", "--benchmark", "kws01", "--model", "zoo:kws"])
+    finally:
+        os.dup2(stdin, 0)
+        os.close(stdin)
+        os.close(command_read)
+    out, err = capfd.readouterr()
+    assert code == 0
+    assert out == (BANNER + NAME_REPLY).decode()
+    assert err == dut_line("kws01", "zoo:kws")
+
+
+@pytest.mark.parametrize("port", [0, 65535])
+def test_dut_takes_the_first_and_last_tcp_ports_and_stops_on_ctrl_c(
+    port: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    served = []
+
+    def interrupted_server(make_dut: transport.MakeDut, port: int, announce: object) -> None:
+        served.append(port)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(transport, "serve_tcp", interrupted_server)
+    assert main(["dut", "--benchmark", "ad01", "--model", "zoo:ad", "--tcp", str(port)]) == 0
+    assert served == [port]
+    assert capsys.readouterr().err == dut_line("ad01", "zoo:ad")
 
 
 def test_a_stimulus_of_the_wrong_size_is_named(
@@ -250,3 +492,16 @@ def test_a_what_if_on_the_board_memory_system(
     assert float(summary_rows(output)["ad01"][3]) > 1.5 * as_submitted
     assert "ek-ra8d1+weights_in=sram" in output
     assert main([*args, "--set", "weights_in=rom"]) == 2
+
+
+def test_validate_log_without_a_dataset_names_where_it_looked(
+    fresh_install: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = fresh_install / "log.txt"
+    log.write_text(
+        'parser: Command "bload dut "d/one.bin""\ndut: m-results-[0.5]\n'
+    )  # one stimulus, one result
+    assert main(["validate-log", str(log), "--benchmark", "kws01", "--model", "zoo:kws"]) == 2
+    where = "the default places ($TINYINTERP_DATA/datasets, the cache's datasets/)"
+    expected = f"no kws01 dataset folder (with y_labels.csv) in {where}: give --datasets-dir"
+    assert capsys.readouterr().err == f"tinyinterp validate-log: error: {expected}\n"

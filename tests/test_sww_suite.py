@@ -48,7 +48,16 @@ def test_sww01_counts_detections_and_writes_the_runners_formats(
     assert sww["model"] == "reference"
     metrics = sww["metrics"]
     assert (metrics["true_positives"], metrics["false_negatives"], metrics["false_positives"]) == (2, 1, 0)
-    assert metrics["tests"]["sww_short_test.json"]["missed_windows_s"] == [7.0]
+    # The dataset's one test json (windows at 1, 4 and 7 s): its counts are the totals; 7 s is missed.
+    assert metrics["tests"] == {
+        "sww_short_test.json": {
+            "true_positives": 2,
+            "false_negatives": 1,
+            "false_positives": 0,
+            "missed_windows_s": [7.0],
+            "false_positives_s": [],
+        }
+    }
     folder = tmp_path / "results" / "emulated" / "sww"
     for mode in ("accuracy", "performance", "energy"):
         assert found(ACCURACY, folder / mode / "results.txt") == ("2", "1", "0")
@@ -76,8 +85,12 @@ def test_sww01_timing_and_energy_come_from_the_front_end_and_model_costs(
     sww = summary["benchmarks"]["sww01"]
     model = estimate(data_dir / "models" / "str_ww_ref_model.tflite", board="nucleo-h7a3zi-q")
     frontend_ms = frontend_cost("cortex-m7").cycles / 280e3
-    assert sww["frame"]["frame_ms"] == pytest.approx(model.totals.latency_ms + frontend_ms, rel=1e-9)
-    assert not sww["frame"]["over_budget"]
+    assert sww["frame"] == {
+        "frontend_ms": pytest.approx(frontend_ms, rel=1e-9),
+        "model_ms": pytest.approx(model.totals.latency_ms, rel=1e-9),
+        "frame_ms": pytest.approx(model.totals.latency_ms + frontend_ms, rel=1e-9),
+        "over_budget": False,
+    }
     folder = tmp_path / "results" / "emulated" / "sww" / "energy"
     frame_s = sww["frame"]["frame_ms"] / 1e3
     # The board timestamps the processing pin in 10 us ticks: the period is within one tick of the model's.
@@ -85,6 +98,17 @@ def test_sww01_timing_and_energy_come_from_the_front_end_and_model_costs(
     assert period_s == pytest.approx(frame_s, abs=10e-6)
     assert float(found(DUTY, folder / "results.txt")[0]) == pytest.approx(frame_s / 0.032, abs=1e-3)
     assert float(found(POWER, folder / "results.txt")[0]) == pytest.approx(model.totals.power_mw)
+    # The duty cycle's period is the 32 ms hop between frames.
+    assert (sww["period_s"], sww["duty_cycle"]) == (0.032, pytest.approx(frame_s / 0.032, abs=1e-3))
+    assert sww["power_mw"] == pytest.approx(model.totals.power_mw)
+    # The summary's figures: one frame's processing, the runner's estimated throughput (1 / that) and the
+    # energy of a 32 ms frame at the average power.
+    assert (sww["latency_ms"], sww["throughput"], sww["energy_uj"]) == (
+        pytest.approx(period_s * 1e3, abs=10e-3),
+        pytest.approx(1 / period_s, rel=1e-3),
+        pytest.approx(model.totals.power_mw * 32),
+    )
+    assert sww["latency_ms"] * sww["throughput"] == pytest.approx(1000, rel=1e-12)
     elapsed = float(found(r"Elapsed time  : ([\d\.]+)", folder / "results.txt")[0])
     assert 10.0 < elapsed < 10.5  # the 10 s wav, playback start and the runner's 0.25 s before `stop`
     assert float(found(r"Total Energy  : ([\d\.]+) uJ", folder / "results.txt")[0]) == pytest.approx(
@@ -100,8 +124,20 @@ def test_a_frame_over_32_ms_is_flagged(
     assert summary["benchmarks"]["sww01"]["frame"]["over_budget"]
     log = (tmp_path / "results" / "emulated" / "sww" / "performance" / "log.txt").read_text()
     assert "exceeds the 32 ms hop" in log
-    assert main(["suite", "--benchmarks", "sww01", "--mode", "performance", "--out", str(tmp_path)]) == 0
-    assert "over the 32 ms budget" in capsys.readouterr().out
+    assert main(["suite", "--benchmarks", "sww01", "--out", str(tmp_path)]) == 0  # every mode, as a table
+    lines = capsys.readouterr().out.splitlines()
+    assert summary_rows("\n".join(lines))["sww01"][:2] == ("reference", "2 TP, 1 FN, 0 FP")  # README's counts
+    power_mw = estimate(
+        data_dir / "models" / "str_ww_ref_model.tflite", board="nucleo-l4r5zi"
+    ).totals.power_mw
+    frame_ms = summary["benchmarks"]["sww01"]["frame"]["frame_ms"]
+    notes = lines[next(k for k, line in enumerate(lines) if line.startswith("└")) + 2 :]
+    assert notes[:3] == [
+        "sww01 (streaming): ms is one 32 ms frame's processing (front end + model), inf./sec. the runner's "
+        "estimated throughput (1 / that), uJ/inf. the average power over a frame",
+        f"sww01: average power {power_mw:.4f} mW over the energy window",
+        f"sww01: warning: a frame takes {frame_ms:.2f} ms, over the 32 ms budget",
+    ]
 
 
 def test_sww01_is_in_the_default_set_only_with_its_dataset(
@@ -124,7 +160,8 @@ def test_without_data_the_stand_in_plays_silence_and_reports_no_accuracy(
     assert main(["suite", "--benchmarks", "sww01"]) == 0
     out = capsys.readouterr().out
     assert summary_rows(out)["sww01"][:2] == ("stand-in", "needs the real model")
-    assert "played digital silence" in out
+    silence = "no dataset or real model for sww01: its timed runs played digital silence (same cost)."
+    assert silence in out.splitlines()
     results = next((fresh_install / "tinyinterp-results" / "results").glob("*/sww/energy/results.txt"))
     assert "Accuracy" not in results.read_text() and "Power Edition Output" in results.read_text()
 
@@ -185,6 +222,22 @@ def test_validate_log_recomputes_the_detections_of_a_sww_log(
     out = capsys.readouterr().out
     assert "match       detection frames (26 logged)" in out
     assert "match       counts: logged 2 TP, 1 FN, 0 FP, tinyinterp 2 TP, 1 FN, 0 FP" in out
+    log = tmp_path / "log.txt"
+    head = "MLPerf Tiny runner streaming log, sww01, short_wav_easy10s.wav, recomputed with "
+    head += "str_ww_ref_model.tflite"
+    assert out.startswith(f"{log}: {head}\n")
+    unnamed = "\n".join(line for line in sww_log.splitlines() if "== File" not in line)
+    assert validate(data_dir, tmp_path, unnamed) == 1
+    head = head.replace("short_wav_easy10s.wav", "no wav named")
+    assert capsys.readouterr().out == (
+        f"{log}: {head}\nproblem     no `== File` line: which wav was played is unknown\n"
+    )
+    no_models = tmp_path / "no-models"
+    no_models.mkdir()  # a log is validated with the reference model, never a stand-in
+    args = ["validate-log", str(log), "--benchmark", "sww01", "--models-dir", str(no_models)]
+    assert main([*args, "--datasets-dir", str(data_dir / "datasets")]) == 2
+    no_model = "no reference model for sww01 found: give --model, or `tinyinterp models download`"
+    assert capsys.readouterr().err == f"tinyinterp validate-log: error: {no_model}\n"
 
 
 def test_detections_are_aligned_with_the_logged_period(

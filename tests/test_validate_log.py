@@ -128,6 +128,12 @@ def test_logs_of_the_virtual_dut_validate_and_an_edited_result_is_named(
     code, out = validate(log, tmp_path, device, capsys)
     assert code == 0, out
     assert f"{FILES} match, 0 mismatch" in out
+    # Top-1 in percent, AUC without a unit; all files in the dataset: no stimulus set named.
+    score = r"AUC over 6 files \(scored [^)]+\): logged [\d.]+, tinyinterp [\d.]+"
+    if benchmark_name == "ic01":
+        score = r"top-1 over 6 files \(scored [^)]+\): logged [\d.]+%, tinyinterp [\d.]+%"
+    assert re.search(rf"^{score}$", out, re.MULTILINE), out
+    assert "\ncoverage: 6 of 6 logged files in the dataset (100%)\n" in out
     edited, line = edit_one_result(log, device)
     code, out = validate(edited, tmp_path, device, capsys)
     assert code == 1
@@ -465,6 +471,44 @@ def test_a_results_tree_gets_one_row_per_log_and_a_markdown_report(
     assert f"| org/board_a | ic01 | reproduced | {FILES}/{FILES} | 0 | 0 | 0 | tflm |" in report.read_text()
 
 
+def test_a_results_tree_reviews_past_a_log_it_cannot_validate(
+    ic01_case: tuple[EmulatedDevice, list[str], list[np.ndarray]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A log whose benchmark has no model in --models-dir is a row saying why, the next log is still
+    validated (bytes that are not UTF-8 in it read as a replacement character), and the exit code is 2: the
+    other log reproduces (alone, 0). --model, --benchmark and a tree without logs are refused."""
+    device, files, outputs = ic01_case
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "pretrainedResnet_quant.tflite").write_bytes(save_model(stand_in("ic01")))  # as the reference
+    results = tmp_path / "tree" / "closed" / "org" / "results"
+    log = hand_written_log(files, [printed(q, device) for q in outputs])
+    for system, benchmark, text in (("board_a", "kws", log.replace("ic01", "kws01")), ("board_b", "ic", log)):
+        folder = results / system / benchmark / "accuracy"
+        folder.mkdir(parents=True)
+        (folder / "log.txt").write_bytes(b"\xff\n" + text.encode())
+    options = ["--datasets-dir", str(tmp_path), "--models-dir", str(models)]
+    assert main(["validate-log", str(tmp_path / "tree"), *options]) == 2
+    rows = capsys.readouterr().out.splitlines()[1:]
+    no_model = "no reference model for kws01 found: give --model, or `tinyinterp models download`"
+    assert re.fullmatch(rf"org/board_a\s+kws01\s+not validated: {re.escape(no_model)}", rows[0])
+    assert re.fullmatch(rf"org/board_b\s+ic01\s+reproduced\s+{FILES}/{FILES}\s+0\s+0\s+0\s+tflm", rows[1])
+    assert len(rows) == 2
+    shutil.rmtree(results / "board_a")  # every log left reproduces: exit 0
+    report = tmp_path / "report.md"
+    assert main(["validate-log", str(tmp_path / "tree"), *options, "--out", str(report)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"report: {report}"
+    refused = "a results tree is validated with each benchmark's reference model: drop --model/--benchmark"
+    for option in (["--model", "zoo:ic"], ["--benchmark", "ic01"]):
+        assert main(["validate-log", str(tmp_path / "tree"), *option]) == 2
+        assert capsys.readouterr().err == f"tinyinterp validate-log: error: {refused}\n"
+    assert main(["validate-log", str(models)]) == 2
+    no_logs = "no <system>/<benchmark>/accuracy/log.txt below it"
+    assert capsys.readouterr().err == f"tinyinterp validate-log: error: {models}: {no_logs}\n"
+
+
 def test_numerics_auto_names_the_profile_that_reproduces_the_log(
     ic01_case: tuple[EmulatedDevice, list[str], list[np.ndarray]],
     tmp_path: Path,
@@ -485,6 +529,10 @@ def test_numerics_auto_names_the_profile_that_reproduces_the_log(
     assert code == 0 and summary["numerics"] == "single-rounding"
     assert [name for name, _, _ in summary["candidates"]] == ["tflm", "single-rounding"]
     assert summary["candidates"][0][1] == differing and summary["candidates"][1][1:] == [0, 0]
+    code, out = run_cli(log, tmp_path, capsys, "--numerics", "auto")
+    tried = f"tflm: {differing} differ, max {summary['candidates'][0][2]} LSB; "
+    tried += "single-rounding: 0 differ, max 0 LSB"
+    assert f"\nnumerics: single-rounding explains the log best ({tried})\n" in out
 
 
 # ---- performance logs: `infer N W` replayed on one arena (tinyinterp.suite.replay) -----------------------
@@ -948,6 +996,8 @@ def test_results_of_a_missing_file_and_an_unreadable_result_are_counted(
     code, out = validate_rounding(log + f"dut: m-results-[{garbage}]\n", tmp_path, capsys)
     assert code == 4, out
     assert "results: 1 equal, 0 different, 1 unreadable, 2 missing;" in out
+    assert "\n0 match, 0 mismatch, 1 unparseable, 1 missing\n" in out  # per file: one.bin, gone.bin
+    assert "\ncoverage: 1 of 2 logged files in the dataset (50%)\n" in out
     assert f"line 12: cannot parse {('m-results-[' + garbage)[:60]!r}" in out
 
 
@@ -961,6 +1011,13 @@ def test_a_file_reports_its_first_three_differences_only(
     (report,) = json.loads(out)["files"]
     assert [d.split(":")[0] for d in report["details"]] == ["line 4", "line 7", "line 10"]
     assert report["results"] == 4
+    code, out = validate_rounding(log, tmp_path, capsys, "single-rounding")
+    differences = (
+        "class 1: logged 4.000 (int8 1), tinyinterp 0.000 (int8 0); class 5: logged 8.000 (int8 2), "
+    )
+    differences += "tinyinterp 4.000 (int8 1); class 9: logged 12.000 (int8 3), tinyinterp 8.000 (int8 2)"
+    line = "; ".join(f"line {k}: {differences}" for k in (4, 7, 10))
+    assert f"\nmismatch    one.bin: {line}\n0 match, 1 mismatch, 0 unparseable, 0 missing\n" in out
 
 
 def test_a_log_with_more_files_than_announced_is_not_called_truncated(
