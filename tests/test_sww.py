@@ -139,6 +139,12 @@ def test_matching_window_ends_two_seconds_late_inclusive() -> None:
     assert (early.true_positives, early.false_positives) == (0, 1)
 
 
+def test_matching_window_starts_at_its_start_inclusive() -> None:
+    # spec 4.3: `rel/1000 >= t_start`, so a detection exactly 1000 ms after the sync pulse hits (1.0, 1.5)
+    score = score_detections([100, 100 + 1000], [(1.0, 1.5)])
+    assert (score.true_positives, score.false_negatives, score.false_positives) == (1, 0, 0)
+
+
 def test_false_positives_debounce_over_one_second_from_each_burst_start() -> None:
     burst = [0, *range(20_000, 23_001, 32)]  # a 3 s burst of pulses 32 ms apart
     score = score_detections(burst, [])
@@ -154,7 +160,7 @@ def test_one_detection_window_hit_removes_all_its_hits() -> None:
 
 
 def test_no_detection_at_all_is_an_error() -> None:
-    with pytest.raises(TinyInterpError, match="sync pulse"):
+    with pytest.raises(TinyInterpError, match="^no detections, not even the sync pulse: nothing to score$"):
         score_detections([], [(1.0, 2.0)])
 
 
