@@ -160,7 +160,7 @@ def test_one_detection_window_hit_removes_all_its_hits() -> None:
 
 
 def test_no_detection_at_all_is_an_error() -> None:
-    with pytest.raises(TinyInterpError, match="^no detections, not even the sync pulse: nothing to score$"):
+    with pytest.raises(TinyInterpError, match=r"^no detections, not even the sync pulse: nothing to score$"):
         score_detections([], [(1.0, 2.0)])
 
 
