@@ -130,6 +130,14 @@ def test_timestamps_are_32_ms_apart_relative_to_the_sync_pulse() -> None:
     assert timestamps[0] == (45_000 + 32_000 + 17_940) // 1000
 
 
+def test_the_board_keeps_at_most_10000_timestamps() -> None:
+    # spec 4.2: MAX_TIMESTAMPS = 10000 in DeviceUnderTest.hpp; pulses 32 ms apart all pass the 10 ms de-dup,
+    # so frames 0..10004 keep frames 0..9999, the last at (45 ms + 32 ms * 10000 + 0) // 1 ms
+    timestamps = board_timestamps(range(10_005), frame_us=0.0)
+    assert len(timestamps) == 10_000
+    assert timestamps[-1] == 45 + 32 * 10_000
+
+
 def test_matching_window_ends_two_seconds_late_inclusive() -> None:
     windows = [(1.0, 1.5)]
     assert score_detections([100, 100 + 3500], windows).true_positives == 1
@@ -167,6 +175,9 @@ def test_no_detection_at_all_is_an_error() -> None:
 def test_sync_pulse_and_threshold() -> None:
     outputs = np.array([[-128, 0, 0], [115, 0, 0], [116, 0, 0], [-128, 0, 0]], np.int8)
     assert detected_frames(outputs).tolist() == [0, 2]
+    # a later block (sync False) keeps its first frame's own pulse: 116 > 115
+    later = np.array([[116, 0, 0], [-128, 0, 0]], np.int8)
+    assert detected_frames(later, sync=False).tolist() == [0]
 
 
 def test_quantization_truncates_toward_zero_and_wraps() -> None:
