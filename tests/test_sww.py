@@ -211,3 +211,9 @@ def test_test_json_errors_name_the_file(tmp_path: Path) -> None:
     path.write_text('[{"wav_file": "a.wav"}]')
     with pytest.raises(TruthFileError, match=r"t\.json: not an sww test json"):
         read_test(path)
+    # every field of the format is required: an entry without sample_rate is named, not half-read
+    path.write_text('[{"wav_file": "a.wav", "length_sec": 1.0, "detection_windows": [[0.1, 0.2]]}]')
+    with pytest.raises(TruthFileError, match=r"t\.json: not an sww test json.*KeyError 'sample_rate'"):
+        read_test(path)
+    with pytest.raises(TruthFileError, match=r"^\S*missing\.json: cannot read: No such file or directory$"):
+        read_test(tmp_path / "missing.json")

@@ -19,6 +19,8 @@ from tinyinterp.errors import CostModelError
 from tinyinterp.interpreter import Interpreter
 from tinyinterp.suite.runner import default_benchmarks
 from tinyinterp.suite.sww import stream_wav
+from tinyinterp.suite.sww.run import duty_cycle, write_trace
+from tinyinterp.suite.sww.stream import StreamResult
 
 # The submission checker's sww patterns (tools/submission/submission_checker.py) and the runner's lines.
 POWER = r"Power\s+: ([\d\.]+) mW"
@@ -224,3 +226,25 @@ def test_a_truncated_or_foreign_log_is_refused(
     assert "the log is for ic01, not sww01" in capsys.readouterr().err
     assert validate(data_dir, tmp_path, "m-results-[0.1,0.9]\n") == 2
     assert "not a streaming wake-word runner log" in capsys.readouterr().err
+
+
+def test_duty_cycle_edges_are_the_chunk_completions_in_tim2_counts() -> None:
+    # spec 4.2: frame k's chunk completes at play start (45 ms) + 32 (k + 1) ms, the pin stays high for the
+    # frame's work (1 ms here); TIM2 counts 10 us: frame 0 rises at 77 ms = 7700 counts, falls at 7800
+    duty = duty_cycle(3, frame_us=1000.0)
+    assert duty.start_counts == (7700, 10900, 14100)
+    assert duty.stop_counts == (7800, 11000, 14200)
+    assert len(duty_cycle(150, frame_us=1000.0).start_counts) == 100  # MAX_FRAMES edges recorded
+
+
+def test_traces_of_several_wavs_go_to_one_new_nested_folder(tmp_path: Path) -> None:
+    # the accuracy run writes every test json's trace into the same --trace folder, created with its parents
+    features = np.arange(80, dtype=np.int8).reshape(2, 40)
+    outputs = np.array([[1, 2, 3], [-4, -5, -6]], np.int8)
+    result = StreamResult(features, outputs, np.array([0]))
+    folder = tmp_path / "runs" / "trace"
+    write_trace(folder, "a", result)
+    write_trace(folder, "b", result)
+    for stem in ("a", "b"):
+        assert np.array_equal(np.load(folder / f"{stem}.features.npy"), features)
+        assert np.array_equal(np.load(folder / f"{stem}.outputs.npy"), outputs)
