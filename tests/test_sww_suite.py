@@ -129,6 +129,11 @@ def test_without_data_the_stand_in_plays_silence_and_reports_no_accuracy(
     assert "played digital silence" in out
     results = next((fresh_install / "tinyinterp-results" / "results").glob("*/sww/energy/results.txt"))
     assert "Accuracy" not in results.read_text() and "Power Edition Output" in results.read_text()
+    # the stand-in's play is named by what it plays (SILENCE_S = 10 s) in the log and in results.json
+    log = (results.parent / "log.txt").read_text()
+    assert "tinyinterp: 10 s of silence played (no dataset or no real model): no accuracy" in log
+    record = json.loads((results.parent / "results.json").read_text())[0]
+    assert record["infer"]["wav_file"] == "10 s of silence"
 
 
 def test_a_bad_test_json_or_missing_wav_is_named(
