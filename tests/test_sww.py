@@ -4,6 +4,7 @@ upstream firmware tables."""
 from __future__ import annotations
 
 import hashlib
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -202,6 +203,20 @@ def test_wav_the_board_would_refuse_is_named(tmp_path: Path, sww_dir: Path, inte
     short.write_bytes((sww_dir / MARVIN).read_bytes()[:4096])  # 1013 frames: the board plays none
     with pytest.raises(WavError, match=r"short.wav: 1013 samples: the DUT would process no 512-sample chunk"):
         stream_wav(short, interpreter)
+
+
+def test_a_riff_file_that_is_not_wave_is_refused(tmp_path: Path) -> None:
+    # a canonical 44-byte header (RIFF, WAVEfmt , 16-byte PCM fmt: 2 channels, 16 kHz, 16 bits, data) with
+    # one stereo frame, packed by hand; the board reads "RIFF" and "WAVEfmt " both, so "AVI " is refused
+    fmt = struct.pack("<4sIHHIIHH", b"fmt ", 16, 1, 2, 16000, 16000 * 4, 4, 16)
+    body = struct.pack("<4sI", b"data", 4) + struct.pack("<hh", 1, 2)
+    wave = b"RIFF" + struct.pack("<I", 4 + len(fmt) + len(body)) + b"WAVE" + fmt + body
+    good, avi = tmp_path / "good.wav", tmp_path / "avi.wav"
+    good.write_bytes(wave)
+    avi.write_bytes(wave.replace(b"WAVE", b"AVI ", 1))
+    assert read_wav(good).samples.tolist() == [1]
+    with pytest.raises(WavError, match=r"avi\.wav: not a RIFF/WAVE file with its fmt chunk first"):
+        read_wav(avi)
 
 
 def test_test_json_errors_name_the_file(tmp_path: Path) -> None:
