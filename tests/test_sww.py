@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +20,8 @@ from tinyinterp.suite.sww.detection import (
     read_test,
     score_detections,
 )
-from tinyinterp.suite.sww.frontend import generated_tables, load_tables, quantize
-from tinyinterp.suite.sww.stream import WavError
+from tinyinterp.suite.sww.frontend import HOP, generated_tables, load_tables, quantize
+from tinyinterp.suite.sww.stream import WavError, stream_samples
 
 SHORT, MARVIN = "short_wav_easy10s.wav", "marvin_617de221_0.wav"
 # Appendix B: sha256 of the int8 features and outputs over every whole chunk of each file.
@@ -217,6 +218,24 @@ def test_a_riff_file_that_is_not_wave_is_refused(tmp_path: Path) -> None:
     assert read_wav(good).samples.tolist() == [1]
     with pytest.raises(WavError, match=r"avi\.wav: not a RIFF/WAVE file with its fmt chunk first"):
         read_wav(avi)
+
+
+def test_the_tables_given_are_the_ones_used(interpreter: Interpreter) -> None:
+    # a zero window zeroes every spectrum: each mel energy is clamped to 1e-30, 10 log10 = -300 dB,
+    # (-300 + 52) / 64 clips to 0, 0 / scale - 128 = -128 (spec 2): every feature is -128
+    samples = np.tile(np.array([3000, -3000], np.int16), HOP * 2)  # 2 chunks of a loud 8 kHz square wave
+    silent_window = replace(generated_tables(), window=np.zeros(1024, np.float32))
+    assert (stream_samples(samples, interpreter, silent_window).features == -128).all()
+    assert (stream_samples(samples, interpreter).features != -128).any()  # the real window hears it
+
+
+def test_a_model_the_firmware_cannot_feed_is_named(data_dir: Path) -> None:
+    # kws01's model takes int8 [1, 49, 10, 1] (MLPerf Tiny keyword spotting: 49 frames x 10 MFCCs)
+    kws = Interpreter(model_path=str(data_dir / "models" / "kws_ref_model.tflite"))
+    kws.allocate_tensors()
+    message = r"^the sww01 firmware feeds int8 \[1, 30, 1, 40\]; the model's input is int8 \[1, 49, 10, 1\]$"
+    with pytest.raises(TinyInterpError, match=message):
+        stream_samples(np.zeros(HOP, np.int16), kws)
 
 
 def test_test_json_errors_name_the_file(tmp_path: Path) -> None:
