@@ -21,7 +21,7 @@ from tinyinterp.suite.sww.detection import (
     score_detections,
 )
 from tinyinterp.suite.sww.frontend import HOP, generated_tables, load_tables, quantize
-from tinyinterp.suite.sww.stream import WavError, stream_samples
+from tinyinterp.suite.sww.stream import WavError, stream_blocks, stream_samples
 
 SHORT, MARVIN = "short_wav_easy10s.wav", "marvin_617de221_0.wav"
 # Appendix B: sha256 of the int8 features and outputs over every whole chunk of each file.
@@ -87,6 +87,20 @@ def test_features_computed_in_blocks_are_the_same(
     monkeypatch.setattr(frontend, "BLOCK_FRAMES", 100)  # the short file's 312 frames in 4 blocks
     result = stream_wav(sww_dir / SHORT, interpreter, all_chunks=True)
     assert sha256(result.features) == APPENDIX_B[SHORT][0]
+
+
+def test_a_stream_played_in_blocks_gives_appendix_b(sww_dir: Path, interpreter: Interpreter) -> None:
+    # the short file's 312 frames in blocks of 100: each block restarts its front end two chunks early and
+    # carries the last 29 feature rows into its model windows; features and outputs hash to Appendix B
+    samples = read_wav(sww_dir / SHORT).chunks(all_chunks=True)
+    blocks = list(stream_blocks(samples, interpreter, block_frames=100))
+    assert [len(b.features) for b in blocks] == [100, 100, 100, 12]
+    outputs = np.concatenate([b.outputs for b in blocks])
+    assert sha256(np.concatenate([b.features for b in blocks])) == APPENDIX_B[SHORT][0]
+    assert sha256(outputs) == APPENDIX_B[SHORT][1]
+    # spec 4.1: a frame pulses when class 0 > 115, and frame 0 always (the sync pulse), in any block
+    expected = sorted({0, *np.flatnonzero(outputs[:, 0].astype(int) > 115).tolist()})
+    assert np.concatenate([b.detections for b in blocks]).tolist() == expected
 
 
 def test_short_file_frame_details_of_appendix_b(sww_dir: Path, interpreter: Interpreter) -> None:
