@@ -17,9 +17,12 @@ from tinyinterp.cost import estimate
 from tinyinterp.cost.frontend import FLOAT_COSTS, frontend_cost
 from tinyinterp.errors import CostModelError
 from tinyinterp.interpreter import Interpreter
+from tinyinterp.suite.results import RunInfo
 from tinyinterp.suite.runner import default_benchmarks
 from tinyinterp.suite.sww import stream_wav
-from tinyinterp.suite.sww.run import duty_cycle, write_trace
+from tinyinterp.suite.sww.detection import DetectionScore, StreamTest
+from tinyinterp.suite.sww.results import write_run
+from tinyinterp.suite.sww.run import DutyCycle, FrameCost, Played, SwwOutcome, duty_cycle, write_trace
 from tinyinterp.suite.sww.stream import StreamResult
 
 # The submission checker's sww patterns (tools/submission/submission_checker.py) and the runner's lines.
@@ -253,3 +256,42 @@ def test_traces_of_several_wavs_go_to_one_new_nested_folder(tmp_path: Path) -> N
     for stem in ("a", "b"):
         assert np.array_equal(np.load(folder / f"{stem}.features.npy"), features)
         assert np.array_equal(np.load(folder / f"{stem}.outputs.npy"), outputs)
+
+
+def energy_run(folder: Path, window_s: float) -> tuple[str, str]:
+    """write_run in energy mode on a hand-made play: 20 ms frames 32 ms apart at 30 mW over `window_s`."""
+    test = StreamTest("a.wav", 16000, 9.5, ((1.0, 1.5),), {"wav_file": "a.wav"})
+    outputs = np.array([[120, 0, 0], [0, 0, 0]], np.int8)
+    result = StreamResult(np.zeros((2, 40), np.int8), outputs, np.array([0]))
+    played = Played(test, "a.wav", 9.5, result, (97, 1097), DetectionScore(1, 0, 0, (), ()))
+    duty = DutyCycle((7700, 10900), (9700, 12900))  # TIM2 counts: high 20 ms, period 32 ms
+    outcome = SwwOutcome(FrameCost(2000.0, 18000.0, 30.0), [], played, duty, window_s, 30.0 * window_s * 1e3)
+    write_run(folder, RunInfo("sww01", "e", ()), outcome, [played])
+    return (folder / "results.txt").read_text(), (folder / "log.txt").read_text()
+
+
+def test_energy_results_have_the_runners_layout(tmp_path: Path) -> None:
+    # spec 5.5, the ST energy results.txt layout and format strings: E = 30 mW x 9.795 s = 293850 uJ,
+    # power 1e3 E / elapsed = 30 mW, duty 20 / 32 ms = 0.625, throughput 1 / 20 ms = 50 inf./sec.
+    results, log = energy_run(tmp_path / "short", 9.795)
+    assert results.splitlines() == [
+        "Power Edition Output",
+        "Energy data for trial 0",
+        "  Elapsed time  : 9.795  <<<< below minimum duration",
+        "  Inferences    : 1",
+        "  Power         : 30.0000 mW.",
+        "  Total Energy  : 293850.000 uJ",
+        "  Energy/Inf    : 293850.000 uJ/inf",
+        "-" * 57,
+        "Median energy cost is 293850.0000 uJ/inf.",
+        "-" * 57,
+        "Accuracy: 1 True positives, 0 False negatives, 0 False positives",
+        "Average duty cycle: 0.625",
+        "Average period: 0.032 s",
+        "Estimated throughput: 50.0 inf./sec.",
+    ]
+    # log.txt (spec 5.5): the detection list, the duty line, the LPM's sample count (1 kHz) and 3 events
+    assert "[97, 1097]\nDuty cycle = 0.625, Period = 32.0 ms\nsamples:9795 timestamps:3\n" in log
+    # a window of exactly 10 s is not below the minimum ("< 10 s" flags)
+    results, _ = energy_run(tmp_path / "ten", 10.0)
+    assert "  Elapsed time  : 10.0\n" in results
