@@ -258,15 +258,16 @@ def test_traces_of_several_wavs_go_to_one_new_nested_folder(tmp_path: Path) -> N
         assert np.array_equal(np.load(folder / f"{stem}.outputs.npy"), outputs)
 
 
-def energy_run(folder: Path, window_s: float) -> tuple[str, str]:
-    """write_run in energy mode on a hand-made play: 20 ms frames 32 ms apart at 30 mW over `window_s`."""
+def energy_run(folder: Path, window_s: float, mode: str = "e") -> tuple[str, str]:
+    """write_run on a hand-made play: 20 ms frames 32 ms apart at 30 mW, `window_s` of energy window, one
+    window hit and one false positive at 1.23456 s."""
     test = StreamTest("a.wav", 16000, 9.5, ((1.0, 1.5),), {"wav_file": "a.wav"})
     outputs = np.array([[120, 0, 0], [0, 0, 0]], np.int8)
     result = StreamResult(np.zeros((2, 40), np.int8), outputs, np.array([0]))
-    played = Played(test, "a.wav", 9.5, result, (97, 1097), DetectionScore(1, 0, 0, (), ()))
+    played = Played(test, "a.wav", 9.5, result, (97, 1097), DetectionScore(1, 0, 1, (), (1.23456,)))
     duty = DutyCycle((7700, 10900), (9700, 12900))  # TIM2 counts: high 20 ms, period 32 ms
     outcome = SwwOutcome(FrameCost(2000.0, 18000.0, 30.0), [], played, duty, window_s, 30.0 * window_s * 1e3)
-    write_run(folder, RunInfo("sww01", "e", ()), outcome, [played])
+    write_run(folder, RunInfo("sww01", mode, ()), outcome, [played])
     return (folder / "results.txt").read_text(), (folder / "log.txt").read_text()
 
 
@@ -285,13 +286,47 @@ def test_energy_results_have_the_runners_layout(tmp_path: Path) -> None:
         "-" * 57,
         "Median energy cost is 293850.0000 uJ/inf.",
         "-" * 57,
-        "Accuracy: 1 True positives, 0 False negatives, 0 False positives",
+        "Accuracy: 1 True positives, 0 False negatives, 1 False positives",
         "Average duty cycle: 0.625",
         "Average period: 0.032 s",
         "Estimated throughput: 50.0 inf./sec.",
     ]
     # log.txt (spec 5.5): the detection list, the duty line, the LPM's sample count (1 kHz) and 3 events
     assert "[97, 1097]\nDuty cycle = 0.625, Period = 32.0 ms\nsamples:9795 timestamps:3\n" in log
+    # the frame's cost in ms (2000 + 18000 us), the play's score, false positives as NumPy prints them
+    frame_line = "tinyinterp: per 32 ms frame: front end 2.000 ms + model 18.000 ms = 20.000 ms at 30.000 mW"
+    assert frame_line in log.splitlines()
+    assert "== File a.wav (9.5 s) ==\nAccuracy: 1 True positives, 0 False negatives, 1 False positives" in log
+    assert "False negatives: []\nFalse positives: [1.235]\n" in log
+    # results.json (spec 5.5): keys in order, the test entry's keys, TIM2 counts x 10e-6, 9795 samples of
+    # 30 mW x 1 ms = 30e-6 J, events 2 and 3 at samples 0 and 9795
+    (record,) = json.loads((tmp_path / "short" / "results.json").read_text())
+    assert list(record) == ["infer", "dutycycle", "activations", "power", "mode"]
+    assert record["infer"] == {"wav_file": "a.wav", "detections": [97, 1097], "iterations": 1, "warmups": 0}
+    assert record["dutycycle"] == {
+        "duty_cycle": pytest.approx(0.625),
+        "period": pytest.approx(0.032),
+        "processing_time": pytest.approx(0.02),
+        "start_times_s": [7700 * 10e-6, 10900 * 10e-6],
+        "stop_times_s": [9700 * 10e-6, 12900 * 10e-6],
+    }
+    assert record["activations"] == [120, 0]
+    assert record["power"] == {
+        "samples": pytest.approx([30e-6] * 9795),
+        "timestamps": [["2", 0], ["3", 9795]],
+        "extracted_power": None,
+        "voltage": None,
+    }
+    assert record["mode"] == "e"
     # a window of exactly 10 s is not below the minimum ("< 10 s" flags)
     results, _ = energy_run(tmp_path / "ten", 10.0)
     assert "  Elapsed time  : 10.0\n" in results
+
+
+def test_an_accuracy_run_has_no_duty_cycle_or_energy(tmp_path: Path) -> None:
+    # the runner's accuracy mode reports detections only (spec 5.5: duty cycle in performance and energy)
+    results, log = energy_run(tmp_path / "a", 9.795, mode="a")
+    assert results == "Accuracy: 1 True positives, 0 False negatives, 1 False positives\n"
+    assert "Duty cycle" not in log and "samples:" not in log
+    (record,) = json.loads((tmp_path / "a" / "results.json").read_text())
+    assert list(record) == ["infer", "activations", "mode"]
