@@ -24,6 +24,7 @@ from tinyinterp.suite.sww.detection import DetectionScore, StreamTest
 from tinyinterp.suite.sww.results import write_run
 from tinyinterp.suite.sww.run import DutyCycle, FrameCost, Played, SwwOutcome, duty_cycle, write_trace
 from tinyinterp.suite.sww.stream import StreamResult
+from tinyinterp.suite.sww.validate import ranges
 
 # The submission checker's sww patterns (tools/submission/submission_checker.py) and the runner's lines.
 POWER = r"Power\s+: ([\d\.]+) mW"
@@ -330,3 +331,9 @@ def test_an_accuracy_run_has_no_duty_cycle_or_energy(tmp_path: Path) -> None:
     assert "Duty cycle" not in log and "samples:" not in log
     (record,) = json.loads((tmp_path / "a" / "results.json").read_text())
     assert list(record) == ["infer", "activations", "mode"]
+
+
+def test_detection_frames_are_shown_as_runs() -> None:
+    # consecutive frames fold into first-last, single frames stay alone, in order; none is "none"
+    assert ranges([156, 0, 43, 44, 45, 47, 48]) == "0, 43-45, 47-48, 156"
+    assert ranges([]) == "none"
