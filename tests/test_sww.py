@@ -4,6 +4,8 @@ upstream firmware tables."""
 from __future__ import annotations
 
 import hashlib
+import struct
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +20,8 @@ from tinyinterp.suite.sww.detection import (
     read_test,
     score_detections,
 )
-from tinyinterp.suite.sww.frontend import generated_tables, load_tables, quantize
-from tinyinterp.suite.sww.stream import WavError
+from tinyinterp.suite.sww.frontend import HOP, generated_tables, load_tables, quantize
+from tinyinterp.suite.sww.stream import WavError, stream_blocks, stream_samples
 
 SHORT, MARVIN = "short_wav_easy10s.wav", "marvin_617de221_0.wav"
 # Appendix B: sha256 of the int8 features and outputs over every whole chunk of each file.
@@ -87,6 +89,20 @@ def test_features_computed_in_blocks_are_the_same(
     assert sha256(result.features) == APPENDIX_B[SHORT][0]
 
 
+def test_a_stream_played_in_blocks_gives_appendix_b(sww_dir: Path, interpreter: Interpreter) -> None:
+    # the short file's 312 frames in blocks of 100: each block restarts its front end two chunks early and
+    # carries the last 29 feature rows into its model windows; features and outputs hash to Appendix B
+    samples = read_wav(sww_dir / SHORT).chunks(all_chunks=True)
+    blocks = list(stream_blocks(samples, interpreter, block_frames=100))
+    assert [len(b.features) for b in blocks] == [100, 100, 100, 12]
+    outputs = np.concatenate([b.outputs for b in blocks])
+    assert sha256(np.concatenate([b.features for b in blocks])) == APPENDIX_B[SHORT][0]
+    assert sha256(outputs) == APPENDIX_B[SHORT][1]
+    # spec 4.1: a frame pulses when class 0 > 115, and frame 0 always (the sync pulse), in any block
+    expected = sorted({0, *np.flatnonzero(outputs[:, 0].astype(int) > 115).tolist()})
+    assert np.concatenate([b.detections for b in blocks]).tolist() == expected
+
+
 def test_short_file_frame_details_of_appendix_b(sww_dir: Path, interpreter: Interpreter) -> None:
     result = stream_wav(sww_dir / SHORT, interpreter)
     first_40 = [-128] * 18 + [-127, -124, -121, -121, -122, -121, -121, -123] + [-118] * 7
@@ -130,6 +146,14 @@ def test_timestamps_are_32_ms_apart_relative_to_the_sync_pulse() -> None:
     assert timestamps[0] == (45_000 + 32_000 + 17_940) // 1000
 
 
+def test_the_board_keeps_at_most_10000_timestamps() -> None:
+    # spec 4.2: MAX_TIMESTAMPS = 10000 in DeviceUnderTest.hpp; pulses 32 ms apart all pass the 10 ms de-dup,
+    # so frames 0..10004 keep frames 0..9999, the last at (45 ms + 32 ms * 10000 + 0) // 1 ms
+    timestamps = board_timestamps(range(10_005), frame_us=0.0)
+    assert len(timestamps) == 10_000
+    assert timestamps[-1] == 45 + 32 * 10_000
+
+
 def test_matching_window_ends_two_seconds_late_inclusive() -> None:
     windows = [(1.0, 1.5)]
     assert score_detections([100, 100 + 3500], windows).true_positives == 1
@@ -137,6 +161,12 @@ def test_matching_window_ends_two_seconds_late_inclusive() -> None:
     assert (late.true_positives, late.false_negatives, late.false_positives) == (0, 1, 1)
     early = score_detections([100, 100 + 999], windows)
     assert (early.true_positives, early.false_positives) == (0, 1)
+
+
+def test_matching_window_starts_at_its_start_inclusive() -> None:
+    # spec 4.3: `rel/1000 >= t_start`, so a detection exactly 1000 ms after the sync pulse hits (1.0, 1.5)
+    score = score_detections([100, 100 + 1000], [(1.0, 1.5)])
+    assert (score.true_positives, score.false_negatives, score.false_positives) == (1, 0, 0)
 
 
 def test_false_positives_debounce_over_one_second_from_each_burst_start() -> None:
@@ -154,13 +184,16 @@ def test_one_detection_window_hit_removes_all_its_hits() -> None:
 
 
 def test_no_detection_at_all_is_an_error() -> None:
-    with pytest.raises(TinyInterpError, match="sync pulse"):
+    with pytest.raises(TinyInterpError, match=r"^no detections, not even the sync pulse: nothing to score$"):
         score_detections([], [(1.0, 2.0)])
 
 
 def test_sync_pulse_and_threshold() -> None:
     outputs = np.array([[-128, 0, 0], [115, 0, 0], [116, 0, 0], [-128, 0, 0]], np.int8)
     assert detected_frames(outputs).tolist() == [0, 2]
+    # a later block (sync False) keeps its first frame's own pulse: 116 > 115
+    later = np.array([[116, 0, 0], [-128, 0, 0]], np.int8)
+    assert detected_frames(later, sync=False).tolist() == [0]
 
 
 def test_quantization_truncates_toward_zero_and_wraps() -> None:
@@ -187,6 +220,38 @@ def test_wav_the_board_would_refuse_is_named(tmp_path: Path, sww_dir: Path, inte
         stream_wav(short, interpreter)
 
 
+def test_a_riff_file_that_is_not_wave_is_refused(tmp_path: Path) -> None:
+    # a canonical 44-byte header (RIFF, WAVEfmt , 16-byte PCM fmt: 2 channels, 16 kHz, 16 bits, data) with
+    # one stereo frame, packed by hand; the board reads "RIFF" and "WAVEfmt " both, so "AVI " is refused
+    fmt = struct.pack("<4sIHHIIHH", b"fmt ", 16, 1, 2, 16000, 16000 * 4, 4, 16)
+    body = struct.pack("<4sI", b"data", 4) + struct.pack("<hh", 1, 2)
+    wave = b"RIFF" + struct.pack("<I", 4 + len(fmt) + len(body)) + b"WAVE" + fmt + body
+    good, avi = tmp_path / "good.wav", tmp_path / "avi.wav"
+    good.write_bytes(wave)
+    avi.write_bytes(wave.replace(b"WAVE", b"AVI ", 1))
+    assert read_wav(good).samples.tolist() == [1]
+    with pytest.raises(WavError, match=r"avi\.wav: not a RIFF/WAVE file with its fmt chunk first"):
+        read_wav(avi)
+
+
+def test_the_tables_given_are_the_ones_used(interpreter: Interpreter) -> None:
+    # a zero window zeroes every spectrum: each mel energy is clamped to 1e-30, 10 log10 = -300 dB,
+    # (-300 + 52) / 64 clips to 0, 0 / scale - 128 = -128 (spec 2): every feature is -128
+    samples = np.tile(np.array([3000, -3000], np.int16), HOP * 2)  # 2 chunks of a loud 8 kHz square wave
+    silent_window = replace(generated_tables(), window=np.zeros(1024, np.float32))
+    assert (stream_samples(samples, interpreter, silent_window).features == -128).all()
+    assert (stream_samples(samples, interpreter).features != -128).any()  # the real window hears it
+
+
+def test_a_model_the_firmware_cannot_feed_is_named(data_dir: Path) -> None:
+    # kws01's model takes int8 [1, 49, 10, 1] (MLPerf Tiny keyword spotting: 49 frames x 10 MFCCs)
+    kws = Interpreter(model_path=str(data_dir / "models" / "kws_ref_model.tflite"))
+    kws.allocate_tensors()
+    message = r"^the sww01 firmware feeds int8 \[1, 30, 1, 40\]; the model's input is int8 \[1, 49, 10, 1\]$"
+    with pytest.raises(TinyInterpError, match=message):
+        stream_samples(np.zeros(HOP, np.int16), kws)
+
+
 def test_test_json_errors_name_the_file(tmp_path: Path) -> None:
     from tinyinterp.suite.sww.detection import TruthFileError
 
@@ -194,3 +259,9 @@ def test_test_json_errors_name_the_file(tmp_path: Path) -> None:
     path.write_text('[{"wav_file": "a.wav"}]')
     with pytest.raises(TruthFileError, match=r"t\.json: not an sww test json"):
         read_test(path)
+    # every field of the format is required: an entry without sample_rate is named, not half-read
+    path.write_text('[{"wav_file": "a.wav", "length_sec": 1.0, "detection_windows": [[0.1, 0.2]]}]')
+    with pytest.raises(TruthFileError, match=r"t\.json: not an sww test json.*KeyError 'sample_rate'"):
+        read_test(path)
+    with pytest.raises(TruthFileError, match=r"^\S*missing\.json: cannot read: No such file or directory$"):
+        read_test(tmp_path / "missing.json")

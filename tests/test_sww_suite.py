@@ -17,8 +17,14 @@ from tinyinterp.cost import estimate
 from tinyinterp.cost.frontend import FLOAT_COSTS, frontend_cost
 from tinyinterp.errors import CostModelError
 from tinyinterp.interpreter import Interpreter
+from tinyinterp.suite.results import RunInfo
 from tinyinterp.suite.runner import default_benchmarks
 from tinyinterp.suite.sww import stream_wav
+from tinyinterp.suite.sww.detection import DetectionScore, StreamTest
+from tinyinterp.suite.sww.results import write_run
+from tinyinterp.suite.sww.run import DutyCycle, FrameCost, Played, SwwOutcome, duty_cycle, write_trace
+from tinyinterp.suite.sww.stream import StreamResult
+from tinyinterp.suite.sww.validate import ranges
 
 # The submission checker's sww patterns (tools/submission/submission_checker.py) and the runner's lines.
 POWER = r"Power\s+: ([\d\.]+) mW"
@@ -164,6 +170,11 @@ def test_without_data_the_stand_in_plays_silence_and_reports_no_accuracy(
     assert silence in out.splitlines()
     results = next((fresh_install / "tinyinterp-results" / "results").glob("*/sww/energy/results.txt"))
     assert "Accuracy" not in results.read_text() and "Power Edition Output" in results.read_text()
+    # the stand-in's play is named by what it plays (SILENCE_S = 10 s) in the log and in results.json
+    log = (results.parent / "log.txt").read_text()
+    assert "tinyinterp: 10 s of silence played (no dataset or no real model): no accuracy" in log
+    record = json.loads((results.parent / "results.json").read_text())[0]
+    assert record["infer"]["wav_file"] == "10 s of silence"
 
 
 def test_a_bad_test_json_or_missing_wav_is_named(
@@ -277,3 +288,105 @@ def test_a_truncated_or_foreign_log_is_refused(
     assert "the log is for ic01, not sww01" in capsys.readouterr().err
     assert validate(data_dir, tmp_path, "m-results-[0.1,0.9]\n") == 2
     assert "not a streaming wake-word runner log" in capsys.readouterr().err
+
+
+def test_duty_cycle_edges_are_the_chunk_completions_in_tim2_counts() -> None:
+    # spec 4.2: frame k's chunk completes at play start (45 ms) + 32 (k + 1) ms, the pin stays high for the
+    # frame's work (1 ms here); TIM2 counts 10 us: frame 0 rises at 77 ms = 7700 counts, falls at 7800
+    duty = duty_cycle(3, frame_us=1000.0)
+    assert duty.start_counts == (7700, 10900, 14100)
+    assert duty.stop_counts == (7800, 11000, 14200)
+    assert len(duty_cycle(150, frame_us=1000.0).start_counts) == 100  # MAX_FRAMES edges recorded
+
+
+def test_traces_of_several_wavs_go_to_one_new_nested_folder(tmp_path: Path) -> None:
+    # the accuracy run writes every test json's trace into the same --trace folder, created with its parents
+    features = np.arange(80, dtype=np.int8).reshape(2, 40)
+    outputs = np.array([[1, 2, 3], [-4, -5, -6]], np.int8)
+    result = StreamResult(features, outputs, np.array([0]))
+    folder = tmp_path / "runs" / "trace"
+    write_trace(folder, "a", result)
+    write_trace(folder, "b", result)
+    for stem in ("a", "b"):
+        assert np.array_equal(np.load(folder / f"{stem}.features.npy"), features)
+        assert np.array_equal(np.load(folder / f"{stem}.outputs.npy"), outputs)
+
+
+def energy_run(folder: Path, window_s: float, mode: str = "e") -> tuple[str, str]:
+    """write_run on a hand-made play: 20 ms frames 32 ms apart at 30 mW, `window_s` of energy window, one
+    window hit and one false positive at 1.23456 s."""
+    test = StreamTest("a.wav", 16000, 9.5, ((1.0, 1.5),), {"wav_file": "a.wav"})
+    outputs = np.array([[120, 0, 0], [0, 0, 0]], np.int8)
+    result = StreamResult(np.zeros((2, 40), np.int8), outputs, np.array([0]))
+    played = Played(test, "a.wav", 9.5, result, (97, 1097), DetectionScore(1, 0, 1, (), (1.23456,)))
+    duty = DutyCycle((7700, 10900), (9700, 12900))  # TIM2 counts: high 20 ms, period 32 ms
+    outcome = SwwOutcome(FrameCost(2000.0, 18000.0, 30.0), [], played, duty, window_s, 30.0 * window_s * 1e3)
+    write_run(folder, RunInfo("sww01", mode, ()), outcome, [played])
+    return (folder / "results.txt").read_text(), (folder / "log.txt").read_text()
+
+
+def test_energy_results_have_the_runners_layout(tmp_path: Path) -> None:
+    # spec 5.5, the ST energy results.txt layout and format strings: E = 30 mW x 9.795 s = 293850 uJ,
+    # power 1e3 E / elapsed = 30 mW, duty 20 / 32 ms = 0.625, throughput 1 / 20 ms = 50 inf./sec.
+    results, log = energy_run(tmp_path / "short", 9.795)
+    assert results.splitlines() == [
+        "Power Edition Output",
+        "Energy data for trial 0",
+        "  Elapsed time  : 9.795  <<<< below minimum duration",
+        "  Inferences    : 1",
+        "  Power         : 30.0000 mW.",
+        "  Total Energy  : 293850.000 uJ",
+        "  Energy/Inf    : 293850.000 uJ/inf",
+        "-" * 57,
+        "Median energy cost is 293850.0000 uJ/inf.",
+        "-" * 57,
+        "Accuracy: 1 True positives, 0 False negatives, 1 False positives",
+        "Average duty cycle: 0.625",
+        "Average period: 0.032 s",
+        "Estimated throughput: 50.0 inf./sec.",
+    ]
+    # log.txt (spec 5.5): the detection list, the duty line, the LPM's sample count (1 kHz) and 3 events
+    assert "[97, 1097]\nDuty cycle = 0.625, Period = 32.0 ms\nsamples:9795 timestamps:3\n" in log
+    # the frame's cost in ms (2000 + 18000 us), the play's score, false positives as NumPy prints them
+    frame_line = "tinyinterp: per 32 ms frame: front end 2.000 ms + model 18.000 ms = 20.000 ms at 30.000 mW"
+    assert frame_line in log.splitlines()
+    assert "== File a.wav (9.5 s) ==\nAccuracy: 1 True positives, 0 False negatives, 1 False positives" in log
+    assert "False negatives: []\nFalse positives: [1.235]\n" in log
+    # results.json (spec 5.5): keys in order, the test entry's keys, TIM2 counts x 10e-6, 9795 samples of
+    # 30 mW x 1 ms = 30e-6 J, events 2 and 3 at samples 0 and 9795
+    (record,) = json.loads((tmp_path / "short" / "results.json").read_text())
+    assert list(record) == ["infer", "dutycycle", "activations", "power", "mode"]
+    assert record["infer"] == {"wav_file": "a.wav", "detections": [97, 1097], "iterations": 1, "warmups": 0}
+    assert record["dutycycle"] == {
+        "duty_cycle": pytest.approx(0.625),
+        "period": pytest.approx(0.032),
+        "processing_time": pytest.approx(0.02),
+        "start_times_s": [7700 * 10e-6, 10900 * 10e-6],
+        "stop_times_s": [9700 * 10e-6, 12900 * 10e-6],
+    }
+    assert record["activations"] == [120, 0]
+    assert record["power"] == {
+        "samples": pytest.approx([30e-6] * 9795),
+        "timestamps": [["2", 0], ["3", 9795]],
+        "extracted_power": None,
+        "voltage": None,
+    }
+    assert record["mode"] == "e"
+    # a window of exactly 10 s is not below the minimum ("< 10 s" flags)
+    results, _ = energy_run(tmp_path / "ten", 10.0)
+    assert "  Elapsed time  : 10.0\n" in results
+
+
+def test_an_accuracy_run_has_no_duty_cycle_or_energy(tmp_path: Path) -> None:
+    # the runner's accuracy mode reports detections only (spec 5.5: duty cycle in performance and energy)
+    results, log = energy_run(tmp_path / "a", 9.795, mode="a")
+    assert results == "Accuracy: 1 True positives, 0 False negatives, 1 False positives\n"
+    assert "Duty cycle" not in log and "samples:" not in log
+    (record,) = json.loads((tmp_path / "a" / "results.json").read_text())
+    assert list(record) == ["infer", "activations", "mode"]
+
+
+def test_detection_frames_are_shown_as_runs() -> None:
+    # consecutive frames fold into first-last, single frames stay alone, in order; none is "none"
+    assert ranges([156, 0, 43, 44, 45, 47, 48]) == "0, 43-45, 47-48, 156"
+    assert ranges([]) == "none"

@@ -143,7 +143,7 @@ def _input_scale(interpreter: Interpreter) -> float:
     if tuple(detail["shape"]) != (1, WINDOW_FRAMES, 1, MEL_FILTERS) or detail["dtype"] is not np.int8:
         raise TinyInterpError(
             f"the sww01 firmware feeds int8 [1, {WINDOW_FRAMES}, 1, {MEL_FILTERS}]; the model's input is "
-            f"{np.dtype(detail['dtype']).name} {list(detail['shape'])}"
+            f"{np.dtype(detail['dtype']).name} {[int(size) for size in detail['shape']]}"
         )
     return detail["quantization"][0]
 
