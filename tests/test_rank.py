@@ -748,3 +748,17 @@ def test_cli_plot_skips_a_benchmark_a_board_has_no_result_for(
     ]
     lines = {line.get_label(): list(line.get_xdata()) for line in what_if_panel.get_lines()}
     assert lines == {"nucleo-l4r5zi": [0, 1, 2], "nucleo-g0b1re": [0, 2]}
+
+
+def test_what_if_and_results_refusals_word_for_word(tmp_path: Path) -> None:
+    """The API's messages, whole: no model, a board named twice, a folder given as the results file, a zero
+    latency (a figure must be positive)."""
+    with pytest.raises(CostModelError, match=r"^the what-if needs at least one model$"):
+        what_if([], [])
+    with pytest.raises(CostModelError, match=r"^a board is named twice in nucleo-l4r5zi, nucleo-l4r5zi$"):
+        what_if(["zoo:ad"], [], boards=["nucleo-l4r5zi", "nucleo-l4r5zi"])
+    with pytest.raises(CostModelError, match=rf"^cannot read results {tmp_path}: Is a directory$"):
+        read_results(tmp_path)
+    zero = write_csv(tmp_path / "zero.csv", {"S1": {"x": 0.0}})
+    with pytest.raises(CostModelError, match=r"line 2: latency_ms must be positive and finite, got 0.0$"):
+        read_results(zero)
