@@ -605,3 +605,40 @@ def test_each_suite_command_help_word_for_word(
     assert f"{command} {one_liners[command]}" in [
         " ".join(line.split()) for line in capsys.readouterr().out.splitlines()
     ]
+
+
+def test_a_file_for_models_dir_and_both_model_options_are_refused(
+    fresh_install: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--models-dir naming a file says so (not "does not exist"); --model with --models-dir is ambiguous."""
+    a_file = fresh_install / "kws.tflite"
+    a_file.write_bytes(save_model(stand_in("kws01")))
+    for command in (["dut", "--benchmark", "kws01"], ["validate-log", str(a_file), "--benchmark", "kws01"]):
+        assert main([*command, "--models-dir", str(a_file)]) == 2
+        error = f"tinyinterp {command[0]}: error:"
+        assert capsys.readouterr().err == f"{error} --models-dir {a_file}: is not a folder\n"
+        assert main([*command, "--model", str(a_file), "--models-dir", str(fresh_install)]) == 2
+        both = "give --model or --models-dir (where to find the reference model), not both"
+        assert capsys.readouterr().err == f"{error} {both}\n"
+
+
+def test_a_what_if_keeps_the_clock_given(fresh_install: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--set changes the board's profile, --mhz still sets its clock (60 MHz, not the board's 120)."""
+    args = [
+        "suite",
+        "--benchmarks",
+        "ad01",
+        "--mode",
+        "performance",
+        "--board",
+        "nucleo-l4r5zi",
+        "--mhz",
+        "60",
+    ]
+    assert main([*args, "--set", "weights_in=sram"]) == 0
+    capsys.readouterr()
+    system = "nucleo-l4r5zi+weights_in=sram_60MHz_tflm-cmsisnn_emulated"
+    description = json.loads(
+        (fresh_install / "tinyinterp-results" / "systems" / f"{system}.json").read_text()
+    )
+    assert description["clock_mhz"] == 60.0
