@@ -507,6 +507,19 @@ def test_validate_log_without_a_dataset_names_where_it_looked(
     assert capsys.readouterr().err == f"tinyinterp validate-log: error: {expected}\n"
 
 
+def test_validate_log_of_a_stream_looks_in_the_datasets_dir_given(
+    fresh_install: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A sww01 log is validated against --datasets-dir: a folder without sww01/ in it is named."""
+    log, empty = fresh_install / "log.txt", fresh_install / "empty"
+    log.write_text("")
+    empty.mkdir()
+    assert main(["validate-log", str(log), "--benchmark", "sww01", "--datasets-dir", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tinyinterp validate-log: error: no sww01 dataset folder ")
+    assert err.endswith(f" in {empty}: give --datasets-dir\n")
+
+
 SET_OPTION = (
     "--set KEY=VALUE what-if: change a field of the board, e.g. dcache=false, weights_in=sram, "
     "flash_bus_mhz=120 (repeatable; the fields are documented in tinyinterp/cost/README.md)"
@@ -622,23 +635,39 @@ def test_a_file_for_models_dir_and_both_model_options_are_refused(
         assert capsys.readouterr().err == f"{error} {both}\n"
 
 
-def test_a_what_if_keeps_the_clock_given(fresh_install: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """--set changes the board's profile, --mhz still sets its clock (60 MHz, not the board's 120)."""
-    args = [
-        "suite",
-        "--benchmarks",
-        "ad01",
-        "--mode",
-        "performance",
-        "--board",
-        "nucleo-l4r5zi",
-        "--mhz",
-        "60",
-    ]
-    assert main([*args, "--set", "weights_in=sram"]) == 0
+def test_a_what_if_on_a_generic_core_keeps_the_clock_given(
+    fresh_install: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--set changes the generic board's profile (memory sizes, 0 on a generic board, given), and that board
+    still needs --mhz, which is its clock (100 MHz) in the system description."""
+    args = ["suite", "--benchmarks", "ad01", "--mode", "performance", "--core", "cortex-m4", "--mhz", "100"]
+    assert main([*args, "--set", "flash_kb=2048", "--set", "sram_kb=640"]) == 0
     capsys.readouterr()
-    system = "nucleo-l4r5zi+weights_in=sram_60MHz_tflm-cmsisnn_emulated"
+    system = "generic-cortex-m4+flash_kb=2048+sram_kb=640_100MHz_tflm-cmsisnn_emulated"
     description = json.loads(
         (fresh_install / "tinyinterp-results" / "systems" / f"{system}.json").read_text()
     )
-    assert description["clock_mhz"] == 60.0
+    assert description["clock_mhz"] == 100.0
+
+
+def test_dut_emulates_the_core_and_clock_given(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--core and --mhz reach the device `dut` serves: its stderr line names a generic M7 at 200 MHz."""
+    monkeypatch.setattr(transport, "serve_tcp", lambda *_: None)
+    argv = [
+        "dut",
+        "--benchmark",
+        "ad01",
+        "--model",
+        "zoo:ad",
+        "--core",
+        "cortex-m7",
+        "--mhz",
+        "200",
+        "--tcp",
+        "0",
+    ]
+    assert main(argv) == 0
+    device = "generic-cortex-m7 (cortex-m7 @ 200 MHz, tflm-cmsisnn)"
+    assert capsys.readouterr().err.startswith(f"tinyinterp dut: ad01 running zoo:ad on {device}, ")

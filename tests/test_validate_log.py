@@ -1020,7 +1020,9 @@ def test_a_file_reports_its_first_three_differences_only(
     log = rounding_log(*[("infer 1 0", TFLM_ROUNDED)] * 4)
     code, out = validate_rounding(log, tmp_path, capsys, "single-rounding", "--json")
     assert code == 1
-    (report,) = json.loads(out)["files"]
+    summary = json.loads(out)
+    assert summary["log"] == str(tmp_path / "log.txt")
+    (report,) = summary["files"]
     assert [d.split(":")[0] for d in report["details"]] == ["line 4", "line 7", "line 10"]
     assert report["results"] == 4
     code, out = validate_rounding(log, tmp_path, capsys, "single-rounding")
