@@ -505,3 +505,169 @@ def test_validate_log_without_a_dataset_names_where_it_looked(
     where = "the default places ($TINYINTERP_DATA/datasets, the cache's datasets/)"
     expected = f"no kws01 dataset folder (with y_labels.csv) in {where}: give --datasets-dir"
     assert capsys.readouterr().err == f"tinyinterp validate-log: error: {expected}\n"
+
+
+def test_validate_log_of_a_stream_looks_in_the_datasets_dir_given(
+    fresh_install: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A sww01 log is validated against --datasets-dir: a folder without sww01/ in it is named."""
+    log, empty = fresh_install / "log.txt", fresh_install / "empty"
+    log.write_text("")
+    empty.mkdir()
+    assert main(["validate-log", str(log), "--benchmark", "sww01", "--datasets-dir", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tinyinterp validate-log: error: no sww01 dataset folder ")
+    assert err.endswith(f" in {empty}: give --datasets-dir\n")
+
+
+SET_OPTION = (
+    "--set KEY=VALUE what-if: change a field of the board, e.g. dcache=false, weights_in=sram, "
+    "flash_bus_mhz=120 (repeatable; the fields are documented in tinyinterp/cost/README.md)"
+)
+DEVICE_OPTIONS = (
+    "--board BOARD board to emulate (see `tinyinterp boards`; default nucleo-l4r5zi) --core CORE a generic "
+    "board with this core (e.g. cortex-m4); needs --mhz --mhz MHZ clock in MHz (default: the board's) "
+    f"--stack STACK software stack (default tflm-cmsisnn) {SET_OPTION}"
+)
+SUITE_HELP = [
+    "usage: tinyinterp suite [-h] [--board BOARD | --core CORE] [--mhz MHZ] [--stack STACK] [--set "
+    "KEY=VALUE] [--models-dir MODELS_DIR] [--datasets-dir DATASETS_DIR] [--benchmarks BENCHMARKS] [--trace "
+    "DIR] [--json] [--mode {accuracy,performance,energy,all}] [--out OUT] [--system SYSTEM]",
+    "Run kws01, vww01, ic01, ad01 and sww01 as the MLPerf Tiny runner would on a board, with bit-exact "
+    "inference and device time and energy from the cost model. Without the reference models, runs "
+    "performance and energy on built-in stand-ins and says how to get the real ones.",
+    f"options: -h, --help show this help message and exit {DEVICE_OPTIONS} --models-dir MODELS_DIR folder "
+    "with the reference .tflite files --datasets-dir DATASETS_DIR folder of the runner's dataset folders "
+    "--benchmarks BENCHMARKS comma list of kws01,vww01,ic01,ad01,sww01 (default: all; sww01 only when its "
+    "dataset is found) --trace DIR sww01: write per wav its features and outputs (.npy) --json print the "
+    "run's summary as JSON --mode {accuracy,performance,energy,all} which runs (default all) --out OUT "
+    "results folder, created if needed (default: tinyinterp-results/ in the current folder) --system "
+    "SYSTEM system name in results/<system>/ (default: board, clock and stack)",
+    "Exit codes: 0 the suite ran and wrote its results; 2 bad usage or input.",
+]
+MODELS_HELP = [
+    "usage: tinyinterp models [-h] [--dir DIR] [--from BASE] [--benchmarks BENCHMARKS] [--force] "
+    "{list,download}",
+    "positional arguments: {list,download}",
+    "options: -h, --help show this help message and exit --dir DIR list: the folder to look in; download: "
+    "where to save (default: the cache, see `models list`) --from BASE download: upstream base URL or local "
+    "folder laid out like it --benchmarks BENCHMARKS comma list --force download: even when a good copy is "
+    "present",
+    "Exit codes: 0 ok; 1 a download failed or its MD5 was wrong; 2 bad usage.",
+]
+DUT_HELP = [
+    "usage: tinyinterp dut [-h] [--model MODEL] --benchmark {kws01,vww01,ic01,ad01} [--board BOARD | --core "
+    "CORE] [--mhz MHZ] [--stack STACK] [--set KEY=VALUE] [--models-dir MODELS_DIR] [--pty | --tcp PORT] "
+    "[--realtime]",
+    "A virtual DUT: answers name, profile, timestamp, help, db load N, db HEX, db print, infer N [W] and "
+    "results (each ending with %) as the reference firmware does, with m-lap-us timestamps in emulated "
+    "device time. Serves stdin/stdout, a pseudo-terminal (--pty, its path printed on stdout) or a TCP port.",
+    "options: -h, --help show this help message and exit --model MODEL .tflite file or zoo:NAME (default: "
+    f"reference model, else stand-in) --benchmark {{kws01,vww01,ic01,ad01}} {DEVICE_OPTIONS} --models-dir "
+    "MODELS_DIR where to look for the reference model --pty serve a pseudo-terminal and print its path "
+    "--tcp PORT serve TCP on 127.0.0.1:PORT (0..65535; 0: any free) --realtime pace replies to the "
+    "emulated device time",
+    "Exit codes: 0 stopped (Ctrl-C or end of input); 2 bad usage or input.",
+]
+VALIDATE_LOG_HELP = [
+    "usage: tinyinterp validate-log [-h] [--benchmark {kws01,vww01,ic01,ad01,sww01}] [--json | --quiet] "
+    "[--numerics {tflm,single-rounding,auto}] [--arena {tflm,tflm-2020,tflm-2021,none}] [--out OUT] "
+    "[--model MODEL] [--models-dir MODELS_DIR] [--datasets-dir DATASETS_DIR] log",
+    "positional arguments: log log.txt of an accuracy or performance run (sww01: or energy), or a results "
+    "tree (<system>/<benchmark>/accuracy/log.txt below it) for a reviewer's table",
+    "options: -h, --help show this help message and exit --benchmark {kws01,vww01,ic01,ad01,sww01} default: "
+    "the one the log names (m-model-[...]) --json the summary and per-file reports as JSON --quiet print "
+    "the verdict line only --numerics {tflm,single-rounding,auto} recompute with this numerics profile "
+    "(tinyinterp.numerics; default tflm), or with each and keep the one that explains the log best (auto) "
+    "--arena {tflm,tflm-2020,tflm-2021,none} a result after `infer N W` (N + W > 1: performance runs) is "
+    "the last of N + W invocations on an input loaded once, replayed on one tensor arena laid out as: tflm "
+    "(today's TFLM, reference kernels; the default), tflm-2020 (TF v2.3.1 with CMSIS-NN of 2020, as the "
+    "MLPerf Tiny v0.5 reference submission), tflm-2021 (TFLM with CMSIS-NN of 2021, as Renesas' EK-RA6M4 of "
+    "v0.7), none (each invocation on the loaded input) --out OUT with a results tree: also write the table "
+    "as Markdown here --model MODEL the model the log was made with (default: the reference model) "
+    "--models-dir MODELS_DIR where to look for the reference model --datasets-dir DATASETS_DIR folder with "
+    "the runner's dataset folders",
+    "Exit codes (the first that holds): 1 logged outputs differ from tinyinterp's; 4 the log is unreadable "
+    "or truncated; 3 some of the log's stimuli are not in the dataset given; 0 every logged result "
+    "reproduced; 2 not a runner log, a benchmark not validated, or bad usage or input.",
+]
+
+
+@pytest.mark.parametrize(
+    ("command", "blocks"),
+    [("suite", SUITE_HELP), ("models", MODELS_HELP), ("dut", DUT_HELP), ("validate-log", VALIDATE_LOG_HELP)],
+)
+def test_each_suite_command_help_word_for_word(
+    command: str, blocks: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every block of `COMMAND --help` whole (usage, description, options with their help, epilog), words
+    as in the help= strings, and the command's line in `tinyinterp --help`."""
+    monkeypatch.setenv("COLUMNS", "400")  # argparse wraps at COLUMNS
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    assert [" ".join(block.split()) for block in capsys.readouterr().out.split("\n\n")] == blocks
+    one_liners = {
+        "suite": "run the MLPerf Tiny benchmarks on an emulated board (accuracy, performance, energy)",
+        "models": "list or download the MLPerf Tiny reference models",
+        "dut": "emulate a device under test on the EEMBC / MLPerf Tiny serial protocol",
+        "validate-log": "recompute the results of an EEMBC or MLPerf Tiny runner log with tinyinterp",
+    }
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert f"{command} {one_liners[command]}" in [
+        " ".join(line.split()) for line in capsys.readouterr().out.splitlines()
+    ]
+
+
+def test_a_file_for_models_dir_and_both_model_options_are_refused(
+    fresh_install: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--models-dir naming a file says so (not "does not exist"); --model with --models-dir is ambiguous."""
+    a_file = fresh_install / "kws.tflite"
+    a_file.write_bytes(save_model(stand_in("kws01")))
+    for command in (["dut", "--benchmark", "kws01"], ["validate-log", str(a_file), "--benchmark", "kws01"]):
+        assert main([*command, "--models-dir", str(a_file)]) == 2
+        error = f"tinyinterp {command[0]}: error:"
+        assert capsys.readouterr().err == f"{error} --models-dir {a_file}: is not a folder\n"
+        assert main([*command, "--model", str(a_file), "--models-dir", str(fresh_install)]) == 2
+        both = "give --model or --models-dir (where to find the reference model), not both"
+        assert capsys.readouterr().err == f"{error} {both}\n"
+
+
+def test_a_what_if_on_a_generic_core_keeps_the_clock_given(
+    fresh_install: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--set changes the generic board's profile (memory sizes, 0 on a generic board, given), and that board
+    still needs --mhz, which is its clock (100 MHz) in the system description."""
+    args = ["suite", "--benchmarks", "ad01", "--mode", "performance", "--core", "cortex-m4", "--mhz", "100"]
+    assert main([*args, "--set", "flash_kb=2048", "--set", "sram_kb=640"]) == 0
+    capsys.readouterr()
+    system = "generic-cortex-m4+flash_kb=2048+sram_kb=640_100MHz_tflm-cmsisnn_emulated"
+    description = json.loads(
+        (fresh_install / "tinyinterp-results" / "systems" / f"{system}.json").read_text()
+    )
+    assert description["clock_mhz"] == 100.0
+
+
+def test_dut_emulates_the_core_and_clock_given(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--core and --mhz reach the device `dut` serves: its stderr line names a generic M7 at 200 MHz."""
+    monkeypatch.setattr(transport, "serve_tcp", lambda *_: None)
+    argv = [
+        "dut",
+        "--benchmark",
+        "ad01",
+        "--model",
+        "zoo:ad",
+        "--core",
+        "cortex-m7",
+        "--mhz",
+        "200",
+        "--tcp",
+        "0",
+    ]
+    assert main(argv) == 0
+    device = "generic-cortex-m7 (cortex-m7 @ 200 MHz, tflm-cmsisnn)"
+    assert capsys.readouterr().err.startswith(f"tinyinterp dut: ad01 running zoo:ad on {device}, ")

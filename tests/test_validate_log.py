@@ -509,6 +509,18 @@ def test_a_results_tree_reviews_past_a_log_it_cannot_validate(
     assert capsys.readouterr().err == f"tinyinterp validate-log: error: {models}: {no_logs}\n"
 
 
+def test_out_is_refused_for_one_log_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--out writes a results tree's Markdown table (its help says so): with one log it is refused before the
+    log is read, and nothing is written."""
+    log = tmp_path / "log.txt"
+    log.write_text("not even a runner log\n")
+    report = tmp_path / "report.md"
+    assert main(["validate-log", str(log), "--out", str(report)]) == 2
+    refused = "--out writes the report over a results tree: give a folder, not a log file"
+    assert capsys.readouterr().err == f"tinyinterp validate-log: error: {refused}\n"
+    assert not report.exists()
+
+
 def test_numerics_auto_names_the_profile_that_reproduces_the_log(
     ic01_case: tuple[EmulatedDevice, list[str], list[np.ndarray]],
     tmp_path: Path,
@@ -1008,7 +1020,9 @@ def test_a_file_reports_its_first_three_differences_only(
     log = rounding_log(*[("infer 1 0", TFLM_ROUNDED)] * 4)
     code, out = validate_rounding(log, tmp_path, capsys, "single-rounding", "--json")
     assert code == 1
-    (report,) = json.loads(out)["files"]
+    summary = json.loads(out)
+    assert summary["log"] == str(tmp_path / "log.txt")
+    (report,) = summary["files"]
     assert [d.split(":")[0] for d in report["details"]] == ["line 4", "line 7", "line 10"]
     assert report["results"] == 4
     code, out = validate_rounding(log, tmp_path, capsys, "single-rounding")
