@@ -23,9 +23,12 @@ from tinyinterp.suite.sww.detection import (
 from tinyinterp.suite.sww.frontend import (
     HOP,
     _hertz_to_mel,
+    features,
     frames_of,
     generated_tables,
     load_tables,
+    mel_energies,
+    power_spectrum,
     quantize,
 )
 from tinyinterp.suite.sww.stream import WavError, stream_blocks, stream_samples
@@ -103,6 +106,31 @@ def test_frames_are_pre_emphasised_float32_from_a_zeroed_block() -> None:
     assert frames.dtype == np.float32  # the firmware's frames are float32 (the window product rounds there)
     np.testing.assert_array_equal(frames[0, :512], np.zeros(512, np.float32))
     assert (frames[0, 512], frames[0, 513], frames[0, 1023]) == (0.5, 0.015625, 0.015625)
+
+
+def test_a_filter_sums_its_products_in_float32_in_order() -> None:
+    # arm_dot_prod_f32: 1 + 2^-24 rounds to 1 (ties to even), twice; a float64 sum would be 1 + 2^-23
+    power = np.array([[1.0, 2.0**-24, 2.0**-24, 0.5]], np.float32)
+    energies = mel_energies(power, np.array([[0, 1, 2, 3]]), np.array([[1.0, 1.0, 1.0, 2.0]], np.float32))
+    assert energies.dtype == np.float32
+    assert energies[0, 0] == 2.0  # 1 + 0.5 x 2, the last product counted
+
+
+def test_the_bin_below_nyquist_is_a_magnitude() -> None:
+    # a cosine at bin 511: its power there, |rfft(frame x window)|^2 / 1024 in float64, to float32 precision
+    n = np.arange(1024)
+    frame = (0.5 * np.cos(2 * np.pi * 511 * n / 1024)).astype(np.float32)[None, :]
+    window = generated_tables().window
+    expected = np.abs(np.fft.rfft(frame[0].astype(np.float64) * window)) ** 2 / 1024
+    assert power_spectrum(frame, window)[0, 511] == pytest.approx(expected[511], rel=1e-5)
+
+
+def test_the_sample_before_the_stream_is_used() -> None:
+    # zeros after a last sample of 0 have no energy: every feature is -128 (spec 2, clamp then clip); after
+    # 1.0, frame 0 starts with -0.96875 x window[0] (0.08), an impulse of about -50 dB in every filter
+    zeros = np.zeros(HOP, np.int16)
+    assert (features(zeros, INPUT_SCALE, last_value=0.0) == -128).all()
+    assert (features(zeros, INPUT_SCALE, last_value=1.0) > -128).any()
 
 
 @pytest.mark.parametrize("wav", [SHORT, MARVIN])
