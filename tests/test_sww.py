@@ -20,7 +20,17 @@ from tinyinterp.suite.sww.detection import (
     read_test,
     score_detections,
 )
-from tinyinterp.suite.sww.frontend import HOP, generated_tables, load_tables, quantize
+from tinyinterp.suite.sww.frontend import (
+    HOP,
+    _hertz_to_mel,
+    features,
+    frames_of,
+    generated_tables,
+    load_tables,
+    mel_energies,
+    power_spectrum,
+    quantize,
+)
 from tinyinterp.suite.sww.stream import WavError, stream_blocks, stream_samples
 
 SHORT, MARVIN = "short_wav_easy10s.wav", "marvin_617de221_0.wav"
@@ -63,6 +73,66 @@ def test_generated_tables_have_the_upstream_layout_and_values(data_dir: Path) ->
     assert np.sum(generated.window != upstream.window) == 6
     np.testing.assert_allclose(generated.window, upstream.window, rtol=0, atol=6e-8)
     np.testing.assert_allclose(generated.mel_weights, upstream.mel_weights, rtol=0, atol=1e-5)
+
+
+def test_the_mel_scale_is_tensorflows() -> None:
+    # TensorFlow's mel scale, 1127 ln(1 + f / 700): 700 Hz is 1127 ln 2 mel, 0 Hz is 0
+    mels = _hertz_to_mel(np.array([0.0, 700.0], np.float32))
+    assert mels[0] == 0
+    assert mels[1] == pytest.approx(1127 * np.log(2), rel=1e-6)
+
+
+def test_tables_are_read_as_the_firmwares_float32(tmp_path: Path) -> None:
+    # an .npz of float64 values holds the tables the firmware compiles as float32: 0.1 is float32(0.1)
+    path = tmp_path / "tables.npz"
+    ones = np.ones(40, np.int64)
+    np.savez(
+        path,
+        hamm_win_1024=np.full(1024, 0.1),
+        lin2mel_packed_513x40=np.full(40, 0.1),
+        lin2mel_513x40_filter_starts=np.arange(1, 41),
+        lin2mel_513x40_filter_lens=ones,
+    )
+    tables = load_tables(path)
+    np.testing.assert_array_equal(tables.window, np.full(1024, np.float32(0.1), np.float32))
+    np.testing.assert_array_equal(tables.mel_weights, np.full(40, np.float32(0.1), np.float32))
+
+
+def test_frames_are_pre_emphasised_float32_from_a_zeroed_block() -> None:
+    # spec 2.3: frame 0 is 512 zeros then the first chunk; x = s / 32768, y = x - 0.96875 x[-1], the sample
+    # before the stream 0 after boot: a chunk of 16384 gives 0.5, then 0.5 - 0.96875 * 0.5 = 0.015625
+    frames = frames_of(np.full(HOP, 16384, np.int16))
+    assert frames.shape == (1, 1024)
+    assert frames.dtype == np.float32  # the firmware's frames are float32 (the window product rounds there)
+    np.testing.assert_array_equal(frames[0, :512], np.zeros(512, np.float32))
+    assert (frames[0, 512], frames[0, 513], frames[0, 1023]) == (0.5, 0.015625, 0.015625)
+
+
+def test_a_filter_sums_its_products_in_float32_in_order() -> None:
+    # arm_dot_prod_f32: 1 + 2^-24 rounds to 1 (ties to even), twice; a float64 sum would be 1 + 2^-23
+    power = np.array([[1.0, 2.0**-24, 2.0**-24, 0.5]], np.float32)
+    energies = mel_energies(power, np.array([[0, 1, 2, 3]]), np.array([[1.0, 1.0, 1.0, 2.0]], np.float32))
+    assert energies.dtype == np.float32
+    assert energies[0, 0] == 2.0  # 1 + 0.5 x 2, the last product counted
+
+
+def test_the_bin_below_nyquist_is_a_magnitude() -> None:
+    # a cosine at bin 511: its power there, |rfft(frame x window)|^2 / 1024 in float64, to float32 precision
+    n = np.arange(1024)
+    frame = (0.5 * np.cos(2 * np.pi * 511 * n / 1024)).astype(np.float32)[None, :]
+    window = generated_tables().window
+    expected = np.abs(np.fft.rfft(frame[0].astype(np.float64) * window)) ** 2 / 1024
+    power = power_spectrum(frame, window)
+    assert power.dtype == np.float32  # arm_cmplx_mag_f32's float32 buffer: |X| rounds in float32
+    assert power[0, 511] == pytest.approx(expected[511], rel=1e-5)
+
+
+def test_the_sample_before_the_stream_is_used() -> None:
+    # zeros after a last sample of 0 have no energy: every feature is -128 (spec 2, clamp then clip); after
+    # 1.0, frame 0 starts with -0.96875 x window[0] (0.08), an impulse of about -50 dB in every filter
+    zeros = np.zeros(HOP, np.int16)
+    assert (features(zeros, INPUT_SCALE, last_value=0.0) == -128).all()
+    assert (features(zeros, INPUT_SCALE, last_value=1.0) > -128).any()
 
 
 @pytest.mark.parametrize("wav", [SHORT, MARVIN])

@@ -24,7 +24,8 @@ from tinyinterp.suite.sww.detection import DetectionScore, StreamTest
 from tinyinterp.suite.sww.results import write_run
 from tinyinterp.suite.sww.run import DutyCycle, FrameCost, Played, SwwOutcome, duty_cycle, write_trace
 from tinyinterp.suite.sww.stream import StreamResult
-from tinyinterp.suite.sww.validate import ranges
+from tinyinterp.suite.sww.validate import find_test, parse_sww_log, ranges
+from tinyinterp.suite.validate import LogFormatError
 
 # The submission checker's sww patterns (tools/submission/submission_checker.py) and the runner's lines.
 POWER = r"Power\s+: ([\d\.]+) mW"
@@ -230,13 +231,15 @@ def test_validate_log_recomputes_the_detections_of_a_sww_log(
     sww_log: str, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert validate(data_dir, tmp_path, sww_log) == 0
-    out = capsys.readouterr().out
-    assert "match       detection frames (26 logged)" in out
-    assert "match       counts: logged 2 TP, 1 FN, 0 FP, tinyinterp 2 TP, 1 FN, 0 FP" in out
     log = tmp_path / "log.txt"
     head = "MLPerf Tiny runner streaming log, sww01, short_wav_easy10s.wav, recomputed with "
     head += "str_ww_ref_model.tflite"
-    assert out.startswith(f"{log}: {head}\n")
+    # spec Appendix B: the short file's 312 frames detect at 43-66 and 156, plus the sync pulse of frame 0
+    assert capsys.readouterr().out == (
+        f"{log}: {head}\nrecomputed  detections at frames 0, 43-66, 156 of 312\n"
+        "match       detection frames (26 logged)\n"
+        "match       counts: logged 2 TP, 1 FN, 0 FP, tinyinterp 2 TP, 1 FN, 0 FP\n"
+    )
     unnamed = "\n".join(line for line in sww_log.splitlines() if "== File" not in line)
     assert validate(data_dir, tmp_path, unnamed) == 1
     head = head.replace("short_wav_easy10s.wav", "no wav named")
@@ -261,6 +264,8 @@ def test_detections_are_aligned_with_the_logged_period(
     assert "only in the log 67, 158; only recomputed 49, 51, 156" in capsys.readouterr().out
     slow = text.replace("Average period: 0.032 s", "Average period: 0.03232 s")
     assert validate(data_dir, tmp_path, slow) == 0, capsys.readouterr().out
+    unmeasured = "\n".join(line for line in sww_log.splitlines() if "Average period" not in line)
+    assert validate(data_dir, tmp_path, unmeasured) == 0, capsys.readouterr().out  # the ideal 32 ms
 
 
 def test_a_missing_detection_or_wrong_counts_fail(
@@ -288,6 +293,28 @@ def test_a_truncated_or_foreign_log_is_refused(
     assert "the log is for ic01, not sww01" in capsys.readouterr().err
     assert validate(data_dir, tmp_path, "m-results-[0.1,0.9]\n") == 2
     assert "not a streaming wake-word runner log" in capsys.readouterr().err
+
+
+def test_a_sww_log_is_parsed_line_by_line() -> None:
+    # an empty detection list `[]` (no sync pulse: nothing was played) is a list of no detections
+    log = parse_sww_log("[]\n== File a.wav (1.0 s) ==\n", "sww01")
+    assert (log.detections_ms, log.wav_file) == ([], "a.wav")
+    assert log.problems == ["no `Accuracy:` line (truncated log?)"]
+    log = parse_sww_log(
+        "== File a.wav (1.0 s) ==\nAccuracy: 1 True positives, 0 False negatives, 2 False positives\n",
+        "sww01",
+    )
+    assert (log.detections_ms, log.counts) == (None, (1, 0, 2))
+    assert log.problems == ["no detection list (truncated log?)"]
+    foreign = "not a streaming wake-word runner log: no detection list and no `== File` line"
+    with pytest.raises(LogFormatError, match=f"^{re.escape(foreign)}$"):
+        parse_sww_log("m-results-[0.1,0.9]\n", "sww01")
+
+
+def test_a_wav_no_test_json_plays_is_named(data_dir: Path) -> None:
+    dataset = data_dir / "datasets" / "sww01"
+    with pytest.raises(LogFormatError, match=f"^{re.escape(f'no test json in {dataset} plays nope.wav')}$"):
+        find_test(dataset, "nope.wav")
 
 
 def test_duty_cycle_edges_are_the_chunk_completions_in_tim2_counts() -> None:
