@@ -16,14 +16,17 @@ import importlib
 import importlib.util
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any, TypeVar
 
 import pytest
 from hypothesis import settings
 
 from tinyinterp.suite.benchmarks import BENCHMARKS
+
+T = TypeVar("T")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # mutmut (CONTRIBUTING.md, "Mutation testing") runs the tests in a copy of the project, <checkout>/mutants/.
@@ -138,3 +141,17 @@ def script(relative_path: str) -> ModuleType:
     sys.modules[spec.name] = module  # dataclasses resolve their module by name
     spec.loader.exec_module(module)
     return module
+
+
+def plotted_figure(monkeypatch: pytest.MonkeyPatch, draw: Callable[[], T]) -> tuple[Any, T]:
+    """The one figure `draw()` makes, kept open (plots close theirs once saved), and what `draw` returned."""
+    import_required("matplotlib")
+    import matplotlib.pyplot as plt
+
+    figures: list[Any] = []
+    monkeypatch.setattr(
+        plt, "close", lambda figure=None: figures.append(plt.gcf() if figure is None else figure)
+    )
+    drawn = draw()
+    (figure,) = figures
+    return figure, drawn

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import import_required
+from conftest import import_required, plotted_figure
 
 from tinyinterp.cli import main
 from tinyinterp.cost import cli as cost_cli
@@ -279,23 +279,9 @@ def test_plot_into_a_missing_folder(
     assert len(err.splitlines()) == 1 and "No such file or directory" in err
 
 
-def plotted_figure(monkeypatch: pytest.MonkeyPatch, draw: Any) -> Any:
-    """The figure `draw()` makes, kept open (the plot closes it once saved)."""
-    import_required("matplotlib")
-    import matplotlib.pyplot as plt
-
-    figures: list[Any] = []
-    monkeypatch.setattr(
-        plt, "close", lambda figure=None: figures.append(plt.gcf() if figure is None else figure)
-    )
-    draw()
-    (figure,) = figures
-    return figure
-
-
 def test_plot_draws_each_layers_terms_in_ms(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     path = tmp_path / "layers.png"
-    figure = plotted_figure(monkeypatch, lambda: cost_cli.plot(hand_estimate(), str(path)))
+    figure, _ = plotted_figure(monkeypatch, lambda: cost_cli.plot(hand_estimate(), str(path)))
     (axes,) = figure.axes
     assert axes.get_title() == "m.tflite on nucleo-l4r5zi @ 120 MHz (tflm-cmsisnn): 19.55 ms"
     assert axes.get_xlabel() == "ms" and axes.yaxis_inverted()  # layer 0 on top

@@ -8,10 +8,9 @@ import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import import_required
+from conftest import import_required, plotted_figure
 
 import tinyinterp
 from tinyinterp.cli import main
@@ -634,13 +633,6 @@ def test_cli_plot_message_goes_to_stderr_after_json(tmp_path: Path, rank_command
 def test_cli_plot_draws_a_bump_chart_per_ranking(
     tmp_path: Path, rank_command: RankCommand, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import_required("matplotlib")
-    import matplotlib.pyplot as plt
-
-    figures: list[Any] = []  # kept open: the plot closes its figure once saved
-    monkeypatch.setattr(
-        plt, "close", lambda figure=None: figures.append(plt.gcf() if figure is None else figure)
-    )
     path, png = tmp_path / "r.csv", tmp_path / "bump.png"
     # closed latency: a and b on x and y (a panel); closed energy: x only, and open latency: c alone ran
     # both benchmarks (no panel for either: a bump needs two benchmarks and two systems)
@@ -649,11 +641,9 @@ def test_cli_plot_draws_a_bump_chart_per_ranking(
     lines += ["1.0,open,o,c,x,B,1,", "1.0,open,o,c,y,B,1,", "1.0,open,o,d,x,B,2,"]
     path.write_text("\n".join(lines) + "\n")
     boards = "nucleo-l4r5zi,nucleo-h7a3zi-q"
-    code, _, _ = rank_command(
-        "--results", path, "--top", "1", "--models", "zoo:ad", "--boards", boards, "--plot", png
-    )
+    args = ("--results", path, "--top", "1", "--models", "zoo:ad", "--boards", boards, "--plot", png)
+    figure, (code, _, _) = plotted_figure(monkeypatch, lambda: rank_command(*args))
     assert code == 0
-    (figure,) = figures
     panels = [
         (
             ax.get_title(),
@@ -703,18 +693,9 @@ def test_cli_plot_draws_a_bump_chart_per_ranking(
 def test_cli_plot_with_top_0_names_every_system(
     tmp_path: Path, rank_command: RankCommand, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import_required("matplotlib")
-    import matplotlib.pyplot as plt
-
-    figures: list[Any] = []
-    monkeypatch.setattr(
-        plt, "close", lambda figure=None: figures.append(plt.gcf() if figure is None else figure)
-    )
     path = write_csv(tmp_path / "r.csv", TABLE)
-    code, _, _ = rank_command(
-        "--results", path, "--metric", "latency", "--top", "0", "--plot", tmp_path / "b.png"
-    )
-    (figure,) = figures
+    args = ("--results", path, "--metric", "latency", "--top", "0", "--plot", tmp_path / "b.png")
+    figure, (code, _, _) = plotted_figure(monkeypatch, lambda: rank_command(*args))
     # --top 0: every ranked system (S1-S4; S5 lacks z) is named; TABLE's four movers in their order
     assert code == 0 and [t.get_text() for t in figure.axes[0].get_legend().get_texts()] == [
         "1.0/S1", "1.0/S2", "1.0/S3", "1.0/S4",
@@ -724,22 +705,13 @@ def test_cli_plot_with_top_0_names_every_system(
 def test_cli_plot_skips_a_benchmark_a_board_has_no_result_for(
     tmp_path: Path, rank_command: RankCommand, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import_required("matplotlib")
-    import matplotlib.pyplot as plt
-
-    figures: list[Any] = []
-    monkeypatch.setattr(
-        plt, "close", lambda figure=None: figures.append(plt.gcf() if figure is None else figure)
-    )
     # the G0 board has a published y result and none on x: its what-if line has no point above "pub. x"
     path = write_published(tmp_path / "r.csv")
     path.write_text(path.read_text() + "1.0,closed,o,e,y,NUCLEO-G0B1RE,3,\n")
     boards = "nucleo-l4r5zi,nucleo-g0b1re"
     png = tmp_path / "b.png"
-    code, _, _ = rank_command(
-        "--results", path, "--metric", "latency", "--models", "zoo:ad", "--boards", boards, "--plot", png
-    )  # fmt: skip
-    (figure,) = figures
+    args = ("--results", path, "--metric", "latency", "--models", "zoo:ad", "--boards", boards, "--plot", png)
+    figure, (code, _, _) = plotted_figure(monkeypatch, lambda: rank_command(*args))
     what_if_panel = figure.axes[-1]
     assert code == 0 and [t.get_text() for t in what_if_panel.get_xticklabels()] == [
         "zoo:ad",
