@@ -28,6 +28,7 @@ from tinyinterp.cost.rank import (
     what_if,
 )
 from tinyinterp.errors import CostModelError
+from tinyinterp.zoo import open_model
 
 COLUMNS = "version,division,org,system,benchmark,board_name,latency_ms,energy_uj"
 
@@ -734,3 +735,28 @@ def test_what_if_and_results_refusals_word_for_word(tmp_path: Path) -> None:
     zero = write_csv(tmp_path / "zero.csv", {"S1": {"x": 0.0}})
     with pytest.raises(CostModelError, match=r"line 2: latency_ms must be positive and finite, got 0.0$"):
         read_results(zero)
+
+
+def test_what_if_on_the_stack_given_against_each_boards_best_published_result(tmp_path: Path) -> None:
+    """Each estimated cell is estimate()'s figure on the stack asked for (uJ in the energy what-if, ms in
+    the latency one); a published rank uses each board's best result of the division asked for, and rows of
+    the other division or of a board with no profile are skipped wherever they are in the file. A board
+    named twice is named as the user spelled it."""
+    rows = [
+        "1.0,open,o,z,x,NUCLEO-L4R5ZI,0.1,",  # the other division, first: skipped, not the end of the rows
+        "1.0,closed,o,u,x,CUSTOM-BOARD,0.2,",  # no profile: skipped
+        "1.0,closed,o,p,x,NUCLEO-L4R5ZI,3,",  # its best
+        "1.0,closed,o,q,x,NUCLEO-L4R5ZI,5,",
+        "1.0,closed,o,r,x,NUCLEO-H7A3ZI-Q,4,",
+    ]
+    path = tmp_path / "r.csv"
+    path.write_text("\n".join([COLUMNS, *rows]) + "\n")
+    boards = ["nucleo-l4r5zi", "nucleo-h7a3zi-q"]
+    latency, energy = what_if(["zoo:ad"], read_results(path), boards, "tflm-reference")
+    model = open_model("zoo:ad")
+    totals = {b: estimate(model, profiles.board(b), stack="tflm-reference").totals for b in boards}
+    assert latency.estimated == {"zoo:ad": {b: totals[b].latency_ms for b in boards}}
+    assert energy.estimated == {"zoo:ad": {b: totals[b].energy_uj for b in boards}}
+    assert latency.published == {"x": {"nucleo-l4r5zi": 1.0, "nucleo-h7a3zi-q": 2.0}}  # 3 ms before 4 ms
+    with pytest.raises(CostModelError, match=r"^a board is named twice in NUCLEO-L4R5ZI, nucleo-l4r5zi$"):
+        what_if(["zoo:ad"], [], boards=["NUCLEO-L4R5ZI", "nucleo-l4r5zi"])
