@@ -11,7 +11,15 @@ from test_suite_cli import fake_upstream
 
 from tinyinterp.cli import main
 from tinyinterp.suite import models
-from tinyinterp.suite.models import MD5, Download, download_model, download_models, find_model, model_url
+from tinyinterp.suite.models import (
+    MD5,
+    Download,
+    download_model,
+    download_models,
+    find_dataset,
+    find_model,
+    model_url,
+)
 
 KWS = "kws_ref_model.tflite"
 
@@ -90,6 +98,22 @@ def test_tinyinterp_data_is_a_place_models_are_found(
     assert find_model("kws01") == tmp_path / "data" / "models" / KWS
     monkeypatch.delenv("TINYINTERP_DATA")
     assert find_model("kws01") is None
+
+
+def test_datasets_are_found_under_tinyinterp_data_and_in_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dataset folder is DIR/<benchmark>/ with the runner's y_labels.csv (or Y_labels.csv, as some runner
+    installs spell it), looked for in $TINYINTERP_DATA/datasets, then in the cache's datasets/."""
+    monkeypatch.setenv("TINYINTERP_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("TINYINTERP_DATA", str(tmp_path / "data"))
+    (tmp_path / "data" / "datasets" / "kws01").mkdir(parents=True)
+    (tmp_path / "data" / "datasets" / "kws01" / "y_labels.csv").write_text("a.bin,12,3\n")
+    (tmp_path / "cache" / "datasets" / "ic01").mkdir(parents=True)
+    (tmp_path / "cache" / "datasets" / "ic01" / "Y_labels.csv").write_text("a.bin,10,3\n")
+    assert find_dataset("kws01") == tmp_path / "data" / "datasets" / "kws01"
+    assert find_dataset("ic01") == tmp_path / "cache" / "datasets" / "ic01"
+    assert find_dataset("vww01") is None
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
