@@ -15,7 +15,7 @@ from tinyinterp.errors import ModelError
 from tinyinterp.model import ModelBuilder, load_model
 from tinyinterp.model.ir import Model
 from tinyinterp.suite.device import DeviceCost, EmulatedDevice, Quant, device_cost
-from tinyinterp.suite.dut import DeviceClock, atoi, printable
+from tinyinterp.suite.dut import DeviceClock, VirtualDut, atoi, printable
 from tinyinterp.suite.host import Host, LocalLink, ProtocolError, connect
 from tinyinterp.suite.protocol import LAP_RE, MAX_COMMAND, READY, RESULTS_RE
 from tinyinterp.zoo import stand_in
@@ -240,6 +240,27 @@ def test_infer_without_a_count_runs_one_inference_after_the_default_warmups() ->
     Host(link.send).load(random_load(device, 5))
     reply = link.send("infer")
     assert reply[:3] == ["m-warmup-start-10", "m-warmup-done", "m-infer-start-1"]
+
+
+def test_a_command_split_across_reads_is_one_command() -> None:
+    """Serial and TCP deliver the host's bytes in pieces: the DUT joins them up to each `%`, wherever the cut
+    falls (before the `%`, inside a word); a command of exactly MAX_COMMAND characters is kept whole, and one
+    longer is refused even when its `%` comes in a later piece."""
+    written: list[str] = []
+    dut = VirtualDut(zoo_device("kws01"), written.append)
+    for piece in (b"na", b"me", b"%pro", b"file%", b"x" * MAX_COMMAND, b"%"):
+        dut.feed(piece)
+    long_command = [b"y" * (MAX_COMMAND - 1), b"yy", b"%"]
+    for piece in long_command:
+        dut.feed(piece)
+    replies = "".join(written).split("\r\n")
+    link = LocalLink(zoo_device("kws01"))  # the same replies, the commands sent whole
+    link.take()
+    name, profile = link.send("name"), link.send("profile")
+    assert replies[:-1] == [
+        *name, *profile, f"e-[Unknown command: {'x' * MAX_COMMAND}]", READY,
+        f"e-[Command longer than {MAX_COMMAND} characters: {'y' * 16}...]", READY,
+    ]  # fmt: skip
 
 
 def test_help_lists_the_firmwares_commands() -> None:
