@@ -671,3 +671,36 @@ def test_dut_emulates_the_core_and_clock_given(
     assert main(argv) == 0
     device = "generic-cortex-m7 (cortex-m7 @ 200 MHz, tflm-cmsisnn)"
     assert capsys.readouterr().err.startswith(f"tinyinterp dut: ad01 running zoo:ad on {device}, ")
+
+
+def test_the_summary_takes_a_terminals_width_and_never_wraps_in_a_file(
+    fresh_install: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a terminal the table fits its width (COLUMNS here); written to a file or a pipe it is 120 columns
+    wide, so that no cell wraps."""
+    monkeypatch.setenv("COLUMNS", "60")
+    monkeypatch.setenv("NO_COLOR", "1")
+    args = ["suite", "--benchmarks", "ad01", "--mode", "performance"]
+
+    def table_width() -> int:
+        out = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)
+        return max(len(line) for line in out.splitlines() if line[:1] in "┏┃┡│└")
+
+    assert main(args) == 0
+    in_a_file = table_width()
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert main(args) == 0
+    assert table_width() <= 60 < in_a_file
+
+
+def test_a_terminal_shows_each_runs_progress_to_the_end(
+    fresh_install: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a terminal, stderr shows a bar per run, named by benchmark and mode, that reaches 100%."""
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert main(["suite", "--benchmarks", "ad01", "--mode", "performance"]) == 0
+    frames = re.split(r"[\r\n]", re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", capsys.readouterr().err))
+    last = [frame for frame in frames if frame.strip()][-1]
+    assert re.fullmatch(r"ad01 performance ━+ 100% 0:00:00", last.strip()), last
