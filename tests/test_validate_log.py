@@ -141,6 +141,20 @@ def test_logs_of_the_virtual_dut_validate_and_an_edited_result_is_named(
     assert f"{FILES - 1} match, 1 mismatch" in out
 
 
+def test_an_auc_over_one_class_is_reported_as_undefined(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The AUC needs both classes: on a dataset whose files are all normal, the logged and the recomputed AUC
+    are both undefined, and the report says so."""
+    device = zoo_device("ad01")
+    folder = make_dataset(tmp_path, device)
+    labels = folder / "y_labels.csv"
+    labels.write_text(labels.read_text().replace(",2,1,", ",2,0,"))
+    code, out = validate(eembc_log(folder, device), tmp_path, device, capsys)
+    score = r"AUC over 6 files \(scored [^)]+\): logged undefined, tinyinterp undefined"
+    assert code == 0 and re.search(rf"^{score}$", out, re.MULTILINE), out
+
+
 def test_truncated_and_unparseable_logs_of_the_virtual_dut_give_exit_4_with_reasons(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
