@@ -10,7 +10,7 @@ Kill rate = killed / (killed + survived + timed out); date: when mutmut last wro
 the mutants not killed (not checked, survived, timed out, no tests): `mutmut run` re-checks every mutant it is
 given by name or glob, killed ones included, so a pass that resumes names only these. `--sample F` prints a
 stratified random sample for a module too large to check whole in the time there is: in each function, a
-fraction F of its mutants (at least one; seed fixed, so a later pass with a larger F extends the same sample),
+fraction F of its mutants (at least one; the same F picks the same mutants, a larger F extends the sample),
 those of them not yet checked.
 """
 
@@ -51,17 +51,19 @@ def open_mutants(module: Path) -> list[str]:
     return [name for name, status in statuses(module).items() if status != "killed"]
 
 
-def sample(module: Path, fraction: float, rng: random.Random) -> list[str]:
-    """A fraction of each function's mutants (named <function>__mutmut_<n>), the unchecked ones."""
+def sample(module: Path, fraction: float) -> list[str]:
+    """A fraction of each function's mutants (named <function>__mutmut_<n>), the unchecked ones. Each
+    function's mutants are shuffled by a generator seeded with its name and the sample is a prefix of that
+    order: the same fraction picks the same mutants, a larger one the same and more."""
     found = statuses(module)
     by_function: dict[str, list[str]] = {}
     for name in found:
         by_function.setdefault(name.rsplit("__mutmut_", 1)[0], []).append(name)
-    chosen = [
-        name
-        for _, names in sorted(by_function.items())
-        for name in rng.sample(names, max(1, math.ceil(fraction * len(names))))
-    ]
+    chosen = []
+    for function, names in by_function.items():
+        names.sort()
+        random.Random(function).shuffle(names)
+        chosen += names[: max(1, math.ceil(fraction * len(names)))]
     return [name for name in chosen if found[name] == "not checked"]
 
 
@@ -85,8 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(name for module in args.modules for name in open_mutants(module)))
         return 0
     if args.sample is not None:
-        rng = random.Random(14)
-        print("\n".join(name for module in args.modules for name in sample(module, args.sample, rng)))
+        print("\n".join(name for module in args.modules for name in sample(module, args.sample)))
         return 0
     header = ("module", "mutants", "checked", "killed", "timed out", "survived", "no tests", "not checked")
     print("| " + " | ".join((*header, "kill rate", "date")) + " |")
