@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from test_dut import random_load, zoo_device
 from test_dut_pty import read_reply, runner_send
-from test_suite_transport import BANNER, NAME_REPLY, read_exactly
+from test_suite_transport import BANNER, NAME_REPLY, ask_name_over_pty
 
 import tinyinterp.suite.models as models_module
 import tinyinterp.suite.transport as transport
@@ -416,13 +416,7 @@ def test_dut_serves_tcp_and_a_pseudo_terminal_in_real_time_or_not(
 
     out, err = dut_in_a_thread(["--benchmark", "kws01", "--model", "zoo:kws", "--pty"], capsys)
     assert err == dut_line("kws01", "zoo:kws")
-    fd = os.open(out.strip(), os.O_RDWR | os.O_NOCTTY)
-    try:
-        assert read_exactly(fd, len(BANNER)) == BANNER
-        os.write(fd, b"name%")
-        assert read_exactly(fd, len(NAME_REPLY)) == NAME_REPLY
-    finally:
-        os.close(fd)
+    ask_name_over_pty(out.strip(), BANNER)
 
 
 def test_dut_serves_stdin_and_stdout_until_end_of_input(capfd: pytest.CaptureFixture[str]) -> None:

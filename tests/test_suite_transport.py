@@ -141,24 +141,24 @@ def serving(target: Callable[..., None], *args: object) -> str:
     return announced.get(timeout=TIMEOUT_S)
 
 
+def ask_name_over_pty(path: str, banner: bytes = b"") -> None:
+    """Open the pseudo-terminal as a host does, read `banner` first if one is due, then ask `name`."""
+    fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
+    try:
+        assert read_exactly(fd, len(banner)) == banner
+        os.write(fd, b"name%")
+        assert read_exactly(fd, len(NAME_REPLY)) == NAME_REPLY
+    finally:
+        os.close(fd)
+
+
 def test_a_pseudo_terminal_keeps_its_dut_across_hosts() -> None:
     """Booted before its path is announced; hosts open and close it, and the same DUT answers (no second
     banner)."""
     path = serving(transport.serve_pty)
-    fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
-    try:
-        assert read_exactly(fd, len(BANNER)) == BANNER
-        os.write(fd, b"name%")
-        assert read_exactly(fd, len(NAME_REPLY)) == NAME_REPLY
-    finally:
-        os.close(fd)
+    ask_name_over_pty(path, BANNER)
     time.sleep(3 * transport.POLL_S)  # no host for a while: the DUT waits
-    fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
-    try:
-        os.write(fd, b"name%")
-        assert read_exactly(fd, len(NAME_REPLY)) == NAME_REPLY
-    finally:
-        os.close(fd)
+    ask_name_over_pty(path)
 
 
 def test_each_tcp_connection_gets_a_freshly_booted_dut() -> None:
