@@ -131,7 +131,8 @@ def test_a_frame_over_32_ms_is_flagged(
     assert summary["benchmarks"]["sww01"]["frame"]["over_budget"]
     log = (tmp_path / "results" / "emulated" / "sww" / "performance" / "log.txt").read_text()
     assert "exceeds the 32 ms hop" in log
-    assert main(["suite", "--benchmarks", "sww01", "--out", str(tmp_path)]) == 0  # every mode, as a table
+    data = ["--models-dir", str(data_dir / "models"), "--datasets-dir", str(data_dir / "datasets")]
+    assert main(["suite", "--benchmarks", "sww01", "--out", str(tmp_path), *data]) == 0  # every mode: a table
     lines = capsys.readouterr().out.splitlines()
     assert summary_rows("\n".join(lines))["sww01"][:2] == ("reference", "2 TP, 1 FN, 0 FP")  # README's counts
     power_mw = estimate(
