@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +24,7 @@ from tinyinterp.cost.published import baseline, held_out, mape, observations, re
 from tinyinterp.errors import CostModelError
 
 BOARD = "nucleo-l4r5zi"
+fit_module = importlib.import_module("tinyinterp.cost.fit")  # `cost.fit` is the function
 
 
 def test_fit_recovers_a_board_that_is_uniformly_slower(data_dir: Path) -> None:
@@ -201,27 +203,26 @@ def test_stack_defaults_fitted_on_results_at_efficiency_one_are_the_prior_mean()
     assert (fitted.name, fitted.overhead_cycles, fitted.mve_efficiency) == ("s", 50.0, STACK.mve_efficiency)
 
 
-def test_a_calibration_far_from_the_defaults_is_the_minimum_of_its_posterior() -> None:
-    # Three models whose class mixes the measurements pull apart (fc 20x slower than the defaults, conv
-    # as predicted): no closed form, so the fit is checked against the posterior of fit.py's docstring,
-    # written out here: relative residuals of sd 0.08, a log-normal scale of sd 1 and class factors of
-    # sd 0.15. At its minimum every partial derivative is 0 (central differences; the cost is about 7e3,
-    # and about 2e3 per unit of log factor away from it).
-    def parts(**kernel: float) -> Components:
-        return Components(dict.fromkeys(CLASSES, 0.0) | kernel, 0.0, 0, 1)
+def _model(**kernel: float) -> Components:
+    return Components(dict.fromkeys(CLASSES, 0.0) | kernel, 0.0, 0, 1)
 
-    models = [parts(conv=1000.0), parts(conv=10.0, fc=1000.0), parts(depthwise=5.0, fc=1.0)]
-    cycles = [500.0, 1e7, 1.0]
 
-    def posterior_cost(t: list[float]) -> float:
-        misfit = 0.0
-        for model, measured in zip(models, cycles):
-            predicted = sum(
-                model.kernel[c] * STACK.efficiency[c] * math.exp(t[1 + k]) for k, c in enumerate(CLASSES)
-            )
-            misfit += ((t[0] + math.log(predicted) - math.log(measured)) / 0.08) ** 2
-        return misfit + t[0] ** 2 + sum((v / 0.15) ** 2 for v in t[1:])
+def _posterior_cost(models: list[Components], cycles: list[float], t: list[float]) -> float:
+    """fit.py's posterior, written out: relative residuals of sd 0.08, a log-normal scale of sd 1 and class
+    factors of sd 0.15 (t: their logs)."""
+    misfit = 0.0
+    for model, measured in zip(models, cycles):
+        predicted = sum(
+            model.kernel[c] * STACK.efficiency[c] * math.exp(t[1 + k]) for k, c in enumerate(CLASSES)
+        )
+        misfit += ((t[0] + math.log(predicted) - math.log(measured)) / 0.08) ** 2
+    return misfit + t[0] ** 2 + sum((v / 0.15) ** 2 for v in t[1:])
 
+
+def _assert_is_the_minimum(models: list[Components], cycles: list[float]) -> None:
+    # At the minimum every partial derivative is 0 (central differences). The solver stops when no log
+    # parameter would move by 1e-6; the curvature is at most about 2e3 per unit of log factor, so each
+    # derivative is below 1e-2 there (and the differences' rounding, at costs up to 1e4, about 1e-5).
     calibration = fit_components(models, cycles, STACK)
     t = [math.log(calibration.scale), *(math.log(calibration.efficiency[c]) for c in CLASSES)]
     h = 1e-6
@@ -229,8 +230,35 @@ def test_a_calibration_far_from_the_defaults_is_the_minimum_of_its_posterior() -
         up, down = list(t), list(t)
         up[k] += h
         down[k] -= h
-        assert abs(posterior_cost(up) - posterior_cost(down)) / (2 * h) < 0.1, k
-    assert posterior_cost(t) < posterior_cost([0.0] * len(t))
+        assert (
+            abs(_posterior_cost(models, cycles, up) - _posterior_cost(models, cycles, down)) / (2 * h) < 1e-2
+        ), k
+    assert _posterior_cost(models, cycles, t) < _posterior_cost(models, cycles, [0.0] * len(t))
+
+
+def test_a_calibration_far_from_the_defaults_is_the_minimum_of_its_posterior() -> None:
+    # Three models whose class mixes the measurements pull apart (fc 20x slower than the defaults, conv as
+    # predicted): no closed form, so the fit is checked against its posterior.
+    _assert_is_the_minimum(
+        [_model(conv=1000.0), _model(conv=10.0, fc=1000.0), _model(depthwise=5.0, fc=1.0)], [500.0, 1e7, 1.0]
+    )
+
+
+# Two models of opposite class mixes measured 1e12 apart: the slowest input tried (201 damped steps).
+OPPOSED = ([_model(conv=1.0, fc=1e6), _model(conv=1e6, fc=1.0)], [1e9, 1e-3])
+
+
+def test_a_calibration_of_contradicting_measurements_still_reaches_the_minimum() -> None:
+    _assert_is_the_minimum(*OPPOSED)
+
+
+def test_a_calibration_that_does_not_converge_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fit_module, "MAX_STEPS", 20)
+    with pytest.raises(
+        CostModelError,
+        match=r"^the calibration did not converge in 20 steps \(a parameter's log still moving by 0\.\d\)$",
+    ):
+        fit_components(*OPPOSED, STACK)
 
 
 def test_the_power_factor_is_the_shrunk_geometric_mean_of_the_ratios() -> None:

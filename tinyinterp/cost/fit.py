@@ -49,6 +49,8 @@ STACK_CLASS_SD = 0.2
 SHARED_CLASS_SD = 0.3
 PINNED_SD = 1e-3
 STACK_LEVEL_SD = 3.0
+CONVERGED_STEP = 1e-6  # the solver stops when no parameter would move further (in log space: relatively)
+MAX_STEPS = 500  # the slowest input tried needs 201 (two models, opposite class mixes, 1e12 apart)
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,7 @@ def fit_components(parts: Sequence[Components], cycles: Sequence[float], stack: 
         jac = np.column_stack([np.ones(len(total)), weighted / total[:, None]]) / NOISE_SD
         return r, jac
 
-    theta = _gauss_newton(residuals, theta, prior_sd, np.zeros_like(theta))
+    theta = _gauss_newton(residuals, theta, prior_sd, "the calibration")
     factors = {c: float(math.exp(v)) for c, v in zip(OP_CLASSES, theta[1:])}
     return Calibration(float(math.exp(theta[0])), factors, 1.0, len(parts), 0)
 
@@ -174,37 +176,39 @@ def fit_power(pairs: Sequence[tuple[float, float]]) -> float:
 Residuals = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # theta -> (residuals, Jacobian)
 
 
-def _gauss_newton(
-    residuals: Residuals,
-    theta: np.ndarray,
-    prior_sd: np.ndarray,
-    prior_mean: np.ndarray,
-    iterations: int = 50,
-) -> np.ndarray:
-    """Minimise |r(theta)|^2 + |(theta - mean) / sd|^2 with damped Gauss-Newton steps."""
+def _gauss_newton(residuals: Residuals, theta: np.ndarray, prior_sd: np.ndarray, what: str) -> np.ndarray:
+    """Minimise |r(theta)|^2 + |theta / sd|^2 with damped Gauss-Newton steps (Levenberg-Marquardt's schedule).
+
+    Done when the undamped step is below CONVERGED_STEP in every parameter: theta, that step taken, is then
+    the minimum whatever path the damping took (to better than 1e-6 relatively: the parameters are logs).
+    Tighter does not work: with large residuals at the minimum, rounding stalls the steps near 1e-7. A fit
+    that does not get there in MAX_STEPS is refused rather than returned half-way.
+    """
 
     def cost(t: np.ndarray) -> float:
         r, _ = residuals(t)
-        return float(r @ r + np.sum(((t - prior_mean) / prior_sd) ** 2))
+        return float(r @ r + np.sum((t / prior_sd) ** 2))
 
     current = cost(theta)
     damping = 1e-3
-    for _ in range(iterations):
+    for _ in range(MAX_STEPS):
         r, jac = residuals(theta)
-        prior_r = (theta - prior_mean) / prior_sd
         lhs = jac.T @ jac + np.diag(1.0 / prior_sd**2)
-        rhs = jac.T @ r + prior_r / prior_sd
-        step = np.linalg.solve(lhs + damping * np.diag(np.diag(lhs)), rhs)
-        candidate = theta - step
+        rhs = jac.T @ r + theta / prior_sd**2
+        step = np.linalg.solve(lhs, rhs)
+        remaining = float(np.max(np.abs(step)))
+        if remaining < CONVERGED_STEP:
+            return theta - step  # the last step undamped: near the minimum it lands on it
+        candidate = theta - np.linalg.solve(lhs + damping * np.diag(np.diag(lhs)), rhs)
         new = cost(candidate)
         if new <= current:
-            theta, improvement, current = candidate, current - new, new
+            theta, current = candidate, new
             damping = max(damping / 3, 1e-9)
-            if improvement < 1e-10 * max(current, 1.0):
-                break
         else:
             damping *= 10
-    return theta
+    raise CostModelError(
+        f"{what} did not converge in {MAX_STEPS} steps (a parameter's log still moving by {remaining:.1g})"
+    )
 
 
 # --- the stack defaults ----------------------------------------------------------------------------------
@@ -269,7 +273,7 @@ def fit_stacks(
         jac[rows, system.start + system_of] = 1.0
         return r, jac / NOISE_SD
 
-    theta = _gauss_newton(residuals, np.zeros(system.stop), prior_sd, np.zeros(system.stop), iterations=200)
+    theta = _gauss_newton(residuals, np.zeros(system.stop), prior_sd, "the stack defaults' fit")
     log_eff = log_efficiency(theta)
     fitted = {}
     for s, name in enumerate(names):
