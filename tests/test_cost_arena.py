@@ -187,6 +187,27 @@ def test_an_offline_planned_variable_tensor_is_in_the_arena() -> None:
     assert planned.head_bytes == 80
 
 
+def test_a_variable_tensor_first_read_late_is_live_from_the_start() -> None:
+    # A variable tensor holds its value from the previous invocation: read first by the third operator, it is
+    # live from before the first (TFLM leaves its first use at -1), so no buffer of the first two steps may
+    # share its bytes. Offline at 0, 16 bytes; x, a, b and y are 16 bytes each and at most two of them live
+    # at once (x and a at step 1, a and b at 2, b and y at 3): 16 + 2 x 16 bytes.
+    b = ModelBuilder()
+    x = b.input("x", (1, 16), "int8", scale=0.1, zero_point=0)
+    state = b.tensor("state", (1, 16), "int8", scale=0.1, zero_point=0, is_variable=True)
+    a, c, y = (b.tensor(name, (1, 16), "int8", scale=0.1, zero_point=0) for name in ("a", "b", "y"))
+    b.op("RELU", [x], [a])
+    b.op("RELU", [a], [c])
+    b.op("ADD", [c, state], [y])
+    b.output(y)
+    metadata = struct.pack("<3I5i", 1, 0, 5, ONLINE, 0, ONLINE, ONLINE, ONLINE)
+    planned = arena.plan(replace(b.build(), metadata=(("OfflineMemoryAllocation", metadata),)))
+    by_name = {item.name: (item, offset) for item, offset in zip(planned.buffers, planned.offsets)}
+    assert (by_name["state"][0].first, by_name["state"][0].last, by_name["state"][1]) == (-1, 3, 0)
+    assert all(offset >= 16 for name, (_, offset) in by_name.items() if name != "state")
+    assert planned.head_bytes == 48
+
+
 def test_int4_and_unsized_tensors() -> None:
     b = ModelBuilder()
     x = b.input("x", (1, 5), "int4", scale=0.1, zero_point=0)  # 5 nibbles: 3 bytes
