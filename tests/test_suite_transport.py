@@ -12,6 +12,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 
 import pytest
 from test_dut import zoo_device
@@ -132,6 +133,82 @@ def test_a_dut_on_two_pipes_answers_until_its_input_ends() -> None:
     finally:
         for fd in (command_read, reply_read, reply_write):
             os.close(fd)
+
+
+@contextlib.contextmanager
+def serving_on_pipes(
+    monkeypatch: pytest.MonkeyPatch, select_call: Callable[..., object] = select.select
+) -> Iterator[tuple[int, int]]:
+    """A booted DUT served by `_serve_fds` in a thread on two non-blocking pipes, its banner read, with a poll
+    period of a minute (so nothing waits for it) and `select_call` as the loop's select. Yields the command
+    pipe's write end and the reply pipe's read end; closing the command pipe ends the loop."""
+    monkeypatch.setattr(transport, "POLL_S", 60.0)
+    monkeypatch.setattr(transport, "select", SimpleNamespace(select=select_call))
+    command_read, command_write = os.pipe()
+    reply_read, reply_write = os.pipe()
+    for fd in (command_read, reply_write):
+        os.set_blocking(fd, False)
+    dut, output = transport._booted(reply_write, make_dut)
+    thread = threading.Thread(target=transport._serve_fds, args=(command_read, dut, output), daemon=True)
+    try:
+        assert read_exactly(reply_read, len(BANNER)) == BANNER
+        thread.start()
+        yield command_write, reply_read
+    finally:
+        os.close(command_write)  # end of file: the loop returns
+        thread.join(TIMEOUT_S)
+        for fd in (command_read, reply_read, reply_write):
+            os.close(fd)
+    assert not thread.is_alive()
+
+
+def test_output_the_host_cannot_take_at_once_follows_as_it_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """200 `help` replies (about 100 KB) do not fit a pipe (64 KiB): the loop waits for room to write the
+    rest, not for more input or its poll period."""
+    replies: list[str] = []
+    dut = make_dut(replies.append)
+    dut.boot()
+    replies.clear()
+    dut.feed(b"help%" * 200)
+    expected = "".join(replies).encode("latin-1")
+    assert len(expected) > 65536
+    with serving_on_pipes(monkeypatch) as (command_write, reply_read):
+        os.write(command_write, b"help%" * 200)
+        time.sleep(1.0)  # the DUT answers all 200 before the host reads: what the pipe cannot take is pending
+        assert read_exactly(reply_read, len(expected)) == expected
+
+
+def test_an_idle_dut_sleeps_in_select(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With nothing to write, the loop waits for input only: one select per command answered, none while idle
+    (waiting on a writable fd would return at once, a busy loop)."""
+    calls: list[float] = []
+
+    def counted(*args: object) -> object:
+        calls.append(time.monotonic())
+        return select.select(*args)
+
+    with serving_on_pipes(monkeypatch, counted) as (command_write, reply_read):
+        os.write(command_write, b"name%")
+        assert read_exactly(reply_read, len(NAME_REPLY)) == NAME_REPLY
+        time.sleep(0.5)
+        assert len(calls) <= 2  # the one the command ended, the one waiting now (a busy loop: thousands)
+
+
+def test_a_spurious_wake_up_does_not_stop_the_dut(monkeypatch: pytest.MonkeyPatch) -> None:
+    """select may report input that a read then does not find (EAGAIN): the loop waits again."""
+    woken: list[bool] = []
+
+    def spurious_first(read: list[int], write: list[int], error: list[int], timeout: float) -> object:
+        if not woken:
+            woken.append(True)
+            return read, [], []
+        return select.select(read, write, error, timeout)
+
+    with serving_on_pipes(monkeypatch, spurious_first) as (command_write, reply_read):
+        time.sleep(0.2)  # the loop has found nothing to read
+        assert woken
+        os.write(command_write, b"name%")
+        assert read_exactly(reply_read, len(NAME_REPLY)) == NAME_REPLY
 
 
 def serving(target: Callable[..., None], *args: object) -> str:
