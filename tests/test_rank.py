@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -733,7 +734,10 @@ def test_what_if_and_results_refusals_word_for_word(tmp_path: Path) -> None:
     with pytest.raises(CostModelError, match=rf"^cannot read results {tmp_path}: Is a directory$"):
         read_results(tmp_path)
     zero = write_csv(tmp_path / "zero.csv", {"S1": {"x": 0.0}})
-    with pytest.raises(CostModelError, match=r"line 2: latency_ms must be positive and finite, got 0.0$"):
+    with pytest.raises(
+        CostModelError,
+        match=rf"^{re.escape(str(zero))}: line 2: latency_ms must be positive and finite, got 0.0$",
+    ):
         read_results(zero)
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tinyinterp.suite.benchmarks import BENCHMARKS
 from tinyinterp.suite.datasets import Stimulus, convert_loads, stimulus_loads
 from tinyinterp.suite.protocol import (
     RESULTS_RE,
@@ -88,6 +90,15 @@ def test_anomaly_score_is_calculate_result_in_float32(seed: int, scale: float, z
         assert scores[k] == np.float32(diffsum / np.float32(640))
     payloads = result_payloads("ad01", outputs, scale, zero_point, inputs)
     assert payloads == [c_printf(b"%0.3f", float(s)) for s in scores]
+
+
+def test_payloads_that_cannot_be_printed_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    outputs = np.zeros((1, 640), np.int8)
+    with pytest.raises(ValueError, match=r"^ad01 results need the float inputs of each window$"):
+        result_payloads("ad01", outputs, 0.5, 0)
+    monkeypatch.setitem(BENCHMARKS, "kws01", replace(BENCHMARKS["kws01"], payload="binary"))
+    with pytest.raises(ValueError, match=r"^kws01 prints no m-results-\[\.\.\.\] \(binary\)$"):
+        result_payloads("kws01", outputs[:, :12], *SOFTMAX)
 
 
 @given(st.lists(st.tuples(st.booleans(), st.integers(0, 5)), min_size=2, max_size=40))
