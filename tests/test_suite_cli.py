@@ -73,6 +73,9 @@ def test_fresh_install_runs_performance_and_energy_on_stand_ins(
     assert sorted(rows) == ["ad01", "ic01", "kws01", "vww01"]
     assert all(row[0] == "stand-in" and row[1] == "needs the real model" for row in rows.values())
     assert "tinyinterp models download" in out and "--datasets-dir" in out
+    assert "no dataset for kws01, vww01, ic01, ad01: their timed runs used random inputs (same cost)." in (
+        out.splitlines()
+    )
     # MLPerf LoadGen's scenario name on the table; results.txt keeps the runner's wording (below)
     assert "single-stream ms" in out and "single-stream (MLPerf LoadGen scenario)" in out
     system = next((fresh_install / "tinyinterp-results" / "results").iterdir())
