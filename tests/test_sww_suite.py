@@ -22,7 +22,16 @@ from tinyinterp.suite.runner import default_benchmarks
 from tinyinterp.suite.sww import stream_wav
 from tinyinterp.suite.sww.detection import DetectionScore, StreamTest
 from tinyinterp.suite.sww.results import write_run
-from tinyinterp.suite.sww.run import DutyCycle, FrameCost, Played, SwwOutcome, duty_cycle, write_trace
+from tinyinterp.suite.sww.run import (
+    DutyCycle,
+    FrameCost,
+    Played,
+    SwwOutcome,
+    duty_cycle,
+    energy_window_s,
+    scored_test,
+    write_trace,
+)
 from tinyinterp.suite.sww.stream import StreamResult
 from tinyinterp.suite.sww.validate import find_test, parse_sww_log, ranges
 from tinyinterp.suite.validate import LogFormatError
@@ -339,6 +348,24 @@ def test_traces_of_several_wavs_go_to_one_new_nested_folder(tmp_path: Path) -> N
     for stem in ("a", "b"):
         assert np.array_equal(np.load(folder / f"{stem}.features.npy"), features)
         assert np.array_equal(np.load(folder / f"{stem}.outputs.npy"), outputs)
+
+
+def test_the_scored_test_is_the_runners_truth_file(tmp_path: Path) -> None:
+    # sww01's tests_*.yaml score sww_long_test.json; a dataset without it is scored on its first test json (by
+    # name), and a folder without any on none.
+    assert scored_test(tmp_path) is None
+    for name in ("sww_a_test.json", "sww_long_test.json", "sww_short_test.json"):
+        (tmp_path / name).write_text("{}")
+    assert scored_test(tmp_path) == tmp_path / "sww_long_test.json"
+    (tmp_path / "sww_long_test.json").unlink()
+    assert scored_test(tmp_path) == tmp_path / "sww_a_test.json"
+
+
+def test_the_energy_window_is_whole_milliseconds() -> None:
+    # 45 ms to playback start, the audio, the runner's 0.25 s before `stop`: a wav of 16,001 samples
+    # (1.0000625 s) makes 1.2950625 s, which the LPM01A's 1 kHz samples read as 1.295.
+    result = StreamResult(np.zeros((0, 40), np.int8), np.zeros((0, 3), np.int8), np.array([], np.int64))
+    assert energy_window_s(Played(None, "a.wav", 16001 / 16000, result, (), None)) == 1.295
 
 
 def energy_run(folder: Path, window_s: float, mode: str = "e") -> tuple[str, str]:
