@@ -23,6 +23,7 @@ import tinyinterp.suite.models as models_module
 import tinyinterp.suite.transport as transport
 from tinyinterp import ModelBuilder
 from tinyinterp.cli import main
+from tinyinterp.cost import estimate
 from tinyinterp.model import save_model
 from tinyinterp.suite.datasets import BENCHMARKS
 from tinyinterp.suite.host import Host
@@ -688,6 +689,20 @@ def test_the_summary_takes_a_terminals_width_and_never_wraps_in_a_file(
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     assert main(args) == 0
     assert table_width() <= 60 < in_a_file
+
+
+def test_the_stack_option_reaches_the_cost_model(
+    fresh_install: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--stack tflm-reference: the device names it, and the stand-in's latency is what the cost model gives
+    for that stack (from a throughput printed with 4 digits)."""
+    args = ["suite", "--benchmarks", "ad01", "--mode", "performance", "--json", "--stack", "tflm-reference"]
+    assert main(args) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["device"]["stack"] == "tflm-reference"
+    expected = estimate(stand_in("ad01"), "nucleo-l4r5zi", stack="tflm-reference").totals.latency_ms
+    assert summary["benchmarks"]["ad01"]["latency_ms"] == pytest.approx(expected, rel=1e-4)
+    assert expected > 1.5 * estimate(stand_in("ad01"), "nucleo-l4r5zi").totals.latency_ms  # not CMSIS-NN's
 
 
 def test_a_terminal_shows_each_runs_progress_to_the_end(

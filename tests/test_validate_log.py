@@ -127,7 +127,14 @@ def test_logs_of_the_virtual_dut_validate_and_an_edited_result_is_named(
     log = eembc_log(folder, device) if runner == "EEMBC" else mlperf_tiny_log(tmp_path, folder, device)
     code, out = validate(log, tmp_path, device, capsys)
     assert code == 0, out
+    assert all(f"\nmatch       stimulus_{k}.bin\n" in out for k in range(FILES)), out  # no details: the name
     assert f"{FILES} match, 0 mismatch" in out
+    # The runner's own summary lines (the MLPerf Tiny runner's top-1 and AUC), each as logged.
+    logged = [line.strip() for line in log.splitlines() if re.search(r"ulp-mlperf: (Top 1%|AUC) =", line)]
+    assert bool(logged) == (runner == "MLPerf Tiny")
+    assert [line for line in out.splitlines() if line.startswith("logged summary: ")] == [
+        f"logged summary: {line}" for line in logged
+    ]
     # Top-1 in percent, AUC without a unit; all files in the dataset: no stimulus set named.
     score = r"AUC over 6 files \(scored [^)]+\): logged [\d.]+, tinyinterp [\d.]+"
     if benchmark_name == "ic01":
