@@ -691,6 +691,25 @@ def test_the_summary_takes_a_terminals_width_and_never_wraps_in_a_file(
     assert table_width() <= 60 < in_a_file
 
 
+def test_a_real_model_without_its_dataset_gets_the_note_on_data(
+    fresh_install: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [
+        "suite",
+        "--benchmarks",
+        "ad01",
+        "--mode",
+        "performance",
+        "--models-dir",
+        str(data_dir / "models"),
+    ]
+    assert main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert summary_rows("\n".join(lines))["ad01"][0] == "reference"
+    assert "no dataset for ad01: their timed runs used random inputs (same cost)." in lines
+    assert any(line.startswith("Real models: `tinyinterp models download` fetches") for line in lines)
+
+
 def test_the_stack_option_reaches_the_cost_model(
     fresh_install: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
