@@ -288,20 +288,43 @@ def test_wav_the_board_would_refuse_is_named(tmp_path: Path, sww_dir: Path, inte
     short.write_bytes((sww_dir / MARVIN).read_bytes()[:4096])  # 1013 frames: the board plays none
     with pytest.raises(WavError, match=r"short.wav: 1013 samples: the DUT would process no 512-sample chunk"):
         stream_wav(short, interpreter)
+    with pytest.raises(WavError, match=r"^511 samples: the DUT would process no 512-sample chunk$"):
+        stream_samples(np.zeros(511, np.int16), interpreter)
+
+
+def canonical_wav(samples: bytes) -> bytes:
+    """A canonical 44-byte header (RIFF, WAVEfmt , 16-byte PCM fmt: 2 channels, 16 kHz, 16 bits, data), packed
+    by hand, then `samples` as the data chunk."""
+    fmt = struct.pack("<4sIHHIIHH", b"fmt ", 16, 1, 2, 16000, 16000 * 4, 4, 16)
+    body = struct.pack("<4sI", b"data", len(samples)) + samples
+    return b"RIFF" + struct.pack("<I", 4 + len(fmt) + len(body)) + b"WAVE" + fmt + body
 
 
 def test_a_riff_file_that_is_not_wave_is_refused(tmp_path: Path) -> None:
-    # a canonical 44-byte header (RIFF, WAVEfmt , 16-byte PCM fmt: 2 channels, 16 kHz, 16 bits, data) with
-    # one stereo frame, packed by hand; the board reads "RIFF" and "WAVEfmt " both, so "AVI " is refused
-    fmt = struct.pack("<4sIHHIIHH", b"fmt ", 16, 1, 2, 16000, 16000 * 4, 4, 16)
-    body = struct.pack("<4sI", b"data", 4) + struct.pack("<hh", 1, 2)
-    wave = b"RIFF" + struct.pack("<I", 4 + len(fmt) + len(body)) + b"WAVE" + fmt + body
-    good, avi = tmp_path / "good.wav", tmp_path / "avi.wav"
+    # one stereo frame; the board reads "RIFF" and "WAVEfmt " both, so "AVI " is refused, and so is a file
+    # too short to hold the header
+    wave = canonical_wav(struct.pack("<hh", 1, 2))
+    good, avi, cut = tmp_path / "good.wav", tmp_path / "avi.wav", tmp_path / "cut.wav"
     good.write_bytes(wave)
     avi.write_bytes(wave.replace(b"WAVE", b"AVI ", 1))
+    cut.write_bytes(wave[:30])
     assert read_wav(good).samples.tolist() == [1]
-    with pytest.raises(WavError, match=r"avi\.wav: not a RIFF/WAVE file with its fmt chunk first"):
-        read_wav(avi)
+    for path in (avi, cut):
+        with pytest.raises(WavError, match=rf"{path.name}: not a RIFF/WAVE file with its fmt chunk first"):
+            read_wav(path)
+
+
+def test_a_wav_keeps_its_whole_frames_and_the_board_plays_all_but_its_last_block(tmp_path: Path) -> None:
+    # A data chunk cut inside a frame (one frame and one sample) reads as its whole frame.
+    path = tmp_path / "a.wav"
+    path.write_bytes(canonical_wav(struct.pack("<hhh", 1, 2, 3)))
+    assert read_wav(path).samples.tolist() == [1]
+    # 8,192 bytes are two 4,096-byte blocks, 2,048 frames, 4 chunks of 512; the board never delivers the
+    # last block it reads (spec 1.2): 1,024 frames, 2 chunks. With every whole chunk: 4.
+    path.write_bytes(canonical_wav(np.arange(4096, dtype="<i2").tobytes()))
+    wav = read_wav(path)
+    assert np.array_equal(wav.chunks(), np.arange(0, 2048, 2))
+    assert len(wav.chunks(all_chunks=True)) == 2048
 
 
 def test_the_tables_given_are_the_ones_used(interpreter: Interpreter) -> None:
