@@ -327,13 +327,16 @@ def test_a_wav_keeps_its_whole_frames_and_the_board_plays_all_but_its_last_block
     assert len(wav.chunks(all_chunks=True)) == 2048
 
 
-def test_the_tables_given_are_the_ones_used(interpreter: Interpreter) -> None:
+def test_the_tables_given_are_the_ones_used(interpreter: Interpreter, tmp_path: Path) -> None:
     # a zero window zeroes every spectrum: each mel energy is clamped to 1e-30, 10 log10 = -300 dB,
     # (-300 + 52) / 64 clips to 0, 0 / scale - 128 = -128 (spec 2): every feature is -128
     samples = np.tile(np.array([3000, -3000], np.int16), HOP * 2)  # 2 chunks of a loud 8 kHz square wave
     silent_window = replace(generated_tables(), window=np.zeros(1024, np.float32))
     assert (stream_samples(samples, interpreter, silent_window).features == -128).all()
     assert (stream_samples(samples, interpreter).features != -128).any()  # the real window hears it
+    path = tmp_path / "square.wav"  # the same samples on both channels, from a file
+    path.write_bytes(canonical_wav(np.repeat(samples, 2).astype("<i2").tobytes()))
+    assert (stream_wav(path, interpreter, silent_window, all_chunks=True).features == -128).all()
 
 
 def test_a_model_the_firmware_cannot_feed_is_named(data_dir: Path) -> None:
