@@ -114,6 +114,13 @@ def test_read_results_keeps_division_metrics_and_system_names(tmp_path: Path) ->
         ("closed", "1.0/acme/box", "kws", {"latency": 12.5}),
         ("open", "0.7/acme/box", "ic", {"energy": 3.0}),
     ]
+    # A quoted name keeps the line break inside it as written (the csv module's rule for newline="").
+    path.write_bytes(f'{COLUMNS}\r\n1.0,closed,acme,"two\r\nlines",kws,B,12.5,\r\n'.encode())
+    assert [r.system for r in read_results(path)] == ["1.0/acme/two\r\nlines"]
+    path.write_bytes(f"{COLUMNS}\n1.0,closed,acme,\xff,kws,B,12.5,\n".encode("latin-1"))
+    message = f"{path}: not a results CSV ('utf-8' codec can't decode byte 0xff in position"
+    with pytest.raises(CostModelError, match=f"^{re.escape(message)}"):
+        read_results(path)
 
 
 @pytest.mark.parametrize(
