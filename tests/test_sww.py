@@ -28,6 +28,7 @@ from tinyinterp.suite.sww.frontend import (
     generated_tables,
     load_tables,
     mel_energies,
+    mel_matrix,
     power_spectrum,
     quantize,
 )
@@ -73,6 +74,13 @@ def test_generated_tables_have_the_upstream_layout_and_values(data_dir: Path) ->
     assert np.sum(generated.window != upstream.window) == 6
     np.testing.assert_allclose(generated.window, upstream.window, rtol=0, atol=6e-8)
     np.testing.assert_allclose(generated.mel_weights, upstream.mel_weights, rtol=0, atol=1e-5)
+
+
+def test_the_mel_matrix_is_float32_with_the_dc_bin_in_no_filter() -> None:
+    # linear_to_mel_weight_matrix(40, 513, ...) in float32; its lower edge is 0 Hz, which no filter covers
+    matrix = mel_matrix()
+    assert (matrix.dtype, matrix.shape) == (np.float32, (513, 40))
+    assert not matrix[0].any() and matrix[1:].any(axis=0).all()
 
 
 def test_the_mel_scale_is_tensorflows() -> None:

@@ -75,9 +75,9 @@ def mlperf_tiny_log(root: Path, folder: Path, device: EmulatedDevice) -> str:
 
 
 def validate(
-    log: str, root: Path, device: EmulatedDevice, capsys: pytest.CaptureFixture[str]
+    log: str | bytes, root: Path, device: EmulatedDevice, capsys: pytest.CaptureFixture[str]
 ) -> tuple[int, str]:
-    (root / "log.txt").write_text(log)
+    (root / "log.txt").write_bytes(log if isinstance(log, bytes) else log.encode())
     model = {"ic01": "zoo:ic", "ad01": "zoo:ad"}[device.benchmark]
     code = main(
         [
@@ -146,6 +146,15 @@ def test_logs_of_the_virtual_dut_validate_and_an_edited_result_is_named(
     assert code == 1
     assert re.search(rf"^mismatch\s+stimulus_2\.bin: line {line}\b", out, re.MULTILINE), out
     assert f"{FILES - 1} match, 1 mismatch" in out
+
+
+def test_bytes_that_are_not_utf8_are_read_past(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A serial line's noise (0xff 0xfe, not UTF-8) between the runner's lines: replaced, not fatal."""
+    device = zoo_device("ic01")
+    log = eembc_log(make_dataset(tmp_path, device), device).replace("\n", "\nnoise \udcff\udcfe\n", 1)
+    code, out = validate(log.encode("utf-8", "surrogateescape"), tmp_path, device, capsys)
+    assert code == 0, out
+    assert f"{FILES} match, 0 mismatch" in out
 
 
 def test_an_auc_over_one_class_is_reported_as_undefined(
