@@ -186,6 +186,9 @@ def test_settings_by_hand() -> None:
     ]:
         assert with_settings(board, [f"dcache={spelling}"]).dcache is value
     assert with_settings(board, []) is board
+    # A generic core's board knows no memory sizes (0): other settings leave them so, and are accepted.
+    generic = with_settings(profiles.generic_board("cortex-m4", 80.0), ["cache_kb=16"])
+    assert (generic.cache_kb, generic.flash_kb, generic.sram_kb) == (16, 0, 0)
 
 
 def test_a_bad_setting_lists_every_key() -> None:

@@ -338,7 +338,10 @@ def with_settings(board: BoardProfile, settings: Sequence[str]) -> BoardProfile:
     if not changes:
         return board
     table = _Table({**_board_fields(board), **changes}, f"--set on board {board.name}")
-    for key, kind in _SETTABLE.items():
+    # Only what is set: the board's own values were checked when it was read, and a generic core's board
+    # has memory sizes of 0 (unknown), which a board file may not.
+    for key in changes:
+        kind = _SETTABLE[key]
         if kind is bool:
             table.flag(key)
         elif kind is str:
