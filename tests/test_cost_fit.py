@@ -253,6 +253,12 @@ def test_a_calibration_of_contradicting_measurements_still_reaches_the_minimum()
 
 
 def test_a_calibration_that_does_not_converge_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fit_module, "MAX_STEPS", 1)
+    # The stack defaults' fit on results twice what efficiency one predicts: not at its start, one step short.
+    parts = _parts(1000.0)
+    observed = [Observation("1.0/o/x", "s", parts, 2000.0), Observation("1.0/o/y", "s", parts, 2000.0)]
+    with pytest.raises(CostModelError, match=r"^the stack defaults' fit did not converge in 1 steps \("):
+        fit_stacks(observed, {"s": STACK})
     monkeypatch.setattr(fit_module, "MAX_STEPS", 20)
     with pytest.raises(
         CostModelError,

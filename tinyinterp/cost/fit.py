@@ -90,8 +90,7 @@ def _measurement(path: Path, line: int, row: dict[str, str]) -> Measurement:
             raise CostModelError(f"{path}:{line}: {key} must be positive, got {text}")
         return value
 
-    model = Path((row.get("model") or "").strip())
-    model = model if model.is_absolute() else path.parent / model
+    model = path.parent / (row.get("model") or "").strip()  # relative to the file; an absolute path stays
     if not model.is_file():
         raise CostModelError(f"{path}:{line}: model file {model} not found")
     latency = number("latency_ms")
