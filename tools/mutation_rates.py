@@ -11,7 +11,7 @@ the mutants not killed (not checked, survived, timed out, no tests): `mutmut run
 given by name or glob, killed ones included, so a pass that resumes names only these. `--sample F` prints a
 stratified random sample for a module too large to check whole in the time there is: in each function, a
 fraction F of its mutants (at least one; the same F picks the same mutants, a larger F extends the sample),
-those of them not yet checked.
+those of them not yet checked. `--status survived` prints the survivors (to check them again on new tests).
 """
 
 from __future__ import annotations
@@ -82,9 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sample", type=float, metavar="F", help="print a sample of each function's unchecked mutants"
     )
+    parser.add_argument(
+        "--status", choices=sorted(set(status_by_exit_code.values())), help="print the names of those mutants"
+    )
     args = parser.parse_args(argv)
     if args.open:
         print("\n".join(name for module in args.modules for name in open_mutants(module)))
+        return 0
+    if args.status:
+        found = (statuses(module).items() for module in args.modules)
+        print("\n".join(name for pairs in found for name, status in pairs if status == args.status))
         return 0
     if args.sample is not None:
         print("\n".join(name for module in args.modules for name in sample(module, args.sample)))
