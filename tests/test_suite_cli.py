@@ -423,22 +423,34 @@ def test_dut_serves_tcp_and_a_pseudo_terminal_in_real_time_or_not(
     ask_name_over_pty(out.strip(), BANNER)
 
 
-def test_dut_serves_stdin_and_stdout_until_end_of_input(capfd: pytest.CaptureFixture[str]) -> None:
+def dut_on_stdin(argv: list[str], capfd: pytest.CaptureFixture[str]) -> tuple[str, str]:
+    """`tinyinterp dut ARGV` with `name%` then end of file on stdin: its stdout and stderr."""
     command_read, command_write = os.pipe()
     os.write(command_write, b"name%")
     os.close(command_write)
     stdin = os.dup(0)
     os.dup2(command_read, 0)
     try:
-        code = main(["dut", "--benchmark", "kws01", "--model", "zoo:kws"])
+        assert main(["dut", *argv]) == 0
     finally:
         os.dup2(stdin, 0)
         os.close(stdin)
         os.close(command_read)
-    out, err = capfd.readouterr()
-    assert code == 0
+    return capfd.readouterr()
+
+
+def test_dut_serves_stdin_and_stdout_until_end_of_input(capfd: pytest.CaptureFixture[str]) -> None:
+    out, err = dut_on_stdin(["--benchmark", "kws01", "--model", "zoo:kws"], capfd)
     assert out == (BANNER + NAME_REPLY).decode()
     assert err == dut_line("kws01", "zoo:kws")
+
+
+def test_dut_runs_on_the_stack_given(capfd: pytest.CaptureFixture[str]) -> None:
+    _, err = dut_on_stdin(["--benchmark", "kws01", "--model", "zoo:kws", "--stack", "tflm-reference"], capfd)
+    latency_us = estimate(stand_in("kws01"), "nucleo-l4r5zi", stack="tflm-reference").totals.latency_ms * 1e3
+    device = "kws01 running zoo:kws on nucleo-l4r5zi (cortex-m4 @ 120 MHz, tflm-reference)"
+    assert err == f"tinyinterp dut: {device}, {latency_us:.0f} us per inference\n"
+    assert err != dut_line("kws01", "zoo:kws")  # not CMSIS-NN's
 
 
 @pytest.mark.parametrize("port", [0, 65535])

@@ -215,6 +215,11 @@ def test_foreign_and_mismatched_logs_are_refused(tmp_path: Path, capsys: pytest.
         code, out = validate(other.replace("m-model-[kws01]", f"m-model-[{model}]"), tmp_path, device, capsys)
         reads = "this reads kws01, vww01, ic01, ad01 result logs"
         assert code == 2 and f"a {model} log: {reads}, not {model}{hint}\n" in out
+    # Without its m-model line and without --benchmark, the log's benchmark is unknown.
+    (tmp_path / "log.txt").write_text(other.replace("m-model-[kws01]", ""))
+    assert main(["validate-log", str(tmp_path / "log.txt"), "--datasets-dir", str(tmp_path)]) == 2
+    unnamed = f"{tmp_path / 'log.txt'}: the log does not name its benchmark (m-model-[...]): give --benchmark"
+    assert capsys.readouterr().err == f"tinyinterp validate-log: error: {unnamed}\n"
 
 
 def test_accuracy_is_recomputed_from_the_logged_results(

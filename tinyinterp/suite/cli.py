@@ -63,8 +63,8 @@ def _device_location(args: argparse.Namespace) -> tuple[str | BoardProfile | Non
     core = getattr(args, "core", None)
     board = None if core else (getattr(args, "board", None) or DEFAULT_BOARD)
     settings = getattr(args, "set", [])
-    if settings:
-        return board_with_settings(board, core, getattr(args, "mhz", None), settings), None
+    if settings:  # --set comes with the other device options, --mhz among them
+        return board_with_settings(board, core, args.mhz, settings), None
     return board, core
 
 
