@@ -196,17 +196,18 @@ def test_an_idle_dut_sleeps_in_select(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_spurious_wake_up_does_not_stop_the_dut(monkeypatch: pytest.MonkeyPatch) -> None:
     """select may report input that a read then does not find (EAGAIN): the loop waits again."""
-    woken: list[bool] = []
+    woken = threading.Event()
+    waiting_again = threading.Event()
 
     def spurious_first(read: list[int], write: list[int], error: list[int], timeout: float) -> object:
-        if not woken:
-            woken.append(True)
+        if not woken.is_set():
+            woken.set()
             return read, [], []
+        waiting_again.set()
         return select.select(read, write, error, timeout)
 
     with serving_on_pipes(monkeypatch, spurious_first) as (command_write, reply_read):
-        time.sleep(0.2)  # the loop has found nothing to read
-        assert woken
+        assert waiting_again.wait(TIMEOUT_S)  # the loop read nothing and waits again
         os.write(command_write, b"name%")
         assert read_exactly(reply_read, len(NAME_REPLY)) == NAME_REPLY
 
