@@ -4,6 +4,7 @@ upstream firmware tables."""
 from __future__ import annotations
 
 import hashlib
+import math
 import struct
 from dataclasses import replace
 from pathlib import Path
@@ -272,6 +273,16 @@ def test_sync_pulse_and_threshold() -> None:
     # a later block (sync False) keeps its first frame's own pulse: 116 > 115
     later = np.array([[116, 0, 0], [-128, 0, 0]], np.int8)
     assert detected_frames(later, sync=False).tolist() == [0]
+
+
+def test_quantization_after_the_log_is_float32() -> None:
+    # The log is computed in double and stored as float32; the rest is float32 arithmetic. For this energy
+    # the float32 steps land on 57.0 exactly, where double arithmetic gives 56.99999 (truncated to 56).
+    energy = np.float32(0.15206673741340637)
+    level = np.float32(10.0 * math.log10(float(energy)))
+    v = (level + np.float32(52)) * np.float32(1 / 64) / np.float32(INPUT_SCALE) - np.float32(128)
+    assert v == np.float32(57.0)
+    assert quantize(np.array([[energy]], np.float32), INPUT_SCALE).tolist() == [[57]]
 
 
 def test_quantization_truncates_toward_zero_and_wraps() -> None:
