@@ -525,9 +525,8 @@ def test_validate_log_of_a_stream_looks_in_the_datasets_dir_given(
     log.write_text("")
     empty.mkdir()
     assert main(["validate-log", str(log), "--benchmark", "sww01", "--datasets-dir", str(empty)]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("tinyinterp validate-log: error: no sww01 dataset folder ")
-    assert err.endswith(f" in {empty}: give --datasets-dir\n")
+    expected = f"no sww01 dataset folder (with test json files) in {empty}: give --datasets-dir"
+    assert capsys.readouterr().err == f"tinyinterp validate-log: error: {expected}\n"
 
 
 SET_OPTION = (

@@ -553,9 +553,8 @@ def _dataset(benchmark: str, datasets_dir: Path | None) -> Path:
     dataset = find_dataset(benchmark, datasets_dir)
     if dataset is None:
         where = datasets_dir or "the default places ($TINYINTERP_DATA/datasets, the cache's datasets/)"
-        raise TinyInterpError(
-            f"no {benchmark} dataset folder (with y_labels.csv) in {where}: give --datasets-dir"
-        )
+        holds = "test json files" if BENCHMARKS[benchmark].streaming else "y_labels.csv"
+        raise TinyInterpError(f"no {benchmark} dataset folder (with {holds}) in {where}: give --datasets-dir")
     return dataset
 
 
