@@ -21,6 +21,7 @@ import json
 import math
 import random
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -67,6 +68,21 @@ def sample(module: Path, fraction: float) -> list[str]:
     return [name for name in chosen if found[name] == "not checked"]
 
 
+def with_status(module: Path, status: str) -> list[str]:
+    return [name for name, found in statuses(module).items() if found == status]
+
+
+def _names_asked(args: argparse.Namespace) -> Callable[[Path], list[str]] | None:
+    """What --open, --status or --sample asks to print for each module (None: the table)."""
+    if args.open:
+        return open_mutants
+    if args.status:
+        return lambda module: with_status(module, args.status)
+    if args.sample is not None:
+        return lambda module: sample(module, args.sample)
+    return None
+
+
 def row(label: str, counts: Counter[str], date: str) -> str:
     mutants = sum(counts.values())
     decided = counts["killed"] + counts["survived"] + counts["timeout"]
@@ -86,15 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         "--status", choices=sorted(set(status_by_exit_code.values())), help="print the names of those mutants"
     )
     args = parser.parse_args(argv)
-    if args.open:
-        print("\n".join(name for module in args.modules for name in open_mutants(module)))
-        return 0
-    if args.status:
-        found = (statuses(module).items() for module in args.modules)
-        print("\n".join(name for pairs in found for name, status in pairs if status == args.status))
-        return 0
-    if args.sample is not None:
-        print("\n".join(name for module in args.modules for name in sample(module, args.sample)))
+    names = _names_asked(args)
+    if names is not None:
+        print("\n".join(name for module in args.modules for name in names(module)))
         return 0
     header = ("module", "mutants", "checked", "killed", "timed out", "survived", "no tests", "not checked")
     print("| " + " | ".join((*header, "kill rate", "date")) + " |")

@@ -337,9 +337,9 @@ def with_settings(board: BoardProfile, settings: Sequence[str]) -> BoardProfile:
         changes[key] = _setting_value(key, text.strip())
     if not changes:
         return board
-    table = _Table({**_board_fields(board), **changes}, f"--set on board {board.name}")
     # Only what is set: the board's own values were checked when it was read, and a generic core's board
     # has memory sizes of 0 (unknown), which a board file may not.
+    table = _Table(changes, f"--set on board {board.name}")
     for key in changes:
         kind = _SETTABLE[key]
         if kind is bool:
@@ -356,10 +356,6 @@ def with_settings(board: BoardProfile, settings: Sequence[str]) -> BoardProfile:
     if updated.clock_mhz > updated.max_clock_mhz:
         updated = replace(updated, max_clock_mhz=updated.clock_mhz)
     return updated
-
-
-def _board_fields(board: BoardProfile) -> dict[str, Any]:
-    return {key: getattr(board, key) for key in _SETTABLE}
 
 
 def _setting_value(key: str, text: str) -> Any:
